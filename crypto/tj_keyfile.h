@@ -1,0 +1,61 @@
+/*
+ * The key file: the node's secrets sealed with passphrases.
+ *
+ * A random 32-byte file key encrypts (XChaCha20-Poly1305) the payload: the
+ * Ed25519 secret key and the local storage key. Each person who may unlock the
+ * node has a slot: the file key wrapped under Argon2id(passphrase, salt), with
+ * the Argon2id parameters stored in the slot. A wrong passphrase costs the full
+ * Argon2id work before TJ_EPASSPHRASE.
+ *
+ * The local storage key (32 bytes) encrypts the node's keyring at rest and keys
+ * the blinded query indexes: destroying the key file makes the disk unreadable.
+ *
+ * WARNING: writes are atomic (temp file, fsync, rename, fsync dir) with mode 0600.
+ */
+#ifndef TJ_KEYFILE_H
+#define TJ_KEYFILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tj_error.h"
+#include "tj_keys.h"
+
+#define TJ_KEYFILE_SLOTS_MAX 16
+#define TJ_PERSON_NAME_MAX 64
+
+enum tj_kdf_level {
+	TJ_KDF_MIN = 0,         /* tests only: crypto_pwhash *_MIN */
+	TJ_KDF_INTERACTIVE = 1,
+	TJ_KDF_MODERATE = 2,    /* the default */
+	TJ_KDF_SENSITIVE = 3,
+};
+
+/* What an unlocked key file gives. Secrets in sodium_malloc. */
+struct tj_unlocked {
+	struct tj_identity *id;
+	uint8_t *storage_key; /* 32 bytes, sodium_malloc */
+};
+
+/* Creates a new key file at path for id, with one slot named person. Fails with -EEXIST if it exists. */
+TJ_MUST_CHECK int tj_keyfile_create(const char *path, const struct tj_identity *id, const char *person,
+				    const char *pass, size_t pass_len, enum tj_kdf_level kdf);
+
+/* Unlocks with any slot's passphrase. *out is freed with tj_unlocked_free. */
+TJ_MUST_CHECK int tj_keyfile_unlock(const char *path, const char *pass, size_t pass_len, struct tj_unlocked **out);
+
+/* Adds a slot (another staff member) using an unlocked file's secrets. */
+TJ_MUST_CHECK int tj_keyfile_add_person(const char *path, const struct tj_unlocked *u, const char *person,
+					const char *pass, size_t pass_len, enum tj_kdf_level kdf);
+/* Removes a person's slot; refuses to remove the last one (TJ_ESTATE). */
+TJ_MUST_CHECK int tj_keyfile_remove_person(const char *path, const char *person);
+/* Names of the slots, NUL-separated into buf. */
+TJ_MUST_CHECK int tj_keyfile_people(const char *path, char names[TJ_KEYFILE_SLOTS_MAX][TJ_PERSON_NAME_MAX],
+				    size_t *count);
+
+/* Overwrites the key file in place (zeros, fsync) then unlinks it. */
+TJ_MUST_CHECK int tj_keyfile_destroy(const char *path);
+
+void tj_unlocked_free(struct tj_unlocked *u);
+
+#endif
