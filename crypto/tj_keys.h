@@ -11,7 +11,7 @@
 
 #include "tj_error.h"
 
-#define TJ_FINGERPRINT_CHARS 24 /* "K7QF-2M9D-X4TA-PW3H-8RZC" + NUL fits */
+#define TJ_FINGERPRINT_CHARS 25 /* "K7QF-2M9D-X4TA-PW3H-8RZC" (24 chars) + NUL */
 
 struct tj_identity {
 	uint8_t pk[32];   /* Ed25519 public key */
@@ -19,6 +19,12 @@ struct tj_identity {
 	uint8_t *sk;      /* 64 bytes, sodium_malloc */
 	uint8_t *x_sk;    /* 32 bytes, sodium_malloc */
 };
+
+/*
+ * Initializes libsodium (idempotent, thread-safe). Every function of this
+ * module calls it, so callers need not; 0 or TJ_ECRYPTO.
+ */
+TJ_MUST_CHECK int tj_crypto_init(void);
 
 /* A fresh identity. */
 TJ_MUST_CHECK int tj_identity_generate(struct tj_identity **out);
