@@ -25,6 +25,13 @@ struct tj_mp_limits {
 	bool canonical;      /* reject any non-shortest form (always on for records) */
 };
 
+/*
+ * tj_mp_check() keeps one counter per open container on its own stack, so
+ * max_depth is capped here whatever lim says; tj_mp_unpack() is further
+ * capped by msgpack-c's own parse stack (MSGPACK_EMBED_STACK_SIZE, 32).
+ */
+#define TJ_MP_DEPTH_MAX 32
+
 /* Depth 8, 65,536 items, 64 KiB strings, canonical. */
 extern const struct tj_mp_limits tj_mp_limits_default;
 
