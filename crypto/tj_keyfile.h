@@ -31,10 +31,17 @@ enum tj_kdf_level {
 	TJ_KDF_SENSITIVE = 3,
 };
 
-/* What an unlocked key file gives. Secrets in sodium_malloc. */
+/*
+ * What an unlocked key file gives. Secrets in sodium_malloc; all owned by the
+ * struct and wiped by tj_unlocked_free(). file_key is what lets
+ * tj_keyfile_add_person() add a slot without re-entering another person's
+ * passphrase; it is NULL when the struct was not made by tj_keyfile_unlock()
+ * (a zero-initialized struct tj_unlocked is valid and owns nothing).
+ */
 struct tj_unlocked {
 	struct tj_identity *id;
 	uint8_t *storage_key; /* 32 bytes, sodium_malloc */
+	uint8_t *file_key;    /* 32 bytes, sodium_malloc, or NULL */
 };
 
 /* Creates a new key file at path for id, with one slot named person. Fails with -EEXIST if it exists. */
@@ -44,18 +51,37 @@ TJ_MUST_CHECK int tj_keyfile_create(const char *path, const struct tj_identity *
 /* Unlocks with any slot's passphrase. *out is freed with tj_unlocked_free. */
 TJ_MUST_CHECK int tj_keyfile_unlock(const char *path, const char *pass, size_t pass_len, struct tj_unlocked **out);
 
-/* Adds a slot (another staff member) using an unlocked file's secrets. */
+/*
+ * Adds a slot (another staff member) using an unlocked file's secrets.
+ * u must come from tj_keyfile_unlock() of this same file (TJ_ESTATE otherwise);
+ * TJ_EEXIST if person already has a slot, TJ_ELIMIT when all slots are used.
+ * Not safe against a concurrent writer of the same file: the CLI serializes.
+ */
 TJ_MUST_CHECK int tj_keyfile_add_person(const char *path, const struct tj_unlocked *u, const char *person,
 					const char *pass, size_t pass_len, enum tj_kdf_level kdf);
-/* Removes a person's slot; refuses to remove the last one (TJ_ESTATE). */
+/*
+ * Removes a person's slot; refuses to remove the last one (TJ_ESTATE);
+ * TJ_ENOTFOUND if there is no such person.
+ * WARNING: the file key is unchanged, so an old copy of the file still opens
+ * with the removed person's passphrase. Removing a person who may have kept a
+ * copy calls for a new identity, not just a removed slot.
+ */
 TJ_MUST_CHECK int tj_keyfile_remove_person(const char *path, const char *person);
-/* Names of the slots, NUL-separated into buf. */
+/* Names of the slots, each NUL-terminated, into names[0 .. *count). Needs no passphrase. */
 TJ_MUST_CHECK int tj_keyfile_people(const char *path, char names[TJ_KEYFILE_SLOTS_MAX][TJ_PERSON_NAME_MAX],
 				    size_t *count);
 
-/* Overwrites the key file in place (zeros, fsync) then unlinks it. */
+/*
+ * Overwrites the key file in place (zeros, fsync, random bytes, fsync) then
+ * unlinks it and syncs the directory. Keeps going after an error so that the
+ * file is gone whenever possible; returns the first error.
+ * WARNING: on flash storage and journaling or copy-on-write file systems an
+ * overwrite may not reach the old blocks; the passphrase slots remain the
+ * real protection of any copy that survives.
+ */
 TJ_MUST_CHECK int tj_keyfile_destroy(const char *path);
 
+/* Wipes and frees u and everything it owns. Accepts NULL. */
 void tj_unlocked_free(struct tj_unlocked *u);
 
 #endif
