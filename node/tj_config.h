@@ -1,0 +1,59 @@
+/*
+ * The node's configuration: DIR/tejido.conf, an INI file (libinih). The file
+ * is optional; every key has a default. An unknown section or key, a bad
+ * value or a line over TJ_CONFIG_LINE_MAX bytes is an error (TJ_ECONFIG) with
+ * the line number, and the daemon refuses to start: a typo must not silently
+ * leave a node on defaults.
+ *
+ *   [node]
+ *   listen      = 127.0.0.1:7450   ; HOST:PORT (IPv6 as [::1]:7450) where
+ *                                  ; peers connect; "" (default) = none
+ *   log_level   = info             ; debug | info | warn | error
+ *   map_size_mb = 16384            ; LMDB map size in MiB, 16..1048576
+ *                                  ; (sparse: disk is used only as records arrive)
+ *
+ * Comments start with ';' or '#'.
+ */
+#ifndef TJ_CONFIG_H
+#define TJ_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tj_error.h"
+#include "tj_log.h"
+
+#define TJ_CONFIG_FILE_NAME "tejido.conf"
+#define TJ_CONFIG_FILE_MAX_BYTES (64u * 1024u)
+#define TJ_CONFIG_LINE_MAX 199
+#define TJ_CONFIG_ERR_MAX 256
+#define TJ_CONFIG_LISTEN_MAX 64
+#define TJ_CONFIG_MAP_SIZE_MB_DEFAULT 16384u
+#define TJ_CONFIG_MAP_SIZE_MB_MIN 16u
+#define TJ_CONFIG_MAP_SIZE_MB_MAX 1048576u
+
+struct tj_config {
+	char listen[TJ_CONFIG_LISTEN_MAX]; /* "" = no peer listener */
+	enum tj_log_level log_level;
+	uint64_t map_size_mb;
+};
+
+void tj_config_defaults(struct tj_config *cfg);
+
+/*
+ * Parses INI text (need not be NUL-terminated) over cfg, which holds the
+ * defaults or earlier values. On TJ_ECONFIG, err says "line N: what is wrong".
+ */
+TJ_MUST_CHECK int tj_config_parse(const char *text, size_t len, struct tj_config *cfg,
+				  char err[TJ_CONFIG_ERR_MAX]);
+
+/*
+ * Fills cfg with the defaults, then applies DIR/tejido.conf if it exists.
+ * A missing file is not an error; an unreadable or oversize one is.
+ */
+TJ_MUST_CHECK int tj_config_load(const char *datadir, struct tj_config *cfg, char err[TJ_CONFIG_ERR_MAX]);
+
+/* Checks "HOST:PORT" (IPv4 dotted, or [IPv6]) with a port in 1..65535. */
+TJ_MUST_CHECK int tj_config_check_listen(const char *s);
+
+#endif
