@@ -68,7 +68,8 @@ struct tj__kf {
 
 static const struct tj_mp_limits tj__kf_limits = {
 	.max_depth = 3,
-	.max_items = 4 + TJ_KEYFILE_SLOTS_MAX * (1 + TJ__KF_SLOT_FIELDS),
+	/* array, magic, version, slots array, nonce, ciphertext; each slot an array of 7 */
+	.max_items = 6 + TJ_KEYFILE_SLOTS_MAX * (1 + TJ__KF_SLOT_FIELDS),
 	.max_str = 128,
 	.canonical = true,
 };
@@ -258,7 +259,8 @@ static int tj__read_file(const char *path, uint8_t *buf, size_t cap, size_t *len
 	struct stat st;
 	size_t got = 0;
 	int rc = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO planted at path must not hang us; fstat rejects it. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 
 	if (fd < 0)
 		return -errno;
@@ -717,7 +719,7 @@ int tj_keyfile_destroy(const char *path)
 		return -EINVAL;
 	if (tj_crypto_init() != 0)
 		return TJ_ECRYPTO;
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) != 0)
