@@ -146,7 +146,7 @@ void tj_boxstream_reasm_free(struct tj_boxstream_reasm *r);
 /*
  * Feeds decrypted stream bytes (frame boundaries need not match message
  * boundaries). Takes bytes until one message is complete or data is used
- * up (*consumed). When a message is complete, *msg/*msg_len point at it
+ * up (*consumed). When a message is complete, *msg and *msg_len point at it
  * (valid until the next push or free) and *msg is non-NULL; otherwise *msg
  * is NULL. A prefix announcing more than max_msg_bytes fails with TJ_ELIMIT
  * before anything is buffered; the reassembler is then dead (TJ_ESTATE).
