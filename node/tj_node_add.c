@@ -1,0 +1,315 @@
+/*
+ * Adding incidents: re-validate, compute severity, seal both faces and store
+ * them through ingest, all items of a call in one write transaction.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "tj_ingest.h"
+#include "tj_log.h"
+#include "tj_node_core.h"
+#include "tj_seal.h"
+
+#define TJ__SEAL_OUT_BYTES (TJ_RECORD_MAX_BYTES + 1024u)
+/* Envelope bytes around a body with one slot: header, slot, tag, signature. */
+#define TJ__SEAL_OVERHEAD_BYTES 512u
+
+/* Scratch for one call: decoded faces and sealing buffers, wiped at the end. */
+struct tj__add_scratch {
+	struct tj_incident_summary *sum;
+	uint8_t *body;  /* TJ_INC_BODY_MAX_BYTES, sodium_malloc (plaintext) */
+	uint8_t *rec;   /* TJ__SEAL_OUT_BYTES (ciphertext) */
+};
+
+/* Our chain head: the next record takes seq = head.seq + 1, prev = head.id. */
+struct tj__head {
+	bool has;
+	uint64_t seq;
+	uint8_t id[32];
+};
+
+static void tj__verr_set(struct tj_verr *v, const char *field, const char *what, int rc)
+{
+	snprintf(v->field, sizeof(v->field), "%s", field);
+	snprintf(v->message, sizeof(v->message), "%s: %s (%s)", field, what, tj_strerror(rc));
+}
+
+/* Phase 1, outside any transaction: is this item acceptable at all? */
+static void tj__add_check(struct tj_node *n, struct tj__add_scratch *s, struct tj_add_item *it, uint64_t now_ms)
+{
+	struct tj_incident_case *c = NULL;
+	uint8_t ignored_id[32];
+	int rc;
+
+	memset(&it->verr, 0, sizeof(it->verr));
+	it->err = 0;
+	if (!n->has_network || tj_keyring_current_epoch(n->keyring) == NULL) {
+		it->err = TJ_ESTATE;
+		tj__verr_set(&it->verr, "node", "this node has not joined a network yet", it->err);
+		return;
+	}
+	rc = tj_incident_summary_decode(it->summary, it->summary_len, s->sum);
+	if (rc != 0) {
+		it->err = rc;
+		tj__verr_set(&it->verr, "summary", "the summary body does not decode", rc);
+		return;
+	}
+	if (it->case_body != NULL) {
+		if ((c = tj_incident_case_new()) == NULL) {
+			it->err = -ENOMEM;
+			return;
+		}
+		rc = tj_incident_case_decode(it->case_body, it->case_len, c, ignored_id);
+		if (rc != 0) {
+			it->err = rc;
+			tj__verr_set(&it->verr, "case", "the case body does not decode", rc);
+			goto out;
+		}
+		if (it->case_len + TJ__SEAL_OVERHEAD_BYTES > TJ_RECORD_MAX_BYTES) {
+			it->err = TJ_ELIMIT;
+			tj__verr_set(&it->verr, "case", "the case is too large for one record", it->err);
+			goto out;
+		}
+	}
+	it->err = tj_incident_validate(s->sum, c, TJ_LANG_EN, now_ms, &it->verr);
+out:
+	tj_incident_case_free(c);
+}
+
+/* +1 severity when any victim's reference has an incident in the 90 days up to this one. */
+static int tj__prior(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *sum, bool *prior)
+{
+	int64_t day = tj_date_days(&sum->occurred.start);
+	uint8_t key[32];
+	int rc = 0;
+
+	*prior = false;
+	if (day < 0)
+		return 0;
+	for (uint32_t i = 0; i < sum->n_victims && !*prior && rc == 0; i++) {
+		if (sum->victims[i].ref[0] == '\0')
+			continue;
+		tj_node_victim_key(n, sum->victims[i].ref, key);
+		rc = tj_store_victim_any(t, key, day >= TJ_PRIOR_WINDOW_DAYS ? (uint64_t)(day - TJ_PRIOR_WINDOW_DAYS) : 0,
+					 (uint64_t)day, prior);
+	}
+	return rc;
+}
+
+static int tj__index_victims(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *sum,
+			     const uint8_t id[32])
+{
+	int64_t day = tj_date_days(&sum->occurred.start);
+	uint8_t key[32];
+	int rc = 0;
+
+	if (day < 0)
+		return 0;
+	for (uint32_t i = 0; i < sum->n_victims && rc == 0; i++) {
+		if (sum->victims[i].ref[0] == '\0')
+			continue;
+		tj_node_victim_key(n, sum->victims[i].ref, key);
+		rc = tj_store_victim_put(t, key, (uint64_t)day, id);
+	}
+	return rc;
+}
+
+/*
+ * Seals body as our next record and stores it through ingest. Any refusal
+ * here is a fault in this node (our own chain, our own keys), so it aborts
+ * the whole transaction rather than leaving half an incident.
+ */
+static int tj__seal_store(struct tj_node *n, struct tj_txn *t, struct tj__add_scratch *s, struct tj__head *head,
+			  struct tj_seal_in *in, uint8_t id[32])
+{
+	struct tj_ingest_item item;
+	struct tj_ingest_ctx ctx;
+	size_t len = 0;
+	int rc;
+
+	memcpy(in->network_id, n->network_id, 32);
+	in->seq = head->has ? head->seq + 1 : 0;
+	in->has_prev = head->has;
+	memcpy(in->prev, head->id, 32);
+	memset(&item, 0, sizeof(item));
+	if ((rc = tj_record_seal(in, n->u->id, s->rec, TJ__SEAL_OUT_BYTES, &len, item.id)) != 0)
+		return rc;
+	ctx.has_network = true;
+	memcpy(ctx.network_id, n->network_id, 32);
+	ctx.now_ms = tj_now_ms();
+	item.enc = s->rec;
+	item.len = len;
+	tj_ingest_validate(&ctx, &item);
+	if ((rc = tj_ingest_put(t, &item)) != 0)
+		return rc;
+	if (item.result != 0) {
+		TJ_LOG_E("node", "own record refused by ingest: %s", tj_errname(item.result));
+		return item.result;
+	}
+	head->has = true;
+	head->seq = in->seq;
+	memcpy(head->id, item.id, 32);
+	memcpy(id, item.id, 32);
+	return 0;
+}
+
+static int tj__add_case(struct tj_node *n, struct tj_txn *t, struct tj__add_scratch *s, struct tj__head *head,
+			struct tj_add_item *it, uint64_t ts_ms)
+{
+	struct tj_incident_case *c = tj_incident_case_new();
+	const uint8_t(*me)[32] = (const uint8_t(*)[32])n->u->id->pk;
+	struct tj_seal_in in;
+	uint8_t ignored_id[32];
+	size_t len = 0;
+	int rc;
+
+	if (c == NULL)
+		return -ENOMEM;
+	if ((rc = tj_incident_case_decode(it->case_body, it->case_len, c, ignored_id)) != 0 ||
+	    (rc = tj_incident_case_encode(c, it->id, s->body, TJ_INC_BODY_MAX_BYTES, &len)) != 0)
+		goto out;
+	memset(&in, 0, sizeof(in));
+	in.ts_ms = ts_ms;
+	in.kind = TJ_KIND_CASE;
+	in.audience.type = TJ_AUD_NAMED;
+	in.audience.has_ref = true; /* links the summary, readable or not (case_of) */
+	memcpy(in.audience.ref, it->id, 32);
+	in.readers = me; /* sealed to this node only; sharing adds slots later */
+	in.n_readers = 1;
+	in.body = s->body;
+	in.body_len = len;
+	if ((rc = tj__seal_store(n, t, s, head, &in, it->case_id)) == 0)
+		it->has_case = true;
+out:
+	sodium_memzero(s->body, len);
+	tj_incident_case_free(c);
+	return rc;
+}
+
+/* Phase 2, inside the write transaction: one incident (and its case). */
+static int tj__add_one(struct tj_node *n, struct tj_txn *t, struct tj__add_scratch *s, struct tj__head *head,
+		       struct tj_add_item *it)
+{
+	const struct tj_sym_key *epoch = tj_keyring_current_epoch(n->keyring);
+	struct tj_seal_in in;
+	size_t len = 0;
+	bool prior = false;
+	int rc;
+
+	if ((rc = tj_incident_summary_decode(it->summary, it->summary_len, s->sum)) != 0)
+		return rc;
+	if (!s->sum->severity_explicit) {
+		if ((rc = tj__prior(n, t, s->sum, &prior)) != 0)
+			return rc;
+		s->sum->severity = tj_incident_compute_severity(s->sum, prior);
+	}
+	if ((rc = tj_incident_summary_encode(s->sum, s->body, TJ_INC_BODY_MAX_BYTES, &len)) != 0)
+		return rc;
+	memset(&in, 0, sizeof(in));
+	in.ts_ms = tj_now_ms();
+	in.kind = TJ_KIND_INCIDENT;
+	in.audience.type = TJ_AUD_NETWORK;
+	in.audience.has_ref = true;
+	memcpy(in.audience.ref, epoch->id, 32);
+	in.epoch = epoch;
+	in.body = s->body;
+	in.body_len = len;
+	rc = tj__seal_store(n, t, s, head, &in, it->id);
+	sodium_memzero(s->body, len);
+	if (rc != 0 || (rc = tj__index_victims(n, t, s->sum, it->id)) != 0)
+		return rc;
+	it->severity = s->sum->severity;
+	it->recorded_at_ms = in.ts_ms;
+	if (it->case_body != NULL)
+		rc = tj__add_case(n, t, s, head, it, in.ts_ms);
+	return rc;
+}
+
+static int tj__head_load(struct tj_txn *t, struct tj__head *head)
+{
+	const uint8_t *v;
+	size_t len;
+	int rc = tj_store_meta_get(t, TJ_META_HEAD, &v, &len);
+
+	memset(head, 0, sizeof(*head));
+	if (rc == TJ_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (len != 40)
+		return TJ_ESTORE;
+	head->has = true;
+	head->seq = tj_store_rd64(v);
+	memcpy(head->id, v + 8, 32);
+	return 0;
+}
+
+static int tj__head_save(struct tj_txn *t, const struct tj__head *head)
+{
+	uint8_t v[40];
+
+	tj_store_be64(head->seq, v);
+	memcpy(v + 8, head->id, 32);
+	return tj_store_meta_put(t, TJ_META_HEAD, v, sizeof(v));
+}
+
+/* Phase 2 for every valid item, committed once. */
+static int tj__add_txn(struct tj_node *n, struct tj__add_scratch *s, struct tj_add_item *items, size_t n_items)
+{
+	struct tj_txn t;
+	struct tj__head head;
+	int rc;
+
+	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
+		return rc;
+	if ((rc = tj__head_load(&t, &head)) != 0)
+		goto out;
+	for (size_t i = 0; i < n_items && rc == 0; i++)
+		if (items[i].err == 0)
+			rc = tj__add_one(n, &t, s, &head, &items[i]);
+	if (rc == 0 && (rc = tj__head_save(&t, &head)) == 0)
+		rc = tj_txn_commit(&t);
+out:
+	tj_txn_abort(&t);
+	return rc;
+}
+
+int tj_node_add(struct tj_node *n, struct tj_add_item *items, size_t n_items)
+{
+	struct tj__add_scratch s = {0};
+	uint64_t now_ms = tj_now_ms();
+	size_t n_valid = 0;
+	int rc;
+
+	if (n_items > TJ_INGEST_BATCH_MAX)
+		return TJ_ELIMIT;
+	s.sum = tj_incident_summary_new();
+	s.body = sodium_malloc(TJ_INC_BODY_MAX_BYTES);
+	s.rec = malloc(TJ__SEAL_OUT_BYTES);
+	if (s.sum == NULL || s.body == NULL || s.rec == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < n_items; i++) {
+		tj__add_check(n, &s, &items[i], now_ms);
+		n_valid += items[i].err == 0;
+	}
+	rc = n_valid > 0 ? tj__add_txn(n, &s, items, n_items) : 0;
+	for (size_t i = 0; i < n_items && rc != 0; i++) {
+		if (items[i].err == 0) {
+			/* Nothing of the transaction was stored: no item may claim an id. */
+			items[i].err = rc;
+			items[i].has_case = false;
+			tj__verr_set(&items[i].verr, "store", "the incident was not stored", rc);
+		}
+	}
+out:
+	tj_incident_summary_free(s.sum);
+	sodium_free(s.body);
+	free(s.rec);
+	return rc;
+}
