@@ -583,13 +583,27 @@ out:
 
 int tj_keyfile_unlock(const char *path, const char *pass, size_t pass_len, struct tj_unlocked **out)
 {
+	uint8_t buf[TJ__KF_MAX_BYTES];
+	size_t len = 0;
+	int rc;
+
+	if (path == NULL)
+		return -EINVAL;
+	if ((rc = tj__read_file(path, buf, sizeof(buf), &len)) != 0)
+		return rc;
+	return tj_keyfile_unlock_bytes(buf, len, pass, pass_len, out);
+}
+
+int tj_keyfile_unlock_bytes(const uint8_t *buf, size_t len, const char *pass, size_t pass_len,
+			    struct tj_unlocked **out)
+{
 	struct tj__kf kf;
 	uint8_t *file_key = NULL, *plain = NULL;
 	int rc;
 
-	if (path == NULL || out == NULL || pass == NULL || pass_len > TJ__PASS_MAX_BYTES)
+	if (buf == NULL || out == NULL || pass == NULL || pass_len > TJ__PASS_MAX_BYTES)
 		return -EINVAL;
-	if ((rc = tj_crypto_init()) != 0 || (rc = tj__load(path, &kf)) != 0)
+	if ((rc = tj_crypto_init()) != 0 || (rc = tj__parse(buf, len, &kf)) != 0)
 		return rc;
 	file_key = sodium_malloc(TJ__KEY_BYTES);
 	plain = sodium_malloc(TJ__PAYLOAD_BYTES);
@@ -683,6 +697,27 @@ int tj_keyfile_people(const char *path, char names[TJ_KEYFILE_SLOTS_MAX][TJ_PERS
 	for (uint32_t i = 0; i < kf.n; i++)
 		memcpy(names[i], kf.slot[i].name, kf.slot[i].name_len + 1);
 	*count = kf.n;
+	return 0;
+}
+
+int tj_keyfile_inspect(const uint8_t *buf, size_t len, struct tj_keyfile_info *info)
+{
+	struct tj__kf kf;
+	int rc;
+
+	if (buf == NULL || info == NULL)
+		return -EINVAL;
+	if ((rc = tj__parse(buf, len, &kf)) != 0)
+		return rc;
+	memset(info, 0, sizeof(*info));
+	for (uint32_t i = 0; i < kf.n; i++) {
+		memcpy(info->people[i], kf.slot[i].name, kf.slot[i].name_len + 1);
+		if (kf.slot[i].opslimit > info->max_opslimit)
+			info->max_opslimit = kf.slot[i].opslimit;
+		if (kf.slot[i].memlimit > info->max_memlimit)
+			info->max_memlimit = kf.slot[i].memlimit;
+	}
+	info->n_people = kf.n;
 	return 0;
 }
 

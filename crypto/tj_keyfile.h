@@ -72,6 +72,24 @@ TJ_MUST_CHECK int tj_keyfile_people(const char *path, char names[TJ_KEYFILE_SLOT
 				    size_t *count);
 
 /*
+ * What a key file says before it is unlocked: who may unlock it and the
+ * largest Argon2id cost any slot asks for (already bounded by SENSITIVE).
+ */
+struct tj_keyfile_info {
+	size_t n_people;
+	char people[TJ_KEYFILE_SLOTS_MAX][TJ_PERSON_NAME_MAX];
+	uint64_t max_opslimit;
+	uint64_t max_memlimit; /* bytes */
+};
+
+/* Parses key-file bytes (untrusted) without unlocking; TJ_EKEYFILE if malformed. */
+TJ_MUST_CHECK int tj_keyfile_inspect(const uint8_t *buf, size_t len, struct tj_keyfile_info *info);
+
+/* tj_keyfile_unlock() on bytes already read (for tools and fuzzing); buf is borrowed. */
+TJ_MUST_CHECK int tj_keyfile_unlock_bytes(const uint8_t *buf, size_t len, const char *pass, size_t pass_len,
+					  struct tj_unlocked **out);
+
+/*
  * Overwrites the key file in place (zeros, fsync, random bytes, fsync) then
  * unlinks it and syncs the directory. Keeps going after an error so that the
  * file is gone whenever possible; returns the first error.

@@ -470,6 +470,35 @@ static void test_absurd_kdf_parameters_rejected(void **state)
 	expect_rejected(f, "tejido-keyfilf", 1, one, 1);
 }
 
+static void test_inspect_and_unlock_bytes(void **state)
+{
+	struct fixture *f = *state;
+	struct tj_keyfile_info info;
+	struct tj_unlocked *u = NULL;
+	uint8_t buf[FILE_MAX];
+	size_t len;
+
+	create_min(f);
+	assert_int_equal(unlock(f->path, PASS_A, &u), 0);
+	assert_int_equal(tj_keyfile_add_person(f->path, u, "beto", PASS_B, strlen(PASS_B), TJ_KDF_INTERACTIVE), 0);
+	tj_unlocked_free(u);
+	u = NULL;
+	len = read_file(f->path, buf, sizeof(buf));
+	assert_int_equal(tj_keyfile_inspect(buf, len, &info), 0);
+	assert_int_equal(info.n_people, 2);
+	assert_string_equal(info.people[0], "ana");
+	assert_string_equal(info.people[1], "beto");
+	assert_int_equal(info.max_opslimit, crypto_pwhash_OPSLIMIT_INTERACTIVE);
+	assert_int_equal(info.max_memlimit, crypto_pwhash_MEMLIMIT_INTERACTIVE);
+	assert_int_equal(tj_keyfile_unlock_bytes(buf, len, PASS_A, strlen(PASS_A), &u), 0);
+	assert_memory_equal(u->id->pk, f->id->pk, 32);
+	tj_unlocked_free(u);
+	u = NULL;
+	assert_int_equal(tj_keyfile_inspect(buf, len - 1, &info), TJ_EKEYFILE);
+	assert_int_equal(tj_keyfile_unlock_bytes(buf, len - 1, PASS_A, strlen(PASS_A), &u), TJ_EKEYFILE);
+	assert_null(u);
+}
+
 static void test_destroy_overwrites_then_unlinks(void **state)
 {
 	struct fixture *f = *state;
@@ -534,6 +563,7 @@ int main(void)
 		T(test_oversized_file_rejected),
 		T(test_hand_built_file_unlocks),
 		T(test_absurd_kdf_parameters_rejected),
+		T(test_inspect_and_unlock_bytes),
 		T(test_destroy_overwrites_then_unlinks),
 		T(test_measure_moderate_unlock),
 	};
