@@ -1,0 +1,121 @@
+/*
+ * tejido: the command-line tool. `tejido <command> [options]`, like git or wg.
+ * This file holds main(), the command table and the top-level help.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "cli.h"
+
+static const struct cli_command cli__commands[] = {
+	{"init", "create a new identity and a single-node network", cli_cmd_init},
+	{"node", "start or stop the node daemon (node start | stop | status)", cli_cmd_node},
+	{"add", "add incidents (interactive form, flags or --json FILE)", cli_cmd_add},
+	{"list", "list incidents as a table or JSON", cli_cmd_list},
+	{"show", "show one incident by id or unique prefix", cli_cmd_show},
+	{"export", "export every incident as CSV or JSON", cli_cmd_export},
+	{"id", "print this node's public key and fingerprint", cli_cmd_id},
+	{"vocab", "list the coded fields and their codes", cli_cmd_vocab},
+};
+
+#define CLI_N_COMMANDS (sizeof(cli__commands) / sizeof(cli__commands[0]))
+
+static void cli__help(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: tejido [--data DIR] [--lang es|en] <command> [options]\n\n"
+		   "Tejido: an encrypted peer-to-peer incident-sharing network for human-rights defenders.\n\n"
+		   "Commands:\n");
+	for (i = 0; i < CLI_N_COMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", cli__commands[i].name, cli__commands[i].summary);
+	fprintf(f, "\nEvery command takes --help.\n\n"
+		   "Environment:\n"
+		   "  TEJIDO_DATA             data directory (default: $XDG_DATA_HOME/tejido or\n"
+		   "                          ~/.local/share/tejido); --data DIR overrides it\n"
+		   "  TEJIDO_PASSPHRASE_FILE  read the passphrase from this file (for scripts)\n"
+		   "  LANG                    es* selects Spanish labels and messages; --lang overrides it\n\n"
+		   "Exit codes:\n"
+		   "  0  success\n"
+		   "  1  failure (see the message)\n"
+		   "  2  usage error (bad command line)\n"
+		   "  3  invalid incident input: nothing was stored\n"
+		   "  4  no node is running in the data directory\n"
+		   "  5  wrong passphrase\n"
+		   "  6  no such incident\n");
+}
+
+static const struct cli_command *cli__find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < CLI_N_COMMANDS; i++)
+		if (strcmp(cli__commands[i].name, name) == 0)
+			return &cli__commands[i];
+	return NULL;
+}
+
+/* Global options come before the command: --data DIR, --lang L, --help, --version. */
+static int cli__globals(struct cli_ctx *ctx, int argc, char **argv, int *first)
+{
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		const char *a = argv[i];
+		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			cli__help(stdout);
+			return -1;
+		}
+		if (strcmp(a, "--version") == 0) {
+			printf("tejido 0.1.0\n");
+			return -1;
+		}
+		if ((strcmp(a, "--data") == 0 || strcmp(a, "--lang") == 0) && i + 1 < argc) {
+			int opt = strcmp(a, "--data") == 0 ? CLI_OPT_DATA : CLI_OPT_LANG;
+			if (cli_common_opt(ctx, opt, argv[i + 1]) != 0)
+				return CLI_USAGE;
+			i += 2;
+			continue;
+		}
+		return cli_usage_err(NULL, "unknown option '%s'", a);
+	}
+	*first = i;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_ctx ctx;
+	const struct cli_command *cmd;
+	int first = 0;
+	int rc;
+
+	memset(&ctx, 0, sizeof(ctx));
+	cli_default_lang(&ctx);
+	if (sodium_init() < 0) {
+		cli_err("libsodium failed to initialize");
+		return CLI_FAIL;
+	}
+	rc = cli__globals(&ctx, argc, argv, &first);
+	if (rc != 0)
+		return rc < 0 ? CLI_OK : rc;
+	if (first >= argc) {
+		cli__help(stderr);
+		return CLI_USAGE;
+	}
+	if (strcmp(argv[first], "help") == 0) {
+		if (first + 1 < argc && (cmd = cli__find(argv[first + 1])) != NULL) {
+			char *hargv[] = {argv[first + 1], (char *)"--help", NULL};
+			return cmd->run(&ctx, 2, hargv);
+		}
+		cli__help(stdout);
+		return CLI_OK;
+	}
+	cmd = cli__find(argv[first]);
+	if (cmd == NULL)
+		return cli_usage_err(NULL, "'%s' is not a tejido command", argv[first]);
+	return cmd->run(&ctx, argc - first, argv + first);
+}
