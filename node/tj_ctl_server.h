@@ -1,0 +1,45 @@
+/*
+ * The node side of the control protocol (tj_control.h), without I/O: one
+ * request frame body in, one reply frame out. The daemon feeds it frames
+ * from the socket; the fuzzer feeds it bytes directly.
+ */
+#ifndef TJ_CTL_SERVER_H
+#define TJ_CTL_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tj_control.h"
+#include "tj_error.h"
+#include "tj_node_core.h"
+
+#define TJ_CTL_BATCH_MAX 1000
+
+/* A reply frame: 4-byte big-endian length, then the msgpack map. */
+struct tj_ctl_reply {
+	uint8_t *buf; /* malloc'd; the caller owns it (it may hold plaintext: wipe, then free) */
+	size_t len;   /* bytes of the whole frame, prefix included */
+};
+
+struct tj_ctl_flags {
+	bool stop;  /* the client asked the node to stop (after this reply) */
+	bool close; /* the request was not a well-formed frame: close after this reply */
+};
+
+/*
+ * Handles one request body (untrusted: checked by tj_mp_check first).
+ * Always fills *out with a reply (ok or error) unless memory runs out
+ * (-ENOMEM, no reply). node may be NULL (fuzzing): ops that need it answer
+ * TJ_ESTATE.
+ */
+TJ_MUST_CHECK int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out,
+				struct tj_ctl_flags *flags);
+
+/* An error reply frame on its own (for frames rejected before tj_ctl_handle). */
+TJ_MUST_CHECK int tj_ctl_error_reply(int err, const char *msg, struct tj_ctl_reply *out);
+
+/* Wipes and frees out->buf. Accepts an empty reply. */
+void tj_ctl_reply_free(struct tj_ctl_reply *out);
+
+#endif

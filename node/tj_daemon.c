@@ -1,0 +1,494 @@
+/*
+ * The daemon: one libuv loop serving the control socket, graceful shutdown
+ * on SIGINT/SIGTERM or a "stop" request.
+ *
+ * Per client: the 4-byte length is checked before anything is buffered
+ * (a 4 GiB prefix costs nothing), a body buffer of at most
+ * TJ_CTL_REQUEST_MAX_BYTES, and at most TJ__QUEUE_MAX_BYTES of replies
+ * queued; a client over that is disconnected. Requests are handled
+ * synchronously on the loop thread, so every LMDB transaction begins and ends
+ * inside one callback.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <sodium.h>
+#include <uv.h>
+
+#include "tj_config.h"
+#include "tj_control.h"
+#include "tj_ctl_server.h"
+#include "tj_log.h"
+#include "tj_node.h"
+#include "tj_node_core.h"
+
+#define TJ__CLIENTS_MAX 64
+#define TJ__QUEUE_MAX_BYTES (TJ_CTL_REPLY_MAX_BYTES + 1024u * 1024u)
+#define TJ__READ_BUF_BYTES (64u * 1024u)
+#define TJ__BACKLOG 64
+
+struct tj__client;
+
+struct tj__daemon {
+	uv_loop_t loop;
+	uv_pipe_t server;
+	uv_signal_t sig_int;
+	uv_signal_t sig_term;
+	struct tj_node *node;
+	struct tj__client *clients;
+	size_t n_clients;
+	bool stopping;
+	bool server_init, sig_int_init, sig_term_init; /* handles to close */
+	bool bound;                                    /* we created sock_path */
+	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	uint8_t rbuf[TJ__READ_BUF_BYTES]; /* one loop thread: reads are consumed before the next */
+};
+
+struct tj__client {
+	uv_pipe_t pipe; /* pipe.data = this client */
+	struct tj__daemon *d;
+	struct tj__client *prev, *next;
+	bool closing;
+	bool hangup;      /* close once the queued replies are written */
+	uint8_t hdr[4];
+	size_t hdr_got;
+	uint8_t *body;    /* NULL while reading a header */
+	size_t body_len;
+	size_t body_got;
+	size_t queued;    /* reply bytes not yet written */
+	unsigned pending; /* write requests in flight */
+};
+
+/* A write request owns its buffer and frees it in its callback. */
+struct tj__wreq {
+	uv_write_t req;
+	struct tj__client *c;
+	struct tj_ctl_reply reply;
+};
+
+static void tj__daemon_stop(struct tj__daemon *d);
+
+static void tj__client_closed(uv_handle_t *h)
+{
+	struct tj__client *c = h->data;
+	struct tj__daemon *d = c->d;
+
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		d->clients = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	d->n_clients--;
+	if (c->body != NULL) {
+		sodium_memzero(c->body, c->body_len);
+		free(c->body);
+	}
+	free(c);
+}
+
+static void tj__client_close(struct tj__client *c)
+{
+	if (c->closing)
+		return;
+	c->closing = true;
+	uv_close((uv_handle_t *)&c->pipe, tj__client_closed);
+}
+
+static void tj__write_done(uv_write_t *req, int status)
+{
+	struct tj__wreq *wr = req->data;
+	struct tj__client *c = wr->c;
+
+	c->queued -= wr->reply.len;
+	c->pending--;
+	tj_ctl_reply_free(&wr->reply);
+	free(wr);
+	if (c->closing)
+		return;
+	if (status < 0 || (c->pending == 0 && (c->hangup || c->d->stopping)))
+		tj__client_close(c);
+}
+
+/* Queues a reply (taking it); disconnects a client that does not read its replies. */
+static void tj__client_send(struct tj__client *c, struct tj_ctl_reply *reply)
+{
+	struct tj__wreq *wr;
+	uv_buf_t b;
+	int rc;
+
+	if (c->queued + reply->len > TJ__QUEUE_MAX_BYTES) {
+		TJ_LOG_W("ctl", "client does not read its replies (%zu bytes queued); disconnecting", c->queued);
+		tj_ctl_reply_free(reply);
+		tj__client_close(c);
+		return;
+	}
+	wr = calloc(1, sizeof(*wr));
+	if (wr == NULL) {
+		tj_ctl_reply_free(reply);
+		tj__client_close(c);
+		return;
+	}
+	wr->c = c;
+	wr->reply = *reply;
+	wr->req.data = wr;
+	b = uv_buf_init((char *)wr->reply.buf, (unsigned)wr->reply.len);
+	rc = uv_write(&wr->req, (uv_stream_t *)&c->pipe, &b, 1, tj__write_done);
+	if (rc != 0) {
+		/* The callback will not run: free now. */
+		tj_ctl_reply_free(&wr->reply);
+		free(wr);
+		tj__client_close(c);
+		return;
+	}
+	c->queued += reply->len;
+	c->pending++;
+}
+
+static void tj__client_error(struct tj__client *c, int err, const char *msg)
+{
+	struct tj_ctl_reply reply;
+
+	c->hangup = true;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	if (tj_ctl_error_reply(err, msg, &reply) != 0) {
+		tj__client_close(c);
+		return;
+	}
+	tj__client_send(c, &reply);
+}
+
+/* A whole request body arrived. */
+static void tj__client_request(struct tj__client *c)
+{
+	struct tj_ctl_flags flags = {0};
+	struct tj_ctl_reply reply = {0};
+	int rc = tj_ctl_handle(c->d->node, c->body, c->body_len, &reply, &flags);
+
+	/* The request may carry an incident's plaintext: wipe it now. */
+	sodium_memzero(c->body, c->body_len);
+	free(c->body);
+	c->body = NULL;
+	c->body_len = c->body_got = 0;
+	if (rc != 0) {
+		TJ_LOG_E("ctl", "request failed without a reply: %s", tj_errname(rc));
+		tj__client_close(c);
+		return;
+	}
+	if (flags.close) {
+		c->hangup = true;
+		uv_read_stop((uv_stream_t *)&c->pipe);
+	}
+	tj__client_send(c, &reply);
+	if (flags.stop) {
+		TJ_LOG_I("daemon", "stop requested over the control socket");
+		tj__daemon_stop(c->d);
+	}
+}
+
+/* Consumes bytes: headers are checked before any body is buffered. */
+static void tj__client_feed(struct tj__client *c, const uint8_t *p, size_t n)
+{
+	while (n > 0 && !c->closing && !c->hangup && !c->d->stopping) {
+		size_t take;
+
+		if (c->body == NULL) {
+			take = n < 4 - c->hdr_got ? n : 4 - c->hdr_got;
+			memcpy(c->hdr + c->hdr_got, p, take);
+			c->hdr_got += take;
+			p += take;
+			n -= take;
+			if (c->hdr_got < 4)
+				break;
+			c->hdr_got = 0;
+			c->body_len = (size_t)c->hdr[0] << 24 | (size_t)c->hdr[1] << 16 | (size_t)c->hdr[2] << 8 |
+				      c->hdr[3];
+			if (c->body_len == 0 || c->body_len > TJ_CTL_REQUEST_MAX_BYTES) {
+				tj__client_error(c, TJ_ELIMIT, "frame length must be 1 to 262144 bytes");
+				return;
+			}
+			c->body = malloc(c->body_len);
+			if (c->body == NULL) {
+				tj__client_close(c);
+				return;
+			}
+			c->body_got = 0;
+			continue;
+		}
+		take = n < c->body_len - c->body_got ? n : c->body_len - c->body_got;
+		memcpy(c->body + c->body_got, p, take);
+		c->body_got += take;
+		p += take;
+		n -= take;
+		if (c->body_got == c->body_len)
+			tj__client_request(c);
+	}
+}
+
+static void tj__alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct tj__client *c = h->data;
+
+	(void)suggested;
+	*buf = uv_buf_init((char *)c->d->rbuf, sizeof(c->d->rbuf));
+}
+
+static void tj__read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct tj__client *c = s->data;
+
+	if (c->closing)
+		return;
+	if (nread < 0) {
+		tj__client_close(c); /* EOF or error: either way this client is done */
+		return;
+	}
+	tj__client_feed(c, (const uint8_t *)buf->base, (size_t)nread);
+	/* Bytes of a request half-read by a client we are hanging up on are dropped. */
+}
+
+static void tj__connection(uv_stream_t *server, int status)
+{
+	struct tj__daemon *d = server->data;
+	struct tj__client *c;
+	int rc;
+
+	if (d->stopping)
+		return;
+	if (status < 0) {
+		TJ_LOG_W("ctl", "accept: %s", uv_strerror(status));
+		return;
+	}
+	c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return;
+	c->d = d;
+	uv_pipe_init(&d->loop, &c->pipe, 0);
+	c->pipe.data = c;
+	c->next = d->clients;
+	if (d->clients != NULL)
+		d->clients->prev = c;
+	d->clients = c;
+	d->n_clients++;
+	if ((rc = uv_accept(server, (uv_stream_t *)&c->pipe)) != 0) {
+		tj__client_close(c);
+		return;
+	}
+	if (d->n_clients > TJ__CLIENTS_MAX) {
+		TJ_LOG_W("ctl", "more than %d control clients; refusing one", TJ__CLIENTS_MAX);
+		tj__client_close(c);
+		return;
+	}
+	if ((rc = uv_read_start((uv_stream_t *)&c->pipe, tj__alloc, tj__read)) != 0)
+		tj__client_close(c);
+}
+
+static void tj__handle_closed(uv_handle_t *h)
+{
+	(void)h; /* embedded in the daemon, which outlives the loop */
+}
+
+/* Stop accepting, close every handle; clients with replies in flight close after them. */
+static void tj__daemon_stop(struct tj__daemon *d)
+{
+	struct tj__client *c, *next;
+
+	if (d->stopping)
+		return;
+	d->stopping = true;
+	if (d->server_init)
+		uv_close((uv_handle_t *)&d->server, tj__handle_closed);
+	if (d->sig_int_init)
+		uv_close((uv_handle_t *)&d->sig_int, tj__handle_closed);
+	if (d->sig_term_init)
+		uv_close((uv_handle_t *)&d->sig_term, tj__handle_closed);
+	for (c = d->clients; c != NULL; c = next) {
+		next = c->next;
+		if (c->pending == 0) {
+			tj__client_close(c);
+		} else if (!c->closing) {
+			c->hangup = true;
+			uv_read_stop((uv_stream_t *)&c->pipe);
+		}
+	}
+}
+
+static void tj__signal(uv_signal_t *h, int signum)
+{
+	struct tj__daemon *d = h->data;
+
+	if (d->stopping)
+		return;
+	TJ_LOG_I("daemon", "signal %d: shutting down", signum);
+	tj__daemon_stop(d);
+}
+
+/* A socket file left by a dead node is removed; a live node's is not touched. */
+static int tj__clear_stale_socket(const char *datadir, const char *path)
+{
+	struct stat st;
+	int fd = -1;
+	int rc;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode))
+		return -EEXIST;
+	rc = tj_ctl_connect(datadir, &fd);
+	if (rc == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	if (rc != -ECONNREFUSED)
+		return rc;
+	return unlink(path) == 0 ? 0 : -errno;
+}
+
+static int tj__listen(struct tj__daemon *d, const char *datadir)
+{
+	mode_t old;
+	int n, rc;
+
+	n = snprintf(d->sock_path, sizeof(d->sock_path), "%s/%s", datadir, TJ_CTL_SOCKET_NAME);
+	if (n < 0 || (size_t)n >= sizeof(d->sock_path))
+		return -ENAMETOOLONG;
+	if ((rc = tj__clear_stale_socket(datadir, d->sock_path)) != 0) {
+		if (rc == -EADDRINUSE)
+			TJ_LOG_E("daemon", "another node is already running on this data directory");
+		return rc;
+	}
+	if ((rc = uv_pipe_init(&d->loop, &d->server, 0)) != 0)
+		return rc;
+	d->server_init = true;
+	d->server.data = d;
+	/* umask closes the window between bind and chmod in which others could connect. */
+	old = umask(0177);
+	rc = uv_pipe_bind(&d->server, d->sock_path);
+	umask(old);
+	d->bound = rc == 0;
+	if (rc == 0 && chmod(d->sock_path, 0600) != 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = uv_listen((uv_stream_t *)&d->server, TJ__BACKLOG, tj__connection);
+	return rc;
+}
+
+static int tj__signals(struct tj__daemon *d)
+{
+	int rc;
+
+	if ((rc = uv_signal_init(&d->loop, &d->sig_int)) != 0)
+		return rc;
+	d->sig_int_init = true;
+	if ((rc = uv_signal_init(&d->loop, &d->sig_term)) != 0)
+		return rc;
+	d->sig_term_init = true;
+	d->sig_int.data = d;
+	d->sig_term.data = d;
+	if ((rc = uv_signal_start(&d->sig_int, tj__signal, SIGINT)) != 0 ||
+	    (rc = uv_signal_start(&d->sig_term, tj__signal, SIGTERM)) != 0)
+		return rc;
+	return 0;
+}
+
+static void tj__ready(int fd)
+{
+	const char byte = 'R';
+	ssize_t w;
+
+	if (fd < 0)
+		return;
+	do {
+		w = write(fd, &byte, 1);
+	} while (w < 0 && errno == EINTR);
+	if (w != 1)
+		TJ_LOG_W("daemon", "could not signal readiness: %s", strerror(errno));
+}
+
+/* Config and node; takes opts->unlocked whatever happens. */
+static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node)
+{
+	struct tj_unlocked *u = opts->unlocked;
+	char err[TJ_CONFIG_ERR_MAX];
+	struct tj_config cfg;
+	int rc;
+
+	opts->unlocked = NULL;
+	rc = tj_config_load(opts->datadir, &cfg, err);
+	if (rc == 0 && opts->listen != NULL && opts->listen[0] != '\0' && tj_config_check_listen(opts->listen) != 0) {
+		snprintf(err, sizeof(err), "--listen must be HOST:PORT, e.g. 127.0.0.1:7450");
+		rc = TJ_ECONFIG;
+	}
+	if (rc != 0) {
+		TJ_LOG_E("daemon", "refusing to start: %s", err[0] != '\0' ? err : tj_strerror(rc));
+		tj_unlocked_free(u);
+		return rc;
+	}
+	tj_log_set_level(cfg.log_level);
+	if (opts->listen != NULL && opts->listen[0] != '\0')
+		snprintf(cfg.listen, sizeof(cfg.listen), "%s", opts->listen);
+	if (cfg.listen[0] != '\0')
+		TJ_LOG_I("daemon", "peer address %s noted; this build serves no peer connections yet", cfg.listen);
+	rc = tj_node_open(opts->datadir, cfg.map_size_mb * 1024u * 1024u, u, node);
+	if (rc != 0)
+		TJ_LOG_E("daemon", "cannot open the node: %s", tj_strerror(rc));
+	return rc;
+}
+
+int tj_daemon_run(struct tj_daemon_opts *opts)
+{
+	struct tj__daemon *d = NULL;
+	bool loop_ok = false;
+	int rc;
+
+	if (opts == NULL || opts->datadir == NULL) {
+		if (opts != NULL) {
+			tj_unlocked_free(opts->unlocked);
+			opts->unlocked = NULL;
+		}
+		return -EINVAL;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		tj_unlocked_free(opts->unlocked);
+		opts->unlocked = NULL;
+		return -ENOMEM;
+	}
+	/* A client that hangs up mid-reply must not kill the node. */
+	signal(SIGPIPE, SIG_IGN);
+	if ((rc = tj__daemon_open(opts, &d->node)) != 0)
+		goto out;
+	if ((rc = uv_loop_init(&d->loop)) != 0)
+		goto out;
+	loop_ok = true;
+	if ((rc = tj__signals(d)) != 0 || (rc = tj__listen(d, opts->datadir)) != 0) {
+		TJ_LOG_E("daemon", "cannot listen on the control socket: %s", tj_strerror(rc));
+		tj__daemon_stop(d);
+		uv_run(&d->loop, UV_RUN_DEFAULT); /* runs the close callbacks */
+		goto out;
+	}
+	TJ_LOG_I("daemon", "listening on the control socket");
+	tj__ready(opts->ready_fd);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	TJ_LOG_I("daemon", "stopped");
+out:
+	if (loop_ok) {
+		int crc = uv_loop_close(&d->loop);
+		if (crc != 0) {
+			TJ_LOG_E("daemon", "loop did not close cleanly: %s", uv_strerror(crc));
+			rc = rc != 0 ? rc : TJ_ESTATE;
+		}
+		if (d->bound)
+			unlink(d->sock_path);
+	}
+	tj_node_close(d->node);
+	free(d);
+	return rc;
+}
