@@ -216,7 +216,9 @@ int tj_mp_check(const uint8_t *buf, size_t len, const struct tj_mp_limits *lim, 
 
 	if (used)
 		*used = 0;
-	if (!buf && len)
+	if (len == 0)
+		return TJ_ETRUNC;
+	if (!buf)
 		return -EINVAL;
 	do {
 		struct tj__mp_head h;
@@ -438,8 +440,11 @@ static int tj__rd_head(struct tj_mp_reader *r, enum tj__mp_class want, struct tj
 		return tj__rd_fail(r, rc);
 	if (h->cls != want)
 		return tj__rd_fail(r, TJ_EMALFORMED);
-	if ((want == TJ__MP_STR || want == TJ__MP_BIN) &&
-	    h->u > (uint64_t)(r->end - r->p) - h->hlen)
+	uint64_t left = (uint64_t)(r->end - r->p) - h->hlen;
+	if ((want == TJ__MP_STR || want == TJ__MP_BIN) && h->u > left)
+		return tj__rd_fail(r, TJ_ETRUNC);
+	/* a caller may size an allocation by a count: keep it <= the bytes left */
+	if ((want == TJ__MP_ARRAY && h->u > left) || (want == TJ__MP_MAP && 2 * h->u > left))
 		return tj__rd_fail(r, TJ_ETRUNC);
 	return 0;
 }

@@ -39,8 +39,14 @@ extern const struct tj_mp_limits tj_mp_limits_default;
  * Checks that buf holds exactly one msgpack object within lim, and nothing
  * after it when `exact` is true: every array/map/str/bin count <= bytes left,
  * no ext types, depth and total items bounded, (canonical) shortest forms only.
- * Iterative: bounded stack whatever the input. *used = bytes of the object.
- * Returns 0, TJ_EMALFORMED, TJ_ENONCANON, TJ_ELIMIT or TJ_ETRUNC.
+ * Iterative: bounded stack whatever the input. *used = bytes of the object
+ * (0 on error; used may be NULL).
+ * Returns 0, TJ_EMALFORMED (ext, 0xc1, trailing bytes when exact),
+ * TJ_ENONCANON (a non-shortest form or a float, when lim->canonical),
+ * TJ_ELIMIT (depth, items, str/bin length, or a count above max_items) or
+ * TJ_ETRUNC (input ends, or a count/length exceeds the bytes left).
+ * Map keys are not sorted nor checked for duplicates: a map's parser must
+ * refuse unknown and repeated keys.
  */
 TJ_MUST_CHECK int tj_mp_check(const uint8_t *buf, size_t len, const struct tj_mp_limits *lim,
 			      bool exact, size_t *used);
@@ -56,6 +62,7 @@ TJ_MUST_CHECK int tj_mp_unpack(const uint8_t *buf, size_t len, const struct tj_m
  * The writer. Always writes the shortest form. On overflow it stops writing
  * and remembers TJ_ENOSPC; tj_mp_writer_finish() reports the first error,
  * so a sequence of puts needs one check at the end.
+ * Do not copy an initialised writer: its packer points back at it.
  */
 struct tj_mp_writer {
 	uint8_t *buf; /* borrowed */
