@@ -186,6 +186,15 @@ static int tj__bad_arg(struct tj__ctl *c, const char *op, const char *key, const
 
 /* ---- ops ----------------------------------------------------------------- */
 
+/* Ops check their arguments first, so a node-less handler (the fuzzer) still parses them. */
+static bool tj__no_node(struct tj__ctl *c, const char *op, int *rc)
+{
+	if (c->node != NULL)
+		return false;
+	*rc = tj__fail(c, TJ_ESTATE, "%s: the node is not open", op);
+	return true;
+}
+
 static int tj__op_ping(struct tj__ctl *c)
 {
 	int rc = tj__begin(c, TJ__SMALL_REPLY_BYTES, 0);
@@ -198,6 +207,8 @@ static int tj__op_id(struct tj__ctl *c)
 	char fp[TJ_FINGERPRINT_CHARS];
 	int rc;
 
+	if (tj__no_node(c, "id", &rc))
+		return rc;
 	if ((rc = tj__begin(c, TJ__SMALL_REPLY_BYTES, 4)) != 0)
 		return rc;
 	tj_fingerprint(n->u->id->pk, fp);
@@ -261,6 +272,8 @@ static int tj__op_add(struct tj__ctl *c)
 	tj_mp_reader_init(&r, c->req, c->len);
 	if (tj__read_add_item(&r, &it) != 0)
 		return tj__fail(c, TJ_EMALFORMED, "add: needs 'summary' (bin) and optionally 'case' (bin or nil)");
+	if (tj__no_node(c, "add", &rc))
+		return rc;
 	rc = tj_node_add(c->node, &it, 1);
 	if (rc == 0 && it.err != 0)
 		return tj__fail(c, it.err, "%s", it.verr.message[0] != '\0' ? it.verr.message : tj_strerror(it.err));
@@ -358,6 +371,8 @@ static int tj__op_add_batch(struct tj__ctl *c)
 		rc = tj__fail(c, TJ_EMALFORMED, "add_batch: malformed items");
 		goto out;
 	}
+	if (tj__no_node(c, "add_batch", &rc))
+		goto out;
 	rc = n_ok > 0 ? tj_node_add(c->node, ok, n_ok) : 0;
 	if (rc != 0) {
 		rc = tj__fail(c, rc, "add_batch: nothing was stored: %s", tj_strerror(rc));
@@ -493,6 +508,8 @@ static int tj__op_list(struct tj__ctl *c)
 
 	if ((rc = tj__list_query(c, &q)) != 0 || c->out->buf != NULL)
 		return rc; /* an argument error was answered */
+	if (tj__no_node(c, "list", &rc))
+		return rc;
 	buf = malloc(TJ_CTL_REPLY_MAX_BYTES);
 	if (buf == NULL)
 		return -ENOMEM;
@@ -564,6 +581,8 @@ static int tj__op_show(struct tj__ctl *c)
 
 	if (tj__show_target(c, id, &nibbles) != 0)
 		return tj__fail(c, TJ_EMALFORMED, "show: needs 'id' (bin 32) or 'prefix' (8 to 64 hex digits)");
+	if (tj__no_node(c, "show", &rc))
+		return rc;
 	if ((rc = tj_node_show(c->node, id, nibbles, &l)) != 0)
 		return tj__show_fail(c, rc);
 	if ((rc = tj__begin(c, TJ__SHOW_REPLY_BYTES, 7)) == 0) {
@@ -599,9 +618,11 @@ static void tj__put_u64(struct tj_mp_writer *w, const char *key, uint64_t v)
 static int tj__op_status(struct tj__ctl *c)
 {
 	struct tj_node_status s;
-	int rc = tj_node_status(c->node, &s);
+	int rc;
 
-	if (rc != 0)
+	if (tj__no_node(c, "status", &rc))
+		return rc;
+	if ((rc = tj_node_status(c->node, &s)) != 0)
 		return tj__fail(c, rc, "status failed: %s", tj_strerror(rc));
 	if ((rc = tj__begin(c, TJ__SMALL_REPLY_BYTES, 12)) != 0)
 		return rc;
@@ -634,11 +655,9 @@ static int tj__op_stop(struct tj__ctl *c)
 static const struct {
 	const char *name;
 	int (*fn)(struct tj__ctl *c);
-	bool needs_node;
 } tj__ops[] = {
-	{"ping", tj__op_ping, false},    {"id", tj__op_id, true},         {"add", tj__op_add, true},
-	{"add_batch", tj__op_add_batch, true}, {"list", tj__op_list, true}, {"show", tj__op_show, true},
-	{"status", tj__op_status, true}, {"stop", tj__op_stop, false},
+	{"ping", tj__op_ping}, {"id", tj__op_id},     {"add", tj__op_add},       {"add_batch", tj__op_add_batch},
+	{"list", tj__op_list}, {"show", tj__op_show}, {"status", tj__op_status}, {"stop", tj__op_stop},
 };
 
 int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out,
@@ -668,8 +687,6 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 	for (size_t i = 0; i < sizeof(tj__ops) / sizeof(tj__ops[0]); i++) {
 		if (strcmp(op, tj__ops[i].name) != 0)
 			continue;
-		if (tj__ops[i].needs_node && node == NULL)
-			return tj__fail(&c, TJ_ESTATE, "%s: the node is not open", op);
 		rc = tj__ops[i].fn(&c);
 		free(c.buf); /* only set if an op failed midway */
 		return rc;
