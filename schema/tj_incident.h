@@ -35,6 +35,7 @@
 #define TJ_INC_TEXT_MAX_BYTES 16384  /* narrative */
 #define TJ_INC_SHORT_MAX_BYTES 512   /* a name, a contact, an exact place */
 #define TJ_INC_BODY_MAX_BYTES (60u * 1024u)
+#define TJ_INC_JSON_MAX_BYTES (256u * 1024u) /* one JSON document given to tj_incident_from_json */
 
 struct tj_date {
 	int32_t year;  /* 0 = absent */
@@ -139,11 +140,23 @@ struct tj_incident_summary *tj_incident_summary_new(void);
 void tj_incident_summary_free(struct tj_incident_summary *s);
 struct tj_incident_case *tj_incident_case_new(void);
 void tj_incident_case_free(struct tj_incident_case *c);
+/* Wipes and frees every string of c and zeroes it; c itself stays (NULL ok). */
+void tj_incident_case_clear(struct tj_incident_case *c);
 
 /*
  * Parses the JSON form (DESIGN.md). On TJ_ESCHEMA or TJ_EMALFORMED, *verr says
  * what is wrong in lang. *case_out is NULL when the JSON has no "case".
  * now_ms bounds dates: a date after today is refused.
+ *
+ * Strict: an unknown or repeated key, a wrong type, a code outside its
+ * vocabulary is TJ_ESCHEMA naming the field (a typo must not drop data).
+ * null means absent. Malformed JSON is TJ_EMALFORMED with line and column;
+ * more than TJ_INC_JSON_MAX_BYTES is TJ_ELIMIT. The output of
+ * tj_incident_to_json() is accepted as input: "id", "author", "recorded_at",
+ * every "<key>_label" and "case": {"shared": false} are ignored, and
+ * "severity" is an explicit override unless "severity_explicit" is false.
+ * Without an explicit severity, sum->severity = compute(sum, false).
+ * The caller owns *sum_out and *case_out (free with the matching free).
  */
 TJ_MUST_CHECK int tj_incident_from_json(const char *json, size_t len, enum tj_lang lang, uint64_t now_ms,
 					struct tj_incident_summary **sum_out, struct tj_incident_case **case_out,
@@ -153,9 +166,25 @@ TJ_MUST_CHECK int tj_incident_from_json(const char *json, size_t len, enum tj_la
  * The JSON form of an incident, with labels in lang. meta may be NULL (no id,
  * author, recorded_at). c may be NULL; when meta says the case exists but is
  * not readable, "case" is {"shared": false}. Returns NULL on allocation failure.
+ *
+ * Labels: every coded key K gets a sibling "K_label" in the same object (an
+ * array of labels, in order, for a list of codes): "gender": "woman",
+ * "gender_label": "Mujer"; "traits": [...], "traits_label": [...]. States and
+ * municipalities get their INEGI names the same way. Absent optional values
+ * and empty lists are left out. Adds "id" and "author" (lower-case hex),
+ * "recorded_at" ("2026-03-15T10:20:30Z", UTC), "severity" and
+ * "severity_explicit". s must be valid (validated or decoded). The caller
+ * owns the result: free it with tj_incident_json_free().
  */
 cJSON *tj_incident_to_json(const struct tj_incident_summary *s, const struct tj_incident_case *c,
 			   const struct tj_incident_meta *meta, enum tj_lang lang);
+
+/*
+ * Wipes every string of a cJSON tree (keys and values), then deletes it.
+ * cJSON_Delete() frees without wiping: use this for any tree that held a
+ * case face (names, places). NULL ok.
+ */
+void tj_incident_json_free(cJSON *j);
 
 /* Validates every field and cross-reference (acts' indexes, codes, dates, INEGI codes). */
 TJ_MUST_CHECK int tj_incident_validate(const struct tj_incident_summary *s, const struct tj_incident_case *c,
@@ -168,7 +197,17 @@ TJ_MUST_CHECK int tj_incident_validate(const struct tj_incident_summary *s, cons
  */
 uint8_t tj_incident_compute_severity(const struct tj_incident_summary *s, bool prior_within_90d);
 
-/* Canonical msgpack bodies. Decoders take untrusted bytes and validate fully. */
+/*
+ * Canonical msgpack bodies. Encoders validate first and refuse (TJ_ESCHEMA)
+ * what no decoder would accept. Decoders take untrusted bytes and validate
+ * fully, except the "not after today" check (a peer's clock is its own):
+ * tj_mp_check's codes, TJ_EMALFORMED for a wrong type, TJ_ESCHEMA for a
+ * wrong shape or value, TJ_EUNSUPPORTED for another schema version. A body
+ * coded with a newer vocabulary keeps codes this build does not know (shape
+ * checked; tj_vocab_label() shows them as codes). On any failure the output
+ * is left zeroed. The case decoder's c must be empty (new or zeroed): it
+ * takes heap copies of the strings; free with tj_incident_case_free/clear.
+ */
 TJ_MUST_CHECK int tj_incident_summary_encode(const struct tj_incident_summary *s, uint8_t *buf, size_t cap,
 					     size_t *len);
 TJ_MUST_CHECK int tj_incident_summary_decode(const uint8_t *buf, size_t len, struct tj_incident_summary *s);
@@ -178,11 +217,17 @@ TJ_MUST_CHECK int tj_incident_case_encode(const struct tj_incident_case *c, cons
 TJ_MUST_CHECK int tj_incident_case_decode(const uint8_t *buf, size_t len, struct tj_incident_case *c,
 					  uint8_t summary_id[32]);
 
-/* Days since 1970-01-01 of a date (for 90-day and 14-day windows); -1 if invalid. */
+/*
+ * Days since 1970-01-01 of a date (for 90-day and 14-day windows); -1 if
+ * invalid. A partial date counts from the first day of its month or year.
+ * Valid years are 1900..9999, so 1969-12-31 also gives -1 (validation
+ * accepts it; no window arithmetic needs it).
+ */
 int64_t tj_date_days(const struct tj_date *d);
-/* Parses "YYYY-MM-DD" (or "YYYY-MM" / "YYYY" with day/month 0). */
+/* Parses "YYYY-MM-DD" (or "YYYY-MM" / "YYYY" with day/month 0). Exact form and a real
+ * calendar date, else TJ_EMALFORMED (d zeroed). */
 TJ_MUST_CHECK int tj_date_parse(const char *s, struct tj_date *d);
-/* Writes "YYYY-MM-DD" (or shorter for partial dates) into out[11]. */
+/* Writes "YYYY-MM-DD" (or shorter for partial dates) into out[11]; "" when year is 0. */
 void tj_date_format(const struct tj_date *d, char out[11]);
 
 #endif
