@@ -563,9 +563,14 @@ static size_t cli__chunk(const struct cli_add_batch *b, size_t from)
 	return n;
 }
 
+/*
+ * The node stores the items it accepts and reports each one it refused
+ * ({err, msg}); every id is recorded so that the stored ones are printed.
+ */
 static int cli__batch_results(struct cli_conn *c, struct cli_add_batch *b, size_t from, size_t n)
 {
 	const msgpack_object *res = cli_map_get(&c->obj, "results");
+	int rc = CLI_OK;
 	size_t i;
 
 	if (res == NULL || res->type != MSGPACK_OBJECT_ARRAY || res->via.array.size != n) {
@@ -573,15 +578,21 @@ static int cli__batch_results(struct cli_conn *c, struct cli_add_batch *b, size_
 		return CLI_FAIL;
 	}
 	for (i = 0; i < n; i++) {
-		if (cli__take_result(&res->via.array.ptr[i], &b->items[from + i]) != 0) {
-			const char *msg = "";
-			uint32_t ml = 0;
-			(void)cli_obj_str(cli_map_get(&res->via.array.ptr[i], "msg"), &msg, &ml);
-			cli_err("incident %zu was not stored: %.*s", from + i, (int)ml, msg);
-			return CLI_FAIL;
-		}
+		const msgpack_object *r = &res->via.array.ptr[i];
+		const msgpack_object *e = cli_map_get(r, "err");
+		const char *msg = "";
+		uint32_t ml = 0;
+		int err;
+		if (cli__take_result(r, &b->items[from + i]) == 0)
+			continue;
+		(void)cli_obj_str(cli_map_get(r, "msg"), &msg, &ml);
+		err = e != NULL && e->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && e->via.i64 >= INT32_MIN ? (int)e->via.i64
+											       : TJ_EPROTO;
+		cli_err("incident %zu was not stored: %.*s", from + i, (int)ml, msg);
+		if (rc == CLI_OK || rc == CLI_INVALID)
+			rc = cli_exit_for_node(err);
 	}
-	return CLI_OK;
+	return rc;
 }
 
 /* Sends one chunk; *unsupported is set when the node does not know add_batch. */
@@ -703,13 +714,15 @@ static int cli__read_doc(const char *path, cJSON **doc)
 			rc == -EFBIG ? "larger than 64 MiB; split it" : strerror(-rc));
 		return rc == -EFBIG ? CLI_INVALID : CLI_FAIL;
 	}
-	*doc = cJSON_ParseWithLengthOpts(text, len, &where, true);
+	/* The length includes the NUL that cli_read_file() appends: cJSON wants to see it to reject trailing bytes. */
+	*doc = cJSON_ParseWithLengthOpts(text, len + 1, &where, true);
 	if (*doc == NULL) {
 		size_t off = where != NULL && where >= text ? (size_t)(where - text) : 0;
 		size_t line = 1, i;
 		for (i = 0; i < off && i < len; i++)
 			line += text[i] == '\n';
-		cli_err("--json: %s is not valid JSON (near line %zu, byte %zu)", path, line, off);
+		cli_err("--json: %s is not valid JSON (near line %zu, byte %zu); nothing was stored",
+			strcmp(path, "-") == 0 ? "standard input" : path, line, off);
 		rc = CLI_INVALID;
 	}
 	sodium_memzero(text, len);

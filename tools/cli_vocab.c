@@ -33,7 +33,7 @@ static int cli__fields(const struct cli_ctx *ctx)
 			cJSON_AddItemToArray(arr, o);
 		} else {
 			printf("%-20s %3zu  ", v[i].field, v[i].n_entries);
-			cli_print_padded(v[i].label_es, 34);
+			cli_print_padded(v[i].label_es, 42);
 			printf(" %s\n", v[i].label_en);
 		}
 	}
