@@ -31,6 +31,8 @@ struct tj__key {
 
 #define TJ__NKEYS(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The data keys first: TJ__TOP_DATA_KEYS of them are listed in messages; output-only keys follow. */
+#define TJ__TOP_DATA_KEYS 12
 static const struct tj__key tj__top_keys[] = {
 	{"occurred", false},  {"location", false},     {"residence", false},	      {"victims", false},
 	{"aggressors", false}, {"acts", false},	       {"protection", false},	      {"source", false},
@@ -113,7 +115,7 @@ static int tj__check_object(const cJSON *obj, const char *path, const struct tj_
 		if (tj__key_allowed(c->string, keys, n))
 			continue;
 		/* id, author and recorded_at only make sense at the top; other objects list theirs. */
-		tj__key_list(keys, keys == tj__top_keys ? 12 : n, allowed, sizeof allowed);
+		tj__key_list(keys, keys == tj__top_keys ? TJ__TOP_DATA_KEYS : n, allowed, sizeof allowed);
 		return tj__verr(in->verr, f,
 				TJ__L(in->lang, "unknown field; allowed: %s", "campo desconocido; se permiten: %s"),
 				allowed);
@@ -282,8 +284,10 @@ static int tj__j_places(const cJSON *root, struct tj_incident_summary *s, const 
 	return 0;
 }
 
-static int tj__j_victim(const cJSON *o, const char *p, struct tj_victim *v, const struct tj__jin *in)
+static int tj__j_victim(const cJSON *o, const char *p, struct tj_incident_summary *s, uint32_t i,
+			const struct tj__jin *in)
 {
+	struct tj_victim *v = &s->victims[i];
 	const cJSON *ref;
 	char f[64];
 	int rc;
@@ -304,8 +308,10 @@ static int tj__j_victim(const cJSON *o, const char *p, struct tj_victim *v, cons
 	return tj__j_codelist(o, "defended_causes", "defended_cause", p, &v->defended_causes, in);
 }
 
-static int tj__j_aggressor(const cJSON *o, const char *p, struct tj_aggressor *a, const struct tj__jin *in)
+static int tj__j_aggressor(const cJSON *o, const char *p, struct tj_incident_summary *s, uint32_t i,
+			   const struct tj__jin *in)
 {
+	struct tj_aggressor *a = &s->aggressors[i];
 	int rc;
 
 	if ((rc = tj__check_object(o, p, tj__aggressor_keys, TJ__NKEYS(tj__aggressor_keys), in)) ||
@@ -316,8 +322,10 @@ static int tj__j_aggressor(const cJSON *o, const char *p, struct tj_aggressor *a
 	return tj__j_code(o, "involvement", "involvement", p, a->involvement, in);
 }
 
-static int tj__j_act(const cJSON *o, const char *p, struct tj_act *a, const struct tj__jin *in)
+static int tj__j_act(const cJSON *o, const char *p, struct tj_incident_summary *s, uint32_t i,
+		     const struct tj__jin *in)
 {
+	struct tj_act *a = &s->acts[i];
 	const cJSON *it;
 	char f[64];
 	uint32_t v;
@@ -341,9 +349,13 @@ static int tj__j_act(const cJSON *o, const char *p, struct tj_act *a, const stru
 	return 0;
 }
 
+/* Parses the i-th object of a list into s. */
+typedef int (*tj__item_fn)(const cJSON *o, const char *path, struct tj_incident_summary *s, uint32_t i,
+			   const struct tj__jin *in);
+
 /* A list of objects: victims, aggressors or acts. */
-static int tj__j_list(const cJSON *root, const char *key, uint32_t max, struct tj_incident_summary *s,
-		      const struct tj__jin *in, uint32_t *count)
+static int tj__j_list(const cJSON *root, const char *key, uint32_t max, tj__item_fn item,
+		      struct tj_incident_summary *s, const struct tj__jin *in, uint32_t *count)
 {
 	const cJSON *arr = tj__get(root, key), *e;
 	char p[64];
@@ -358,13 +370,7 @@ static int tj__j_list(const cJSON *root, const char *key, uint32_t max, struct t
 	cJSON_ArrayForEach(e, arr)
 	{
 		snprintf(p, sizeof p, "%s[%u]", key, i);
-		if (key[1] == 'i') /* victims */
-			rc = tj__j_victim(e, p, &s->victims[i], in);
-		else if (key[1] == 'g') /* aggressors */
-			rc = tj__j_aggressor(e, p, &s->aggressors[i], in);
-		else
-			rc = tj__j_act(e, p, &s->acts[i], in);
-		if (rc)
+		if ((rc = item(e, p, s, i, in)))
 			return rc;
 		i++;
 	}
@@ -497,9 +503,9 @@ static int tj__j_incident(const cJSON *root, struct tj_incident_summary *s, stru
 	s->vocab_version = TJ_VOCAB_VERSION_CURRENT;
 	if ((rc = tj__check_object(root, "", tj__top_keys, TJ__NKEYS(tj__top_keys), in)) ||
 	    (rc = tj__j_occurred(root, s, in)) || (rc = tj__j_places(root, s, in)) ||
-	    (rc = tj__j_list(root, "victims", TJ_INC_VICTIMS_MAX, s, in, &s->n_victims)) ||
-	    (rc = tj__j_list(root, "aggressors", TJ_INC_AGGRESSORS_MAX, s, in, &s->n_aggressors)) ||
-	    (rc = tj__j_list(root, "acts", TJ_INC_ACTS_MAX, s, in, &s->n_acts)) ||
+	    (rc = tj__j_list(root, "victims", TJ_INC_VICTIMS_MAX, tj__j_victim, s, in, &s->n_victims)) ||
+	    (rc = tj__j_list(root, "aggressors", TJ_INC_AGGRESSORS_MAX, tj__j_aggressor, s, in, &s->n_aggressors)) ||
+	    (rc = tj__j_list(root, "acts", TJ_INC_ACTS_MAX, tj__j_act, s, in, &s->n_acts)) ||
 	    (rc = tj__j_protection_source(root, s, in)) || (rc = tj__j_severity(root, s, in)) ||
 	    (rc = tj__j_case(root, c, in)))
 		return rc;
