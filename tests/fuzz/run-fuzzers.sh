@@ -16,7 +16,12 @@ fuzzdir=$root/tests/fuzz
 CC=clang cmake -S "$root" -B "$build" -DTJ_FUZZ=ON -DTJ_INTEROP=OFF \
 	-DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 
-names=$(for f in "$fuzzdir"/fuzz_*.c; do basename "$f" .c | sed 's/^fuzz_//'; done)
+# TJ_FUZZ_ONLY="mp record" limits the run to those targets.
+if [ -n "${TJ_FUZZ_ONLY:-}" ]; then
+	names=$TJ_FUZZ_ONLY
+else
+	names=$(for f in "$fuzzdir"/fuzz_*.c; do basename "$f" .c | sed 's/^fuzz_//'; done)
+fi
 targets=$(for n in $names; do printf 'fuzz_%s ' "$n"; done)
 # shellcheck disable=SC2086 # word splitting of the target list is intended
 cmake --build "$build" -j2 --target $targets
