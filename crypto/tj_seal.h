@@ -43,12 +43,23 @@ struct tj_seal_in {
 	uint32_t n_readers;
 	const uint8_t *body;
 	size_t body_len;
-	/* for known-answer tests only; NULL = random */
+	/*
+	 * For known-answer tests only; NULL = random. Set both or neither
+	 * (-EINVAL otherwise). With a fixed key the symmetric slots' nonces are
+	 * BLAKE2b-192(key = record key, "tejido-kat-slot-nonce-v1" || nonce || slot
+	 * index), so the whole encoding is fixed when no sealed slot is asked for.
+	 */
 	const uint8_t *fixed_record_key; /* 32 */
 	const uint8_t *fixed_nonce;      /* 24 */
 };
 
-/* Seals into out (cap >= body_len + 1 KiB is enough). Returns the encoding and its id. */
+/*
+ * Seals into out (cap >= body_len + 2.5 KiB is enough for 16 slots). Returns
+ * the encoding and its id. Errors: TJ_ELIMIT (more than TJ_RECORD_SLOTS_MAX
+ * slots, or the record would exceed TJ_RECORD_MAX_BYTES), TJ_ENOSPC (cap),
+ * TJ_ECRYPTO (a reader key is not a valid point), TJ_EUNSUPPORTED (kind).
+ * On error out is wiped. The author is not a reader unless listed in readers.
+ */
 TJ_MUST_CHECK int tj_record_seal(const struct tj_seal_in *in, const struct tj_identity *author, uint8_t *out,
 				 size_t cap, size_t *out_len, uint8_t id[32]);
 
@@ -62,6 +73,10 @@ void tj_record_id(const uint8_t *buf, const struct tj_record *rec, uint8_t id[32
 typedef const uint8_t *(*tj_key_lookup_fn)(void *ctx, uint8_t slot_type, const uint8_t id[32]);
 
 /*
+ * WARNING: rec must come from tj_record_verify() on these same bytes. The
+ * signature is what makes the slots and the associated data trustworthy;
+ * never decrypt a record whose signature was not checked.
+ *
  * Opens a verified record: tries the slots (symmetric via lookup, sealed via
  * me), decrypts with the header as associated data into plain (cap >=
  * ciphertext_len - 16). TJ_ENOKEY when no slot opens; TJ_EDECRYPT if the body
@@ -71,8 +86,9 @@ TJ_MUST_CHECK int tj_record_open(const uint8_t *buf, const struct tj_record *rec
 				 tj_key_lookup_fn lookup, void *ctx, uint8_t *plain, size_t cap, size_t *plain_len);
 
 /*
- * Unwraps only the record key (to grant a new reader a slot later).
- * key_out: 32 bytes, caller wipes.
+ * Unwraps only the record key (to grant a new reader a slot later), from a
+ * verified record. key_out: 32 bytes, caller wipes. TJ_ENOKEY when no slot is
+ * ours; TJ_EDECRYPT when a slot addressed to us fails to open.
  */
 TJ_MUST_CHECK int tj_record_unwrap_key(const struct tj_record *rec, const struct tj_identity *me,
 				       tj_key_lookup_fn lookup, void *ctx, uint8_t key_out[32]);
