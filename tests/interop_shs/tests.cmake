@@ -16,6 +16,12 @@ target_link_libraries(bs_echo PRIVATE tj_crypto PkgConfig::UV)
 add_executable(bs_client ${TJ_SHS_INTEROP_DIR}/bs_client.c)
 target_link_libraries(bs_client PRIVATE tj_crypto)
 
+# Hostile peers against bs_echo (no npm needed): tests/adversarial/shs/.
+add_executable(hostile_peers ${CMAKE_CURRENT_SOURCE_DIR}/adversarial/shs/hostile_peers.c)
+target_link_libraries(hostile_peers PRIVATE tj_crypto)
+add_test(NAME adversarial/shs_hostile_peers COMMAND hostile_peers $<TARGET_FILE:bs_echo>)
+set_tests_properties(adversarial/shs_hostile_peers PROPERTIES TIMEOUT 120 LABELS adversarial)
+
 if(TJ_INTEROP)
   add_test(NAME interop_shs/npm_install
            COMMAND sh ${TJ_SHS_INTEROP_DIR}/npm_install.sh ${TJ_SHS_INTEROP_DIR} ${TJ_NPM_SHS})
