@@ -107,6 +107,12 @@ static const char *cli__l(const char *field, const char *code, enum tj_lang lang
 	return tj_vocab_label(field, code, lang);
 }
 
+/* A left-hand label padded to 13 columns (characters, not bytes: "ocurrió"). */
+static void cli__key(const char *k)
+{
+	cli_print_padded(k, 13);
+}
+
 static void cli__codelist(const char *field, const struct tj_codelist *l, enum tj_lang lang)
 {
 	uint32_t i;
@@ -170,7 +176,8 @@ static void cli__render_aggressors_acts(const struct tj_incident_summary *s, enu
 
 static void cli__render_protection(const struct tj_incident_summary *s, enum tj_lang lang)
 {
-	printf("%-13s%s", cli__t(lang, "protection", "protección"), cli__l("protection_status", s->protection.status, lang));
+	cli__key(cli__t(lang, "protection", "protección"));
+	printf("%s", cli__l("protection_status", s->protection.status, lang));
 	if (s->protection.risk_level[0] != '\0')
 		printf("; %s: %s", cli__t(lang, "risk", "riesgo"), cli__l("risk_level", s->protection.risk_level, lang));
 	if (s->protection.measures.n > 0) {
@@ -183,7 +190,8 @@ static void cli__render_protection(const struct tj_incident_summary *s, enum tj_
 	}
 	printf("\n%-13s%s (%s)\n", cli__t(lang, "source", "fuente"), cli__l("source_type", s->source.type, lang),
 	       cli__l("reliability", s->source.reliability, lang));
-	printf("%-13s%s\n", cli__t(lang, "verification", "verificación"), cli__l("verification", s->verification, lang));
+	cli__key(cli__t(lang, "verification", "verificación"));
+	printf("%s\n", cli__l("verification", s->verification, lang));
 }
 
 static void cli__render_case(const struct cli_item *it, enum tj_lang lang)
@@ -228,17 +236,23 @@ void cli_render_incident(const struct cli_item *it, enum tj_lang lang)
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M UTC", &tm);
 	/* A draft under review has no id yet. */
 	if (it->meta.recorded_at_ms != 0) {
-		printf("%-13s%s\n", cli__t(lang, "incident", "incidente"), hex);
+		cli__key(cli__t(lang, "incident", "incidente"));
+	printf("%s\n", hex);
 		tj_hex(it->meta.author, 8, hex);
-		printf("%-13s%s (%s %s)\n", cli__t(lang, "recorded", "registrado"), when, cli__t(lang, "by", "por"), hex);
+		cli__key(cli__t(lang, "recorded", "registrado"));
+	printf("%s (%s %s)\n", when, cli__t(lang, "by", "por"), hex);
 	}
-	printf("%-13s%s (%s)\n", cli__t(lang, "occurred", "ocurrió"), date, cli__l("precision", s->occurred.precision, lang));
-	printf("%-13s%s, %s (%s)\n", cli__t(lang, "place", "lugar"), cli_municipality_name(s->location.municipality),
+	cli__key(cli__t(lang, "occurred", "ocurrió"));
+	printf("%s (%s)\n", date, cli__l("precision", s->occurred.precision, lang));
+	cli__key(cli__t(lang, "place", "lugar"));
+	printf("%s, %s (%s)\n", cli_municipality_name(s->location.municipality),
 	       cli_state_name(s->location.state), cli__l("place_type", s->location.place_type, lang));
 	if (s->residence.state[0] != '\0')
-		printf("%-13s%s, %s\n", cli__t(lang, "residence", "residencia"),
+		cli__key(cli__t(lang, "residence", "residencia"));
+	printf("%s, %s\n",
 		       cli_municipality_name(s->residence.municipality), cli_state_name(s->residence.state));
-	printf("%-13s%u/5\n", cli__t(lang, "severity", "gravedad"), (unsigned)it->severity);
+	cli__key(cli__t(lang, "severity", "gravedad"));
+	printf("%u/5\n", (unsigned)it->severity);
 	cli__render_victims(s, lang);
 	cli__render_aggressors_acts(s, lang);
 	cli__render_protection(s, lang);
