@@ -188,8 +188,9 @@ static void cli__render_protection(const struct tj_incident_summary *s, enum tj_
 		printf("; %s: ", cli__t(lang, "FAILED", "FALLÓ"));
 		cli__codelist("protection_measure", &s->protection.failed, lang);
 	}
-	printf("\n%-13s%s (%s)\n", cli__t(lang, "source", "fuente"), cli__l("source_type", s->source.type, lang),
-	       cli__l("reliability", s->source.reliability, lang));
+	printf("\n");
+	cli__key(cli__t(lang, "source", "fuente"));
+	printf("%s (%s)\n", cli__l("source_type", s->source.type, lang), cli__l("reliability", s->source.reliability, lang));
 	cli__key(cli__t(lang, "verification", "verificación"));
 	printf("%s\n", cli__l("verification", s->verification, lang));
 }
@@ -237,20 +238,23 @@ void cli_render_incident(const struct cli_item *it, enum tj_lang lang)
 	/* A draft under review has no id yet. */
 	if (it->meta.recorded_at_ms != 0) {
 		cli__key(cli__t(lang, "incident", "incidente"));
-	printf("%s\n", hex);
+		printf("%s\n", hex);
 		tj_hex(it->meta.author, 8, hex);
 		cli__key(cli__t(lang, "recorded", "registrado"));
-	printf("%s (%s %s)\n", when, cli__t(lang, "by", "por"), hex);
+		printf("%s (%s %s)\n", when, cli__t(lang, "by", "por"), hex);
 	}
 	cli__key(cli__t(lang, "occurred", "ocurrió"));
 	printf("%s (%s)\n", date, cli__l("precision", s->occurred.precision, lang));
 	cli__key(cli__t(lang, "place", "lugar"));
-	printf("%s, %s (%s)\n", cli_municipality_name(s->location.municipality),
-	       cli_state_name(s->location.state), cli__l("place_type", s->location.place_type, lang));
-	if (s->residence.state[0] != '\0')
+	if (s->location.municipality[0] != '\0')
+		printf("%s, ", cli_municipality_name(s->location.municipality));
+	printf("%s (%s)\n", cli_state_name(s->location.state), cli__l("place_type", s->location.place_type, lang));
+	if (s->residence.state[0] != '\0') {
 		cli__key(cli__t(lang, "residence", "residencia"));
-	printf("%s, %s\n",
-		       cli_municipality_name(s->residence.municipality), cli_state_name(s->residence.state));
+		if (s->residence.municipality[0] != '\0')
+			printf("%s, ", cli_municipality_name(s->residence.municipality));
+		printf("%s\n", cli_state_name(s->residence.state));
+	}
 	cli__key(cli__t(lang, "severity", "gravedad"));
 	printf("%u/5\n", (unsigned)it->severity);
 	cli__render_victims(s, lang);
