@@ -62,6 +62,16 @@ void tj_ctl_reply_free(struct tj_ctl_reply *out)
 	out->len = 0;
 }
 
+int tj_ctl_frame_len(const uint8_t hdr[4], size_t *body_len)
+{
+	size_t n = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 | (size_t)hdr[2] << 8 | hdr[3];
+
+	if (n == 0 || n > TJ_CTL_REQUEST_MAX_BYTES)
+		return TJ_ELIMIT;
+	*body_len = n;
+	return 0;
+}
+
 int tj_ctl_error_reply(int err, const char *msg, struct tj_ctl_reply *out)
 {
 	struct tj_mp_writer w;

@@ -39,6 +39,12 @@ TJ_MUST_CHECK int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t
 /* An error reply frame on its own (for frames rejected before tj_ctl_handle). */
 TJ_MUST_CHECK int tj_ctl_error_reply(int err, const char *msg, struct tj_ctl_reply *out);
 
+/*
+ * Reads a frame's 4-byte big-endian length: TJ_ELIMIT unless it is 1 to
+ * TJ_CTL_REQUEST_MAX_BYTES. Checked before a single body byte is buffered.
+ */
+TJ_MUST_CHECK int tj_ctl_frame_len(const uint8_t hdr[4], size_t *body_len);
+
 /* Wipes and frees out->buf. Accepts an empty reply. */
 void tj_ctl_reply_free(struct tj_ctl_reply *out);
 

@@ -208,9 +208,7 @@ static void tj__client_feed(struct tj__client *c, const uint8_t *p, size_t n)
 			if (c->hdr_got < 4)
 				break;
 			c->hdr_got = 0;
-			c->body_len = (size_t)c->hdr[0] << 24 | (size_t)c->hdr[1] << 16 | (size_t)c->hdr[2] << 8 |
-				      c->hdr[3];
-			if (c->body_len == 0 || c->body_len > TJ_CTL_REQUEST_MAX_BYTES) {
+			if (tj_ctl_frame_len(c->hdr, &c->body_len) != 0) {
 				tj__client_error(c, TJ_ELIMIT, "frame length must be 1 to 262144 bytes");
 				return;
 			}
