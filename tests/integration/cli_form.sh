@@ -1,0 +1,40 @@
+#!/bin/bash
+# The interactive form of `tejido add`, driven through a pseudo-terminal
+# (util-linux `script`): a bad answer is asked again, the review shows the
+# incident, saving stores it; end of input cancels and stores nothing.
+source "$(dirname "$0")/lib.sh"
+command -v script >/dev/null || { echo "SKIP: no util-linux script(1)"; exit 77; }
+
+node_init
+node_start
+
+# on_tty ANSWERS_FILE ARGS...: runs tejido on a terminal, answers from the file.
+on_tty() {
+	local answers=$1
+	shift
+	timeout 60 script -qec "$(printf '%q ' "$TEJIDO" "$@")" /dev/null < "$answers" > "$T/form.out" 2>&1
+}
+
+# Spanish; "mujer" is not a gender code, so the question comes again.
+printf '%s\n' 2025-03-14 "" oax 067 1 n "" "" 1 mujer woman 3 1 "1,3" n "" 1 4 3 "" n death_threat "" n \
+	2 2 1 1 1 2 3 "" "Ana Inventada" "" "" "" "Linea uno" "." "1,2" "" > "$T/answers.es"
+on_tty "$T/answers.es" add --lang es || fail "form (es): exit $?"
+grep -q "'mujer' no es una de las claves" "$T/form.out" || fail "form (es): a bad code is not asked again"
+grep -q "==== Revisión ====" "$T/form.out" || fail "form (es): no review"
+grep -q "Amenaza de muerte" "$T/form.out" || fail "form (es): the review has no labels"
+id=$(grep -o '[0-9a-f]\{64\} severity 5' "$T/form.out" | cut -d' ' -f1)
+[ -n "$id" ] || fail "form (es): no id printed"
+expect_rc 0 tj show --json "$id"
+grep -q '"narrative":[[:space:]]*"Linea uno"' "$T/out" || fail "form (es): the narrative was not stored"
+grep -q '"gender":[[:space:]]*"woman"' "$T/out" || fail "form (es): the gender was not stored"
+
+# English; the input ends in the middle: cancelled, nothing stored.
+printf '%s\n' 2025-03-14 "" 20 > "$T/answers.en"
+on_tty "$T/answers.en" add --lang en && fail "form (en): a cancelled form exits 0"
+grep -q "When did it happen" "$T/form.out" || fail "form (en): questions are not in English"
+grep -q "nothing was stored" "$T/form.out" || fail "form (en): cancel message"
+[ "$(count_list)" = 1 ] || fail "form (en): a cancelled form stored something"
+
+# Not a terminal and no input: a usage error, not a hang.
+expect_rc 2 tj add < /dev/null
+echo "form: ok"
