@@ -55,6 +55,21 @@
  *
  * Threads: a storage may be shared read-only by any number of sessions in any
  * threads; a session is used by one thread at a time.
+ *
+ * Usage (error handling elided; send/recv stand for the peer transport):
+ *
+ *   struct tj_neg_opts o = {.frame_limit_bytes = 60000};
+ *   tj_neg_storage_new(items, n, 0, &st);      // snapshot of the store
+ *   tj_neg_new(st, &o, &neg);
+ *   // initiator                          // responder
+ *   tj_neg_initiate(neg, &m);              while (recv(&in, &len))
+ *   while (m.len > 0) {                        tj_neg_reconcile(neg, in, len, &m),
+ *       send(m.bytes, m.len);                  send(m.bytes, m.len);
+ *       recv(&in, &len);
+ *       tj_neg_reconcile(neg, in, len, &m);
+ *   }
+ *   tj_neg_have(neg, &have);  tj_neg_need(neg, &need);
+ *   tj_neg_free(neg);  tj_neg_storage_free(st);
  */
 #ifndef TJ_NEGENTROPY_H
 #define TJ_NEGENTROPY_H
@@ -95,9 +110,12 @@ int tj_neg_item_cmp(const struct tj_neg_item *a, const struct tj_neg_item *b);
 struct tj_neg_storage;
 
 enum tj_neg_storage_flags {
-	/* The caller promises items are sorted and distinct (e.g. a scan of the
-	 * LMDB (ts, id) index). Checked in O(n); -EINVAL if not. Without this
-	 * flag the items are sorted (O(n log n)) and exact duplicates dropped. */
+	/* The caller promises items are sorted by (ts in seconds, id) and
+	 * distinct. Checked in O(n); -EINVAL if not. Without this flag the items
+	 * are sorted (O(n log n)) and exact duplicates dropped.
+	 * WARNING: a scan of an index keyed by (ts_ms, id) is NOT in this order
+	 * (1.9 s / id 00 sorts before 1.2 s / id ff once both are second 1):
+	 * either key the index by (ts_ms / 1000, id) or omit this flag. */
 	TJ_NEG_PRESORTED = 1u << 0,
 };
 
@@ -181,8 +199,9 @@ TJ_MUST_CHECK int tj_neg_reconcile(struct tj_neg *neg, const uint8_t *in, size_t
 bool tj_neg_is_done(const struct tj_neg *neg);
 
 /* Ids, TJ_NEG_ID_BYTES each, back to back; borrowed, valid until the next
- * tj_neg_reconcile or tj_neg_free. Order is unspecified; no duplicates as
- * long as the peer's IdLists do not overlap (a sane peer's never do). */
+ * tj_neg_reconcile or tj_neg_free. Once the session is done they are sorted
+ * by id and distinct; before that, a range re-sent after a full frame may
+ * appear twice. They are claims of an untrusted peer: fetch and validate. */
 struct tj_neg_ids {
 	const uint8_t *ids;
 	size_t count;
@@ -194,7 +213,7 @@ void tj_neg_have(const struct tj_neg *neg, struct tj_neg_ids *out);
 void tj_neg_need(const struct tj_neg *neg, struct tj_neg_ids *out);
 
 struct tj_neg_stats {
-	uint32_t msgs_sent;     /* initiator: rounds trips started = msgs_sent */
+	uint32_t msgs_sent;     /* initiator: round trips = msgs_received */
 	uint32_t msgs_received;
 	uint64_t bytes_sent;
 	uint64_t bytes_received;
