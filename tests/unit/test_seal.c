@@ -616,6 +616,16 @@ static void test_size_limits(void **state)
 	in.kind = TJ_KIND__COUNT;
 	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id),
 			 TJ_EUNSUPPORTED);
+	/* An audience the decoder would refuse is never signed: the seal decodes its own output. */
+	in.kind = TJ_KIND_INCIDENT;
+	in.body_len = 10;
+	in.audience.type = TJ_AUD_NAMED + 1;
+	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id),
+			 TJ_EMALFORMED);
+	/* Half a fixed key is a test bug, not a silently random nonce. */
+	in.audience.type = TJ_AUD_NETWORK;
+	in.fixed_record_key = big;
+	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id), -EINVAL);
 }
 
 /* Granting a reader later: unwrap as a reader, seal to a newcomer, the newcomer opens. */
