@@ -567,6 +567,36 @@ static int tj__check_victim(const struct tj_victim *v, uint32_t i, bool lenient,
 	return tj__check_codelist("defended_cause", &v->defended_causes, lenient, lang, f, verr);
 }
 
+/*
+ * Which category an aggressor type implies. Statistics count "the state as
+ * presumed aggressor" by category, so a municipal police officer coded as
+ * non_state would silently skew them. Types not listed here (political_actor,
+ * unknown, codes of newer vocabularies) fit any category.
+ */
+static const struct {
+	const char *type, *category;
+} tj__type_category[] = {
+	{"armed_forces", "state"},	    {"federal_police", "state"},	{"state_police", "state"},
+	{"municipal_police", "state"},	    {"prosecutor_judiciary", "state"},	{"public_official", "state"},
+	{"organized_crime", "non_state"},   {"company", "non_state"},		{"private_security", "non_state"},
+	{"community_individual", "non_state"},
+};
+
+static int tj__check_category(const struct tj_aggressor *a, enum tj_lang lang, const char *field,
+			      struct tj_verr *verr)
+{
+	for (size_t k = 0; k < sizeof tj__type_category / sizeof tj__type_category[0]; k++) {
+		const char *want = tj__type_category[k].category;
+		if (strcmp(a->type, tj__type_category[k].type) || !strcmp(a->category, want))
+			continue;
+		return tj__verr(verr, field,
+				TJ__L(lang, "'%s' does not fit type '%s'; use '%s'",
+				      "'%s' no corresponde al tipo '%s'; usa '%s'"),
+				a->category, a->type, want);
+	}
+	return 0;
+}
+
 static int tj__check_aggressor(const struct tj_aggressor *a, uint32_t i, bool lenient, enum tj_lang lang,
 			       struct tj_verr *verr)
 {
@@ -583,7 +613,8 @@ static int tj__check_aggressor(const struct tj_aggressor *a, uint32_t i, bool le
 		    (rc = tj__check_code(vocabs[k], vals[k], k < 2, lenient, lang, f, verr)))
 			return rc;
 	}
-	return 0;
+	snprintf(f, sizeof f, "aggressors[%u].category", i);
+	return tj__check_category(a, lang, f, verr);
 }
 
 static int tj__check_act(const struct tj_incident_summary *s, uint32_t i, bool lenient, enum tj_lang lang,
@@ -627,6 +658,26 @@ static int tj__check_act(const struct tj_incident_summary *s, uint32_t i, bool l
 	return 0;
 }
 
+/* One person or group is one victim with several acts: a ref appears once. */
+static int tj__check_ref_unique(const struct tj_incident_summary *s, uint32_t i, enum tj_lang lang,
+				struct tj_verr *verr)
+{
+	char f[64];
+
+	if (!s->victims[i].ref[0])
+		return 0;
+	for (uint32_t j = 0; j < i; j++) {
+		if (strcmp(s->victims[i].ref, s->victims[j].ref))
+			continue;
+		snprintf(f, sizeof f, "victims[%u].ref", i);
+		return tj__verr(verr, f,
+				TJ__L(lang, "'%s' is also victims[%u].ref; give one victim several acts instead",
+				      "'%s' ya es victims[%u].ref; da a una sola víctima varias agresiones"),
+				s->victims[i].ref, j);
+	}
+	return 0;
+}
+
 static int tj__check_people(const struct tj_incident_summary *s, bool lenient, enum tj_lang lang,
 			    struct tj_verr *verr)
 {
@@ -647,7 +698,8 @@ static int tj__check_people(const struct tj_incident_summary *s, bool lenient, e
 	if (s->n_acts > TJ_INC_ACTS_MAX)
 		return tj__too_many(s->n_acts, TJ_INC_ACTS_MAX, lang, "acts", verr);
 	for (uint32_t i = 0; i < s->n_victims; i++)
-		if ((rc = tj__check_victim(&s->victims[i], i, lenient, lang, verr)))
+		if ((rc = tj__check_victim(&s->victims[i], i, lenient, lang, verr)) ||
+		    (rc = tj__check_ref_unique(s, i, lang, verr)))
 			return rc;
 	for (uint32_t i = 0; i < s->n_aggressors; i++)
 		if ((rc = tj__check_aggressor(&s->aggressors[i], i, lenient, lang, verr)))

@@ -103,22 +103,24 @@ static int tj__check_object(const cJSON *obj, const char *path, const struct tj_
 	char f[64], echo[64], allowed[300];
 
 	if (!cJSON_IsObject(obj))
-		return tj__verr(in->verr, path, "%s",
+		return tj__verr(in->verr, *path ? path : "json", "%s",
 				TJ__L(in->lang, "must be an object {...}", "debe ser un objeto {...}"));
 	for (const cJSON *c = obj->child; c; c = c->next) {
 		tj__echo(c->string ? c->string : "", echo);
 		tj__path(f, path, echo);
+		if (!c->string || !tj__key_allowed(c->string, keys, n)) {
+			/* id, author and recorded_at only make sense at the top; other objects list theirs. */
+			tj__key_list(keys, keys == tj__top_keys ? TJ__TOP_DATA_KEYS : n, allowed, sizeof allowed);
+			return tj__verr(in->verr, f,
+					TJ__L(in->lang, "unknown field; allowed: %s",
+					      "campo desconocido; se permiten: %s"),
+					allowed);
+		}
+		/* Only allowed keys get here, so this stays short whatever the input's size. */
 		for (const cJSON *p = obj->child; p != c; p = p->next)
 			if (!strcmp(p->string, c->string))
 				return tj__verr(in->verr, f, "%s",
 						TJ__L(in->lang, "repeated key", "clave repetida"));
-		if (tj__key_allowed(c->string, keys, n))
-			continue;
-		/* id, author and recorded_at only make sense at the top; other objects list theirs. */
-		tj__key_list(keys, keys == tj__top_keys ? TJ__TOP_DATA_KEYS : n, allowed, sizeof allowed);
-		return tj__verr(in->verr, f,
-				TJ__L(in->lang, "unknown field; allowed: %s", "campo desconocido; se permiten: %s"),
-				allowed);
 	}
 	return 0;
 }

@@ -298,6 +298,7 @@ static void test_malformed_json(void **state)
 	/* Not an object at the top. */
 	parse("[1, 2]", &p);
 	assert_int_equal(p.rc, TJ_ESCHEMA);
+	assert_string_equal(p.verr.message, "json: must be an object {...}");
 	parsed_free(&p);
 }
 
@@ -398,6 +399,13 @@ static void test_missing_required(void **state)
 	expect_error("\"victim\": 0, ", "", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].victim", NULL);
 	expect_error("\"type\": \"death_threat\", ", "", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].type", NULL);
 	expect_error("\"category\": \"state\", ", "", TJ_LANG_EN, TJ_ESCHEMA, "aggressors[0].category", NULL);
+	/* A type implies its category: municipal police are state agents. */
+	expect_error("\"category\": \"state\"", "\"category\": \"non_state\"", TJ_LANG_EN, TJ_ESCHEMA,
+		     "aggressors[0].category",
+		     "aggressors[0].category: 'non_state' does not fit type 'municipal_police'; use 'state'");
+	expect_error("\"category\": \"state\"", "\"category\": \"unidentified\"", TJ_LANG_ES, TJ_ESCHEMA,
+		     "aggressors[0].category",
+		     "aggressors[0].category: 'unidentified' no corresponde al tipo 'municipal_police'; usa 'state'");
 	/* null is absent: fine for an optional field, missing for a required one */
 	expect_error("\"verification\": \"confirmed\"", "\"verification\": null", TJ_LANG_EN, TJ_ESCHEMA,
 		     "verification", NULL);
@@ -566,6 +574,8 @@ static void test_limits(void **state)
 static void test_ref_never_echoed(void **state)
 {
 	(void)state;
+	expect_error("\"victims\": [{", "\"victims\": [{\"ref\": \"v-7Q2M\"}, {", TJ_LANG_EN, TJ_ESCHEMA,
+		     "victims[1].ref", "victims[1].ref: 'v-7Q2M' is also victims[0].ref; give one victim several acts instead");
 	expect_error("\"v-7Q2M\"", "\"Juana Perez\"", TJ_LANG_EN, TJ_ESCHEMA, "victims[0].ref",
 		     "victims[0].ref: not a reference; use 1 to 32 letters, digits, '-', '_' or '.', never a name");
 }
