@@ -492,6 +492,22 @@ static void test_truncation_and_trailing_bytes(void **state)
 	assert_int_equal(tj_record_verify(s->buf, s->len, &rec, id), 0);
 }
 
+/* s (32 bytes, little-endian) += L, the order of the Ed25519 base point. */
+static void add_group_order(uint8_t s[32])
+{
+	static const uint8_t L[32] = { 0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
+				       0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+				       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10 };
+	unsigned carry = 0;
+
+	for (size_t i = 0; i < 32; i++) {
+		unsigned v = s[i] + L[i] + carry;
+
+		s[i] = (uint8_t)v;
+		carry = v >> 8;
+	}
+}
+
 static void test_forged_signature(void **state)
 {
 	struct world *w = *state;
@@ -501,6 +517,11 @@ static void test_forged_signature(void **state)
 
 	/* Signed by another key but claiming the author's: rejected. */
 	resign(s, w->other->sk);
+	assert_int_equal(tj_record_verify(s->buf, s->len, &rec, id), TJ_EBADSIG);
+	/* The malleated twin of a valid signature (S + L) is refused: S must be canonical. */
+	resign(s, w->author->sk);
+	assert_int_equal(tj_record_verify(s->buf, s->len, &rec, id), 0);
+	add_group_order(s->buf + rec.total_len - 32);
 	assert_int_equal(tj_record_verify(s->buf, s->len, &rec, id), TJ_EBADSIG);
 	/* A zero signature is not a signature either. */
 	assert_int_equal(tj_record_decode(s->buf, s->len, &rec), 0);
