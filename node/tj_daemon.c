@@ -4,8 +4,9 @@
  *
  * Per client: the 4-byte length is checked before anything is buffered
  * (a 4 GiB prefix costs nothing), a body buffer of at most
- * TJ_CTL_REQUEST_MAX_BYTES, and at most TJ__QUEUE_MAX_BYTES of replies
- * queued; a client over that is disconnected. Requests are handled
+ * TJ_CTL_REQUEST_MAX_BYTES, at most TJ__QUEUE_MAX_BYTES of replies
+ * queued, and TJ__FRAME_TIMEOUT_MS to finish a frame once begun; a client
+ * over any of these is disconnected. At most TJ__CLIENTS_MAX clients. Requests are handled
  * synchronously on the loop thread, so every LMDB transaction begins and ends
  * inside one callback.
  */
@@ -33,6 +34,9 @@
 #define TJ__QUEUE_MAX_BYTES (TJ_CTL_REPLY_MAX_BYTES + 1024u * 1024u)
 #define TJ__READ_BUF_BYTES (64u * 1024u)
 #define TJ__BACKLOG 64
+/* A client that starts a frame must finish it within this time (slow-send clients). */
+#define TJ__FRAME_TIMEOUT_MS 10000u
+#define TJ__SWEEP_MS 1000u
 
 struct tj__client;
 
@@ -41,11 +45,12 @@ struct tj__daemon {
 	uv_pipe_t server;
 	uv_signal_t sig_int;
 	uv_signal_t sig_term;
+	uv_timer_t sweep;
 	struct tj_node *node;
 	struct tj__client *clients;
 	size_t n_clients;
 	bool stopping;
-	bool server_init, sig_int_init, sig_term_init; /* handles to close */
+	bool server_init, sig_int_init, sig_term_init, sweep_init; /* handles to close */
 	bool bound;                                    /* we created sock_path */
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	uint8_t rbuf[TJ__READ_BUF_BYTES]; /* one loop thread: reads are consumed before the next */
@@ -57,6 +62,7 @@ struct tj__client {
 	struct tj__client *prev, *next;
 	bool closing;
 	bool hangup;      /* close once the queued replies are written */
+	uint64_t frame_start_ms; /* loop time the current frame began; 0 between frames */
 	uint8_t hdr[4];
 	size_t hdr_got;
 	uint8_t *body;    /* NULL while reading a header */
@@ -177,6 +183,7 @@ static void tj__client_request(struct tj__client *c)
 	free(c->body);
 	c->body = NULL;
 	c->body_len = c->body_got = 0;
+	c->frame_start_ms = 0;
 	if (rc != 0) {
 		TJ_LOG_E("ctl", "request failed without a reply: %s", tj_errname(rc));
 		tj__client_close(c);
@@ -200,6 +207,8 @@ static void tj__client_feed(struct tj__client *c, const uint8_t *p, size_t n)
 		size_t take;
 
 		if (c->body == NULL) {
+			if (c->hdr_got == 0)
+				c->frame_start_ms = uv_now(&c->d->loop);
 			take = n < 4 - c->hdr_got ? n : 4 - c->hdr_got;
 			memcpy(c->hdr + c->hdr_got, p, take);
 			c->hdr_got += take;
@@ -307,6 +316,8 @@ static void tj__daemon_stop(struct tj__daemon *d)
 		uv_close((uv_handle_t *)&d->sig_int, tj__handle_closed);
 	if (d->sig_term_init)
 		uv_close((uv_handle_t *)&d->sig_term, tj__handle_closed);
+	if (d->sweep_init)
+		uv_close((uv_handle_t *)&d->sweep, tj__handle_closed);
 	for (c = d->clients; c != NULL; c = next) {
 		next = c->next;
 		if (c->pending == 0) {
@@ -326,6 +337,34 @@ static void tj__signal(uv_signal_t *h, int signum)
 		return;
 	TJ_LOG_I("daemon", "signal %d: shutting down", signum);
 	tj__daemon_stop(d);
+}
+
+/* Drops clients stuck in the middle of a frame: a half-sent request holds a slot and a buffer. */
+static void tj__sweep(uv_timer_t *t)
+{
+	struct tj__daemon *d = t->data;
+	uint64_t now = uv_now(&d->loop);
+
+	if (d->stopping)
+		return;
+	/* Closing only marks clients; the list changes in close callbacks, after this loop. */
+	for (struct tj__client *c = d->clients; c != NULL; c = c->next) {
+		if (c->closing || c->frame_start_ms == 0 || now - c->frame_start_ms <= TJ__FRAME_TIMEOUT_MS)
+			continue;
+		TJ_LOG_W("ctl", "client sent half a request for %u s; disconnecting", TJ__FRAME_TIMEOUT_MS / 1000u);
+		tj__client_close(c);
+	}
+}
+
+static int tj__sweeper(struct tj__daemon *d)
+{
+	int rc;
+
+	if ((rc = uv_timer_init(&d->loop, &d->sweep)) != 0)
+		return rc;
+	d->sweep_init = true;
+	d->sweep.data = d;
+	return uv_timer_start(&d->sweep, tj__sweep, TJ__SWEEP_MS, TJ__SWEEP_MS);
 }
 
 /* A socket file left by a dead node is removed; a live node's is not touched. */
@@ -466,7 +505,7 @@ int tj_daemon_run(struct tj_daemon_opts *opts)
 	if ((rc = uv_loop_init(&d->loop)) != 0)
 		goto out;
 	loop_ok = true;
-	if ((rc = tj__signals(d)) != 0 || (rc = tj__listen(d, opts->datadir)) != 0) {
+	if ((rc = tj__signals(d)) != 0 || (rc = tj__sweeper(d)) != 0 || (rc = tj__listen(d, opts->datadir)) != 0) {
 		TJ_LOG_E("daemon", "cannot listen on the control socket: %s", tj_strerror(rc));
 		tj__daemon_stop(d);
 		uv_run(&d->loop, UV_RUN_DEFAULT); /* runs the close callbacks */

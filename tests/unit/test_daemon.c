@@ -6,7 +6,8 @@
  * while a second client is still served, memory that does not grow over
  * 1,000 garbage connections, pipelined requests, clean shutdown on "stop"
  * and on SIGTERM (exit 0), a stale socket after kill -9 and no acknowledged
- * record lost, and a second daemon refused while one runs.
+ * record lost, a second daemon refused while one runs, and a client stuck
+ * half-way through a frame dropped after the frame timeout.
  */
 #include <fcntl.h>
 #include <poll.h>
@@ -84,7 +85,7 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Forks a daemon; returns once it said it listens (or the child failed: -1). */
+/* Forks a daemon; returns once it said it listens (-1, child reaped, if it never did). */
 static pid_t start_daemon(const char *dir)
 {
 	struct pollfd pfd;
@@ -115,7 +116,10 @@ static pid_t start_daemon(const char *dir)
 	pfd.fd = p[0];
 	pfd.events = POLLIN;
 	if (poll(&pfd, 1, 30000) != 1 || read(p[0], &byte, 1) != 1) {
+		/* Never ready: reap the child so no zombie outlives the test. */
 		close(p[0]);
+		kill(pid, SIGKILL);
+		(void)wait_exit(pid, 30);
 		return -1;
 	}
 	close(p[0]);
@@ -450,6 +454,113 @@ static void test_kill9_stale_socket_and_second_daemon(void **state)
 	stop_daemon(f);
 }
 
+/* add over the socket; returns the acknowledged id. */
+static void add_over_socket(int fd, const char *ref, uint8_t id[32])
+{
+	static uint8_t body[TJ_INC_BODY_MAX_BYTES], req[TJ_INC_BODY_MAX_BYTES + 64];
+	struct tj_mp_writer w;
+	struct tj_mp_reader r;
+	uint8_t *reply = NULL;
+	size_t reply_len = 0, len, blen = tt_summary_body("2026-01-15", ref, body, sizeof(body));
+	const char *k;
+	uint32_t n, kl;
+	bool got = false;
+
+	tj_mp_writer_init(&w, req, sizeof(req));
+	tj_mp_put_map(&w, 2);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, "add");
+	tj_mp_put_cstr(&w, "summary");
+	tj_mp_put_bin(&w, body, blen);
+	assert_int_equal(tj_mp_writer_finish(&w, &len), 0);
+	assert_int_equal(tj_ctl_call(fd, req, len, &reply, &reply_len), 0);
+	assert_true(reply_ok(reply, reply_len));
+	tj_mp_reader_init(&r, reply, reply_len);
+	assert_int_equal(tj_mp_read_map(&r, &n), 0);
+	for (uint32_t i = 0; i < n; i++) {
+		assert_int_equal(tj_mp_read_str(&r, &k, &kl), 0);
+		if (kl == 2 && memcmp(k, "id", 2) == 0) {
+			assert_int_equal(tj_mp_read_bin_exact(&r, id, 32), 0);
+			got = true;
+		} else {
+			assert_int_equal(tj_mp_skip(&r), 0);
+		}
+	}
+	assert_true(got);
+	free(reply);
+}
+
+/* How many of ids a show by id finds. */
+static int count_shown(const char *dir, uint8_t (*ids)[32], int n)
+{
+	uint8_t req[128], *reply = NULL;
+	size_t reply_len = 0, len;
+	struct tj_mp_writer w;
+	int fd = client(dir), found = 0;
+
+	for (int i = 0; i < n; i++) {
+		tj_mp_writer_init(&w, req, sizeof(req));
+		tj_mp_put_map(&w, 2);
+		tj_mp_put_cstr(&w, "op");
+		tj_mp_put_cstr(&w, "show");
+		tj_mp_put_cstr(&w, "id");
+		tj_mp_put_bin(&w, ids[i], 32);
+		assert_int_equal(tj_mp_writer_finish(&w, &len), 0);
+		assert_int_equal(tj_ctl_call(fd, req, len, &reply, &reply_len), 0);
+		found += reply_ok(reply, reply_len);
+		free(reply);
+	}
+	close(fd);
+	return found;
+}
+
+static void test_kill9_loses_no_acknowledged_record(void **state)
+{
+	struct fx *f = *state;
+	uint8_t ids[20][32];
+	char ref[16];
+	int fd;
+
+	f->pid = start_daemon(f->dir);
+	assert_true(f->pid > 0);
+	fd = client(f->dir);
+	for (int i = 0; i < 20; i++) {
+		snprintf(ref, sizeof(ref), "v-%d", i);
+		add_over_socket(fd, ref, ids[i]);
+	}
+	close(fd);
+	/* Acknowledged means committed: kill -9 right after the last reply. */
+	assert_int_equal(kill(f->pid, SIGKILL), 0);
+	assert_int_equal(wait_exit(f->pid, 30), -1);
+	f->pid = start_daemon(f->dir);
+	assert_true(f->pid > 0);
+	assert_int_equal(count_shown(f->dir, ids, 20), 20);
+	stop_daemon(f);
+}
+
+static void test_half_frame_dropped(void **state)
+{
+	struct fx *f = *state;
+	uint8_t b;
+	int slow;
+
+	f->pid = start_daemon(f->dir);
+	assert_true(f->pid > 0);
+	slow = client(f->dir);
+	send_all(slow, "\x00\x00\x00\x20\x81", 5); /* 1 byte of a 32-byte body, then silence */
+	expect_served(f->dir);
+	/* Within the frame timeout (10 s) plus a sweep, the daemon hangs up (recv times out at 10 s). */
+	{
+		ssize_t r = -1;
+		for (int i = 0; i < 3 && r != 0; i++)
+			r = recv(slow, &b, 1, 0);
+		assert_int_equal(r, 0);
+	}
+	close(slow);
+	expect_served(f->dir);
+	stop_daemon(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -459,6 +570,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rss_over_garbage, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sigterm_clean_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9_stale_socket_and_second_daemon, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kill9_loses_no_acknowledged_record, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_half_frame_dropped, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,6 +15,7 @@
 
 #include <sodium.h>
 
+#include "tj_incident.h"
 #include "tj_ingest.h"
 #include "tj_keyfile.h"
 #include "tj_keys.h"
@@ -96,6 +97,37 @@ static inline size_t tt_record(const struct tj_identity *author, const uint8_t n
 	in.body_len = strlen(body);
 	if (tj_record_seal(&in, author, out, TT_REC_CAP, &len, id) != 0)
 		abort();
+	return len;
+}
+
+/* A canonical summary body (a death threat in Oaxaca on date against ref); returns its length. */
+static inline size_t tt_summary_body(const char *date, const char *ref, uint8_t *out, size_t cap)
+{
+	char json[1024];
+	struct tj_incident_summary *s = NULL;
+	struct tj_incident_case *c = NULL;
+	struct tj_verr verr;
+	size_t len = 0;
+
+	snprintf(json, sizeof(json),
+		 "{\"occurred\": {\"start\": \"%s\", \"precision\": \"day\"},"
+		 " \"location\": {\"state\": \"20\", \"municipality\": \"20067\", \"place_type\": \"home\"},"
+		 " \"victims\": [{\"ref\": \"%s\", \"unit\": \"individual\", \"role\": \"defender\","
+		 " \"gender\": \"woman\", \"age_band\": \"30_44\"}],"
+		 " \"aggressors\": [{\"category\": \"state\", \"type\": \"municipal_police\","
+		 " \"level\": \"municipal\", \"involvement\": \"direct\"}],"
+		 " \"acts\": [{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}],"
+		 " \"protection\": {\"status\": \"none\"},"
+		 " \"source\": {\"type\": \"victim_testimony\", \"reliability\": \"usually_reliable\"},"
+		 " \"verification\": \"confirmed\"}",
+		 date, ref);
+	if (tj_incident_from_json(json, strlen(json), TJ_LANG_EN, tj_now_ms(), &s, &c, &verr) != 0 ||
+	    tj_incident_summary_encode(s, out, cap, &len) != 0) {
+		fprintf(stderr, "fixture refused: %s\n", verr.message);
+		abort();
+	}
+	tj_incident_summary_free(s);
+	tj_incident_case_free(c);
 	return len;
 }
 
