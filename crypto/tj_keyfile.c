@@ -687,16 +687,17 @@ int tj_keyfile_remove_person(const char *path, const char *person)
 
 int tj_keyfile_people(const char *path, char names[TJ_KEYFILE_SLOTS_MAX][TJ_PERSON_NAME_MAX], size_t *count)
 {
-	struct tj__kf kf;
+	struct tj_keyfile_info info;
+	uint8_t buf[TJ__KF_MAX_BYTES];
+	size_t len = 0;
 	int rc;
 
 	if (path == NULL || names == NULL || count == NULL)
 		return -EINVAL;
-	if ((rc = tj__load(path, &kf)) != 0)
+	if ((rc = tj__read_file(path, buf, sizeof(buf), &len)) != 0 || (rc = tj_keyfile_inspect(buf, len, &info)) != 0)
 		return rc;
-	for (uint32_t i = 0; i < kf.n; i++)
-		memcpy(names[i], kf.slot[i].name, kf.slot[i].name_len + 1);
-	*count = kf.n;
+	memcpy(names, info.people, info.n_people * sizeof(info.people[0]));
+	*count = info.n_people;
 	return 0;
 }
 
