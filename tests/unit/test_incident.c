@@ -910,6 +910,97 @@ static void test_case_body(void **state)
 	tj_incident_case_free(d);
 }
 
+/* The largest incident the limits allow still fits a body, both ways. */
+static void test_largest_bodies(void **state)
+{
+	static uint8_t buf[TJ_INC_BODY_MAX_BYTES];
+	const struct tj_vocab *causes = tj_vocab_find("defended_cause"), *traits = tj_vocab_find("trait");
+	const struct tj_vocab *measures = tj_vocab_find("protection_measure"), *acts = tj_vocab_find("act_type");
+	struct tj_incident_summary *s, *d = tj_incident_summary_new();
+	struct tj_incident_case *c = tj_incident_case_new(), *e = tj_incident_case_new();
+	uint8_t id[32] = {0}, id2[32];
+	size_t len;
+	struct parsed p;
+
+	(void)state;
+	assert_non_null(d);
+	assert_non_null(c);
+	assert_non_null(e);
+	parse(example_json, &p);
+	assert_int_equal(p.rc, 0);
+	s = p.s;
+	s->n_victims = TJ_INC_VICTIMS_MAX;
+	for (uint32_t i = 0; i < TJ_INC_VICTIMS_MAX; i++) {
+		struct tj_victim *v = &s->victims[i];
+		*v = s->victims[0];
+		/* Zero what strcpy will not reach: the structs are compared whole. */
+		memset(&v->traits, 0, sizeof v->traits);
+		memset(&v->defended_causes, 0, sizeof v->defended_causes);
+		snprintf(v->ref, sizeof v->ref, "ref-%027u", i);
+		v->traits.n = (uint32_t)traits->n_entries;
+		for (uint32_t k = 0; k < v->traits.n; k++)
+			strcpy(v->traits.v[k], traits->entries[k].code);
+		v->defended_causes.n = TJ_INC_LIST_MAX;
+		for (uint32_t k = 0; k < TJ_INC_LIST_MAX; k++)
+			strcpy(v->defended_causes.v[k], causes->entries[k].code);
+	}
+	s->n_aggressors = TJ_INC_AGGRESSORS_MAX;
+	for (uint32_t i = 1; i < TJ_INC_AGGRESSORS_MAX; i++)
+		s->aggressors[i] = s->aggressors[0];
+	s->n_acts = TJ_INC_ACTS_MAX;
+	memset(s->acts, 0, sizeof s->acts);
+	memset(&s->protection.measures, 0, sizeof s->protection.measures);
+	memset(&s->protection.failed, 0, sizeof s->protection.failed);
+	for (uint32_t i = 0; i < TJ_INC_ACTS_MAX; i++) {
+		strcpy(s->acts[i].type, acts->entries[i % acts->n_entries].code);
+		s->acts[i].victim = i % TJ_INC_VICTIMS_MAX;
+		s->acts[i].aggressor = (int32_t)(i % TJ_INC_AGGRESSORS_MAX);
+	}
+	s->protection.measures.n = TJ_INC_LIST_MAX;
+	s->protection.failed.n = TJ_INC_LIST_MAX;
+	for (uint32_t k = 0; k < TJ_INC_LIST_MAX; k++) {
+		strcpy(s->protection.measures.v[k], measures->entries[k].code);
+		strcpy(s->protection.failed.v[k], measures->entries[k].code);
+	}
+	assert_int_equal(tj_incident_validate(s, NULL, TJ_LANG_EN, NOW_MS, NULL), 0);
+	assert_int_equal(tj_incident_summary_encode(s, buf, sizeof buf, &len), 0);
+	print_message("largest summary body: %zu bytes\n", len);
+	assert_int_equal(tj_incident_summary_decode(buf, len, d), 0);
+	assert_memory_equal(s, d, sizeof *s);
+
+	c->n_names = c->n_contacts = TJ_INC_NAMES_MAX;
+	for (uint32_t i = 0; i < TJ_INC_NAMES_MAX; i++) {
+		assert_non_null(c->victim_names[i] = malloc(TJ_INC_SHORT_MAX_BYTES + 1));
+		assert_non_null(c->contacts[i] = malloc(TJ_INC_SHORT_MAX_BYTES + 1));
+		memset(c->victim_names[i], 'n', TJ_INC_SHORT_MAX_BYTES);
+		memset(c->contacts[i], 'c', TJ_INC_SHORT_MAX_BYTES);
+		c->victim_names[i][TJ_INC_SHORT_MAX_BYTES] = c->contacts[i][TJ_INC_SHORT_MAX_BYTES] = '\0';
+	}
+	assert_non_null(c->exact_place = calloc(1, TJ_INC_SHORT_MAX_BYTES + 1));
+	memset(c->exact_place, 'p', TJ_INC_SHORT_MAX_BYTES);
+	assert_non_null(c->narrative = calloc(1, TJ_INC_TEXT_MAX_BYTES + 1));
+	memset(c->narrative, 'x', TJ_INC_TEXT_MAX_BYTES);
+	c->consent.n = (uint32_t)tj_vocab_find("consent")->n_entries;
+	for (uint32_t k = 0; k < c->consent.n; k++)
+		strcpy(c->consent.v[k], tj_vocab_find("consent")->entries[k].code);
+	assert_int_equal(tj_incident_validate(s, c, TJ_LANG_EN, NOW_MS, NULL), 0);
+	assert_int_equal(tj_incident_case_encode(c, id, buf, sizeof buf, &len), 0);
+	print_message("largest case body: %zu bytes (limit %u)\n", len, TJ_INC_BODY_MAX_BYTES);
+	assert_int_equal(tj_incident_case_decode(buf, len, e, id2), 0);
+	assert_string_equal(e->narrative, c->narrative);
+	assert_string_equal(e->contacts[31], c->contacts[31]);
+
+	/* One byte more in a name is refused, by validation and by the encoder. */
+	c->victim_names[3] = realloc(c->victim_names[3], TJ_INC_SHORT_MAX_BYTES + 2);
+	assert_non_null(c->victim_names[3]);
+	strcat(c->victim_names[3], "n");
+	assert_int_equal(tj_incident_case_encode(c, id, buf, sizeof buf, &len), TJ_ESCHEMA);
+	tj_incident_case_free(c);
+	tj_incident_case_free(e);
+	tj_incident_summary_free(d);
+	parsed_free(&p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -933,6 +1024,7 @@ int main(void)
 		cmocka_unit_test(test_summary_truncation_and_flips),
 		cmocka_unit_test(test_summary_decode_rejects),
 		cmocka_unit_test(test_case_body),
+		cmocka_unit_test(test_largest_bodies),
 	};
 
 	if (sodium_init() < 0)
