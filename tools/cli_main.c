@@ -2,9 +2,11 @@
  * tejido: the command-line tool. `tejido <command> [options]`, like git or wg.
  * This file holds main(), the command table and the top-level help.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include <sodium.h>
 
@@ -46,6 +48,28 @@ static void cli__help(FILE *f)
 		   "  4  no node is running in the data directory\n"
 		   "  5  wrong passphrase\n"
 		   "  6  no such incident\n");
+}
+
+/*
+ * cJSON holds incidents' names and narratives while they are parsed and
+ * printed: wipe every block it frees, so that no plaintext lingers in freed
+ * heap memory. (malloc_usable_size covers the whole block.)
+ */
+static void cli__json_free(void *p)
+{
+	if (p != NULL)
+		sodium_memzero(p, malloc_usable_size(p));
+	free(p);
+}
+
+/* No core files: a crash must not write passphrases or narratives to disk. */
+static void cli__harden(void)
+{
+	struct rlimit none = {0, 0};
+	cJSON_Hooks hooks = {malloc, cli__json_free};
+
+	(void)setrlimit(RLIMIT_CORE, &none);
+	cJSON_InitHooks(&hooks);
 }
 
 static const struct cli_command *cli__find(const char *name)
@@ -99,6 +123,7 @@ int main(int argc, char **argv)
 		cli_err("libsodium failed to initialize");
 		return CLI_FAIL;
 	}
+	cli__harden();
 	rc = cli__globals(&ctx, argc, argv, &first);
 	if (rc != 0)
 		return rc < 0 ? CLI_OK : rc;

@@ -178,6 +178,9 @@ static int cli__start(struct cli_ctx *ctx, bool foreground, const char *listen)
 	}
 	rc = cli__wait_ready(ctx, pipefd[0]);
 	close(pipefd[0]);
+	/* A daemon that never became ready must not linger half-started. */
+	if (rc != CLI_OK)
+		(void)kill(pid, SIGTERM);
 	if (rc == CLI_OK)
 		printf("node running in %s (pid %ld); log: %s/node.log\n", ctx->datadir, (long)pid, ctx->datadir);
 	return rc;
