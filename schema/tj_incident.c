@@ -148,7 +148,8 @@ static bool tj__code_shape_ok(const char *code)
 	if (n == 0 || n >= TJ_CODE_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		if (!((code[i] >= 'a' && code[i] <= 'z') || (code[i] >= '0' && code[i] <= '9') || code[i] == '_'))
+		if (!((code[i] >= 'a' && code[i] <= 'z') || (code[i] >= '0' && code[i] <= '9') ||
+		      code[i] == '_'))
 			return false;
 	return true;
 }
@@ -159,7 +160,7 @@ static int tj__missing(enum tj_lang lang, const char *field, struct tj_verr *ver
 }
 
 int tj__check_code(const char *vocab, const char *code, bool required, bool lenient, enum tj_lang lang,
-		   const char *field, struct tj_verr *verr)
+                   const char *field, struct tj_verr *verr)
 {
 	const struct tj_vocab *v = tj_vocab_find(vocab);
 	char echo[64], codes[360];
@@ -172,19 +173,22 @@ int tj__check_code(const char *vocab, const char *code, bool required, bool leni
 		return 0;
 	tj__echo(code, echo);
 	if (lenient || !v)
-		return tj__verr(verr, field,
-				TJ__L(lang, "'%s' is not a code (lower-case letters, digits and '_', at most 31 bytes)",
-				      "'%s' no es un código (minúsculas, dígitos y '_', como máximo 31 bytes)"),
-				echo);
+		return tj__verr(
+		    verr, field,
+		    TJ__L(lang, "'%s' is not a code (lower-case letters, digits and '_', at most 31 bytes)",
+		          "'%s' no es un código (minúsculas, dígitos y '_', como máximo 31 bytes)"),
+		    echo);
 	tj__join_codes(v, codes, sizeof codes);
-	return tj__verr(verr, field,
-			TJ__L(lang, "'%s' is not a code; use one of: %s", "'%s' no es un código; usa uno de: %s"), echo,
-			codes);
+	return tj__verr(
+	    verr, field,
+	    TJ__L(lang, "'%s' is not a code; use one of: %s", "'%s' no es un código; usa uno de: %s"), echo,
+	    codes);
 }
 
 int tj__too_many(uint32_t n, uint32_t max, enum tj_lang lang, const char *field, struct tj_verr *verr)
 {
-	return tj__verr(verr, field, TJ__L(lang, "%u entries; at most %u", "%u elementos; como máximo %u"), n, max);
+	return tj__verr(verr, field, TJ__L(lang, "%u entries; at most %u", "%u elementos; como máximo %u"), n,
+	                max);
 }
 
 /* A fixed-size string from the caller must end inside its array. */
@@ -196,7 +200,7 @@ static int tj__term(const char *s, size_t size, enum tj_lang lang, const char *f
 }
 
 int tj__check_codelist(const char *vocab, const struct tj_codelist *l, bool lenient, enum tj_lang lang,
-		       const char *field, struct tj_verr *verr)
+                       const char *field, struct tj_verr *verr)
 {
 	char path[64], echo[64];
 	int rc;
@@ -212,7 +216,8 @@ int tj__check_codelist(const char *vocab, const struct tj_codelist *l, bool leni
 			if (strcmp(l->v[i], l->v[j]))
 				continue;
 			tj__echo(l->v[i], echo);
-			return tj__verr(verr, path, TJ__L(lang, "'%s' is repeated", "'%s' está repetido"), echo);
+			return tj__verr(verr, path, TJ__L(lang, "'%s' is repeated", "'%s' está repetido"),
+			                echo);
 		}
 	}
 	return 0;
@@ -231,13 +236,14 @@ int tj__check_ref(const char *ref, enum tj_lang lang, const char *field, struct 
 	}
 	if (ok)
 		return 0;
-	return tj__verr(verr, field,
-			TJ__L(lang, "not a reference; use 1 to 32 letters, digits, '-', '_' or '.', never a name",
-			      "no es una referencia; usa de 1 a 32 letras, dígitos, '-', '_' o '.', nunca un nombre"));
+	return tj__verr(
+	    verr, field,
+	    TJ__L(lang, "not a reference; use 1 to 32 letters, digits, '-', '_' or '.', never a name",
+	          "no es una referencia; usa de 1 a 32 letras, dígitos, '-', '_' o '.', nunca un nombre"));
 }
 
 int tj__check_text(const char *s, size_t max, bool allow_newlines, enum tj_lang lang, const char *field,
-		   struct tj_verr *verr)
+                   struct tj_verr *verr)
 {
 	size_t n;
 
@@ -246,14 +252,15 @@ int tj__check_text(const char *s, size_t max, bool allow_newlines, enum tj_lang 
 		return tj__missing(lang, field, verr);
 	n = strlen(s);
 	if (n == 0)
-		return tj__verr(verr, field, "%s", TJ__L(lang, "empty; leave it out instead", "vacío; omítelo"));
+		return tj__verr(verr, field, "%s",
+		                TJ__L(lang, "empty; leave it out instead", "vacío; omítelo"));
 	if (n > max)
-		return tj__verr(verr, field, TJ__L(lang, "%zu bytes; at most %zu", "%zu bytes; como máximo %zu"), n,
-				max);
+		return tj__verr(verr, field,
+		                TJ__L(lang, "%zu bytes; at most %zu", "%zu bytes; como máximo %zu"), n, max);
 	if (!tj__utf8_ok(s, n, allow_newlines))
 		return tj__verr(verr, field, "%s",
-				TJ__L(lang, "not valid UTF-8 text, or holds control characters",
-				      "no es texto UTF-8 válido o contiene caracteres de control"));
+		                TJ__L(lang, "not valid UTF-8 text, or holds control characters",
+		                      "no es texto UTF-8 válido o contiene caracteres de control"));
 	return 0;
 }
 
@@ -401,7 +408,7 @@ static void tj__date_echo(const struct tj_date *d, char out[40])
 }
 
 static int tj__check_date(const struct tj_date *d, const char *precision, uint64_t now_ms, enum tj_lang lang,
-			  const char *field, struct tj_verr *verr)
+                          const char *field, struct tj_verr *verr)
 {
 	static const char *const forms[3] = {"YYYY", "YYYY-MM", "YYYY-MM-DD"};
 	static const char *const formas[3] = {"AAAA", "AAAA-MM", "AAAA-MM-DD"};
@@ -420,22 +427,22 @@ static int tj__check_date(const struct tj_date *d, const char *precision, uint64
 		want = 0;
 	if (want >= 0 && (d->month != 0) + (d->day != 0) != want)
 		return tj__verr(verr, field,
-				TJ__L(lang, "'%s' does not match precision '%s'; use %s",
-				      "'%s' no corresponde a la precisión '%s'; usa %s"),
-				echo, precision, TJ__L(lang, forms[want], formas[want]));
+		                TJ__L(lang, "'%s' does not match precision '%s'; use %s",
+		                      "'%s' no corresponde a la precisión '%s'; usa %s"),
+		                echo, precision, TJ__L(lang, forms[want], formas[want]));
 	/* Days are counted in UTC: Mexico is behind UTC, so this never refuses its today. */
 	if (now_ms && tj_date_days(d) > (int64_t)(now_ms / TJ__MS_PER_DAY)) {
 		tj__civil_from_days((int64_t)(now_ms / TJ__MS_PER_DAY), &today);
 		tj_date_format(&today, today_s);
 		return tj__verr(verr, field,
-				TJ__L(lang, "'%s' is after today (%s)", "'%s' es posterior a hoy (%s)"), echo,
-				today_s);
+		                TJ__L(lang, "'%s' is after today (%s)", "'%s' es posterior a hoy (%s)"), echo,
+		                today_s);
 	}
 	return 0;
 }
 
 static int tj__check_occurred(const struct tj_incident_summary *s, bool lenient, uint64_t now_ms,
-			      enum tj_lang lang, struct tj_verr *verr)
+                              enum tj_lang lang, struct tj_verr *verr)
 {
 	const char *prec = s->occurred.precision;
 	bool range;
@@ -454,26 +461,28 @@ static int tj__check_occurred(const struct tj_incident_summary *s, bool lenient,
 		return tj__check_date(&s->occurred.end, "", 0, lang, "occurred.end", verr);
 	if (s->occurred.end.year == 0)
 		return range ? tj__verr(verr, "occurred.end", "%s",
-					TJ__L(lang, "missing; precision 'range' needs an end date",
-					      "falta; la precisión 'range' requiere una fecha final"))
-			     : 0;
+		                        TJ__L(lang, "missing; precision 'range' needs an end date",
+		                              "falta; la precisión 'range' requiere una fecha final"))
+		             : 0;
 	if (!range)
 		return tj__verr(verr, "occurred.end", "%s",
-				TJ__L(lang, "only allowed with precision 'range'",
-				      "solo se permite con la precisión 'range'"));
+		                TJ__L(lang, "only allowed with precision 'range'",
+		                      "solo se permite con la precisión 'range'"));
 	if ((rc = tj__check_date(&s->occurred.end, prec, now_ms, lang, "occurred.end", verr)))
 		return rc;
 	if (tj__date_last_days(&s->occurred.end) < tj_date_days(&s->occurred.start)) {
 		tj_date_format(&s->occurred.end, a);
 		tj_date_format(&s->occurred.start, b);
 		return tj__verr(verr, "occurred.end",
-				TJ__L(lang, "'%s' is before occurred.start '%s'", "'%s' es anterior a occurred.start '%s'"),
-				a, b);
+		                TJ__L(lang, "'%s' is before occurred.start '%s'",
+		                      "'%s' es anterior a occurred.start '%s'"),
+		                a, b);
 	}
 	return 0;
 }
 
-int tj__check_inegi(const char *code, bool is_state, enum tj_lang lang, const char *field, struct tj_verr *verr)
+int tj__check_inegi(const char *code, bool is_state, enum tj_lang lang, const char *field,
+                    struct tj_verr *verr)
 {
 	char echo[64];
 
@@ -481,14 +490,16 @@ int tj__check_inegi(const char *code, bool is_state, enum tj_lang lang, const ch
 		return 0;
 	tj__echo(code, echo);
 	if (is_state)
-		return tj__verr(verr, field,
-				TJ__L(lang, "'%s' is not an INEGI state code; use two digits, 01 to 32",
-				      "'%s' no es una clave de estado del INEGI; usa dos dígitos, de 01 a 32"),
-				echo);
-	return tj__verr(verr, field,
-			TJ__L(lang, "'%s' is not an INEGI municipality code (five digits: state, municipality)",
-			      "'%s' no es una clave de municipio del INEGI (cinco dígitos: estado y municipio)"),
-			echo);
+		return tj__verr(
+		    verr, field,
+		    TJ__L(lang, "'%s' is not an INEGI state code; use two digits, 01 to 32",
+		          "'%s' no es una clave de estado del INEGI; usa dos dígitos, de 01 a 32"),
+		    echo);
+	return tj__verr(
+	    verr, field,
+	    TJ__L(lang, "'%s' is not an INEGI municipality code (five digits: state, municipality)",
+	          "'%s' no es una clave de municipio del INEGI (cinco dígitos: estado y municipio)"),
+	    echo);
 }
 
 int tj__bad_date(const char *s, enum tj_lang lang, const char *field, struct tj_verr *verr)
@@ -497,14 +508,14 @@ int tj__bad_date(const char *s, enum tj_lang lang, const char *field, struct tj_
 
 	tj__echo(s, echo);
 	return tj__verr(verr, field,
-			TJ__L(lang, "'%s' is not a valid date; use YYYY-MM-DD, YYYY-MM or YYYY",
-			      "'%s' no es una fecha válida; usa AAAA-MM-DD, AAAA-MM o AAAA"),
-			echo);
+	                TJ__L(lang, "'%s' is not a valid date; use YYYY-MM-DD, YYYY-MM or YYYY",
+	                      "'%s' no es una fecha válida; usa AAAA-MM-DD, AAAA-MM o AAAA"),
+	                echo);
 }
 
 /* A state and municipality pair: INEGI codes, and the municipality inside the state. */
 static int tj__check_place(const char *state, const char *muni, bool state_required, const char *prefix,
-			   enum tj_lang lang, struct tj_verr *verr)
+                           enum tj_lang lang, struct tj_verr *verr)
 {
 	const struct tj_state_info *st, *mst;
 	const struct tj_municipality_info *m;
@@ -520,9 +531,10 @@ static int tj__check_place(const char *state, const char *muni, bool state_requi
 			return tj__missing(lang, fs, verr);
 		if (!*muni)
 			return 0;
-		return tj__verr(verr, fs, TJ__L(lang, "missing; it is required when %s is given",
-						"falta; es obligatorio si se da %s"),
-				fm);
+		return tj__verr(verr, fs,
+		                TJ__L(lang, "missing; it is required when %s is given",
+		                      "falta; es obligatorio si se da %s"),
+		                fm);
 	}
 	if ((rc = tj__check_inegi(state, true, lang, fs, verr)))
 		return rc;
@@ -536,15 +548,15 @@ static int tj__check_place(const char *state, const char *muni, bool state_requi
 	if (strncmp(muni, state, 2)) {
 		mst = tj_inegi_state((char[3]){muni[0], muni[1], '\0'});
 		return tj__verr(verr, fm,
-				TJ__L(lang, "'%s' (%s, %s) is not in state '%s' (%s)",
-				      "'%s' (%s, %s) no pertenece al estado '%s' (%s)"),
-				echo, m->name, mst ? mst->name : "?", state, st->name);
+		                TJ__L(lang, "'%s' (%s, %s) is not in state '%s' (%s)",
+		                      "'%s' (%s, %s) no pertenece al estado '%s' (%s)"),
+		                echo, m->name, mst ? mst->name : "?", state, st->name);
 	}
 	return 0;
 }
 
 static int tj__check_victim(const struct tj_victim *v, uint32_t i, bool lenient, enum tj_lang lang,
-			    struct tj_verr *verr)
+                            struct tj_verr *verr)
 {
 	static const char *const keys[4] = {"unit", "role", "gender", "age_band"};
 	const char *vals[4] = {v->unit, v->role, v->gender, v->age_band};
@@ -576,33 +588,34 @@ static int tj__check_victim(const struct tj_victim *v, uint32_t i, bool lenient,
 static const struct {
 	const char *type, *category;
 } tj__type_category[] = {
-	{"armed_forces", "state"},	    {"federal_police", "state"},	{"state_police", "state"},
-	{"municipal_police", "state"},	    {"prosecutor_judiciary", "state"},	{"public_official", "state"},
-	{"organized_crime", "non_state"},   {"company", "non_state"},		{"private_security", "non_state"},
-	{"community_individual", "non_state"},
+    {"armed_forces", "state"},         {"federal_police", "state"},
+    {"state_police", "state"},         {"municipal_police", "state"},
+    {"prosecutor_judiciary", "state"}, {"public_official", "state"},
+    {"organized_crime", "non_state"},  {"company", "non_state"},
+    {"private_security", "non_state"}, {"community_individual", "non_state"},
 };
 
 static int tj__check_category(const struct tj_aggressor *a, enum tj_lang lang, const char *field,
-			      struct tj_verr *verr)
+                              struct tj_verr *verr)
 {
 	for (size_t k = 0; k < sizeof tj__type_category / sizeof tj__type_category[0]; k++) {
 		const char *want = tj__type_category[k].category;
 		if (strcmp(a->type, tj__type_category[k].type) || !strcmp(a->category, want))
 			continue;
 		return tj__verr(verr, field,
-				TJ__L(lang, "'%s' does not fit type '%s'; use '%s'",
-				      "'%s' no corresponde al tipo '%s'; usa '%s'"),
-				a->category, a->type, want);
+		                TJ__L(lang, "'%s' does not fit type '%s'; use '%s'",
+		                      "'%s' no corresponde al tipo '%s'; usa '%s'"),
+		                a->category, a->type, want);
 	}
 	return 0;
 }
 
 static int tj__check_aggressor(const struct tj_aggressor *a, uint32_t i, bool lenient, enum tj_lang lang,
-			       struct tj_verr *verr)
+                               struct tj_verr *verr)
 {
 	static const char *const keys[4] = {"category", "type", "level", "involvement"};
 	static const char *const vocabs[4] = {"aggressor_category", "aggressor_type", "aggressor_level",
-					      "involvement"};
+	                                      "involvement"};
 	const char *vals[4] = {a->category, a->type, a->level, a->involvement};
 	char f[64];
 	int rc;
@@ -618,7 +631,7 @@ static int tj__check_aggressor(const struct tj_aggressor *a, uint32_t i, bool le
 }
 
 static int tj__check_act(const struct tj_incident_summary *s, uint32_t i, bool lenient, enum tj_lang lang,
-			 struct tj_verr *verr)
+                         struct tj_verr *verr)
 {
 	const struct tj_act *a = &s->acts[i];
 	char f[64];
@@ -631,36 +644,39 @@ static int tj__check_act(const struct tj_incident_summary *s, uint32_t i, bool l
 	snprintf(f, sizeof f, "acts[%u].victim", i);
 	if (a->victim >= s->n_victims)
 		return tj__verr(verr, f,
-				TJ__L(lang, "%u is out of range; there are %u victims, use 0 to %u",
-				      "%u está fuera de rango; hay %u víctimas, usa de 0 a %u"),
-				a->victim, s->n_victims, s->n_victims - 1);
+		                TJ__L(lang, "%u is out of range; there are %u victims, use 0 to %u",
+		                      "%u está fuera de rango; hay %u víctimas, usa de 0 a %u"),
+		                a->victim, s->n_victims, s->n_victims - 1);
 	snprintf(f, sizeof f, "acts[%u].aggressor", i);
 	if (a->aggressor < -1 || (a->aggressor >= 0 && (uint32_t)a->aggressor >= s->n_aggressors)) {
 		if (!s->n_aggressors)
-			return tj__verr(verr, f,
-					TJ__L(lang, "%d is out of range; there are no aggressors, leave it out",
-					      "%d está fuera de rango; no hay presuntas partes agresoras, omítelo"),
-					(int)a->aggressor);
-		return tj__verr(verr, f,
-				TJ__L(lang, "%d is out of range; there are %u aggressors, use 0 to %u or leave it out",
-				      "%d está fuera de rango; hay %u presuntas partes agresoras, usa de 0 a %u u omítelo"),
-				(int)a->aggressor, s->n_aggressors, s->n_aggressors - 1);
+			return tj__verr(
+			    verr, f,
+			    TJ__L(lang, "%d is out of range; there are no aggressors, leave it out",
+			          "%d está fuera de rango; no hay presuntas partes agresoras, omítelo"),
+			    (int)a->aggressor);
+		return tj__verr(
+		    verr, f,
+		    TJ__L(
+		        lang, "%d is out of range; there are %u aggressors, use 0 to %u or leave it out",
+		        "%d está fuera de rango; hay %u presuntas partes agresoras, usa de 0 a %u u omítelo"),
+		    (int)a->aggressor, s->n_aggressors, s->n_aggressors - 1);
 	}
 	snprintf(f, sizeof f, "acts[%u]", i);
 	for (uint32_t j = 0; j < i; j++) {
 		const struct tj_act *b = &s->acts[j];
 		if (!strcmp(a->type, b->type) && a->victim == b->victim && a->aggressor == b->aggressor)
 			return tj__verr(verr, f,
-					TJ__L(lang, "repeats acts[%u] (same type, victim and aggressor)",
-					      "repite acts[%u] (mismo tipo, víctima y parte agresora)"),
-					j);
+			                TJ__L(lang, "repeats acts[%u] (same type, victim and aggressor)",
+			                      "repite acts[%u] (mismo tipo, víctima y parte agresora)"),
+			                j);
 	}
 	return 0;
 }
 
 /* One person or group is one victim with several acts: a ref appears once. */
 static int tj__check_ref_unique(const struct tj_incident_summary *s, uint32_t i, enum tj_lang lang,
-				struct tj_verr *verr)
+                                struct tj_verr *verr)
 {
 	char f[64];
 
@@ -671,30 +687,31 @@ static int tj__check_ref_unique(const struct tj_incident_summary *s, uint32_t i,
 			continue;
 		snprintf(f, sizeof f, "victims[%u].ref", i);
 		return tj__verr(verr, f,
-				TJ__L(lang, "'%s' is also victims[%u].ref; give one victim several acts instead",
-				      "'%s' ya es victims[%u].ref; da a una sola víctima varias agresiones"),
-				s->victims[i].ref, j);
+		                TJ__L(lang,
+		                      "'%s' is also victims[%u].ref; give one victim several acts instead",
+		                      "'%s' ya es victims[%u].ref; da a una sola víctima varias agresiones"),
+		                s->victims[i].ref, j);
 	}
 	return 0;
 }
 
 static int tj__check_people(const struct tj_incident_summary *s, bool lenient, enum tj_lang lang,
-			    struct tj_verr *verr)
+                            struct tj_verr *verr)
 {
 	int rc;
 
 	if (s->n_victims == 0)
 		return tj__verr(verr, "victims", "%s",
-				TJ__L(lang, "missing; at least one victim is required",
-				      "falta; se requiere al menos una víctima"));
+		                TJ__L(lang, "missing; at least one victim is required",
+		                      "falta; se requiere al menos una víctima"));
 	if (s->n_victims > TJ_INC_VICTIMS_MAX)
 		return tj__too_many(s->n_victims, TJ_INC_VICTIMS_MAX, lang, "victims", verr);
 	if (s->n_aggressors > TJ_INC_AGGRESSORS_MAX)
 		return tj__too_many(s->n_aggressors, TJ_INC_AGGRESSORS_MAX, lang, "aggressors", verr);
 	if (s->n_acts == 0)
 		return tj__verr(verr, "acts", "%s",
-				TJ__L(lang, "missing; at least one act is required",
-				      "falta; se requiere al menos una agresión"));
+		                TJ__L(lang, "missing; at least one act is required",
+		                      "falta; se requiere al menos una agresión"));
 	if (s->n_acts > TJ_INC_ACTS_MAX)
 		return tj__too_many(s->n_acts, TJ_INC_ACTS_MAX, lang, "acts", verr);
 	for (uint32_t i = 0; i < s->n_victims; i++)
@@ -711,7 +728,7 @@ static int tj__check_people(const struct tj_incident_summary *s, bool lenient, e
 }
 
 static int tj__check_protection(const struct tj_incident_summary *s, bool lenient, enum tj_lang lang,
-				struct tj_verr *verr)
+                                struct tj_verr *verr)
 {
 	const struct tj_codelist *m = &s->protection.measures, *f = &s->protection.failed;
 	char path[64], echo[64];
@@ -719,10 +736,10 @@ static int tj__check_protection(const struct tj_incident_summary *s, bool lenien
 
 	if ((rc = tj__term(s->protection.status, TJ_CODE_MAX, lang, "protection.status", verr)) ||
 	    (rc = tj__check_code("protection_status", s->protection.status, true, lenient, lang,
-				 "protection.status", verr)) ||
+	                         "protection.status", verr)) ||
 	    (rc = tj__term(s->protection.risk_level, TJ_CODE_MAX, lang, "protection.risk_level", verr)) ||
 	    (rc = tj__check_code("risk_level", s->protection.risk_level, false, lenient, lang,
-				 "protection.risk_level", verr)) ||
+	                         "protection.risk_level", verr)) ||
 	    (rc = tj__check_codelist("protection_measure", m, lenient, lang, "protection.measures", verr)) ||
 	    (rc = tj__check_codelist("protection_measure", f, lenient, lang, "protection.failed", verr)))
 		return rc;
@@ -736,36 +753,39 @@ static int tj__check_protection(const struct tj_incident_summary *s, bool lenien
 		snprintf(path, sizeof path, "protection.failed[%u]", i);
 		tj__echo(f->v[i], echo);
 		return tj__verr(verr, path,
-				TJ__L(lang, "'%s' is not among protection.measures", "'%s' no está en protection.measures"),
-				echo);
+		                TJ__L(lang, "'%s' is not among protection.measures",
+		                      "'%s' no está en protection.measures"),
+		                echo);
 	}
 	return 0;
 }
 
 static int tj__check_rest(const struct tj_incident_summary *s, bool lenient, enum tj_lang lang,
-			  struct tj_verr *verr)
+                          struct tj_verr *verr)
 {
 	int rc;
 
 	if ((rc = tj__term(s->location.place_type, TJ_CODE_MAX, lang, "location.place_type", verr)) ||
-	    (rc = tj__check_code("place_type", s->location.place_type, false, lenient, lang, "location.place_type",
-				 verr)) ||
+	    (rc = tj__check_code("place_type", s->location.place_type, false, lenient, lang,
+	                         "location.place_type", verr)) ||
 	    (rc = tj__term(s->source.type, TJ_CODE_MAX, lang, "source.type", verr)) ||
 	    (rc = tj__check_code("source_type", s->source.type, true, lenient, lang, "source.type", verr)) ||
 	    (rc = tj__term(s->source.reliability, TJ_CODE_MAX, lang, "source.reliability", verr)) ||
-	    (rc = tj__check_code("reliability", s->source.reliability, false, lenient, lang, "source.reliability",
-				 verr)) ||
+	    (rc = tj__check_code("reliability", s->source.reliability, false, lenient, lang,
+	                         "source.reliability", verr)) ||
 	    (rc = tj__term(s->verification, TJ_CODE_MAX, lang, "verification", verr)) ||
 	    (rc = tj__check_code("verification", s->verification, true, lenient, lang, "verification", verr)))
 		return rc;
 	if (s->severity > 5 || (s->severity_explicit && s->severity == 0))
-		return tj__verr(verr, "severity",
-				TJ__L(lang, "%u is out of range; use 1 to 5", "%u está fuera de rango; usa de 1 a 5"),
-				s->severity);
+		return tj__verr(
+		    verr, "severity",
+		    TJ__L(lang, "%u is out of range; use 1 to 5", "%u está fuera de rango; usa de 1 a 5"),
+		    s->severity);
 	return 0;
 }
 
-static int tj__check_names(char *const *v, uint32_t n, const char *key, enum tj_lang lang, struct tj_verr *verr)
+static int tj__check_names(char *const *v, uint32_t n, const char *key, enum tj_lang lang,
+                           struct tj_verr *verr)
 {
 	char f[64];
 	int rc;
@@ -782,15 +802,15 @@ static int tj__check_names(char *const *v, uint32_t n, const char *key, enum tj_
 }
 
 static int tj__check_case(const struct tj_incident_case *c, bool lenient, enum tj_lang lang,
-			  struct tj_verr *verr)
+                          struct tj_verr *verr)
 {
 	int rc;
 
 	if ((rc = tj__check_names(c->victim_names, c->n_names, "victim_names", lang, verr)) ||
 	    (rc = tj__check_names(c->contacts, c->n_contacts, "contacts", lang, verr)))
 		return rc;
-	if (c->exact_place &&
-	    (rc = tj__check_text(c->exact_place, TJ_INC_SHORT_MAX_BYTES, false, lang, "case.exact_place", verr)))
+	if (c->exact_place && (rc = tj__check_text(c->exact_place, TJ_INC_SHORT_MAX_BYTES, false, lang,
+	                                           "case.exact_place", verr)))
 		return rc;
 	if (c->narrative &&
 	    (rc = tj__check_text(c->narrative, TJ_INC_TEXT_MAX_BYTES, true, lang, "case.narrative", verr)))
@@ -799,33 +819,37 @@ static int tj__check_case(const struct tj_incident_case *c, bool lenient, enum t
 }
 
 /* now_ms == 0 skips the "not after today" check: bodies from peers are judged by their author's clock. */
-static int tj__validate(const struct tj_incident_summary *s, const struct tj_incident_case *c, enum tj_lang lang,
-			uint64_t now_ms, struct tj_verr *verr)
+static int tj__validate(const struct tj_incident_summary *s, const struct tj_incident_case *c,
+                        enum tj_lang lang, uint64_t now_ms, struct tj_verr *verr)
 {
 	bool lenient;
 	int rc;
 
 	if (s->schema_version != TJ_INCIDENT_SCHEMA_VERSION)
 		return tj__verr(verr, "schema_version",
-				TJ__L(lang, "%u is not supported; this build reads version %d",
-				      "%u no es compatible; esta versión lee la %d"),
-				s->schema_version, TJ_INCIDENT_SCHEMA_VERSION);
+		                TJ__L(lang, "%u is not supported; this build reads version %d",
+		                      "%u no es compatible; esta versión lee la %d"),
+		                s->schema_version, TJ_INCIDENT_SCHEMA_VERSION);
 	if (s->vocab_version == 0)
-		return tj__verr(verr, "vocab_version", "%s",
-				TJ__L(lang, "0 is not a vocabulary version", "0 no es una versión de vocabulario"));
+		return tj__verr(
+		    verr, "vocab_version", "%s",
+		    TJ__L(lang, "0 is not a vocabulary version", "0 no es una versión de vocabulario"));
 	/* Codes are append-only: a newer vocabulary's codes are kept, shape-checked, shown as codes. */
 	lenient = s->vocab_version > TJ_VOCAB_VERSION_CURRENT;
 	if ((rc = tj__check_occurred(s, lenient, now_ms, lang, verr)) ||
-	    (rc = tj__check_place(s->location.state, s->location.municipality, true, "location", lang, verr)) ||
-	    (rc = tj__check_place(s->residence.state, s->residence.municipality, false, "residence", lang, verr)) ||
-	    (rc = tj__check_people(s, lenient, lang, verr)) || (rc = tj__check_protection(s, lenient, lang, verr)) ||
+	    (rc = tj__check_place(s->location.state, s->location.municipality, true, "location", lang,
+	                          verr)) ||
+	    (rc = tj__check_place(s->residence.state, s->residence.municipality, false, "residence", lang,
+	                          verr)) ||
+	    (rc = tj__check_people(s, lenient, lang, verr)) ||
+	    (rc = tj__check_protection(s, lenient, lang, verr)) ||
 	    (rc = tj__check_rest(s, lenient, lang, verr)))
 		return rc;
 	return c ? tj__check_case(c, lenient, lang, verr) : 0;
 }
 
-int tj_incident_validate(const struct tj_incident_summary *s, const struct tj_incident_case *c, enum tj_lang lang,
-			 uint64_t now_ms, struct tj_verr *verr)
+int tj_incident_validate(const struct tj_incident_summary *s, const struct tj_incident_case *c,
+                         enum tj_lang lang, uint64_t now_ms, struct tj_verr *verr)
 {
 	if (verr)
 		memset(verr, 0, sizeof *verr);
@@ -1020,7 +1044,7 @@ static void tj__put_opt_text(struct tj_mp_writer *w, const char *s)
 }
 
 int tj_incident_case_encode(const struct tj_incident_case *c, const uint8_t summary_id[32], uint8_t *buf,
-			    size_t cap, size_t *len)
+                            size_t cap, size_t *len)
 {
 	struct tj_mp_writer w;
 	int rc;
@@ -1126,10 +1150,11 @@ static int tj__rd_victims(struct tj_mp_reader *r, struct tj_incident_summary *s)
 	for (uint32_t i = 0; i < n; i++) {
 		struct tj_victim *v = &s->victims[i];
 		if ((rc = tj__rd_tuple(r, 7)) || (rc = tj__rd_fixed(r, v->ref, TJ_REF_MAX)) ||
-		    (rc = tj__rd_fixed(r, v->unit, TJ_CODE_MAX)) || (rc = tj__rd_fixed(r, v->role, TJ_CODE_MAX)) ||
+		    (rc = tj__rd_fixed(r, v->unit, TJ_CODE_MAX)) ||
+		    (rc = tj__rd_fixed(r, v->role, TJ_CODE_MAX)) ||
 		    (rc = tj__rd_fixed(r, v->gender, TJ_CODE_MAX)) ||
-		    (rc = tj__rd_fixed(r, v->age_band, TJ_CODE_MAX)) || (rc = tj__rd_codelist(r, &v->traits)) ||
-		    (rc = tj__rd_codelist(r, &v->defended_causes)))
+		    (rc = tj__rd_fixed(r, v->age_band, TJ_CODE_MAX)) ||
+		    (rc = tj__rd_codelist(r, &v->traits)) || (rc = tj__rd_codelist(r, &v->defended_causes)))
 			return rc;
 	}
 	return 0;
@@ -1148,7 +1173,8 @@ static int tj__rd_aggressors(struct tj_mp_reader *r, struct tj_incident_summary 
 	for (uint32_t i = 0; i < n; i++) {
 		struct tj_aggressor *a = &s->aggressors[i];
 		if ((rc = tj__rd_tuple(r, 4)) || (rc = tj__rd_fixed(r, a->category, TJ_CODE_MAX)) ||
-		    (rc = tj__rd_fixed(r, a->type, TJ_CODE_MAX)) || (rc = tj__rd_fixed(r, a->level, TJ_CODE_MAX)) ||
+		    (rc = tj__rd_fixed(r, a->type, TJ_CODE_MAX)) ||
+		    (rc = tj__rd_fixed(r, a->level, TJ_CODE_MAX)) ||
 		    (rc = tj__rd_fixed(r, a->involvement, TJ_CODE_MAX)))
 			return rc;
 	}
@@ -1201,15 +1227,17 @@ static int tj__rd_summary(struct tj_mp_reader *r, struct tj_incident_summary *s)
 	if ((rc = tj__rd_tuple(r, 3)) || (rc = tj__rd_date(r, &s->occurred.start, false)) ||
 	    (rc = tj__rd_date(r, &s->occurred.end, true)) ||
 	    (rc = tj__rd_fixed(r, s->occurred.precision, TJ_CODE_MAX)) || (rc = tj__rd_tuple(r, 3)) ||
-	    (rc = tj__rd_fixed(r, s->location.state, 3)) || (rc = tj__rd_fixed(r, s->location.municipality, 6)) ||
+	    (rc = tj__rd_fixed(r, s->location.state, 3)) ||
+	    (rc = tj__rd_fixed(r, s->location.municipality, 6)) ||
 	    (rc = tj__rd_fixed(r, s->location.place_type, TJ_CODE_MAX)) || (rc = tj__rd_tuple(r, 2)) ||
 	    (rc = tj__rd_fixed(r, s->residence.state, 3)) ||
 	    (rc = tj__rd_fixed(r, s->residence.municipality, 6)) || (rc = tj__rd_victims(r, s)) ||
 	    (rc = tj__rd_aggressors(r, s)) || (rc = tj__rd_acts(r, s)) || (rc = tj__rd_tuple(r, 4)) ||
 	    (rc = tj__rd_fixed(r, s->protection.status, TJ_CODE_MAX)) ||
 	    (rc = tj__rd_fixed(r, s->protection.risk_level, TJ_CODE_MAX)) ||
-	    (rc = tj__rd_codelist(r, &s->protection.measures)) || (rc = tj__rd_codelist(r, &s->protection.failed)) ||
-	    (rc = tj__rd_tuple(r, 2)) || (rc = tj__rd_fixed(r, s->source.type, TJ_CODE_MAX)) ||
+	    (rc = tj__rd_codelist(r, &s->protection.measures)) ||
+	    (rc = tj__rd_codelist(r, &s->protection.failed)) || (rc = tj__rd_tuple(r, 2)) ||
+	    (rc = tj__rd_fixed(r, s->source.type, TJ_CODE_MAX)) ||
 	    (rc = tj__rd_fixed(r, s->source.reliability, TJ_CODE_MAX)) ||
 	    (rc = tj__rd_fixed(r, s->verification, TJ_CODE_MAX)) || (rc = tj__rd_uint(r, 5, &v)))
 		return rc;
@@ -1219,10 +1247,10 @@ static int tj__rd_summary(struct tj_mp_reader *r, struct tj_incident_summary *s)
 
 /* Bounds for a summary body: the deepest path is body > victims > victim > traits. */
 static const struct tj_mp_limits tj__summary_limits = {
-	.max_depth = 4, .max_items = 4096, .max_str = 64, .canonical = true};
+    .max_depth = 4, .max_items = 4096, .max_str = 64, .canonical = true};
 /* A case body: body > names; strings up to a narrative. */
 static const struct tj_mp_limits tj__case_limits = {
-	.max_depth = 2, .max_items = 256, .max_str = TJ_INC_TEXT_MAX_BYTES, .canonical = true};
+    .max_depth = 2, .max_items = 256, .max_str = TJ_INC_TEXT_MAX_BYTES, .canonical = true};
 
 int tj_incident_summary_decode(const uint8_t *buf, size_t len, struct tj_incident_summary *s)
 {
@@ -1285,7 +1313,8 @@ static int tj__rd_names(struct tj_mp_reader *r, char **v, uint32_t *count)
 	return 0;
 }
 
-int tj_incident_case_decode(const uint8_t *buf, size_t len, struct tj_incident_case *c, uint8_t summary_id[32])
+int tj_incident_case_decode(const uint8_t *buf, size_t len, struct tj_incident_case *c,
+                            uint8_t summary_id[32])
 {
 	struct tj_mp_reader r;
 	size_t used;
@@ -1302,8 +1331,8 @@ int tj_incident_case_decode(const uint8_t *buf, size_t len, struct tj_incident_c
 	if ((rc = tj__rd_tuple(&r, TJ__CASE_FIELDS)) || (rc = tj_mp_read_bin_exact(&r, summary_id, 32)) ||
 	    (rc = tj__rd_names(&r, c->victim_names, &c->n_names)) ||
 	    (rc = tj__rd_names(&r, c->contacts, &c->n_contacts)) ||
-	    (rc = tj__rd_heap_str(&r, true, &c->exact_place)) || (rc = tj__rd_heap_str(&r, true, &c->narrative)) ||
-	    (rc = tj__rd_codelist(&r, &c->consent)))
+	    (rc = tj__rd_heap_str(&r, true, &c->exact_place)) ||
+	    (rc = tj__rd_heap_str(&r, true, &c->narrative)) || (rc = tj__rd_codelist(&r, &c->consent)))
 		goto out;
 	/*
 	 * The case body carries no vocabulary version, so consent codes a newer

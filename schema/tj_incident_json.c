@@ -34,27 +34,33 @@ struct tj__key {
 /* The data keys first: TJ__TOP_DATA_KEYS of them are listed in messages; output-only keys follow. */
 #define TJ__TOP_DATA_KEYS 12
 static const struct tj__key tj__top_keys[] = {
-	{"occurred", false},  {"location", false},     {"residence", false},	      {"victims", false},
-	{"aggressors", false}, {"acts", false},	       {"protection", false},	      {"source", false},
-	{"verification", true}, {"severity", false},   {"severity_explicit", false}, {"case", false},
-	{"id", false},	       {"author", false},      {"recorded_at", false},
+    {"occurred", false},    {"location", false}, {"residence", false},         {"victims", false},
+    {"aggressors", false},  {"acts", false},     {"protection", false},        {"source", false},
+    {"verification", true}, {"severity", false}, {"severity_explicit", false}, {"case", false},
+    {"id", false},          {"author", false},   {"recorded_at", false},
 };
 static const struct tj__key tj__occurred_keys[] = {{"start", false}, {"end", false}, {"precision", true}};
-static const struct tj__key tj__place_keys[] = {{"state", true}, {"municipality", true}, {"place_type", true}};
+static const struct tj__key tj__place_keys[] = {
+    {"state", true}, {"municipality", true}, {"place_type", true}};
 static const struct tj__key tj__residence_keys[] = {{"state", true}, {"municipality", true}};
 static const struct tj__key tj__victim_keys[] = {
-	{"ref", false},	   {"unit", true},   {"role", true},		 {"gender", true},
-	{"age_band", true}, {"traits", true}, {"defended_causes", true},
+    {"ref", false},
+    {"unit", true},
+    {"role", true},
+    {"gender", true},
+    {"age_band", true},
+    {"traits", true},
+    {"defended_causes", true},
 };
 static const struct tj__key tj__aggressor_keys[] = {
-	{"category", true}, {"type", true}, {"level", true}, {"involvement", true}};
+    {"category", true}, {"type", true}, {"level", true}, {"involvement", true}};
 static const struct tj__key tj__act_keys[] = {{"type", true}, {"victim", false}, {"aggressor", false}};
 static const struct tj__key tj__protection_keys[] = {
-	{"status", true}, {"risk_level", true}, {"measures", true}, {"failed", true}};
+    {"status", true}, {"risk_level", true}, {"measures", true}, {"failed", true}};
 static const struct tj__key tj__source_keys[] = {{"type", true}, {"reliability", true}};
 static const struct tj__key tj__case_keys[] = {
-	{"victim_names", false}, {"contacts", false}, {"exact_place", false},
-	{"narrative", false},	 {"consent", true},  {"shared", false},
+    {"victim_names", false}, {"contacts", false}, {"exact_place", false},
+    {"narrative", false},    {"consent", true},   {"shared", false},
 };
 
 /* ---- input: structure -------------------------------------------------- */
@@ -98,29 +104,31 @@ static void tj__key_list(const struct tj__key *keys, size_t n, char *out, size_t
 
 /* obj must be an object whose keys are all allowed and none repeated. */
 static int tj__check_object(const cJSON *obj, const char *path, const struct tj__key *keys, size_t n,
-			    const struct tj__jin *in)
+                            const struct tj__jin *in)
 {
 	char f[64], echo[64], allowed[300];
 
 	if (!cJSON_IsObject(obj))
 		return tj__verr(in->verr, *path ? path : "json", "%s",
-				TJ__L(in->lang, "must be an object {...}", "debe ser un objeto {...}"));
+		                TJ__L(in->lang, "must be an object {...}", "debe ser un objeto {...}"));
 	for (const cJSON *c = obj->child; c; c = c->next) {
 		tj__echo(c->string ? c->string : "", echo);
 		tj__path(f, path, echo);
 		if (!c->string || !tj__key_allowed(c->string, keys, n)) {
-			/* id, author and recorded_at only make sense at the top; other objects list theirs. */
-			tj__key_list(keys, keys == tj__top_keys ? TJ__TOP_DATA_KEYS : n, allowed, sizeof allowed);
+			/* id, author and recorded_at only make sense at the top; other objects list theirs.
+			 */
+			tj__key_list(keys, keys == tj__top_keys ? TJ__TOP_DATA_KEYS : n, allowed,
+			             sizeof allowed);
 			return tj__verr(in->verr, f,
-					TJ__L(in->lang, "unknown field; allowed: %s",
-					      "campo desconocido; se permiten: %s"),
-					allowed);
+			                TJ__L(in->lang, "unknown field; allowed: %s",
+			                      "campo desconocido; se permiten: %s"),
+			                allowed);
 		}
 		/* Only allowed keys get here, so this stays short whatever the input's size. */
 		for (const cJSON *p = obj->child; p != c; p = p->next)
 			if (!strcmp(p->string, c->string))
 				return tj__verr(in->verr, f, "%s",
-						TJ__L(in->lang, "repeated key", "clave repetida"));
+				                TJ__L(in->lang, "repeated key", "clave repetida"));
 	}
 	return 0;
 }
@@ -138,7 +146,7 @@ static int tj__need_string(const cJSON *it, const char *f, const struct tj__jin 
 	if (cJSON_IsString(it) && it->valuestring)
 		return 0;
 	return tj__verr(in->verr, f, "%s",
-			TJ__L(in->lang, "must be a string \"...\"", "debe ser una cadena de texto \"...\""));
+	                TJ__L(in->lang, "must be a string \"...\"", "debe ser una cadena de texto \"...\""));
 }
 
 static int tj__need_array(const cJSON *it, uint32_t max, const char *f, const struct tj__jin *in, uint32_t *n)
@@ -146,7 +154,8 @@ static int tj__need_array(const cJSON *it, uint32_t max, const char *f, const st
 	int size;
 
 	if (!cJSON_IsArray(it))
-		return tj__verr(in->verr, f, "%s", TJ__L(in->lang, "must be a list [...]", "debe ser una lista [...]"));
+		return tj__verr(in->verr, f, "%s",
+		                TJ__L(in->lang, "must be a list [...]", "debe ser una lista [...]"));
 	size = cJSON_GetArraySize(it);
 	if (size < 0 || (uint32_t)size > max)
 		return tj__too_many((uint32_t)size, max, in->lang, f, in->verr);
@@ -155,8 +164,8 @@ static int tj__need_array(const cJSON *it, uint32_t max, const char *f, const st
 }
 
 /* A coded value: absent leaves out = "" (validation decides if it was required). */
-static int tj__j_code(const cJSON *obj, const char *key, const char *vocab, const char *parent, char out[TJ_CODE_MAX],
-		      const struct tj__jin *in)
+static int tj__j_code(const cJSON *obj, const char *key, const char *vocab, const char *parent,
+                      char out[TJ_CODE_MAX], const struct tj__jin *in)
 {
 	const cJSON *it = tj__get(obj, key);
 	char f[64];
@@ -174,7 +183,7 @@ static int tj__j_code(const cJSON *obj, const char *key, const char *vocab, cons
 }
 
 static int tj__j_codelist(const cJSON *obj, const char *key, const char *vocab, const char *parent,
-			  struct tj_codelist *l, const struct tj__jin *in)
+                          struct tj_codelist *l, const struct tj__jin *in)
 {
 	const cJSON *it = tj__get(obj, key), *e;
 	char f[64], fi[80];
@@ -200,8 +209,8 @@ static int tj__j_codelist(const cJSON *obj, const char *key, const char *vocab, 
 }
 
 /* An INEGI code (state or municipality); absent leaves out = "". */
-static int tj__j_inegi(const cJSON *obj, const char *key, bool is_state, const char *parent, char *out, size_t cap,
-		       const struct tj__jin *in)
+static int tj__j_inegi(const cJSON *obj, const char *key, bool is_state, const char *parent, char *out,
+                       size_t cap, const struct tj__jin *in)
 {
 	const cJSON *it = tj__get(obj, key);
 	char f[64];
@@ -211,14 +220,15 @@ static int tj__j_inegi(const cJSON *obj, const char *key, bool is_state, const c
 	out[0] = '\0';
 	if (!it)
 		return 0;
-	if ((rc = tj__need_string(it, f, in)) || (rc = tj__check_inegi(it->valuestring, is_state, in->lang, f, in->verr)))
+	if ((rc = tj__need_string(it, f, in)) ||
+	    (rc = tj__check_inegi(it->valuestring, is_state, in->lang, f, in->verr)))
 		return rc;
 	snprintf(out, cap, "%s", it->valuestring);
 	return 0;
 }
 
 static int tj__j_date(const cJSON *obj, const char *key, const char *parent, struct tj_date *d,
-		      const struct tj__jin *in)
+                      const struct tj__jin *in)
 {
 	const cJSON *it = tj__get(obj, key);
 	char f[64];
@@ -248,8 +258,8 @@ static int tj__j_index(const cJSON *it, const char *f, const struct tj__jin *in,
 		}
 	}
 	return tj__verr(in->verr, f, "%s",
-			TJ__L(in->lang, "must be a whole number, 0 or more (an index into the list)",
-			      "debe ser un número entero, 0 o mayor (un índice de la lista)"));
+	                TJ__L(in->lang, "must be a whole number, 0 or more (an index into the list)",
+	                      "debe ser un número entero, 0 o mayor (un índice de la lista)"));
 }
 
 /* ---- input: the objects ------------------------------------------------ */
@@ -274,20 +284,21 @@ static int tj__j_places(const cJSON *root, struct tj_incident_summary *s, const 
 	int rc;
 
 	if (o && ((rc = tj__check_object(o, "location", tj__place_keys, TJ__NKEYS(tj__place_keys), in)) ||
-		  (rc = tj__j_inegi(o, "state", true, "location", s->location.state, 3, in)) ||
-		  (rc = tj__j_inegi(o, "municipality", false, "location", s->location.municipality, 6, in)) ||
-		  (rc = tj__j_code(o, "place_type", "place_type", "location", s->location.place_type, in))))
+	          (rc = tj__j_inegi(o, "state", true, "location", s->location.state, 3, in)) ||
+	          (rc = tj__j_inegi(o, "municipality", false, "location", s->location.municipality, 6, in)) ||
+	          (rc = tj__j_code(o, "place_type", "place_type", "location", s->location.place_type, in))))
 		return rc;
 	o = tj__get(root, "residence");
-	if (o && ((rc = tj__check_object(o, "residence", tj__residence_keys, TJ__NKEYS(tj__residence_keys), in)) ||
-		  (rc = tj__j_inegi(o, "state", true, "residence", s->residence.state, 3, in)) ||
-		  (rc = tj__j_inegi(o, "municipality", false, "residence", s->residence.municipality, 6, in))))
+	if (o &&
+	    ((rc = tj__check_object(o, "residence", tj__residence_keys, TJ__NKEYS(tj__residence_keys), in)) ||
+	     (rc = tj__j_inegi(o, "state", true, "residence", s->residence.state, 3, in)) ||
+	     (rc = tj__j_inegi(o, "municipality", false, "residence", s->residence.municipality, 6, in))))
 		return rc;
 	return 0;
 }
 
 static int tj__j_victim(const cJSON *o, const char *p, struct tj_incident_summary *s, uint32_t i,
-			const struct tj__jin *in)
+                        const struct tj__jin *in)
 {
 	struct tj_victim *v = &s->victims[i];
 	const cJSON *ref;
@@ -298,11 +309,13 @@ static int tj__j_victim(const cJSON *o, const char *p, struct tj_incident_summar
 		return rc;
 	if ((ref = tj__get(o, "ref"))) {
 		tj__path(f, p, "ref");
-		if ((rc = tj__need_string(ref, f, in)) || (rc = tj__check_ref(ref->valuestring, in->lang, f, in->verr)))
+		if ((rc = tj__need_string(ref, f, in)) ||
+		    (rc = tj__check_ref(ref->valuestring, in->lang, f, in->verr)))
 			return rc;
 		snprintf(v->ref, sizeof v->ref, "%s", ref->valuestring);
 	}
-	if ((rc = tj__j_code(o, "unit", "unit", p, v->unit, in)) || (rc = tj__j_code(o, "role", "role", p, v->role, in)) ||
+	if ((rc = tj__j_code(o, "unit", "unit", p, v->unit, in)) ||
+	    (rc = tj__j_code(o, "role", "role", p, v->role, in)) ||
 	    (rc = tj__j_code(o, "gender", "gender", p, v->gender, in)) ||
 	    (rc = tj__j_code(o, "age_band", "age_band", p, v->age_band, in)) ||
 	    (rc = tj__j_codelist(o, "traits", "trait", p, &v->traits, in)))
@@ -311,7 +324,7 @@ static int tj__j_victim(const cJSON *o, const char *p, struct tj_incident_summar
 }
 
 static int tj__j_aggressor(const cJSON *o, const char *p, struct tj_incident_summary *s, uint32_t i,
-			   const struct tj__jin *in)
+                           const struct tj__jin *in)
 {
 	struct tj_aggressor *a = &s->aggressors[i];
 	int rc;
@@ -325,7 +338,7 @@ static int tj__j_aggressor(const cJSON *o, const char *p, struct tj_incident_sum
 }
 
 static int tj__j_act(const cJSON *o, const char *p, struct tj_incident_summary *s, uint32_t i,
-		     const struct tj__jin *in)
+                     const struct tj__jin *in)
 {
 	struct tj_act *a = &s->acts[i];
 	const cJSON *it;
@@ -338,7 +351,8 @@ static int tj__j_act(const cJSON *o, const char *p, struct tj_incident_summary *
 		return rc;
 	tj__path(f, p, "victim");
 	if (!(it = tj__get(o, "victim")))
-		return tj__verr(in->verr, f, "%s", TJ__L(in->lang, "missing; it is required", "falta; es obligatorio"));
+		return tj__verr(in->verr, f, "%s",
+		                TJ__L(in->lang, "missing; it is required", "falta; es obligatorio"));
 	if ((rc = tj__j_index(it, f, in, &a->victim)))
 		return rc;
 	a->aggressor = -1;
@@ -353,11 +367,11 @@ static int tj__j_act(const cJSON *o, const char *p, struct tj_incident_summary *
 
 /* Parses the i-th object of a list into s. */
 typedef int (*tj__item_fn)(const cJSON *o, const char *path, struct tj_incident_summary *s, uint32_t i,
-			   const struct tj__jin *in);
+                           const struct tj__jin *in);
 
 /* A list of objects: victims, aggressors or acts. */
 static int tj__j_list(const cJSON *root, const char *key, uint32_t max, tj__item_fn item,
-		      struct tj_incident_summary *s, const struct tj__jin *in, uint32_t *count)
+                      struct tj_incident_summary *s, const struct tj__jin *in, uint32_t *count)
 {
 	const cJSON *arr = tj__get(root, key), *e;
 	char p[64];
@@ -385,16 +399,20 @@ static int tj__j_protection_source(const cJSON *root, struct tj_incident_summary
 	const cJSON *o = tj__get(root, "protection");
 	int rc;
 
-	if (o && ((rc = tj__check_object(o, "protection", tj__protection_keys, TJ__NKEYS(tj__protection_keys), in)) ||
-		  (rc = tj__j_code(o, "status", "protection_status", "protection", s->protection.status, in)) ||
-		  (rc = tj__j_code(o, "risk_level", "risk_level", "protection", s->protection.risk_level, in)) ||
-		  (rc = tj__j_codelist(o, "measures", "protection_measure", "protection", &s->protection.measures, in)) ||
-		  (rc = tj__j_codelist(o, "failed", "protection_measure", "protection", &s->protection.failed, in))))
+	if (o &&
+	    ((rc = tj__check_object(o, "protection", tj__protection_keys, TJ__NKEYS(tj__protection_keys),
+	                            in)) ||
+	     (rc = tj__j_code(o, "status", "protection_status", "protection", s->protection.status, in)) ||
+	     (rc = tj__j_code(o, "risk_level", "risk_level", "protection", s->protection.risk_level, in)) ||
+	     (rc = tj__j_codelist(o, "measures", "protection_measure", "protection", &s->protection.measures,
+	                          in)) ||
+	     (rc = tj__j_codelist(o, "failed", "protection_measure", "protection", &s->protection.failed,
+	                          in))))
 		return rc;
 	o = tj__get(root, "source");
 	if (o && ((rc = tj__check_object(o, "source", tj__source_keys, TJ__NKEYS(tj__source_keys), in)) ||
-		  (rc = tj__j_code(o, "type", "source_type", "source", s->source.type, in)) ||
-		  (rc = tj__j_code(o, "reliability", "reliability", "source", s->source.reliability, in))))
+	          (rc = tj__j_code(o, "type", "source_type", "source", s->source.type, in)) ||
+	          (rc = tj__j_code(o, "reliability", "reliability", "source", s->source.reliability, in))))
 		return rc;
 	return tj__j_code(root, "verification", "verification", "", s->verification, in);
 }
@@ -407,16 +425,17 @@ static int tj__j_severity(const cJSON *root, struct tj_incident_summary *s, cons
 
 	if (ex && !cJSON_IsBool(ex))
 		return tj__verr(in->verr, "severity_explicit", "%s",
-				TJ__L(in->lang, "must be true or false", "debe ser true o false"));
+		                TJ__L(in->lang, "must be true or false", "debe ser true o false"));
 	if (ex && cJSON_IsTrue(ex) && !sev)
 		return tj__verr(in->verr, "severity", "%s",
-				TJ__L(in->lang, "missing; severity_explicit needs it", "falta; severity_explicit lo requiere"));
+		                TJ__L(in->lang, "missing; severity_explicit needs it",
+		                      "falta; severity_explicit lo requiere"));
 	if (sev) {
 		d = cJSON_IsNumber(sev) ? sev->valuedouble : 0;
 		if (!(d >= 1 && d <= 5 && (double)(uint8_t)d == d))
 			return tj__verr(in->verr, "severity", "%s",
-					TJ__L(in->lang, "must be a whole number from 1 to 5",
-					      "debe ser un número entero de 1 a 5"));
+			                TJ__L(in->lang, "must be a whole number from 1 to 5",
+			                      "debe ser un número entero de 1 a 5"));
 		if (!ex || cJSON_IsTrue(ex)) {
 			s->severity = (uint8_t)d;
 			s->severity_explicit = true;
@@ -480,9 +499,11 @@ static int tj__j_case(const cJSON *root, struct tj_incident_case **out, const st
 	/* {"shared": false} is what output says of a case this node cannot read: no case. */
 	if ((shared = tj__get(o, "shared"))) {
 		if (!cJSON_IsFalse(shared) || cJSON_GetArraySize(o) != 1)
-			return tj__verr(in->verr, "case.shared", "%s",
-					TJ__L(in->lang, "only {\"shared\": false} alone is accepted; give the case fields instead",
-					      "solo se acepta {\"shared\": false} sin más; da los campos del caso"));
+			return tj__verr(
+			    in->verr, "case.shared", "%s",
+			    TJ__L(in->lang,
+			          "only {\"shared\": false} alone is accepted; give the case fields instead",
+			          "solo se acepta {\"shared\": false} sin más; da los campos del caso"));
 		return 0;
 	}
 	if (!(c = tj_incident_case_new()))
@@ -497,7 +518,7 @@ static int tj__j_case(const cJSON *root, struct tj_incident_case **out, const st
 }
 
 static int tj__j_incident(const cJSON *root, struct tj_incident_summary *s, struct tj_incident_case **c,
-			  const struct tj__jin *in)
+                          const struct tj__jin *in)
 {
 	int rc;
 
@@ -506,7 +527,8 @@ static int tj__j_incident(const cJSON *root, struct tj_incident_summary *s, stru
 	if ((rc = tj__check_object(root, "", tj__top_keys, TJ__NKEYS(tj__top_keys), in)) ||
 	    (rc = tj__j_occurred(root, s, in)) || (rc = tj__j_places(root, s, in)) ||
 	    (rc = tj__j_list(root, "victims", TJ_INC_VICTIMS_MAX, tj__j_victim, s, in, &s->n_victims)) ||
-	    (rc = tj__j_list(root, "aggressors", TJ_INC_AGGRESSORS_MAX, tj__j_aggressor, s, in, &s->n_aggressors)) ||
+	    (rc = tj__j_list(root, "aggressors", TJ_INC_AGGRESSORS_MAX, tj__j_aggressor, s, in,
+	                     &s->n_aggressors)) ||
 	    (rc = tj__j_list(root, "acts", TJ_INC_ACTS_MAX, tj__j_act, s, in, &s->n_acts)) ||
 	    (rc = tj__j_protection_source(root, s, in)) || (rc = tj__j_severity(root, s, in)) ||
 	    (rc = tj__j_case(root, c, in)))
@@ -531,9 +553,9 @@ static int tj__malformed_at(const char *json, size_t len, size_t pos, enum tj_la
 		}
 	}
 	tj__verr(verr, "json",
-		 TJ__L(lang, "malformed JSON at line %u, column %u (byte %zu)",
-		       "JSON mal formado en la línea %u, columna %u (byte %zu)"),
-		 line, col, pos);
+	         TJ__L(lang, "malformed JSON at line %u, column %u (byte %zu)",
+	               "JSON mal formado en la línea %u, columna %u (byte %zu)"),
+	         line, col, pos);
 	return TJ_EMALFORMED;
 }
 
@@ -595,8 +617,8 @@ static bool tj__only_space(const char *p, const char *end)
 }
 
 int tj_incident_from_json(const char *json, size_t len, enum tj_lang lang, uint64_t now_ms,
-			  struct tj_incident_summary **sum_out, struct tj_incident_case **case_out,
-			  struct tj_verr *verr)
+                          struct tj_incident_summary **sum_out, struct tj_incident_case **case_out,
+                          struct tj_verr *verr)
 {
 	struct tj__jin in = {lang, verr};
 	struct tj_incident_summary *s = NULL;
@@ -614,7 +636,7 @@ int tj_incident_from_json(const char *json, size_t len, enum tj_lang lang, uint6
 	*case_out = NULL;
 	if (len > TJ_INC_JSON_MAX_BYTES) {
 		tj__verr(verr, "json", TJ__L(lang, "%zu bytes; at most %u", "%zu bytes; como máximo %u"), len,
-			 TJ_INC_JSON_MAX_BYTES);
+		         TJ_INC_JSON_MAX_BYTES);
 		return TJ_ELIMIT;
 	}
 	if ((nul = tj__find_nul(json, len)) < len)
@@ -675,7 +697,7 @@ static void tj__add_code(struct tj__jout *o, cJSON *obj, const char *key, const 
 }
 
 static void tj__add_codelist(struct tj__jout *o, cJSON *obj, const char *key, const char *vocab,
-			     const struct tj_codelist *l)
+                             const struct tj_codelist *l)
 {
 	char k[64];
 	cJSON *codes, *labels;
@@ -691,7 +713,8 @@ static void tj__add_codelist(struct tj__jout *o, cJSON *obj, const char *key, co
 	}
 	for (uint32_t i = 0; i < l->n && i < TJ_INC_LIST_MAX; i++) {
 		if (!cJSON_AddItemToArray(codes, cJSON_CreateString(l->v[i])) ||
-		    !cJSON_AddItemToArray(labels, cJSON_CreateString(tj_vocab_label(vocab, l->v[i], o->lang))))
+		    !cJSON_AddItemToArray(labels,
+		                          cJSON_CreateString(tj_vocab_label(vocab, l->v[i], o->lang))))
 			o->ok = false;
 	}
 }
@@ -835,13 +858,13 @@ static void tj__add_strings(struct tj__jout *o, cJSON *obj, const char *key, cha
 }
 
 static void tj__out_case(struct tj__jout *o, cJSON *root, const struct tj_incident_case *c,
-			 const struct tj_incident_meta *meta)
+                         const struct tj_incident_meta *meta)
 {
 	cJSON *obj;
 
 	if (!c) {
-		if (meta && meta->case_present && !meta->case_readable && (obj = tj__add_obj(o, root, "case")) &&
-		    !cJSON_AddFalseToObject(obj, "shared"))
+		if (meta && meta->case_present && !meta->case_readable &&
+		    (obj = tj__add_obj(o, root, "case")) && !cJSON_AddFalseToObject(obj, "shared"))
 			o->ok = false;
 		return;
 	}
@@ -872,7 +895,7 @@ static void tj__out_meta(struct tj__jout *o, cJSON *root, const struct tj_incide
 }
 
 cJSON *tj_incident_to_json(const struct tj_incident_summary *s, const struct tj_incident_case *c,
-			   const struct tj_incident_meta *meta, enum tj_lang lang)
+                           const struct tj_incident_meta *meta, enum tj_lang lang)
 {
 	struct tj__jout o = {lang, true};
 	cJSON *root;

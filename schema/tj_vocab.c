@@ -78,7 +78,7 @@ const struct tj_state_info *tj_inegi_state(const char *code)
 	if (!code || !tj__digits(code, 2))
 		return NULL;
 	return bsearch(code, tj__inegi_state_table, tj__inegi_state_count, sizeof tj__inegi_state_table[0],
-		       tj__state_cmp);
+	               tj__state_cmp);
 }
 
 const struct tj_municipality_info *tj_inegi_municipality(const char *code)
@@ -86,7 +86,7 @@ const struct tj_municipality_info *tj_inegi_municipality(const char *code)
 	if (!code || !tj__digits(code, 5))
 		return NULL;
 	return bsearch(code, tj__inegi_muni_table, tj__inegi_muni_count, sizeof tj__inegi_muni_table[0],
-		       tj__muni_cmp);
+	               tj__muni_cmp);
 }
 
 const struct tj_state_info *tj_inegi_states(size_t *count)

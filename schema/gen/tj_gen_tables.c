@@ -212,8 +212,8 @@ static void gen_vocab_row(char **c)
 			gen_die("too many fields");
 		if (sev)
 			gen_die("a field row has severity 0");
-		fields[n_fields++] = (struct gen_field){gen_strdup(field), gen_strdup(c[2]), gen_strdup(c[3]),
-							n_entries, 0};
+		fields[n_fields++] =
+		    (struct gen_field){gen_strdup(field), gen_strdup(c[2]), gen_strdup(c[3]), n_entries, 0};
 		return;
 	}
 	if (!n_fields || strcmp(fields[n_fields - 1].name, field))
@@ -248,8 +248,9 @@ static void gen_read_vocab(const char *path)
 		if (gen_split(line, cols) != 5)
 			gen_die("expected 5 TAB-separated columns");
 		if (!header) {
-			if (strcmp(cols[0], "field") || strcmp(cols[1], "code") || strcmp(cols[2], "label_es") ||
-			    strcmp(cols[3], "label_en") || strcmp(cols[4], "severity"))
+			if (strcmp(cols[0], "field") || strcmp(cols[1], "code") ||
+			    strcmp(cols[2], "label_es") || strcmp(cols[3], "label_en") ||
+			    strcmp(cols[4], "severity"))
 				gen_die("expected header: field code label_es label_en severity");
 			header = true;
 			continue;
@@ -389,7 +390,7 @@ static void gen_write_inegi(FILE *out)
 		fputs(", ", out);
 		gen_cstr(out, states[i].abbr);
 		fprintf(out, ", %lluu, %lluu, %lluu},\n", (unsigned long long)states[i].total,
-			(unsigned long long)states[i].women, (unsigned long long)states[i].men);
+		        (unsigned long long)states[i].women, (unsigned long long)states[i].men);
 	}
 	fprintf(out, "};\nconst size_t tj__inegi_state_count = %zu;\n\n", n_states);
 	fprintf(out, "const struct tj_municipality_info tj__inegi_muni_table[%zu] = {\n", n_munis);
@@ -397,7 +398,7 @@ static void gen_write_inegi(FILE *out)
 		fprintf(out, "\t{\"%s\", ", munis[i].code);
 		gen_cstr(out, munis[i].name);
 		fprintf(out, ", %lluu, %lluu, %lluu},\n", (unsigned long long)munis[i].total,
-			(unsigned long long)munis[i].women, (unsigned long long)munis[i].men);
+		        (unsigned long long)munis[i].women, (unsigned long long)munis[i].men);
 	}
 	fprintf(out, "};\nconst size_t tj__inegi_muni_count = %zu;\n", n_munis);
 }

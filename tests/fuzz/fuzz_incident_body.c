@@ -27,7 +27,8 @@ static void fuzz_summary_json(const struct tj_incident_summary *s)
 		abort();
 	/* Codes of a newer vocabulary are kept by the decoder but refused by JSON input. */
 	if (s->vocab_version <= TJ_VOCAB_VERSION_CURRENT) {
-		if (tj_incident_from_json(txt, strlen(txt), TJ_LANG_EN, FUZZ_FAR_MS, &s2, &c2, &verr) != 0 || c2)
+		if (tj_incident_from_json(txt, strlen(txt), TJ_LANG_EN, FUZZ_FAR_MS, &s2, &c2, &verr) != 0 ||
+		    c2)
 			abort();
 		/* A computed severity is recomputed on import: compare the rest. */
 		if (!s->severity_explicit) {

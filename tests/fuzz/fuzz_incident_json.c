@@ -15,7 +15,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* A fixed "now" (2026-06-01T12:00:00Z): the target must be deterministic. */
 #define FUZZ_NOW_MS 1780315200000ull
 
-static void fuzz_check_body(const struct tj_incident_summary *s, const struct tj_incident_case *c, uint8_t *buf)
+static void fuzz_check_body(const struct tj_incident_summary *s, const struct tj_incident_case *c,
+                            uint8_t *buf)
 {
 	struct tj_incident_summary *s2 = tj_incident_summary_new();
 	struct tj_incident_case *c2 = tj_incident_case_new();

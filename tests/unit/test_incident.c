@@ -22,23 +22,23 @@
 
 /* The example of DESIGN.md "The incident: two faces", verbatim. */
 static const char example_json[] =
-	"{\n"
-	"  \"occurred\": {\"start\": \"2026-03-14\", \"precision\": \"day\"},\n"
-	"  \"location\": {\"state\": \"20\", \"municipality\": \"20067\", \"place_type\": \"home\"},\n"
-	"  \"residence\": {\"state\": \"20\", \"municipality\": \"20067\"},\n"
-	"  \"victims\": [{\"ref\": \"v-7Q2M\", \"unit\": \"individual\", \"role\": \"defender\", \"gender\": "
-	"\"woman\", \"age_band\": \"30_44\",\n"
-	"               \"traits\": [\"indigenous\"], \"defended_causes\": [\"land_territory\"]}],\n"
-	"  \"aggressors\": [{\"category\": \"state\", \"type\": \"municipal_police\", \"level\": \"municipal\",\n"
-	"                  \"involvement\": \"direct\"}],\n"
-	"  \"acts\": [{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}],\n"
-	"  \"protection\": {\"status\": \"federal_mechanism\", \"risk_level\": \"extraordinary\",\n"
-	"                 \"measures\": [\"panic_button\"], \"failed\": [\"panic_button\"]},\n"
-	"  \"source\": {\"type\": \"victim_testimony\", \"reliability\": \"usually_reliable\"},\n"
-	"  \"verification\": \"confirmed\",\n"
-	"  \"case\": {\"victim_names\": [\"...\"], \"narrative\": \"...\", \"exact_place\": \"...\",\n"
-	"           \"consent\": [\"network_statistics\", \"network_alerts\"]}\n"
-	"}\n";
+    "{\n"
+    "  \"occurred\": {\"start\": \"2026-03-14\", \"precision\": \"day\"},\n"
+    "  \"location\": {\"state\": \"20\", \"municipality\": \"20067\", \"place_type\": \"home\"},\n"
+    "  \"residence\": {\"state\": \"20\", \"municipality\": \"20067\"},\n"
+    "  \"victims\": [{\"ref\": \"v-7Q2M\", \"unit\": \"individual\", \"role\": \"defender\", \"gender\": "
+    "\"woman\", \"age_band\": \"30_44\",\n"
+    "               \"traits\": [\"indigenous\"], \"defended_causes\": [\"land_territory\"]}],\n"
+    "  \"aggressors\": [{\"category\": \"state\", \"type\": \"municipal_police\", \"level\": \"municipal\",\n"
+    "                  \"involvement\": \"direct\"}],\n"
+    "  \"acts\": [{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}],\n"
+    "  \"protection\": {\"status\": \"federal_mechanism\", \"risk_level\": \"extraordinary\",\n"
+    "                 \"measures\": [\"panic_button\"], \"failed\": [\"panic_button\"]},\n"
+    "  \"source\": {\"type\": \"victim_testimony\", \"reliability\": \"usually_reliable\"},\n"
+    "  \"verification\": \"confirmed\",\n"
+    "  \"case\": {\"victim_names\": [\"...\"], \"narrative\": \"...\", \"exact_place\": \"...\",\n"
+    "           \"consent\": [\"network_statistics\", \"network_alerts\"]}\n"
+    "}\n";
 
 struct parsed {
 	struct tj_incident_summary *s;
@@ -82,7 +82,7 @@ static char *replace(const char *json, const char *from, const char *to)
 
 /* Parses the example with one substitution and expects rc, field and (if given) message. */
 static void expect_error(const char *from, const char *to, enum tj_lang lang, int rc, const char *field,
-			 const char *message)
+                         const char *message)
 {
 	char *json = replace(example_json, from, to);
 	struct parsed p;
@@ -90,7 +90,7 @@ static void expect_error(const char *from, const char *to, enum tj_lang lang, in
 	parse_lang(json, lang, &p);
 	if (p.rc != rc || strcmp(p.verr.field, field) || (message && strcmp(p.verr.message, message)))
 		print_error("substitution '%s' -> '%s': rc %d field '%s' message '%s'\n", from, to, p.rc,
-			    p.verr.field, p.verr.message);
+		            p.verr.field, p.verr.message);
 	assert_int_equal(p.rc, rc);
 	assert_string_equal(p.verr.field, field);
 	if (message)
@@ -158,7 +158,8 @@ static void test_example_parses(void **state)
 	parsed_free(&p);
 }
 
-/* JSON -> struct -> msgpack -> struct -> JSON gives the same JSON, and output re-imports to the same struct. */
+/* JSON -> struct -> msgpack -> struct -> JSON gives the same JSON, and output re-imports to the same struct.
+ */
 static void test_example_round_trip(void **state)
 {
 	static uint8_t sbuf[TJ_INC_BODY_MAX_BYTES], cbuf[TJ_INC_BODY_MAX_BYTES];
@@ -234,9 +235,9 @@ static void test_to_json_form(void **state)
 	j = tj_incident_to_json(p.s, NULL, &meta, TJ_LANG_ES);
 	assert_non_null(j);
 	assert_string_equal(cJSON_GetObjectItem(j, "id")->valuestring,
-			    "abababababababababababababababababababababababababababababababab");
+	                    "abababababababababababababababababababababababababababababababab");
 	assert_string_equal(cJSON_GetObjectItem(j, "author")->valuestring,
-			    "0000000000000000000000000000000000000000000000000000000000000001");
+	                    "0000000000000000000000000000000000000000000000000000000000000001");
 	assert_string_equal(cJSON_GetObjectItem(j, "recorded_at")->valuestring, "2026-06-01T12:00:01Z");
 	assert_int_equal(cJSON_GetObjectItem(j, "severity")->valueint, 5);
 	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(j, "severity_explicit")));
@@ -248,7 +249,8 @@ static void test_to_json_form(void **state)
 	v = cJSON_GetArrayItem(cJSON_GetObjectItem(j, "victims"), 0);
 	assert_string_equal(cJSON_GetObjectItem(v, "gender")->valuestring, "woman");
 	assert_string_equal(cJSON_GetObjectItem(v, "gender_label")->valuestring, "Mujer");
-	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(v, "traits_label"), 0)->valuestring, "Indígena");
+	assert_string_equal(cJSON_GetArrayItem(cJSON_GetObjectItem(v, "traits_label"), 0)->valuestring,
+	                    "Indígena");
 	/* The case exists but this node cannot read it. */
 	v = cJSON_GetObjectItem(j, "case");
 	assert_non_null(v);
@@ -306,11 +308,12 @@ static void test_nul_refused(void **state)
 {
 	(void)state;
 	/* \u0000 would cut the narrative short without a word: refuse it. */
-	expect_error("\"narrative\": \"...\"", "\"narrative\": \"before\\u0000after\"", TJ_LANG_EN, TJ_EMALFORMED,
-		     "json", NULL);
+	expect_error("\"narrative\": \"...\"", "\"narrative\": \"before\\u0000after\"", TJ_LANG_EN,
+	             TJ_EMALFORMED, "json", NULL);
 	/* An escaped backslash followed by u0000 is ordinary text. */
 	{
-		char *json = replace(example_json, "\"narrative\": \"...\"", "\"narrative\": \"a\\\\u0000b\"");
+		char *json =
+		    replace(example_json, "\"narrative\": \"...\"", "\"narrative\": \"a\\\\u0000b\"");
 		struct parsed p;
 		parse(json, &p);
 		assert_int_equal(p.rc, 0);
@@ -323,55 +326,62 @@ static void test_nul_refused(void **state)
 static void test_unknown_code_messages(void **state)
 {
 	(void)state;
-	expect_error("\"gender\": \"woman\"", "\"gender\": \"mujer\"", TJ_LANG_EN, TJ_ESCHEMA, "victims[0].gender",
-		     "victims[0].gender: 'mujer' is not a code; use one of: woman, man, trans_woman, trans_man, "
-		     "non_binary, other, unknown, not_applicable");
-	expect_error("\"gender\": \"woman\"", "\"gender\": \"mujer\"", TJ_LANG_ES, TJ_ESCHEMA, "victims[0].gender",
-		     "victims[0].gender: 'mujer' no es un código; usa uno de: woman, man, trans_woman, trans_man, "
-		     "non_binary, other, unknown, not_applicable");
+	expect_error(
+	    "\"gender\": \"woman\"", "\"gender\": \"mujer\"", TJ_LANG_EN, TJ_ESCHEMA, "victims[0].gender",
+	    "victims[0].gender: 'mujer' is not a code; use one of: woman, man, trans_woman, trans_man, "
+	    "non_binary, other, unknown, not_applicable");
+	expect_error(
+	    "\"gender\": \"woman\"", "\"gender\": \"mujer\"", TJ_LANG_ES, TJ_ESCHEMA, "victims[0].gender",
+	    "victims[0].gender: 'mujer' no es un código; usa uno de: woman, man, trans_woman, trans_man, "
+	    "non_binary, other, unknown, not_applicable");
 	expect_error("\"death_threat\"", "\"amenaza\"", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].type", NULL);
-	expect_error("\"indigenous\"", "\"Indigenous\"", TJ_LANG_EN, TJ_ESCHEMA, "victims[0].traits[0]", NULL);
+	expect_error("\"indigenous\"", "\"Indigenous\"", TJ_LANG_EN, TJ_ESCHEMA, "victims[0].traits[0]",
+	             NULL);
 	expect_error("\"network_alerts\"", "\"everything\"", TJ_LANG_EN, TJ_ESCHEMA, "case.consent[1]", NULL);
 	expect_error("\"failed\": [\"panic_button\"]", "\"failed\": [\"boton\"]", TJ_LANG_EN, TJ_ESCHEMA,
-		     "protection.failed[0]", NULL);
+	             "protection.failed[0]", NULL);
 	/* A control character in a value is not echoed raw. */
 	expect_error("\"gender\": \"woman\"", "\"gender\": \"wo\\u001bman\"", TJ_LANG_EN, TJ_ESCHEMA,
-		     "victims[0].gender", NULL);
+	             "victims[0].gender", NULL);
 }
 
 static void test_wrong_types_and_keys(void **state)
 {
 	(void)state;
-	expect_error("\"gender\": \"woman\"", "\"genre\": \"woman\"", TJ_LANG_EN, TJ_ESCHEMA, "victims[0].genre",
-		     "victims[0].genre: unknown field; allowed: ref, unit, role, gender, age_band, traits, "
-		     "defended_causes");
-	expect_error("\"gender\": \"woman\"", "\"genre\": \"woman\"", TJ_LANG_ES, TJ_ESCHEMA, "victims[0].genre",
-		     "victims[0].genre: campo desconocido; se permiten: ref, unit, role, gender, age_band, traits, "
-		     "defended_causes");
+	expect_error("\"gender\": \"woman\"", "\"genre\": \"woman\"", TJ_LANG_EN, TJ_ESCHEMA,
+	             "victims[0].genre",
+	             "victims[0].genre: unknown field; allowed: ref, unit, role, gender, age_band, traits, "
+	             "defended_causes");
+	expect_error(
+	    "\"gender\": \"woman\"", "\"genre\": \"woman\"", TJ_LANG_ES, TJ_ESCHEMA, "victims[0].genre",
+	    "victims[0].genre: campo desconocido; se permiten: ref, unit, role, gender, age_band, traits, "
+	    "defended_causes");
 	expect_error("\"verification\"", "\"verificacion\"", TJ_LANG_EN, TJ_ESCHEMA, "verificacion", NULL);
-	expect_error("\"gender\": \"woman\"", "\"gender\": \"woman\", \"gender\": \"man\"", TJ_LANG_EN, TJ_ESCHEMA,
-		     "victims[0].gender", "victims[0].gender: repeated key");
+	expect_error("\"gender\": \"woman\"", "\"gender\": \"woman\", \"gender\": \"man\"", TJ_LANG_EN,
+	             TJ_ESCHEMA, "victims[0].gender", "victims[0].gender: repeated key");
 	expect_error("\"gender\": \"woman\"", "\"gender\": 5", TJ_LANG_EN, TJ_ESCHEMA, "victims[0].gender",
-		     "victims[0].gender: must be a string \"...\"");
+	             "victims[0].gender: must be a string \"...\"");
 	expect_error("\"traits\": [\"indigenous\"]", "\"traits\": \"indigenous\"", TJ_LANG_EN, TJ_ESCHEMA,
-		     "victims[0].traits", "victims[0].traits: must be a list [...]");
+	             "victims[0].traits", "victims[0].traits: must be a list [...]");
 	expect_error("\"victim\": 0", "\"victim\": \"0\"", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].victim", NULL);
 	expect_error("\"victim\": 0", "\"victim\": 0.5", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].victim", NULL);
 	expect_error("\"victim\": 0", "\"victim\": -1", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].victim", NULL);
-	expect_error("\"occurred\": {\"start\": \"2026-03-14\", \"precision\": \"day\"}", "\"occurred\": []", TJ_LANG_EN,
-		     TJ_ESCHEMA, "occurred",
-		     "occurred: must be an object {...}");
-	expect_error("\"case\": {", "\"case\": {\"shared\": false, ", TJ_LANG_EN, TJ_ESCHEMA, "case.shared", NULL);
-	expect_error("\"case\": {", "\"case\": {\"shared\": true, ", TJ_LANG_EN, TJ_ESCHEMA, "case.shared", NULL);
+	expect_error("\"occurred\": {\"start\": \"2026-03-14\", \"precision\": \"day\"}", "\"occurred\": []",
+	             TJ_LANG_EN, TJ_ESCHEMA, "occurred", "occurred: must be an object {...}");
+	expect_error("\"case\": {", "\"case\": {\"shared\": false, ", TJ_LANG_EN, TJ_ESCHEMA, "case.shared",
+	             NULL);
+	expect_error("\"case\": {", "\"case\": {\"shared\": true, ", TJ_LANG_EN, TJ_ESCHEMA, "case.shared",
+	             NULL);
 	expect_error("\"victims\": [{", "\"victims\": [7, {", TJ_LANG_EN, TJ_ESCHEMA, "victims[0]",
-		     "victims[0]: must be an object {...}");
+	             "victims[0]: must be an object {...}");
 	/* {"shared": false} alone (what output says of an unreadable case) means no case. */
 	{
 		const char *from = strstr(example_json, "  \"case\"");
 		char *json = malloc(strlen(example_json) + 32);
 		struct parsed p;
 		assert_non_null(json);
-		sprintf(json, "%.*s  \"case\": {\"shared\": false}}", (int)(from - example_json), example_json);
+		sprintf(json, "%.*s  \"case\": {\"shared\": false}}", (int)(from - example_json),
+		        example_json);
 		parse(json, &p);
 		assert_int_equal(p.rc, 0);
 		assert_non_null(p.s);
@@ -385,30 +395,33 @@ static void test_missing_required(void **state)
 {
 	(void)state;
 	expect_error("\"verification\": \"confirmed\",", "", TJ_LANG_EN, TJ_ESCHEMA, "verification",
-		     "verification: missing; it is required");
+	             "verification: missing; it is required");
 	expect_error("\"verification\": \"confirmed\",", "", TJ_LANG_ES, TJ_ESCHEMA, "verification",
-		     "verification: falta; es obligatorio");
+	             "verification: falta; es obligatorio");
 	expect_error("\"state\": \"20\", \"municipality\": \"20067\", \"place_type\"",
-		     "\"municipality\": \"20067\", \"place_type\"", TJ_LANG_EN, TJ_ESCHEMA, "location.state", NULL);
+	             "\"municipality\": \"20067\", \"place_type\"", TJ_LANG_EN, TJ_ESCHEMA, "location.state",
+	             NULL);
 	expect_error("\"start\": \"2026-03-14\", ", "", TJ_LANG_EN, TJ_ESCHEMA, "occurred.start", NULL);
 	expect_error(", \"precision\": \"day\"", "", TJ_LANG_EN, TJ_ESCHEMA, "occurred.precision", NULL);
-	expect_error("\"status\": \"federal_mechanism\", ", "", TJ_LANG_EN, TJ_ESCHEMA, "protection.status", NULL);
+	expect_error("\"status\": \"federal_mechanism\", ", "", TJ_LANG_EN, TJ_ESCHEMA, "protection.status",
+	             NULL);
 	expect_error("\"type\": \"victim_testimony\", ", "", TJ_LANG_EN, TJ_ESCHEMA, "source.type", NULL);
-	expect_error("{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}", "", TJ_LANG_EN, TJ_ESCHEMA,
-		     "acts", "acts: missing; at least one act is required");
+	expect_error("{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}", "", TJ_LANG_EN,
+	             TJ_ESCHEMA, "acts", "acts: missing; at least one act is required");
 	expect_error("\"victim\": 0, ", "", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].victim", NULL);
 	expect_error("\"type\": \"death_threat\", ", "", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].type", NULL);
 	expect_error("\"category\": \"state\", ", "", TJ_LANG_EN, TJ_ESCHEMA, "aggressors[0].category", NULL);
 	/* A type implies its category: municipal police are state agents. */
 	expect_error("\"category\": \"state\"", "\"category\": \"non_state\"", TJ_LANG_EN, TJ_ESCHEMA,
-		     "aggressors[0].category",
-		     "aggressors[0].category: 'non_state' does not fit type 'municipal_police'; use 'state'");
-	expect_error("\"category\": \"state\"", "\"category\": \"unidentified\"", TJ_LANG_ES, TJ_ESCHEMA,
-		     "aggressors[0].category",
-		     "aggressors[0].category: 'unidentified' no corresponde al tipo 'municipal_police'; usa 'state'");
+	             "aggressors[0].category",
+	             "aggressors[0].category: 'non_state' does not fit type 'municipal_police'; use 'state'");
+	expect_error(
+	    "\"category\": \"state\"", "\"category\": \"unidentified\"", TJ_LANG_ES, TJ_ESCHEMA,
+	    "aggressors[0].category",
+	    "aggressors[0].category: 'unidentified' no corresponde al tipo 'municipal_police'; usa 'state'");
 	/* null is absent: fine for an optional field, missing for a required one */
 	expect_error("\"verification\": \"confirmed\"", "\"verification\": null", TJ_LANG_EN, TJ_ESCHEMA,
-		     "verification", NULL);
+	             "verification", NULL);
 }
 
 static void test_no_victims(void **state)
@@ -416,13 +429,15 @@ static void test_no_victims(void **state)
 	struct parsed p;
 
 	(void)state;
-	/* Remove the victims list entirely: the act's index has nothing to point at, victims is named first. */
+	/* Remove the victims list entirely: the act's index has nothing to point at, victims is named first.
+	 */
 	{
 		const char *start = strstr(example_json, "  \"victims\"");
 		const char *end = strstr(example_json, "  \"aggressors\"");
 		char *cut = malloc(strlen(example_json) + 1);
 		assert_non_null(cut);
-		snprintf(cut, strlen(example_json) + 1, "%.*s%s", (int)(start - example_json), example_json, end);
+		snprintf(cut, strlen(example_json) + 1, "%.*s%s", (int)(start - example_json), example_json,
+		         end);
 		parse(cut, &p);
 		assert_int_equal(p.rc, TJ_ESCHEMA);
 		assert_string_equal(p.verr.message, "victims: missing; at least one victim is required");
@@ -435,34 +450,36 @@ static void test_dates(void **state)
 {
 	(void)state;
 	expect_error("2026-03-14", "2026-07-01", TJ_LANG_EN, TJ_ESCHEMA, "occurred.start",
-		     "occurred.start: '2026-07-01' is after today (2026-06-01)");
+	             "occurred.start: '2026-07-01' is after today (2026-06-01)");
 	expect_error("2026-03-14", "2026-07-01", TJ_LANG_ES, TJ_ESCHEMA, "occurred.start",
-		     "occurred.start: '2026-07-01' es posterior a hoy (2026-06-01)");
+	             "occurred.start: '2026-07-01' es posterior a hoy (2026-06-01)");
 	expect_error("2026-03-14", "2026-02-29", TJ_LANG_EN, TJ_ESCHEMA, "occurred.start",
-		     "occurred.start: '2026-02-29' is not a valid date; use YYYY-MM-DD, YYYY-MM or YYYY");
+	             "occurred.start: '2026-02-29' is not a valid date; use YYYY-MM-DD, YYYY-MM or YYYY");
 	expect_error("2026-03-14", "14/03/2026", TJ_LANG_ES, TJ_ESCHEMA, "occurred.start",
-		     "occurred.start: '14/03/2026' no es una fecha válida; usa AAAA-MM-DD, AAAA-MM o AAAA");
+	             "occurred.start: '14/03/2026' no es una fecha válida; usa AAAA-MM-DD, AAAA-MM o AAAA");
 	expect_error("2026-03-14", "2026-03", TJ_LANG_EN, TJ_ESCHEMA, "occurred.start",
-		     "occurred.start: '2026-03' does not match precision 'day'; use YYYY-MM-DD");
-	expect_error("\"precision\": \"day\"", "\"precision\": \"range\"", TJ_LANG_EN, TJ_ESCHEMA, "occurred.end",
-		     "occurred.end: missing; precision 'range' needs an end date");
+	             "occurred.start: '2026-03' does not match precision 'day'; use YYYY-MM-DD");
+	expect_error("\"precision\": \"day\"", "\"precision\": \"range\"", TJ_LANG_EN, TJ_ESCHEMA,
+	             "occurred.end", "occurred.end: missing; precision 'range' needs an end date");
 	expect_error("\"precision\": \"day\"", "\"end\": \"2026-03-15\", \"precision\": \"day\"", TJ_LANG_EN,
-		     TJ_ESCHEMA, "occurred.end", "occurred.end: only allowed with precision 'range'");
-	expect_error("\"precision\": \"day\"", "\"end\": \"2026-03-01\", \"precision\": \"range\"", TJ_LANG_EN,
-		     TJ_ESCHEMA, "occurred.end", "occurred.end: '2026-03-01' is before occurred.start '2026-03-14'");
-	expect_error("\"precision\": \"day\"", "\"end\": \"2026-06-02\", \"precision\": \"range\"", TJ_LANG_EN,
-		     TJ_ESCHEMA, "occurred.end", NULL);
+	             TJ_ESCHEMA, "occurred.end", "occurred.end: only allowed with precision 'range'");
+	expect_error("\"precision\": \"day\"", "\"end\": \"2026-03-01\", \"precision\": \"range\"",
+	             TJ_LANG_EN, TJ_ESCHEMA, "occurred.end",
+	             "occurred.end: '2026-03-01' is before occurred.start '2026-03-14'");
+	expect_error("\"precision\": \"day\"", "\"end\": \"2026-06-02\", \"precision\": \"range\"",
+	             TJ_LANG_EN, TJ_ESCHEMA, "occurred.end", NULL);
 }
 
 static void test_date_forms_accepted(void **state)
 {
 	static const char *const ok[][2] = {
-		{"\"2026-03-14\", \"precision\": \"day\"", "\"2024-02-29\", \"precision\": \"day\""},
-		{"\"2026-03-14\", \"precision\": \"day\"", "\"2026-03\", \"precision\": \"month\""},
-		{"\"2026-03-14\", \"precision\": \"day\"", "\"2025\", \"precision\": \"year\""},
-		{"\"2026-03-14\", \"precision\": \"day\"", "\"2026-03\", \"precision\": \"estimate\""},
-		{"\"2026-03-14\", \"precision\": \"day\"", "\"2026-06-01\", \"precision\": \"day\""},
-		{"\"2026-03-14\", \"precision\": \"day\"", "\"2026-03-20\", \"end\": \"2026-03\", \"precision\": \"range\""},
+	    {"\"2026-03-14\", \"precision\": \"day\"", "\"2024-02-29\", \"precision\": \"day\""},
+	    {"\"2026-03-14\", \"precision\": \"day\"", "\"2026-03\", \"precision\": \"month\""},
+	    {"\"2026-03-14\", \"precision\": \"day\"", "\"2025\", \"precision\": \"year\""},
+	    {"\"2026-03-14\", \"precision\": \"day\"", "\"2026-03\", \"precision\": \"estimate\""},
+	    {"\"2026-03-14\", \"precision\": \"day\"", "\"2026-06-01\", \"precision\": \"day\""},
+	    {"\"2026-03-14\", \"precision\": \"day\"",
+	     "\"2026-03-20\", \"end\": \"2026-03\", \"precision\": \"range\""},
 	};
 	struct parsed p;
 
@@ -481,37 +498,44 @@ static void test_date_forms_accepted(void **state)
 static void test_places(void **state)
 {
 	(void)state;
-	expect_error("\"municipality\": \"20067\", \"place_type\"", "\"municipality\": \"21001\", \"place_type\"",
-		     TJ_LANG_EN, TJ_ESCHEMA, "location.municipality",
-		     "location.municipality: '21001' (Acajete, Puebla) is not in state '20' (Oaxaca)");
-	expect_error("\"municipality\": \"20067\", \"place_type\"", "\"municipality\": \"21001\", \"place_type\"",
-		     TJ_LANG_ES, TJ_ESCHEMA, "location.municipality",
-		     "location.municipality: '21001' (Acajete, Puebla) no pertenece al estado '20' (Oaxaca)");
-	expect_error("{\"state\": \"20\", \"municipality\": \"20067\"}", "{\"state\": \"21\", \"municipality\": \"20067\"}",
-		     TJ_LANG_EN, TJ_ESCHEMA, "residence.municipality", NULL);
-	expect_error("{\"state\": \"20\", \"municipality\": \"20067\"}", "{\"municipality\": \"20067\"}", TJ_LANG_EN,
-		     TJ_ESCHEMA, "residence.state", NULL);
+	expect_error("\"municipality\": \"20067\", \"place_type\"",
+	             "\"municipality\": \"21001\", \"place_type\"", TJ_LANG_EN, TJ_ESCHEMA,
+	             "location.municipality",
+	             "location.municipality: '21001' (Acajete, Puebla) is not in state '20' (Oaxaca)");
+	expect_error("\"municipality\": \"20067\", \"place_type\"",
+	             "\"municipality\": \"21001\", \"place_type\"", TJ_LANG_ES, TJ_ESCHEMA,
+	             "location.municipality",
+	             "location.municipality: '21001' (Acajete, Puebla) no pertenece al estado '20' (Oaxaca)");
+	expect_error("{\"state\": \"20\", \"municipality\": \"20067\"}",
+	             "{\"state\": \"21\", \"municipality\": \"20067\"}", TJ_LANG_EN, TJ_ESCHEMA,
+	             "residence.municipality", NULL);
+	expect_error("{\"state\": \"20\", \"municipality\": \"20067\"}", "{\"municipality\": \"20067\"}",
+	             TJ_LANG_EN, TJ_ESCHEMA, "residence.state", NULL);
 	expect_error("\"state\": \"20\"", "\"state\": \"33\"", TJ_LANG_EN, TJ_ESCHEMA, "location.state",
-		     "location.state: '33' is not an INEGI state code; use two digits, 01 to 32");
-	expect_error("\"state\": \"20\"", "\"state\": \"Oaxaca\"", TJ_LANG_EN, TJ_ESCHEMA, "location.state", NULL);
+	             "location.state: '33' is not an INEGI state code; use two digits, 01 to 32");
+	expect_error("\"state\": \"20\"", "\"state\": \"Oaxaca\"", TJ_LANG_EN, TJ_ESCHEMA, "location.state",
+	             NULL);
 	expect_error("\"state\": \"20\"", "\"state\": 20", TJ_LANG_EN, TJ_ESCHEMA, "location.state", NULL);
-	expect_error("\"municipality\": \"20067\", \"place_type\"", "\"municipality\": \"20571\", \"place_type\"",
-		     TJ_LANG_EN, TJ_ESCHEMA, "location.municipality", NULL);
+	expect_error("\"municipality\": \"20067\", \"place_type\"",
+	             "\"municipality\": \"20571\", \"place_type\"", TJ_LANG_EN, TJ_ESCHEMA,
+	             "location.municipality", NULL);
 }
 
 static void test_indexes(void **state)
 {
 	(void)state;
 	expect_error("\"victim\": 0", "\"victim\": 1", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].victim",
-		     "acts[0].victim: 1 is out of range; there are 1 victims, use 0 to 0");
+	             "acts[0].victim: 1 is out of range; there are 1 victims, use 0 to 0");
 	expect_error("\"victim\": 0", "\"victim\": 1", TJ_LANG_ES, TJ_ESCHEMA, "acts[0].victim",
-		     "acts[0].victim: 1 está fuera de rango; hay 1 víctimas, usa de 0 a 0");
-	expect_error("\"aggressor\": 0", "\"aggressor\": 3", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].aggressor",
-		     "acts[0].aggressor: 3 is out of range; there are 1 aggressors, use 0 to 0 or leave it out");
+	             "acts[0].victim: 1 está fuera de rango; hay 1 víctimas, usa de 0 a 0");
+	expect_error(
+	    "\"aggressor\": 0", "\"aggressor\": 3", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].aggressor",
+	    "acts[0].aggressor: 3 is out of range; there are 1 aggressors, use 0 to 0 or leave it out");
 	expect_error("{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}",
-		     "{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}, "
-		     "{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}",
-		     TJ_LANG_EN, TJ_ESCHEMA, "acts[1]", "acts[1]: repeats acts[0] (same type, victim and aggressor)");
+	             "{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}, "
+	             "{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}",
+	             TJ_LANG_EN, TJ_ESCHEMA, "acts[1]",
+	             "acts[1]: repeats acts[0] (same type, victim and aggressor)");
 }
 
 static void test_limits(void **state)
@@ -526,9 +550,9 @@ static void test_limits(void **state)
 	memset(narr + strlen(narr), 'x', n);
 	strcpy(narr + 14 + n, "\"");
 	expect_error("\"narrative\": \"...\"", narr, TJ_LANG_EN, TJ_ESCHEMA, "case.narrative",
-		     "case.narrative: 16385 bytes; at most 16384");
+	             "case.narrative: 16385 bytes; at most 16384");
 	expect_error("\"narrative\": \"...\"", narr, TJ_LANG_ES, TJ_ESCHEMA, "case.narrative",
-		     "case.narrative: 16385 bytes; como máximo 16384");
+	             "case.narrative: 16385 bytes; como máximo 16384");
 	/* Exactly at the limit is fine. */
 	narr[14 + n - 1] = '"';
 	narr[14 + n] = '\0';
@@ -546,17 +570,20 @@ static void test_limits(void **state)
 	strcpy(victims, "\"victims\": [");
 	for (int i = 0; i < TJ_INC_VICTIMS_MAX; i++) /* the example's own victim makes 33 */
 		strcat(victims, "{\"unit\": \"family\"}, ");
-	expect_error("\"victims\": [", victims, TJ_LANG_EN, TJ_ESCHEMA, "victims", "victims: 33 entries; at most 32");
+	expect_error("\"victims\": [", victims, TJ_LANG_EN, TJ_ESCHEMA, "victims",
+	             "victims: 33 entries; at most 32");
 	free(victims);
 
-	expect_error("\"traits\": [\"indigenous\"]", "\"traits\": [\"indigenous\", \"migrant\", \"indigenous\"]",
-		     TJ_LANG_EN, TJ_ESCHEMA, "victims[0].traits[2]", "victims[0].traits[2]: 'indigenous' is repeated");
+	expect_error("\"traits\": [\"indigenous\"]",
+	             "\"traits\": [\"indigenous\", \"migrant\", \"indigenous\"]", TJ_LANG_EN, TJ_ESCHEMA,
+	             "victims[0].traits[2]", "victims[0].traits[2]: 'indigenous' is repeated");
 	expect_error("\"victim_names\": [\"...\"]", "\"victim_names\": [\"\"]", TJ_LANG_EN, TJ_ESCHEMA,
-		     "case.victim_names[0]", NULL);
+	             "case.victim_names[0]", NULL);
 	expect_error("\"exact_place\": \"...\"", "\"exact_place\": \"calle\\u0007\"", TJ_LANG_EN, TJ_ESCHEMA,
-		     "case.exact_place", NULL);
+	             "case.exact_place", NULL);
 	expect_error("\"failed\": [\"panic_button\"]", "\"failed\": [\"escort\"]", TJ_LANG_EN, TJ_ESCHEMA,
-		     "protection.failed[0]", "protection.failed[0]: 'escort' is not among protection.measures");
+	             "protection.failed[0]",
+	             "protection.failed[0]: 'escort' is not among protection.measures");
 
 	/* The whole document */
 	json = malloc(TJ_INC_JSON_MAX_BYTES + 2);
@@ -575,9 +602,11 @@ static void test_ref_never_echoed(void **state)
 {
 	(void)state;
 	expect_error("\"victims\": [{", "\"victims\": [{\"ref\": \"v-7Q2M\"}, {", TJ_LANG_EN, TJ_ESCHEMA,
-		     "victims[1].ref", "victims[1].ref: 'v-7Q2M' is also victims[0].ref; give one victim several acts instead");
-	expect_error("\"v-7Q2M\"", "\"Juana Perez\"", TJ_LANG_EN, TJ_ESCHEMA, "victims[0].ref",
-		     "victims[0].ref: not a reference; use 1 to 32 letters, digits, '-', '_' or '.', never a name");
+	             "victims[1].ref",
+	             "victims[1].ref: 'v-7Q2M' is also victims[0].ref; give one victim several acts instead");
+	expect_error(
+	    "\"v-7Q2M\"", "\"Juana Perez\"", TJ_LANG_EN, TJ_ESCHEMA, "victims[0].ref",
+	    "victims[0].ref: not a reference; use 1 to 32 letters, digits, '-', '_' or '.', never a name");
 }
 
 /* ---- severity ---------------------------------------------------------- */
@@ -589,12 +618,14 @@ static struct tj_incident_summary *severity_case(const char *acts, const char *s
 	struct parsed p;
 
 	snprintf(tail, sizeof tail, "%s", extra);
-	snprintf(json, sizeof json,
-		 "{\"occurred\": {\"start\": \"2026-03-14\", \"precision\": \"day\"}, \"location\": {\"state\": \"07\"},"
-		 " \"victims\": [{\"unit\": \"individual\"}, {\"unit\": \"community\"}],"
-		 " \"acts\": [%s], \"protection\": {\"status\": \"%s\"}, \"source\": {\"type\": \"media_report\"},"
-		 " \"verification\": \"unverified\"%s}",
-		 acts, status, tail);
+	snprintf(
+	    json, sizeof json,
+	    "{\"occurred\": {\"start\": \"2026-03-14\", \"precision\": \"day\"}, \"location\": {\"state\": "
+	    "\"07\"},"
+	    " \"victims\": [{\"unit\": \"individual\"}, {\"unit\": \"community\"}],"
+	    " \"acts\": [%s], \"protection\": {\"status\": \"%s\"}, \"source\": {\"type\": \"media_report\"},"
+	    " \"verification\": \"unverified\"%s}",
+	    acts, status, tail);
 	parse(json, &p);
 	if (p.rc)
 		print_error("%s\n", p.verr.message);
@@ -609,7 +640,8 @@ static void test_severity(void **state)
 
 	(void)state;
 	/* The highest act counts. */
-	s = severity_case("{\"type\": \"harassment\", \"victim\": 0}, {\"type\": \"threat\", \"victim\": 1}", "none", "");
+	s = severity_case("{\"type\": \"harassment\", \"victim\": 0}, {\"type\": \"threat\", \"victim\": 1}",
+	                  "none", "");
 	assert_int_equal(tj_incident_compute_severity(s, false), 3);
 	assert_int_equal(s->severity, 3);
 	/* +1 for a prior incident against the same victim within 90 days */
@@ -627,8 +659,8 @@ static void test_severity(void **state)
 	tj_incident_summary_free(s);
 
 	/* Capped at 5 */
-	s = severity_case("{\"type\": \"raid\", \"victim\": 0}, {\"type\": \"killing\", \"victim\": 1}", "state_mechanism",
-			  "");
+	s = severity_case("{\"type\": \"raid\", \"victim\": 0}, {\"type\": \"killing\", \"victim\": 1}",
+	                  "state_mechanism", "");
 	assert_int_equal(tj_incident_compute_severity(s, true), 5);
 	assert_int_equal(s->severity, 5);
 	tj_incident_summary_free(s);
@@ -646,7 +678,8 @@ static void test_severity(void **state)
 	tj_incident_summary_free(s);
 
 	/* Output of a computed severity re-imports as computed. */
-	s = severity_case("{\"type\": \"killing\", \"victim\": 0}", "none", ", \"severity\": 2, \"severity_explicit\": false");
+	s = severity_case("{\"type\": \"killing\", \"victim\": 0}", "none",
+	                  ", \"severity\": 2, \"severity_explicit\": false");
 	assert_int_equal(s->severity, 5);
 	assert_false(s->severity_explicit);
 	tj_incident_summary_free(s);
@@ -660,20 +693,22 @@ static void test_severity(void **state)
 	assert_int_equal(tj_incident_compute_severity(s, true), 0);
 	tj_incident_summary_free(s);
 
-	expect_error("\"verification\": \"confirmed\"", "\"verification\": \"confirmed\", \"severity\": 6", TJ_LANG_EN,
-		     TJ_ESCHEMA, "severity", "severity: must be a whole number from 1 to 5");
-	expect_error("\"verification\": \"confirmed\"", "\"verification\": \"confirmed\", \"severity\": 0", TJ_LANG_EN,
-		     TJ_ESCHEMA, "severity", NULL);
-	expect_error("\"verification\": \"confirmed\"", "\"verification\": \"confirmed\", \"severity_explicit\": 1",
-		     TJ_LANG_EN, TJ_ESCHEMA, "severity_explicit", NULL);
+	expect_error("\"verification\": \"confirmed\"", "\"verification\": \"confirmed\", \"severity\": 6",
+	             TJ_LANG_EN, TJ_ESCHEMA, "severity", "severity: must be a whole number from 1 to 5");
+	expect_error("\"verification\": \"confirmed\"", "\"verification\": \"confirmed\", \"severity\": 0",
+	             TJ_LANG_EN, TJ_ESCHEMA, "severity", NULL);
+	expect_error("\"verification\": \"confirmed\"",
+	             "\"verification\": \"confirmed\", \"severity_explicit\": 1", TJ_LANG_EN, TJ_ESCHEMA,
+	             "severity_explicit", NULL);
 }
 
 /* ---- dates ------------------------------------------------------------- */
 
 static void test_date_functions(void **state)
 {
-	static const char *const bad[] = {"", "2026-3-14", "20260314", "2026-13", "2026-00", "2026-02-30",
-					  "2026-01-00", "1899", "2026-01-01T00", " 2026", "2026/01/01", "-2026"};
+	static const char *const bad[] = {"",           "2026-3-14",  "20260314", "2026-13",       "2026-00",
+	                                  "2026-02-30", "2026-01-00", "1899",     "2026-01-01T00", " 2026",
+	                                  "2026/01/01", "-2026"};
 	struct tj_date d;
 	char out[11];
 
@@ -763,7 +798,8 @@ static void test_summary_truncation_and_flips(void **state)
 	memcpy(flip, buf, len);
 	flip[0] ^= 0x01;
 	assert_int_not_equal(tj_incident_summary_decode(flip, len, d), 0);
-	print_message("summary body %zu bytes: %zu of %zu bit flips decoded (all canonical)\n", len, accepted, total);
+	print_message("summary body %zu bytes: %zu of %zu bit flips decoded (all canonical)\n", len, accepted,
+	              total);
 	assert_true(accepted * 10 < total);
 	tj_incident_summary_free(s);
 	tj_incident_summary_free(d);
@@ -794,7 +830,10 @@ static void test_summary_decode_rejects(void **state)
 	assert_int_not_equal(tj_incident_summary_decode(bad, len, d), 0);
 	/* an act pointing past the victims: "victim": 0 -> 1 (positive fixint) */
 	memcpy(bad, buf, len);
-	p = memmem(bad, len, "\xac" "death_threat\x00\x00", 15);
+	p = memmem(bad, len,
+	           "\xac"
+	           "death_threat\x00\x00",
+	           15);
 	assert_non_null(p);
 	p[13] = 0x01;
 	assert_int_equal(tj_incident_summary_decode(bad, len, d), TJ_ESCHEMA);
@@ -915,7 +954,8 @@ static void test_largest_bodies(void **state)
 {
 	static uint8_t buf[TJ_INC_BODY_MAX_BYTES];
 	const struct tj_vocab *causes = tj_vocab_find("defended_cause"), *traits = tj_vocab_find("trait");
-	const struct tj_vocab *measures = tj_vocab_find("protection_measure"), *acts = tj_vocab_find("act_type");
+	const struct tj_vocab *measures = tj_vocab_find("protection_measure"),
+	                      *acts = tj_vocab_find("act_type");
 	struct tj_incident_summary *s, *d = tj_incident_summary_new();
 	struct tj_incident_case *c = tj_incident_case_new(), *e = tj_incident_case_new();
 	uint8_t id[32] = {0}, id2[32];
@@ -1004,27 +1044,27 @@ static void test_largest_bodies(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_example_parses),
-		cmocka_unit_test(test_example_round_trip),
-		cmocka_unit_test(test_to_json_form),
-		cmocka_unit_test(test_malformed_json),
-		cmocka_unit_test(test_nul_refused),
-		cmocka_unit_test(test_unknown_code_messages),
-		cmocka_unit_test(test_wrong_types_and_keys),
-		cmocka_unit_test(test_missing_required),
-		cmocka_unit_test(test_no_victims),
-		cmocka_unit_test(test_dates),
-		cmocka_unit_test(test_date_forms_accepted),
-		cmocka_unit_test(test_places),
-		cmocka_unit_test(test_indexes),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_ref_never_echoed),
-		cmocka_unit_test(test_severity),
-		cmocka_unit_test(test_date_functions),
-		cmocka_unit_test(test_summary_truncation_and_flips),
-		cmocka_unit_test(test_summary_decode_rejects),
-		cmocka_unit_test(test_case_body),
-		cmocka_unit_test(test_largest_bodies),
+	    cmocka_unit_test(test_example_parses),
+	    cmocka_unit_test(test_example_round_trip),
+	    cmocka_unit_test(test_to_json_form),
+	    cmocka_unit_test(test_malformed_json),
+	    cmocka_unit_test(test_nul_refused),
+	    cmocka_unit_test(test_unknown_code_messages),
+	    cmocka_unit_test(test_wrong_types_and_keys),
+	    cmocka_unit_test(test_missing_required),
+	    cmocka_unit_test(test_no_victims),
+	    cmocka_unit_test(test_dates),
+	    cmocka_unit_test(test_date_forms_accepted),
+	    cmocka_unit_test(test_places),
+	    cmocka_unit_test(test_indexes),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_ref_never_echoed),
+	    cmocka_unit_test(test_severity),
+	    cmocka_unit_test(test_date_functions),
+	    cmocka_unit_test(test_summary_truncation_and_flips),
+	    cmocka_unit_test(test_summary_decode_rejects),
+	    cmocka_unit_test(test_case_body),
+	    cmocka_unit_test(test_largest_bodies),
 	};
 
 	if (sodium_init() < 0)

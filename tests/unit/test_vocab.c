@@ -20,7 +20,11 @@ static bool utf8_text(const char *s)
 	const unsigned char *p = (const unsigned char *)s;
 
 	while (*p) {
-		size_t need = *p < 0x80 ? 0 : (*p & 0xe0) == 0xc0 ? 1 : (*p & 0xf0) == 0xe0 ? 2 : (*p & 0xf8) == 0xf0 ? 3 : 9;
+		size_t need = *p < 0x80             ? 0
+		              : (*p & 0xe0) == 0xc0 ? 1
+		              : (*p & 0xf0) == 0xe0 ? 2
+		              : (*p & 0xf8) == 0xf0 ? 3
+		                                    : 9;
 		if (need == 9 || (need == 0 && *p < 0x20))
 			return false;
 		for (size_t i = 1; i <= need; i++)
@@ -72,11 +76,26 @@ static void test_every_vocab_is_complete(void **state)
 static void test_required_fields_exist(void **state)
 {
 	static const char *const fields[] = {
-		"precision",	      "place_type",	"unit",		    "role",	   "gender",
-		"age_band",	      "trait",		"defended_cause",   "aggressor_category",
-		"aggressor_type",     "aggressor_level", "involvement",	    "act_type",	   "protection_status",
-		"risk_level",	      "protection_measure", "source_type", "reliability", "verification",
-		"consent",
+	    "precision",
+	    "place_type",
+	    "unit",
+	    "role",
+	    "gender",
+	    "age_band",
+	    "trait",
+	    "defended_cause",
+	    "aggressor_category",
+	    "aggressor_type",
+	    "aggressor_level",
+	    "involvement",
+	    "act_type",
+	    "protection_status",
+	    "risk_level",
+	    "protection_measure",
+	    "source_type",
+	    "reliability",
+	    "verification",
+	    "consent",
 	};
 
 	(void)state;
@@ -94,11 +113,25 @@ static void test_act_severities(void **state)
 		const char *code;
 		uint8_t sev;
 	} table[] = {
-		{"killing", 5},		    {"disappearance", 5},	  {"attempted_killing", 5}, {"torture", 5},
-		{"sexual_violence", 5},	    {"abduction", 5},		  {"physical_assault", 4},  {"arbitrary_detention", 4},
-		{"raid", 4},		    {"death_threat", 4},	  {"forced_displacement", 4}, {"threat", 3},
-		{"surveillance", 3},	    {"theft_equipment_data", 3}, {"criminalization", 3},   {"harassment", 2},
-		{"defamation", 2},	    {"digital_harassment", 2},	  {"obstruction_of_work", 1},
+	    {"killing", 5},
+	    {"disappearance", 5},
+	    {"attempted_killing", 5},
+	    {"torture", 5},
+	    {"sexual_violence", 5},
+	    {"abduction", 5},
+	    {"physical_assault", 4},
+	    {"arbitrary_detention", 4},
+	    {"raid", 4},
+	    {"death_threat", 4},
+	    {"forced_displacement", 4},
+	    {"threat", 3},
+	    {"surveillance", 3},
+	    {"theft_equipment_data", 3},
+	    {"criminalization", 3},
+	    {"harassment", 2},
+	    {"defamation", 2},
+	    {"digital_harassment", 2},
+	    {"obstruction_of_work", 1},
 	};
 
 	(void)state;
@@ -113,34 +146,77 @@ static void test_act_severities(void **state)
 static void test_codes_named_in_the_design(void **state)
 {
 	static const char *const pairs[][2] = {
-		{"precision", "day"},	 {"precision", "month"},	    {"precision", "year"},
-		{"precision", "range"},	 {"precision", "estimate"},	    {"unit", "individual"},
-		{"unit", "family"},	 {"unit", "organization"},	    {"unit", "community"},
-		{"unit", "media_outlet"}, {"gender", "woman"},		    {"gender", "man"},
-		{"gender", "trans_woman"}, {"gender", "trans_man"},	    {"gender", "non_binary"},
-		{"gender", "other"},	 {"gender", "unknown"},		    {"age_band", "0_17"},
-		{"age_band", "18_29"},	 {"age_band", "30_44"},		    {"age_band", "45_59"},
-		{"age_band", "60_plus"}, {"age_band", "unknown"},	    {"trait", "indigenous"},
-		{"trait", "afro_descendant"}, {"trait", "disability"},	    {"trait", "lgbti"},
-		{"trait", "migrant"},	 {"trait", "displaced"},	    {"aggressor_category", "state"},
-		{"aggressor_category", "non_state"}, {"aggressor_category", "unidentified"},
-		{"aggressor_type", "armed_forces"}, {"aggressor_type", "federal_police"},
-		{"aggressor_type", "state_police"}, {"aggressor_type", "municipal_police"},
-		{"aggressor_type", "prosecutor_judiciary"}, {"aggressor_type", "public_official"},
-		{"aggressor_type", "organized_crime"}, {"aggressor_type", "company"},
-		{"aggressor_type", "private_security"}, {"aggressor_type", "political_actor"},
-		{"aggressor_type", "community_individual"}, {"aggressor_type", "unknown"},
-		{"aggressor_level", "federal"}, {"aggressor_level", "state"}, {"aggressor_level", "municipal"},
-		{"involvement", "direct"}, {"protection_status", "none"}, {"protection_status", "federal_mechanism"},
-		{"protection_status", "state_mechanism"}, {"protection_status", "iachr_precautionary"},
-		{"protection_status", "civil_society_network"}, {"risk_level", "ordinary"},
-		{"risk_level", "extraordinary"}, {"protection_measure", "panic_button"},
-		{"protection_measure", "escort"}, {"protection_measure", "patrol"},
-		{"verification", "unverified"}, {"verification", "partially_verified"},
-		{"verification", "confirmed"}, {"consent", "network_statistics"}, {"consent", "network_alerts"},
-		{"consent", "publication"}, {"role", "defender"}, {"role", "journalist"},
-		{"defended_cause", "land_territory"}, {"defended_cause", "environment"},
-		{"place_type", "home"}, {"source_type", "victim_testimony"}, {"reliability", "usually_reliable"},
+	    {"precision", "day"},
+	    {"precision", "month"},
+	    {"precision", "year"},
+	    {"precision", "range"},
+	    {"precision", "estimate"},
+	    {"unit", "individual"},
+	    {"unit", "family"},
+	    {"unit", "organization"},
+	    {"unit", "community"},
+	    {"unit", "media_outlet"},
+	    {"gender", "woman"},
+	    {"gender", "man"},
+	    {"gender", "trans_woman"},
+	    {"gender", "trans_man"},
+	    {"gender", "non_binary"},
+	    {"gender", "other"},
+	    {"gender", "unknown"},
+	    {"age_band", "0_17"},
+	    {"age_band", "18_29"},
+	    {"age_band", "30_44"},
+	    {"age_band", "45_59"},
+	    {"age_band", "60_plus"},
+	    {"age_band", "unknown"},
+	    {"trait", "indigenous"},
+	    {"trait", "afro_descendant"},
+	    {"trait", "disability"},
+	    {"trait", "lgbti"},
+	    {"trait", "migrant"},
+	    {"trait", "displaced"},
+	    {"aggressor_category", "state"},
+	    {"aggressor_category", "non_state"},
+	    {"aggressor_category", "unidentified"},
+	    {"aggressor_type", "armed_forces"},
+	    {"aggressor_type", "federal_police"},
+	    {"aggressor_type", "state_police"},
+	    {"aggressor_type", "municipal_police"},
+	    {"aggressor_type", "prosecutor_judiciary"},
+	    {"aggressor_type", "public_official"},
+	    {"aggressor_type", "organized_crime"},
+	    {"aggressor_type", "company"},
+	    {"aggressor_type", "private_security"},
+	    {"aggressor_type", "political_actor"},
+	    {"aggressor_type", "community_individual"},
+	    {"aggressor_type", "unknown"},
+	    {"aggressor_level", "federal"},
+	    {"aggressor_level", "state"},
+	    {"aggressor_level", "municipal"},
+	    {"involvement", "direct"},
+	    {"protection_status", "none"},
+	    {"protection_status", "federal_mechanism"},
+	    {"protection_status", "state_mechanism"},
+	    {"protection_status", "iachr_precautionary"},
+	    {"protection_status", "civil_society_network"},
+	    {"risk_level", "ordinary"},
+	    {"risk_level", "extraordinary"},
+	    {"protection_measure", "panic_button"},
+	    {"protection_measure", "escort"},
+	    {"protection_measure", "patrol"},
+	    {"verification", "unverified"},
+	    {"verification", "partially_verified"},
+	    {"verification", "confirmed"},
+	    {"consent", "network_statistics"},
+	    {"consent", "network_alerts"},
+	    {"consent", "publication"},
+	    {"role", "defender"},
+	    {"role", "journalist"},
+	    {"defended_cause", "land_territory"},
+	    {"defended_cause", "environment"},
+	    {"place_type", "home"},
+	    {"source_type", "victim_testimony"},
+	    {"reliability", "usually_reliable"},
 	};
 
 	(void)state;
@@ -158,7 +234,7 @@ static void test_labels(void **state)
 	assert_string_equal(tj_vocab_label("act_type", "killing", TJ_LANG_EN), "Killing");
 	assert_string_equal(tj_vocab_label("precision", "day", TJ_LANG_ES), "Día exacto");
 	assert_string_equal(tj_vocab_label("protection_status", "iachr_precautionary", TJ_LANG_ES),
-			    "Medidas cautelares de la CIDH");
+	                    "Medidas cautelares de la CIDH");
 	assert_string_equal(tj_vocab_label("trait", "indigenous", TJ_LANG_ES), "Indígena");
 	/* Unknown: the code itself, never NULL for a non-NULL code. */
 	assert_string_equal(tj_vocab_label("gender", "mujer", TJ_LANG_ES), "mujer");
@@ -242,10 +318,13 @@ static void test_inegi_municipalities(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_every_vocab_is_complete), cmocka_unit_test(test_required_fields_exist),
-		cmocka_unit_test(test_act_severities),		cmocka_unit_test(test_codes_named_in_the_design),
-		cmocka_unit_test(test_labels),			cmocka_unit_test(test_inegi_states),
-		cmocka_unit_test(test_inegi_municipalities),
+	    cmocka_unit_test(test_every_vocab_is_complete),
+	    cmocka_unit_test(test_required_fields_exist),
+	    cmocka_unit_test(test_act_severities),
+	    cmocka_unit_test(test_codes_named_in_the_design),
+	    cmocka_unit_test(test_labels),
+	    cmocka_unit_test(test_inegi_states),
+	    cmocka_unit_test(test_inegi_municipalities),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
