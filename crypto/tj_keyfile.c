@@ -32,8 +32,8 @@
 #define TJ__KF_VERSION 1u
 #define TJ__KF_FIELDS 5u
 #define TJ__KF_SLOT_FIELDS 7u
-#define TJ__KF_MAX_BYTES 4096u    /* 16 full slots take about 3 KiB */
-#define TJ__KF_AD_MAX_BYTES 160u  /* header + one slot's parameters */
+#define TJ__KF_MAX_BYTES 4096u   /* 16 full slots take about 3 KiB */
+#define TJ__KF_AD_MAX_BYTES 160u /* header + one slot's parameters */
 #define TJ__SALT_BYTES crypto_pwhash_SALTBYTES
 #define TJ__KEY_BYTES crypto_aead_xchacha20poly1305_ietf_KEYBYTES
 #define TJ__TAG_BYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
@@ -67,11 +67,11 @@ struct tj__kf {
 };
 
 static const struct tj_mp_limits tj__kf_limits = {
-	.max_depth = 3,
-	/* array, magic, version, slots array, nonce, ciphertext; each slot an array of 7 */
-	.max_items = 6 + TJ_KEYFILE_SLOTS_MAX * (1 + TJ__KF_SLOT_FIELDS),
-	.max_str = 128,
-	.canonical = true,
+    .max_depth = 3,
+    /* array, magic, version, slots array, nonce, ciphertext; each slot an array of 7 */
+    .max_items = 6 + TJ_KEYFILE_SLOTS_MAX * (1 + TJ__KF_SLOT_FIELDS),
+    .max_str = 128,
+    .canonical = true,
 };
 
 /* --- parameters ------------------------------------------------------- */
@@ -404,7 +404,7 @@ static int tj__load(const char *path, struct tj__kf *kf)
 static int tj__slot_key(const struct tj__kf_slot *s, const char *pass, size_t pass_len, uint8_t key[32])
 {
 	if (crypto_pwhash(key, TJ__KEY_BYTES, pass, pass_len, s->salt, s->opslimit, (size_t)s->memlimit,
-			  (int)s->alg) != 0)
+	                  (int)s->alg) != 0)
 		return -ENOMEM;
 	return 0;
 }
@@ -421,10 +421,11 @@ static int tj__slot_wrap(struct tj__kf_slot *s, const char *pass, size_t pass_le
 		return -ENOMEM;
 	randombytes_buf(s->salt, sizeof(s->salt));
 	randombytes_buf(s->nonce, sizeof(s->nonce));
-	if ((rc = tj__slot_ad(s, ad, sizeof(ad), &ad_len)) != 0 || (rc = tj__slot_key(s, pass, pass_len, key)) != 0)
+	if ((rc = tj__slot_ad(s, ad, sizeof(ad), &ad_len)) != 0 ||
+	    (rc = tj__slot_key(s, pass, pass_len, key)) != 0)
 		goto out;
 	if (crypto_aead_xchacha20poly1305_ietf_encrypt(s->wrapped, &clen, file_key, TJ__KEY_BYTES, ad, ad_len,
-						       NULL, s->nonce, key) != 0)
+	                                               NULL, s->nonce, key) != 0)
 		rc = TJ_ECRYPTO;
 out:
 	sodium_free(key);
@@ -442,10 +443,11 @@ static int tj__slot_unwrap(const struct tj__kf_slot *s, const char *pass, size_t
 
 	if (key == NULL)
 		return -ENOMEM;
-	if ((rc = tj__slot_ad(s, ad, sizeof(ad), &ad_len)) != 0 || (rc = tj__slot_key(s, pass, pass_len, key)) != 0)
+	if ((rc = tj__slot_ad(s, ad, sizeof(ad), &ad_len)) != 0 ||
+	    (rc = tj__slot_key(s, pass, pass_len, key)) != 0)
 		goto out;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(file_key, &klen, NULL, s->wrapped, sizeof(s->wrapped), ad,
-						       ad_len, s->nonce, key) != 0)
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(file_key, &klen, NULL, s->wrapped, sizeof(s->wrapped),
+	                                               ad, ad_len, s->nonce, key) != 0)
 		rc = TJ_EPASSPHRASE;
 out:
 	sodium_free(key);
@@ -463,7 +465,8 @@ static int tj__slot_init(struct tj__kf_slot *s, const char *person, size_t name_
 
 /* --- payload ---------------------------------------------------------- */
 
-static int tj__payload_seal(struct tj__kf *kf, const uint8_t *file_key, const uint8_t *sk, const uint8_t *storage_key)
+static int tj__payload_seal(struct tj__kf *kf, const uint8_t *file_key, const uint8_t *sk,
+                            const uint8_t *storage_key)
 {
 	uint8_t ad[TJ__KF_AD_MAX_BYTES];
 	size_t ad_len = 0;
@@ -478,8 +481,8 @@ static int tj__payload_seal(struct tj__kf *kf, const uint8_t *file_key, const ui
 	randombytes_buf(kf->nonce, sizeof(kf->nonce));
 	if ((rc = tj__header_ad(ad, sizeof(ad), &ad_len)) != 0)
 		goto out;
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(kf->ct, &clen, plain, TJ__PAYLOAD_BYTES, ad, ad_len, NULL,
-						       kf->nonce, file_key) != 0)
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(kf->ct, &clen, plain, TJ__PAYLOAD_BYTES, ad, ad_len,
+	                                               NULL, kf->nonce, file_key) != 0)
 		rc = TJ_ECRYPTO;
 out:
 	sodium_free(plain);
@@ -498,7 +501,7 @@ static int tj__payload_open(const struct tj__kf *kf, const uint8_t *file_key, ui
 		return rc;
 	/* The passphrase was right, so a failure here means a damaged file. */
 	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL, kf->ct, sizeof(kf->ct), ad, ad_len,
-						       kf->nonce, file_key) != 0 ||
+	                                               kf->nonce, file_key) != 0 ||
 	    plen != TJ__PAYLOAD_BYTES)
 		return TJ_EKEYFILE;
 	return 0;
@@ -507,7 +510,7 @@ static int tj__payload_open(const struct tj__kf *kf, const uint8_t *file_key, ui
 /* --- public ----------------------------------------------------------- */
 
 int tj_keyfile_create(const char *path, const struct tj_identity *id, const char *person, const char *pass,
-		      size_t pass_len, enum tj_kdf_level kdf)
+                      size_t pass_len, enum tj_kdf_level kdf)
 {
 	struct tj__kf kf;
 	uint8_t *file_key = NULL, *storage_key = NULL;
@@ -595,7 +598,7 @@ int tj_keyfile_unlock(const char *path, const char *pass, size_t pass_len, struc
 }
 
 int tj_keyfile_unlock_bytes(const uint8_t *buf, size_t len, const char *pass, size_t pass_len,
-			    struct tj_unlocked **out)
+                            struct tj_unlocked **out)
 {
 	struct tj__kf kf;
 	uint8_t *file_key = NULL, *plain = NULL;
@@ -638,7 +641,7 @@ static int tj__check_owner(const struct tj__kf *kf, const struct tj_unlocked *u)
 }
 
 int tj_keyfile_add_person(const char *path, const struct tj_unlocked *u, const char *person, const char *pass,
-			  size_t pass_len, enum tj_kdf_level kdf)
+                          size_t pass_len, enum tj_kdf_level kdf)
 {
 	struct tj__kf kf;
 	size_t name_len = 0;
@@ -694,7 +697,8 @@ int tj_keyfile_people(const char *path, char names[TJ_KEYFILE_SLOTS_MAX][TJ_PERS
 
 	if (path == NULL || names == NULL || count == NULL)
 		return -EINVAL;
-	if ((rc = tj__read_file(path, buf, sizeof(buf), &len)) != 0 || (rc = tj_keyfile_inspect(buf, len, &info)) != 0)
+	if ((rc = tj__read_file(path, buf, sizeof(buf), &len)) != 0 ||
+	    (rc = tj_keyfile_inspect(buf, len, &info)) != 0)
 		return rc;
 	memcpy(names, info.people, info.n_people * sizeof(info.people[0]));
 	*count = info.n_people;

@@ -25,9 +25,9 @@
 #define TJ_PERSON_NAME_MAX 64
 
 enum tj_kdf_level {
-	TJ_KDF_MIN = 0,         /* tests only: crypto_pwhash *_MIN */
+	TJ_KDF_MIN = 0, /* tests only: crypto_pwhash *_MIN */
 	TJ_KDF_INTERACTIVE = 1,
-	TJ_KDF_MODERATE = 2,    /* the default */
+	TJ_KDF_MODERATE = 2, /* the default */
 	TJ_KDF_SENSITIVE = 3,
 };
 
@@ -46,10 +46,11 @@ struct tj_unlocked {
 
 /* Creates a new key file at path for id, with one slot named person. Fails with -EEXIST if it exists. */
 TJ_MUST_CHECK int tj_keyfile_create(const char *path, const struct tj_identity *id, const char *person,
-				    const char *pass, size_t pass_len, enum tj_kdf_level kdf);
+                                    const char *pass, size_t pass_len, enum tj_kdf_level kdf);
 
 /* Unlocks with any slot's passphrase. *out is freed with tj_unlocked_free. */
-TJ_MUST_CHECK int tj_keyfile_unlock(const char *path, const char *pass, size_t pass_len, struct tj_unlocked **out);
+TJ_MUST_CHECK int tj_keyfile_unlock(const char *path, const char *pass, size_t pass_len,
+                                    struct tj_unlocked **out);
 
 /*
  * Adds a slot (another staff member) using an unlocked file's secrets.
@@ -58,7 +59,7 @@ TJ_MUST_CHECK int tj_keyfile_unlock(const char *path, const char *pass, size_t p
  * Not safe against a concurrent writer of the same file: the CLI serializes.
  */
 TJ_MUST_CHECK int tj_keyfile_add_person(const char *path, const struct tj_unlocked *u, const char *person,
-					const char *pass, size_t pass_len, enum tj_kdf_level kdf);
+                                        const char *pass, size_t pass_len, enum tj_kdf_level kdf);
 /*
  * Removes a person's slot; refuses to remove the last one (TJ_ESTATE);
  * TJ_ENOTFOUND if there is no such person.
@@ -69,7 +70,7 @@ TJ_MUST_CHECK int tj_keyfile_add_person(const char *path, const struct tj_unlock
 TJ_MUST_CHECK int tj_keyfile_remove_person(const char *path, const char *person);
 /* Names of the slots, each NUL-terminated, into names[0 .. *count). Needs no passphrase. */
 TJ_MUST_CHECK int tj_keyfile_people(const char *path, char names[TJ_KEYFILE_SLOTS_MAX][TJ_PERSON_NAME_MAX],
-				    size_t *count);
+                                    size_t *count);
 
 /*
  * What a key file says before it is unlocked: who may unlock it and the
@@ -87,7 +88,7 @@ TJ_MUST_CHECK int tj_keyfile_inspect(const uint8_t *buf, size_t len, struct tj_k
 
 /* tj_keyfile_unlock() on bytes already read (for tools and fuzzing); buf is borrowed. */
 TJ_MUST_CHECK int tj_keyfile_unlock_bytes(const uint8_t *buf, size_t len, const char *pass, size_t pass_len,
-					  struct tj_unlocked **out);
+                                          struct tj_unlocked **out);
 
 /*
  * Overwrites the key file in place (zeros, fsync, random bytes, fsync) then

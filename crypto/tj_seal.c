@@ -53,21 +53,22 @@ struct tj__slots {
  * context || record nonce || slot index. Never used with a random record key.
  */
 static void tj__kat_slot_nonce(const uint8_t rk[32], const uint8_t nonce[TJ_NONCE_BYTES], uint32_t index,
-			       uint8_t out[TJ_NONCE_BYTES])
+                               uint8_t out[TJ_NONCE_BYTES])
 {
 	crypto_generichash_state st;
 	uint8_t idx = (uint8_t)index;
 
 	crypto_generichash_init(&st, rk, TJ__RECORD_KEY_BYTES, TJ_NONCE_BYTES);
-	crypto_generichash_update(&st, (const uint8_t *)TJ__SLOT_NONCE_CONTEXT, strlen(TJ__SLOT_NONCE_CONTEXT));
+	crypto_generichash_update(&st, (const uint8_t *)TJ__SLOT_NONCE_CONTEXT,
+	                          strlen(TJ__SLOT_NONCE_CONTEXT));
 	crypto_generichash_update(&st, nonce, TJ_NONCE_BYTES);
 	crypto_generichash_update(&st, &idx, 1);
 	crypto_generichash_final(&st, out, TJ_NONCE_BYTES);
 	sodium_memzero(&st, sizeof(st));
 }
 
-static int tj__add_sym_slot(struct tj__slots *s, uint8_t type, const struct tj_sym_key *k, const uint8_t rk[32],
-			    const struct tj_seal_in *in)
+static int tj__add_sym_slot(struct tj__slots *s, uint8_t type, const struct tj_sym_key *k,
+                            const uint8_t rk[32], const struct tj_seal_in *in)
 {
 	uint8_t *w = s->wrapped[s->n];
 	unsigned long long clen = 0;
@@ -78,10 +79,10 @@ static int tj__add_sym_slot(struct tj__slots *s, uint8_t type, const struct tj_s
 		tj__kat_slot_nonce(rk, in->fixed_nonce, s->n, w);
 	else
 		randombytes_buf(w, TJ_NONCE_BYTES);
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(w + TJ_NONCE_BYTES, &clen, rk, TJ__RECORD_KEY_BYTES, NULL,
-						       0, NULL, w, k->key) != 0)
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(w + TJ_NONCE_BYTES, &clen, rk, TJ__RECORD_KEY_BYTES,
+	                                               NULL, 0, NULL, w, k->key) != 0)
 		return TJ_ECRYPTO;
-	s->slot[s->n] = (struct tj_slot){ .type = type, .wrapped = w, .wrapped_len = TJ__SYM_WRAPPED_BYTES };
+	s->slot[s->n] = (struct tj_slot){.type = type, .wrapped = w, .wrapped_len = TJ__SYM_WRAPPED_BYTES};
 	memcpy(s->slot[s->n].ref, k->id, 32);
 	s->n++;
 	return 0;
@@ -106,8 +107,8 @@ static int tj__add_sealed_slot(struct tj__slots *s, const uint8_t reader[32], co
 
 	if (rc != 0)
 		return rc;
-	s->slot[s->n] = (struct tj_slot){ .type = TJ_SLOT_SEALED, .wrapped = w,
-					  .wrapped_len = TJ__SEALED_WRAPPED_BYTES };
+	s->slot[s->n] =
+	    (struct tj_slot){.type = TJ_SLOT_SEALED, .wrapped = w, .wrapped_len = TJ__SEALED_WRAPPED_BYTES};
 	memcpy(s->slot[s->n].ref, reader, 32);
 	s->n++;
 	return 0;
@@ -151,8 +152,9 @@ static int tj__check_seal_in(const struct tj_seal_in *in, const struct tj_identi
 }
 
 /* Fills the header fields of rec from in, author and the slots. */
-static void tj__fill_header(struct tj_record *rec, const struct tj_seal_in *in, const struct tj_identity *author,
-			    const struct tj__slots *s, const uint8_t nonce[TJ_NONCE_BYTES])
+static void tj__fill_header(struct tj_record *rec, const struct tj_seal_in *in,
+                            const struct tj_identity *author, const struct tj__slots *s,
+                            const uint8_t nonce[TJ_NONCE_BYTES])
 {
 	memset(rec, 0, sizeof(*rec));
 	rec->version = TJ_RECORD_VERSION;
@@ -175,8 +177,8 @@ static void tj__fill_header(struct tj_record *rec, const struct tj_seal_in *in, 
  * straight into the reserved ciphertext bin, so plaintext never touches out.
  */
 static int tj__write_sealed(const struct tj_record *rec, const struct tj_seal_in *in, const uint8_t rk[32],
-			    const struct tj_identity *author, uint8_t *out, size_t cap, size_t *out_len,
-			    uint8_t id[32])
+                            const struct tj_identity *author, uint8_t *out, size_t cap, size_t *out_len,
+                            uint8_t id[32])
 {
 	struct tj_mp_writer w;
 	size_t header_len, signed_len, ct_len = in->body_len + TJ__AEAD_TAG_BYTES;
@@ -193,8 +195,8 @@ static int tj__write_sealed(const struct tj_record *rec, const struct tj_seal_in
 	ct = tj_mp_put_bin_reserve(&w, ct_len);
 	if (ct == NULL)
 		return TJ_ENOSPC;
-	if (crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &clen, in->body, in->body_len, out, header_len, NULL,
-						       rec->nonce, rk) != 0)
+	if (crypto_aead_xchacha20poly1305_ietf_encrypt(ct, &clen, in->body, in->body_len, out, header_len,
+	                                               NULL, rec->nonce, rk) != 0)
 		return TJ_ECRYPTO;
 	signed_len = w.len;
 	sig = tj_mp_put_bin_reserve(&w, TJ_SIG_BYTES);
@@ -209,7 +211,7 @@ static int tj__write_sealed(const struct tj_record *rec, const struct tj_seal_in
 }
 
 int tj_record_seal(const struct tj_seal_in *in, const struct tj_identity *author, uint8_t *out, size_t cap,
-		   size_t *out_len, uint8_t id[32])
+                   size_t *out_len, uint8_t id[32])
 {
 	uint8_t *rk = NULL;
 	uint8_t nonce[TJ_NONCE_BYTES];
@@ -262,7 +264,7 @@ int tj_record_verify(const uint8_t *buf, size_t len, struct tj_record *rec, uint
 
 /* 0 (key_out filled), TJ_ENOKEY (not ours) or TJ_EDECRYPT (ours but damaged). */
 static int tj__unwrap_slot(const struct tj_slot *s, const struct tj_identity *me, tj_key_lookup_fn lookup,
-			   void *ctx, uint8_t key_out[32])
+                           void *ctx, uint8_t key_out[32])
 {
 	unsigned long long klen = 0;
 	const uint8_t *k;
@@ -281,15 +283,15 @@ static int tj__unwrap_slot(const struct tj_slot *s, const struct tj_identity *me
 		return TJ_ENOKEY;
 	if (s->wrapped_len != TJ__SYM_WRAPPED_BYTES ||
 	    crypto_aead_xchacha20poly1305_ietf_decrypt(key_out, &klen, NULL, s->wrapped + TJ_NONCE_BYTES,
-						       s->wrapped_len - TJ_NONCE_BYTES, NULL, 0, s->wrapped,
-						       k) != 0 ||
+	                                               s->wrapped_len - TJ_NONCE_BYTES, NULL, 0, s->wrapped,
+	                                               k) != 0 ||
 	    klen != TJ__RECORD_KEY_BYTES)
 		return TJ_EDECRYPT;
 	return 0;
 }
 
 int tj_record_unwrap_key(const struct tj_record *rec, const struct tj_identity *me, tj_key_lookup_fn lookup,
-			 void *ctx, uint8_t key_out[32])
+                         void *ctx, uint8_t key_out[32])
 {
 	int result = TJ_ENOKEY;
 
@@ -315,7 +317,7 @@ int tj_record_unwrap_key(const struct tj_record *rec, const struct tj_identity *
  * is what makes the header (our associated data) and the slots trustworthy.
  */
 int tj_record_open(const uint8_t *buf, const struct tj_record *rec, const struct tj_identity *me,
-		   tj_key_lookup_fn lookup, void *ctx, uint8_t *plain, size_t cap, size_t *plain_len)
+                   tj_key_lookup_fn lookup, void *ctx, uint8_t *plain, size_t cap, size_t *plain_len)
 {
 	uint8_t *rk = NULL;
 	unsigned long long plen = 0;
@@ -334,8 +336,9 @@ int tj_record_open(const uint8_t *buf, const struct tj_record *rec, const struct
 		return -ENOMEM;
 	if ((rc = tj_record_unwrap_key(rec, me, lookup, ctx, rk)) != 0)
 		goto out;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL, rec->ciphertext, rec->ciphertext_len,
-						       buf, rec->header_len, rec->nonce, rk) != 0) {
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &plen, NULL, rec->ciphertext,
+	                                               rec->ciphertext_len, buf, rec->header_len, rec->nonce,
+	                                               rk) != 0) {
 		rc = TJ_EDECRYPT;
 		goto out;
 	}

@@ -21,8 +21,8 @@
 
 /* A key the sealer wraps the record key under (epoch or circle key). */
 struct tj_sym_key {
-	uint8_t id[32];   /* tj_sym_key_id(key) */
-	uint8_t *key;     /* 32 bytes, sodium_malloc; borrowed */
+	uint8_t id[32]; /* tj_sym_key_id(key) */
+	uint8_t *key;   /* 32 bytes, sodium_malloc; borrowed */
 };
 
 /* id of a symmetric key: BLAKE2b-256 keyed hash, so an id reveals nothing. */
@@ -61,7 +61,7 @@ struct tj_seal_in {
  * On error out is wiped. The author is not a reader unless listed in readers.
  */
 TJ_MUST_CHECK int tj_record_seal(const struct tj_seal_in *in, const struct tj_identity *author, uint8_t *out,
-				 size_t cap, size_t *out_len, uint8_t id[32]);
+                                 size_t cap, size_t *out_len, uint8_t id[32]);
 
 /* Decodes (untrusted bytes) and verifies the signature; computes the id. */
 TJ_MUST_CHECK int tj_record_verify(const uint8_t *buf, size_t len, struct tj_record *rec, uint8_t id[32]);
@@ -82,8 +82,9 @@ typedef const uint8_t *(*tj_key_lookup_fn)(void *ctx, uint8_t slot_type, const u
  * ciphertext_len - 16). TJ_ENOKEY when no slot opens; TJ_EDECRYPT if the body
  * fails authentication. The record key is wiped before return.
  */
-TJ_MUST_CHECK int tj_record_open(const uint8_t *buf, const struct tj_record *rec, const struct tj_identity *me,
-				 tj_key_lookup_fn lookup, void *ctx, uint8_t *plain, size_t cap, size_t *plain_len);
+TJ_MUST_CHECK int tj_record_open(const uint8_t *buf, const struct tj_record *rec,
+                                 const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
+                                 uint8_t *plain, size_t cap, size_t *plain_len);
 
 /*
  * Unwraps only the record key (to grant a new reader a slot later), from a
@@ -91,10 +92,10 @@ TJ_MUST_CHECK int tj_record_open(const uint8_t *buf, const struct tj_record *rec
  * ours; TJ_EDECRYPT when a slot addressed to us fails to open.
  */
 TJ_MUST_CHECK int tj_record_unwrap_key(const struct tj_record *rec, const struct tj_identity *me,
-				       tj_key_lookup_fn lookup, void *ctx, uint8_t key_out[32]);
+                                       tj_key_lookup_fn lookup, void *ctx, uint8_t key_out[32]);
 
 /* Seals a 32-byte record key to one more reader (a slot for a TJ_KIND_SLOT_GRANT body). */
 TJ_MUST_CHECK int tj_slot_seal_to(const uint8_t record_key[32], const uint8_t reader_pk[32],
-				  uint8_t wrapped[80]);
+                                  uint8_t wrapped[80]);
 
 #endif

@@ -35,12 +35,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (rc != TJ_EKEYFILE)
 			abort();
 		/* Malformed files are refused before any Argon2id work. */
-		if (tj_keyfile_unlock_bytes(data, size, FUZZ_PASS, strlen(FUZZ_PASS), &u) != TJ_EKEYFILE || u != NULL)
+		if (tj_keyfile_unlock_bytes(data, size, FUZZ_PASS, strlen(FUZZ_PASS), &u) != TJ_EKEYFILE ||
+		    u != NULL)
 			abort();
 		return 0;
 	}
 	if (info.n_people == 0 || info.n_people > TJ_KEYFILE_SLOTS_MAX ||
-	    info.max_memlimit > crypto_pwhash_MEMLIMIT_SENSITIVE || info.max_opslimit > crypto_pwhash_OPSLIMIT_SENSITIVE)
+	    info.max_memlimit > crypto_pwhash_MEMLIMIT_SENSITIVE ||
+	    info.max_opslimit > crypto_pwhash_OPSLIMIT_SENSITIVE)
 		abort();
 	for (size_t i = 0; i < info.n_people; i++)
 		if (strlen(info.people[i]) == 0 || strlen(info.people[i]) >= TJ_PERSON_NAME_MAX)

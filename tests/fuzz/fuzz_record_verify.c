@@ -56,7 +56,8 @@ static void fuzz_open(const uint8_t *data, const struct tj_record *rec)
 {
 	size_t plain_len = 0;
 	uint8_t key[32];
-	int rc = tj_record_open(data, rec, fuzz_me, fuzz_lookup, NULL, fuzz_plain, sizeof(fuzz_plain), &plain_len);
+	int rc =
+	    tj_record_open(data, rec, fuzz_me, fuzz_lookup, NULL, fuzz_plain, sizeof(fuzz_plain), &plain_len);
 
 	if (rc == 0) {
 		if (plain_len + 16 != rec->ciphertext_len)

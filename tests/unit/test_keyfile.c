@@ -119,7 +119,8 @@ static void test_create_unlock_round_trip(void **state)
 	tj_unlocked_free(u);
 	tj_unlocked_free(NULL);
 	/* Creating over an existing file is refused, before any Argon2id work. */
-	assert_int_equal(tj_keyfile_create(f->path, f->id, "ana", PASS_A, strlen(PASS_A), TJ_KDF_MIN), -EEXIST);
+	assert_int_equal(tj_keyfile_create(f->path, f->id, "ana", PASS_A, strlen(PASS_A), TJ_KDF_MIN),
+	                 -EEXIST);
 }
 
 static void test_storage_key_is_stable(void **state)
@@ -149,9 +150,10 @@ static void test_wrong_passphrase(void **state)
 	assert_null(u);
 	/* The passphrase is bytes with a length, not a C string. */
 	assert_int_equal(tj_keyfile_create(f->path, f->id, "x", nul_pass, sizeof(nul_pass) - 1, TJ_KDF_MIN),
-			 -EEXIST);
+	                 -EEXIST);
 	assert_int_equal(unlink(f->path), 0);
-	assert_int_equal(tj_keyfile_create(f->path, f->id, "x", nul_pass, sizeof(nul_pass) - 1, TJ_KDF_MIN), 0);
+	assert_int_equal(tj_keyfile_create(f->path, f->id, "x", nul_pass, sizeof(nul_pass) - 1, TJ_KDF_MIN),
+	                 0);
 	assert_int_equal(tj_keyfile_unlock(f->path, "correct", 7, &u), TJ_EPASSPHRASE);
 	assert_int_equal(tj_keyfile_unlock(f->path, nul_pass, sizeof(nul_pass) - 1, &u), 0);
 	tj_unlocked_free(u);
@@ -165,10 +167,11 @@ static void test_bad_arguments(void **state)
 	memset(long_name, 'n', sizeof(long_name) - 1);
 	long_name[sizeof(long_name) - 1] = '\0';
 	assert_int_equal(tj_keyfile_create(f->path, f->id, "", PASS_A, strlen(PASS_A), TJ_KDF_MIN), -EINVAL);
-	assert_int_equal(tj_keyfile_create(f->path, f->id, long_name, PASS_A, strlen(PASS_A), TJ_KDF_MIN), -EINVAL);
+	assert_int_equal(tj_keyfile_create(f->path, f->id, long_name, PASS_A, strlen(PASS_A), TJ_KDF_MIN),
+	                 -EINVAL);
 	assert_int_equal(tj_keyfile_create(f->path, f->id, "ana", PASS_A, 0, TJ_KDF_MIN), -EINVAL);
-	assert_int_equal(tj_keyfile_create(f->path, f->id, "ana", PASS_A, strlen(PASS_A), (enum tj_kdf_level)9),
-			 -EINVAL);
+	assert_int_equal(
+	    tj_keyfile_create(f->path, f->id, "ana", PASS_A, strlen(PASS_A), (enum tj_kdf_level)9), -EINVAL);
 	assert_int_equal(access(f->path, F_OK), -1);
 	/* A name of exactly TJ_PERSON_NAME_MAX - 1 bytes fits. */
 	long_name[TJ_PERSON_NAME_MAX - 1] = '\0';
@@ -203,8 +206,8 @@ static void test_add_and_remove_people(void **state)
 {
 	struct fixture *f = *state;
 	struct tj_unlocked *u = NULL, *v = NULL;
-	const char *both[] = { "ana", "beto" };
-	const char *beto[] = { "beto" };
+	const char *both[] = {"ana", "beto"};
+	const char *beto[] = {"beto"};
 	struct stat st;
 
 	create_min(f);
@@ -237,7 +240,7 @@ static void test_add_person_needs_this_files_secrets(void **state)
 {
 	struct fixture *f = *state;
 	struct tj_unlocked *u = NULL, *other = NULL;
-	struct tj_unlocked bare = { 0 };
+	struct tj_unlocked bare = {0};
 	char other_path[160];
 	struct tj_identity *id2 = NULL;
 
@@ -247,10 +250,10 @@ static void test_add_person_needs_this_files_secrets(void **state)
 	assert_int_equal(tj_keyfile_create(other_path, id2, "eve", PASS_B, strlen(PASS_B), TJ_KDF_MIN), 0);
 	assert_int_equal(unlock(other_path, PASS_B, &other), 0);
 	assert_int_equal(tj_keyfile_add_person(f->path, other, "eve", PASS_B, strlen(PASS_B), TJ_KDF_MIN),
-			 TJ_ESTATE);
+	                 TJ_ESTATE);
 	bare.id = f->id;
 	assert_int_equal(tj_keyfile_add_person(f->path, &bare, "eve", PASS_B, strlen(PASS_B), TJ_KDF_MIN),
-			 TJ_ESTATE);
+	                 TJ_ESTATE);
 	assert_int_equal(unlock(f->path, PASS_A, &u), 0);
 	assert_int_equal(tj_keyfile_add_person(f->path, u, "eve", "", 0, TJ_KDF_MIN), -EINVAL);
 	tj_unlocked_free(u);
@@ -345,8 +348,9 @@ static void put_header(struct tj_mp_writer *w, const char *magic, uint64_t versi
 	tj_mp_put_uint(w, version);
 }
 
-static size_t build_file(uint8_t *out, size_t cap, const char *magic, uint64_t version, const struct hand_slot *hs,
-			 size_t n, const uint8_t sk[64], const uint8_t storage[32])
+static size_t build_file(uint8_t *out, size_t cap, const char *magic, uint64_t version,
+                         const struct hand_slot *hs, size_t n, const uint8_t sk[64],
+                         const uint8_t storage[32])
 {
 	uint8_t fkey[32], kek[32], ad[256], plain[96], ct[112], nonce[24];
 	struct tj_mp_writer w, a;
@@ -372,10 +376,10 @@ static size_t build_file(uint8_t *out, size_t cap, const char *magic, uint64_t v
 		assert_int_equal(tj_mp_writer_finish(&a, &ad_len), 0);
 		if (hs[i].real) {
 			assert_int_equal(crypto_pwhash(kek, 32, PASS_A, strlen(PASS_A), salt, hs[i].ops,
-						       (size_t)hs[i].mem, (int)hs[i].alg),
-					 0);
-			crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped, NULL, fkey, 32, ad, ad_len, NULL, snonce,
-								   kek);
+			                               (size_t)hs[i].mem, (int)hs[i].alg),
+			                 0);
+			crypto_aead_xchacha20poly1305_ietf_encrypt(wrapped, NULL, fkey, 32, ad, ad_len, NULL,
+			                                           snonce, kek);
 		}
 		tj_mp_put_array(&w, 7);
 		tj_mp_put_cstr(&w, hs[i].name);
@@ -392,7 +396,8 @@ static size_t build_file(uint8_t *out, size_t cap, const char *magic, uint64_t v
 	tj_mp_writer_init(&a, ad, sizeof(ad));
 	put_header(&a, magic, version);
 	assert_int_equal(tj_mp_writer_finish(&a, &ad_len), 0);
-	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, plain, sizeof(plain), ad, ad_len, NULL, nonce, fkey);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(ct, NULL, plain, sizeof(plain), ad, ad_len, NULL, nonce,
+	                                           fkey);
 	tj_mp_put_bin(&w, nonce, sizeof(nonce));
 	tj_mp_put_bin(&w, ct, sizeof(ct));
 	assert_int_equal(tj_mp_writer_finish(&w, &len), 0);
@@ -402,12 +407,16 @@ static size_t build_file(uint8_t *out, size_t cap, const char *magic, uint64_t v
 	return len;
 }
 
-#define SANE_SLOT(name) { name, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, crypto_pwhash_ALG_ARGON2ID13, true }
+#define SANE_SLOT(name)                                                                                      \
+	{                                                                                                    \
+		name, crypto_pwhash_OPSLIMIT_MIN, crypto_pwhash_MEMLIMIT_MIN, crypto_pwhash_ALG_ARGON2ID13,  \
+		    true                                                                                     \
+	}
 
 static void test_hand_built_file_unlocks(void **state)
 {
 	struct fixture *f = *state;
-	const struct hand_slot hs[] = { SANE_SLOT("ana") };
+	const struct hand_slot hs[] = {SANE_SLOT("ana")};
 	uint8_t buf[FILE_MAX], storage[32];
 	struct tj_unlocked *u = NULL;
 	size_t len;
@@ -421,10 +430,10 @@ static void test_hand_built_file_unlocks(void **state)
 	tj_unlocked_free(u);
 }
 
-static void expect_rejected(struct fixture *f, const char *magic, uint64_t version, const struct hand_slot *hs,
-			    size_t n)
+static void expect_rejected(struct fixture *f, const char *magic, uint64_t version,
+                            const struct hand_slot *hs, size_t n)
 {
-	uint8_t buf[FILE_MAX], storage[32] = { 0 };
+	uint8_t buf[FILE_MAX], storage[32] = {0};
 	struct tj_unlocked *u = NULL;
 	struct timespec t0, t1;
 	size_t len = build_file(buf, sizeof(buf), magic, version, hs, n, f->id->sk, storage);
@@ -444,18 +453,18 @@ static void test_absurd_kdf_parameters_rejected(void **state)
 	struct fixture *f = *state;
 	const uint64_t id13 = crypto_pwhash_ALG_ARGON2ID13;
 	/* Each file has one sane slot first, so rejection cannot come from "no slot opened". */
-	const struct hand_slot terabyte[] = { SANE_SLOT("ana"), { "tb", 1, 1ull << 40, id13, false } };
-	const struct hand_slot over_mem[] = { SANE_SLOT("ana"),
-					      { "m", 1, crypto_pwhash_MEMLIMIT_SENSITIVE + 1, id13, false } };
-	const struct hand_slot over_ops[] = { SANE_SLOT("ana"),
-					      { "o", crypto_pwhash_OPSLIMIT_SENSITIVE + 1, 8192, id13, false } };
-	const struct hand_slot huge_ops[] = { SANE_SLOT("ana"), { "o", UINT64_MAX, 8192, id13, false } };
-	const struct hand_slot zero_ops[] = { SANE_SLOT("ana"), { "z", 0, 8192, id13, false } };
-	const struct hand_slot tiny_mem[] = { SANE_SLOT("ana"), { "t", 1, 1024, id13, false } };
-	const struct hand_slot argon2i[] = { SANE_SLOT("ana"),
-					     { "i", 3, 8192, crypto_pwhash_ALG_ARGON2I13, false } };
-	const struct hand_slot dup[] = { SANE_SLOT("ana"), SANE_SLOT("ana") };
-	const struct hand_slot one[] = { SANE_SLOT("ana") };
+	const struct hand_slot terabyte[] = {SANE_SLOT("ana"), {"tb", 1, 1ull << 40, id13, false}};
+	const struct hand_slot over_mem[] = {SANE_SLOT("ana"),
+	                                     {"m", 1, crypto_pwhash_MEMLIMIT_SENSITIVE + 1, id13, false}};
+	const struct hand_slot over_ops[] = {SANE_SLOT("ana"),
+	                                     {"o", crypto_pwhash_OPSLIMIT_SENSITIVE + 1, 8192, id13, false}};
+	const struct hand_slot huge_ops[] = {SANE_SLOT("ana"), {"o", UINT64_MAX, 8192, id13, false}};
+	const struct hand_slot zero_ops[] = {SANE_SLOT("ana"), {"z", 0, 8192, id13, false}};
+	const struct hand_slot tiny_mem[] = {SANE_SLOT("ana"), {"t", 1, 1024, id13, false}};
+	const struct hand_slot argon2i[] = {SANE_SLOT("ana"),
+	                                    {"i", 3, 8192, crypto_pwhash_ALG_ARGON2I13, false}};
+	const struct hand_slot dup[] = {SANE_SLOT("ana"), SANE_SLOT("ana")};
+	const struct hand_slot one[] = {SANE_SLOT("ana")};
 
 	expect_rejected(f, "tejido-keyfile", 1, terabyte, 2);
 	expect_rejected(f, "tejido-keyfile", 1, over_mem, 2);
@@ -480,7 +489,8 @@ static void test_inspect_and_unlock_bytes(void **state)
 
 	create_min(f);
 	assert_int_equal(unlock(f->path, PASS_A, &u), 0);
-	assert_int_equal(tj_keyfile_add_person(f->path, u, "beto", PASS_B, strlen(PASS_B), TJ_KDF_INTERACTIVE), 0);
+	assert_int_equal(
+	    tj_keyfile_add_person(f->path, u, "beto", PASS_B, strlen(PASS_B), TJ_KDF_INTERACTIVE), 0);
 	tj_unlocked_free(u);
 	u = NULL;
 	len = read_file(f->path, buf, sizeof(buf));
@@ -538,14 +548,15 @@ static void test_measure_moderate_unlock(void **state)
 	/* A timing under valgrind means nothing and costs minutes. */
 	if (getenv("TJ_UNDER_VALGRIND") != NULL)
 		skip();
-	assert_int_equal(tj_keyfile_create(f->path, f->id, "ana", PASS_A, strlen(PASS_A), TJ_KDF_MODERATE), 0);
+	assert_int_equal(tj_keyfile_create(f->path, f->id, "ana", PASS_A, strlen(PASS_A), TJ_KDF_MODERATE),
+	                 0);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(unlock(f->path, PASS_A, &u), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	print_message("MODERATE unlock (opslimit %llu, memlimit %zu MiB): %.0f ms\n",
-		      (unsigned long long)crypto_pwhash_OPSLIMIT_MODERATE,
-		      (size_t)(crypto_pwhash_MEMLIMIT_MODERATE >> 20),
-		      (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
+	              (unsigned long long)crypto_pwhash_OPSLIMIT_MODERATE,
+	              (size_t)(crypto_pwhash_MEMLIMIT_MODERATE >> 20),
+	              (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6);
 	assert_memory_equal(u->id->pk, f->id->pk, 32);
 	tj_unlocked_free(u);
 }
@@ -555,20 +566,20 @@ static void test_measure_moderate_unlock(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_create_unlock_round_trip),
-		T(test_storage_key_is_stable),
-		T(test_wrong_passphrase),
-		T(test_bad_arguments),
-		T(test_add_and_remove_people),
-		T(test_add_person_needs_this_files_secrets),
-		T(test_slot_limit),
-		T(test_corruption_every_bit_and_length),
-		T(test_oversized_file_rejected),
-		T(test_hand_built_file_unlocks),
-		T(test_absurd_kdf_parameters_rejected),
-		T(test_inspect_and_unlock_bytes),
-		T(test_destroy_overwrites_then_unlinks),
-		T(test_measure_moderate_unlock),
+	    T(test_create_unlock_round_trip),
+	    T(test_storage_key_is_stable),
+	    T(test_wrong_passphrase),
+	    T(test_bad_arguments),
+	    T(test_add_and_remove_people),
+	    T(test_add_person_needs_this_files_secrets),
+	    T(test_slot_limit),
+	    T(test_corruption_every_bit_and_length),
+	    T(test_oversized_file_rejected),
+	    T(test_hand_built_file_unlocks),
+	    T(test_absurd_kdf_parameters_rejected),
+	    T(test_inspect_and_unlock_bytes),
+	    T(test_destroy_overwrites_then_unlinks),
+	    T(test_measure_moderate_unlock),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,7 +49,7 @@ static void test_from_seed_matches_rfc8032(void **state)
 static void test_generate_is_consistent_and_fresh(void **state)
 {
 	struct tj_identity *a = NULL, *b = NULL;
-	uint8_t x_pk[32], msg[3] = { 1, 2, 3 }, sig[64];
+	uint8_t x_pk[32], msg[3] = {1, 2, 3}, sig[64];
 
 	(void)state;
 	assert_int_equal(tj_identity_generate(&a), 0);
@@ -128,13 +128,13 @@ static void test_fingerprint_shape(void **state)
 static void test_pk_to_x25519_rejects_bad_points(void **state)
 {
 	static const char *bad[] = {
-		/* small order: identity (1), order 2, order 4, order 8 */
-		"0100000000000000000000000000000000000000000000000000000000000000",
-		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-		"0000000000000000000000000000000000000000000000000000000000000000",
-		"c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-		/* y = 2 is not on the curve */
-		"0200000000000000000000000000000000000000000000000000000000000000",
+	    /* small order: identity (1), order 2, order 4, order 8 */
+	    "0100000000000000000000000000000000000000000000000000000000000000",
+	    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+	    "0000000000000000000000000000000000000000000000000000000000000000",
+	    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+	    /* y = 2 is not on the curve */
+	    "0200000000000000000000000000000000000000000000000000000000000000",
 	};
 	uint8_t pk[32], x[32];
 
@@ -152,7 +152,7 @@ static void test_pk_to_x25519_rejects_bad_points(void **state)
 
 static void test_hex(void **state)
 {
-	const uint8_t in[4] = { 0x00, 0xab, 0x7f, 0xff };
+	const uint8_t in[4] = {0x00, 0xab, 0x7f, 0xff};
 	uint8_t out[4];
 	char s[9];
 
@@ -161,7 +161,7 @@ static void test_hex(void **state)
 	assert_string_equal(s, "00ab7fff");
 	assert_int_equal(tj_unhex("00AB7fff", out, 4), 0);
 	assert_memory_equal(out, in, 4);
-	assert_int_equal(tj_unhex("00ab7ff", out, 4), TJ_EMALFORMED);   /* short */
+	assert_int_equal(tj_unhex("00ab7ff", out, 4), TJ_EMALFORMED);    /* short */
 	assert_int_equal(tj_unhex("00ab7fff00", out, 4), TJ_EMALFORMED); /* long */
 	assert_int_equal(tj_unhex("00ab7fgf", out, 4), TJ_EMALFORMED);   /* not hex */
 	assert_int_equal(tj_unhex(NULL, out, 4), TJ_EMALFORMED);
@@ -176,13 +176,13 @@ static int setup(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_from_seed_matches_rfc8032),
-		cmocka_unit_test(test_generate_is_consistent_and_fresh),
-		cmocka_unit_test(test_from_sk_round_trip_and_mismatch),
-		cmocka_unit_test(test_fingerprint_vectors),
-		cmocka_unit_test(test_fingerprint_shape),
-		cmocka_unit_test(test_pk_to_x25519_rejects_bad_points),
-		cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_from_seed_matches_rfc8032),
+	    cmocka_unit_test(test_generate_is_consistent_and_fresh),
+	    cmocka_unit_test(test_from_sk_round_trip_and_mismatch),
+	    cmocka_unit_test(test_fingerprint_vectors),
+	    cmocka_unit_test(test_fingerprint_shape),
+	    cmocka_unit_test(test_pk_to_x25519_rejects_bad_points),
+	    cmocka_unit_test(test_hex),
 	};
 
 	return cmocka_run_group_tests(tests, setup, NULL);

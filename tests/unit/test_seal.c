@@ -89,7 +89,7 @@ static void seal_ok(const struct tj_seal_in *in, const struct tj_identity *autho
 }
 
 static void open_expect(const struct sealed *s, const struct tj_identity *me, tj_key_lookup_fn fn, void *ctx,
-			int want_rc, const uint8_t *want, size_t want_len)
+                        int want_rc, const uint8_t *want, size_t want_len)
 {
 	struct tj_record rec;
 	uint8_t id[32];
@@ -98,7 +98,8 @@ static void open_expect(const struct sealed *s, const struct tj_identity *me, tj
 
 	assert_int_equal(tj_record_verify(s->buf, s->len, &rec, id), 0);
 	assert_memory_equal(id, s->id, 32);
-	assert_int_equal(tj_record_open(s->buf, &rec, me, fn, ctx, plain, sizeof(plain), &plain_len), want_rc);
+	assert_int_equal(tj_record_open(s->buf, &rec, me, fn, ctx, plain, sizeof(plain), &plain_len),
+	                 want_rc);
 	if (want_rc == 0) {
 		assert_int_equal(plain_len, want_len);
 		if (want_len > 0)
@@ -113,7 +114,7 @@ static void resign(struct sealed *s, const uint8_t *sk)
 
 	assert_int_equal(tj_record_decode(s->buf, s->len, &rec), 0);
 	assert_int_equal(
-		crypto_sign_detached(s->buf + rec.total_len - TJ_SIG_BYTES, NULL, s->buf, rec.signed_len, sk), 0);
+	    crypto_sign_detached(s->buf + rec.total_len - TJ_SIG_BYTES, NULL, s->buf, rec.signed_len, sk), 0);
 	tj_record_id(s->buf, &rec, s->id);
 }
 
@@ -172,8 +173,8 @@ static void kat_run(const struct kat *k)
 {
 	struct tj_seal_in in;
 	struct tj_identity *author = NULL;
-	struct tj_sym_key epoch = { 0 }, circle = { 0 };
-	struct keys held = { 0 };
+	struct tj_sym_key epoch = {0}, circle = {0};
+	struct keys held = {0};
 	uint8_t seed[32], rk[32], nonce[24], author_pk[32];
 	size_t body_len, enc_len, id_len, n;
 	uint8_t *body = kat_bytes(k, "body", &body_len);
@@ -238,7 +239,7 @@ static void test_known_answer_vectors(void **state)
 {
 	FILE *fp = fopen(TJ_TEST_DATA "/vectors/seal_kat.txt", "r");
 	static char line[KAT_LINE_MAX];
-	struct kat k = { .n = 0 };
+	struct kat k = {.n = 0};
 	size_t cases = 0;
 
 	(void)state;
@@ -285,7 +286,8 @@ static void test_sym_key_id_vector(void **state)
 	memset(key, 0x42, sizeof(key));
 	tj_sym_key_id(key, id);
 	/* hashlib.blake2b(b"tejido-sym-key-id-v1", key=b"\x42"*32, digest_size=32) */
-	assert_int_equal(tj_unhex("0deb7c29183dd8cb3d71ce96a33b93c8d6ab6f9ac5a773a5de53f04b295459a3", want, 32), 0);
+	assert_int_equal(
+	    tj_unhex("0deb7c29183dd8cb3d71ce96a33b93c8d6ab6f9ac5a773a5de53f04b295459a3", want, 32), 0);
 	assert_memory_equal(id, want, 32);
 }
 
@@ -329,7 +331,7 @@ static void test_round_trip_epoch(void **state)
 {
 	struct world *w = *state;
 	struct tj_seal_in in;
-	struct keys none = { 0 };
+	struct keys none = {0};
 	struct tj_record rec;
 	uint8_t id[32];
 
@@ -357,8 +359,8 @@ static void test_round_trip_circle(void **state)
 {
 	struct world *w = *state;
 	struct tj_seal_in in;
-	struct keys only_epoch = { .epoch = w->keys.epoch };
-	struct keys only_circle = { .circle = w->keys.circle };
+	struct keys only_epoch = {.epoch = w->keys.epoch};
+	struct keys only_circle = {.circle = w->keys.circle};
 
 	base_in(&in, body_text, sizeof(body_text));
 	in.circle = &w->keys.circle;
@@ -406,7 +408,7 @@ static void test_all_slot_types_and_empty_body(void **state)
 	struct world *w = *state;
 	struct tj_seal_in in;
 	uint8_t readers[1][32];
-	struct keys only_circle = { .circle = w->keys.circle };
+	struct keys only_circle = {.circle = w->keys.circle};
 
 	memcpy(readers[0], w->reader->pk, 32);
 	base_in(&in, NULL, 0);
@@ -495,9 +497,9 @@ static void test_truncation_and_trailing_bytes(void **state)
 /* s (32 bytes, little-endian) += L, the order of the Ed25519 base point. */
 static void add_group_order(uint8_t s[32])
 {
-	static const uint8_t L[32] = { 0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
-				       0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
-				       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10 };
+	static const uint8_t L[32] = {0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
+	                              0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+	                              0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10};
 	unsigned carry = 0;
 
 	for (size_t i = 0; i < 32; i++) {
@@ -532,7 +534,7 @@ static void test_forged_signature(void **state)
 static void test_wrong_epoch_key(void **state)
 {
 	struct world *w = *state;
-	struct keys wrong = { 0 };
+	struct keys wrong = {0};
 	uint8_t bogus[32];
 
 	seal_mixed(w);
@@ -562,7 +564,8 @@ static void test_tampered_but_resigned(void **state)
 	open_expect(s, NULL, lookup_keys, &w->keys, TJ_EDECRYPT, NULL, 0);
 	/* A header byte (the last byte of ts_ms): the associated data no longer matches. */
 	memcpy(s->buf, orig, s->len);
-	ts_at = 1 + 1 + 34 + 34 + 1 + 34 + 8; /* array, version, network_id, author, seq, prev, ts_ms uint64 */
+	ts_at =
+	    1 + 1 + 34 + 34 + 1 + 34 + 8; /* array, version, network_id, author, seq, prev, ts_ms uint64 */
 	assert_int_equal(s->buf[ts_at - 8], 0xcf);
 	s->buf[ts_at] ^= 0x01;
 	resign(s, w->author->sk);
@@ -583,7 +586,7 @@ static void test_slot_limits_and_bad_readers(void **state)
 	struct world *w = *state;
 	struct tj_seal_in in;
 	uint8_t readers[TJ_RECORD_SLOTS_MAX + 1][32];
-	uint8_t bad[1][32] = { { 0x01 } }; /* the identity point: small order */
+	uint8_t bad[1][32] = {{0x01}}; /* the identity point: small order */
 
 	for (size_t i = 0; i < TJ_RECORD_SLOTS_MAX + 1; i++)
 		memcpy(readers[i], w->reader->pk, 32);
@@ -593,15 +596,17 @@ static void test_slot_limits_and_bad_readers(void **state)
 	seal_ok(&in, w->author, &w->s);
 	open_expect(&w->s, w->reader, NULL, NULL, 0, body_text, sizeof(body_text));
 	in.n_readers = TJ_RECORD_SLOTS_MAX + 1;
-	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id), TJ_ELIMIT);
+	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id),
+	                 TJ_ELIMIT);
 	in.n_readers = TJ_RECORD_SLOTS_MAX;
 	in.epoch = &w->keys.epoch;
-	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id), TJ_ELIMIT);
+	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id),
+	                 TJ_ELIMIT);
 	in.epoch = NULL;
 	in.readers = (const uint8_t(*)[32])bad;
 	in.n_readers = 1;
 	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id),
-			 TJ_ECRYPTO);
+	                 TJ_ECRYPTO);
 }
 
 static void test_size_limits(void **state)
@@ -616,7 +621,8 @@ static void test_size_limits(void **state)
 
 	base_in(&in, big, sizeof(big));
 	in.epoch = &w->keys.epoch;
-	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id), TJ_ELIMIT);
+	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id),
+	                 TJ_ELIMIT);
 	/* Too small an output buffer: TJ_ENOSPC, and nothing half-written is left. */
 	in.body_len = 1000;
 	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, 600, &w->s.len, w->s.id), TJ_ENOSPC);
@@ -626,27 +632,27 @@ static void test_size_limits(void **state)
 	in.body_len = TJ_RECORD_MAX_BYTES - 1024;
 	seal_ok(&in, w->author, &w->s);
 	assert_int_equal(tj_record_verify(w->s.buf, w->s.len, &rec, id), 0);
-	assert_int_equal(tj_record_open(w->s.buf, &rec, NULL, lookup_keys, &w->keys, plain, in.body_len - 1,
-					&plain_len),
-			 TJ_ENOSPC);
-	assert_int_equal(tj_record_open(w->s.buf, &rec, NULL, lookup_keys, &w->keys, plain, sizeof(plain),
-					&plain_len),
-			 0);
+	assert_int_equal(
+	    tj_record_open(w->s.buf, &rec, NULL, lookup_keys, &w->keys, plain, in.body_len - 1, &plain_len),
+	    TJ_ENOSPC);
+	assert_int_equal(
+	    tj_record_open(w->s.buf, &rec, NULL, lookup_keys, &w->keys, plain, sizeof(plain), &plain_len), 0);
 	assert_int_equal(plain_len, in.body_len);
 	/* An unknown kind is refused before anything is written. */
 	in.kind = TJ_KIND__COUNT;
 	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id),
-			 TJ_EUNSUPPORTED);
+	                 TJ_EUNSUPPORTED);
 	/* An audience the decoder would refuse is never signed: the seal decodes its own output. */
 	in.kind = TJ_KIND_INCIDENT;
 	in.body_len = 10;
 	in.audience.type = TJ_AUD_NAMED + 1;
 	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id),
-			 TJ_EMALFORMED);
+	                 TJ_EMALFORMED);
 	/* Half a fixed key is a test bug, not a silently random nonce. */
 	in.audience.type = TJ_AUD_NETWORK;
 	in.fixed_record_key = big;
-	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id), -EINVAL);
+	assert_int_equal(tj_record_seal(&in, w->author, w->s.buf, sizeof(w->s.buf), &w->s.len, w->s.id),
+	                 -EINVAL);
 }
 
 /* Granting a reader later: unwrap as a reader, seal to a newcomer, the newcomer opens. */
@@ -669,14 +675,15 @@ static void test_unwrap_and_grant(void **state)
 	assert_int_equal(tj_slot_seal_to(rk, newcomer->pk, wrapped), 0);
 	/* The grant travels in another record; here we attach it to a copy of the decoded record. */
 	granted = rec;
-	granted.slots[granted.n_slots] = (struct tj_slot){ .type = TJ_SLOT_SEALED, .wrapped = wrapped,
-							   .wrapped_len = sizeof(wrapped) };
+	granted.slots[granted.n_slots] =
+	    (struct tj_slot){.type = TJ_SLOT_SEALED, .wrapped = wrapped, .wrapped_len = sizeof(wrapped)};
 	memcpy(granted.slots[granted.n_slots].ref, newcomer->pk, 32);
 	granted.n_slots++;
-	assert_int_equal(tj_record_open(s->buf, &granted, newcomer, NULL, NULL, plain, sizeof(plain), &plain_len), 0);
+	assert_int_equal(
+	    tj_record_open(s->buf, &granted, newcomer, NULL, NULL, plain, sizeof(plain), &plain_len), 0);
 	assert_int_equal(plain_len, sizeof(body_text));
 	assert_memory_equal(plain, body_text, sizeof(body_text));
-	assert_int_equal(tj_slot_seal_to(rk, (const uint8_t[32]){ 0x01 }, wrapped), TJ_ECRYPTO);
+	assert_int_equal(tj_slot_seal_to(rk, (const uint8_t[32]){0x01}, wrapped), TJ_ECRYPTO);
 	sodium_memzero(rk, sizeof(rk));
 	sodium_memzero(rk2, sizeof(rk2));
 	tj_identity_free(newcomer);
@@ -687,22 +694,22 @@ static void test_unwrap_and_grant(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_known_answer_vectors),
-		T(test_sym_key_id_vector),
-		T(test_round_trip_epoch),
-		T(test_round_trip_circle),
-		T(test_round_trip_sealed),
-		T(test_sealed_slot_for_someone_else),
-		T(test_all_slot_types_and_empty_body),
-		T(test_fresh_key_and_nonce_each_time),
-		T(test_every_bit_flip_fails_verify),
-		T(test_truncation_and_trailing_bytes),
-		T(test_forged_signature),
-		T(test_wrong_epoch_key),
-		T(test_tampered_but_resigned),
-		T(test_slot_limits_and_bad_readers),
-		T(test_size_limits),
-		T(test_unwrap_and_grant),
+	    T(test_known_answer_vectors),
+	    T(test_sym_key_id_vector),
+	    T(test_round_trip_epoch),
+	    T(test_round_trip_circle),
+	    T(test_round_trip_sealed),
+	    T(test_sealed_slot_for_someone_else),
+	    T(test_all_slot_types_and_empty_body),
+	    T(test_fresh_key_and_nonce_each_time),
+	    T(test_every_bit_flip_fails_verify),
+	    T(test_truncation_and_trailing_bytes),
+	    T(test_forged_signature),
+	    T(test_wrong_epoch_key),
+	    T(test_tampered_but_resigned),
+	    T(test_slot_limits_and_bad_readers),
+	    T(test_size_limits),
+	    T(test_unwrap_and_grant),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
