@@ -259,6 +259,7 @@ void tj_shs_abort(struct tj_shs *h)
 		return;
 	sodium_memzero(&h->s, sizeof(h->s));
 	sodium_memzero(&h->keys, sizeof(h->keys));
+	sodium_memzero(h->app_key, sizeof(h->app_key)); /* the network key is a secret too */
 	h->keys_ready = false;
 	h->state = TJ_SHS_FAILED;
 }
@@ -521,8 +522,10 @@ int tj_shs_step(struct tj_shs *h, const uint8_t *in, size_t in_len, uint8_t *out
 	if (rc != 0)
 		goto out;
 	*out_len = produce;
-	if (h->state == TJ_SHS_DONE)
-		sodium_memzero(&h->s, sizeof(h->s)); /* only the session keys survive */
+	if (h->state == TJ_SHS_DONE) { /* only the session keys survive */
+		sodium_memzero(&h->s, sizeof(h->s));
+		sodium_memzero(h->app_key, sizeof(h->app_key));
+	}
 out:
 	if (rc != 0) {
 		if (out != NULL && out_cap > 0)
