@@ -134,10 +134,28 @@ static int cli__choice(struct cli__form *f, cJSON *obj, const char *key, const c
 	}
 }
 
-/* Several codes ("1,3" or "indigenous,migrant"; empty = none) into obj[key]. */
-static int cli__multi(struct cli__form *f, cJSON *obj, const char *key, const char *field)
+/* The previous answer of a list as "a,b" (for the [default] of cli__multi), or "". */
+static void cli__prev_list(const cJSON *prev, const char *obj, const char *key, char *out, size_t cap)
+{
+	const cJSON *o = cJSON_GetObjectItemCaseSensitive(prev, obj);
+	const cJSON *arr = cJSON_GetObjectItemCaseSensitive(o, key);
+	const cJSON *it;
+	size_t used = 0;
+
+	out[0] = '\0';
+	cJSON_ArrayForEach(it, arr) {
+		int n = cJSON_IsString(it) ? snprintf(out + used, cap - used, "%s%s", used ? "," : "", it->valuestring) : 0;
+		if (n < 0 || (size_t)n >= cap - used)
+			return;
+		used += (size_t)n;
+	}
+}
+
+/* Several codes ("1,3" or "indigenous,migrant"; empty = none, or dflt when given) into obj[key]. */
+static int cli__multi(struct cli__form *f, cJSON *obj, const char *key, const char *field, const char *dflt)
 {
 	const struct tj_vocab *v = tj_vocab_find(field);
+	char prompt[TJ_INC_LIST_MAX * TJ_CODE_MAX + 16];
 	const char *a;
 	int rc;
 
@@ -151,10 +169,14 @@ static int cli__multi(struct cli__form *f, cJSON *obj, const char *key, const ch
 		cJSON *arr = cJSON_CreateArray();
 		char *copy, *tok, *save = NULL;
 		bool ok = true;
-		if (arr == NULL || (rc = cli__read(f, "> ", &a)) != 0) {
+		snprintf(prompt, sizeof(prompt), "> %s%s%s", dflt && dflt[0] ? "[" : "", dflt ? dflt : "",
+			 dflt && dflt[0] ? "] " : "");
+		if (arr == NULL || (rc = cli__read(f, prompt, &a)) != 0) {
 			cJSON_Delete(arr);
 			return arr == NULL ? -ENOMEM : rc;
 		}
+		if (a[0] == '\0' && dflt != NULL)
+			a = dflt;
 		if ((copy = strdup(a)) == NULL) {
 			cJSON_Delete(arr);
 			return -ENOMEM;
@@ -301,9 +323,9 @@ static int cli__victim(struct cli__form *f, cJSON *arr, uint32_t i)
 	    (rc = cli__choice(f, v, "role", "role", false, NULL)) != 0 ||
 	    (rc = cli__choice(f, v, "gender", "gender", false, NULL)) != 0 ||
 	    (rc = cli__choice(f, v, "age_band", "age_band", false, NULL)) != 0 ||
-	    (rc = cli__multi(f, v, "traits", "trait")) != 0)
+	    (rc = cli__multi(f, v, "traits", "trait", NULL)) != 0)
 		return rc;
-	return cli__multi(f, v, "defended_causes", "defended_cause");
+	return cli__multi(f, v, "defended_causes", "defended_cause", NULL);
 }
 
 static int cli__aggressor(struct cli__form *f, cJSON *arr, uint32_t i)
@@ -371,18 +393,19 @@ static int cli__act(struct cli__form *f, cJSON *arr, int n_victims, int n_aggres
 	return g < 0 || cJSON_AddNumberToObject(o, "aggressor", g) != NULL ? 0 : -ENOMEM;
 }
 
-/* A list section (victims, aggressors): keep the previous one when editing, else ask in a loop. */
-static int cli__keep(struct cli__form *f, cJSON *doc, const char *key, bool *kept)
+/* A section (victims, aggressors, acts, case): keep the previous one when editing. */
+static int cli__keep(struct cli__form *f, cJSON *doc, const char *key, const char *what_en, const char *what_es,
+		     bool *kept)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(f->prev, key);
 	char q[160];
 	int rc;
 
 	*kept = false;
-	if (cJSON_GetArraySize(p) == 0)
+	if (p == NULL || (cJSON_IsArray(p) && cJSON_GetArraySize(p) == 0))
 		return 0;
-	snprintf(q, sizeof(q), T(f, "\nKeep the %d %s entered before?", "\n¿Conservar los %d %s anteriores?"),
-		 cJSON_GetArraySize(p), key);
+	snprintf(q, sizeof(q), T(f, "\nKeep the %s entered before (%d)?", "\n¿Conservar %s de antes (%d)?"),
+		 T(f, what_en, what_es), cJSON_IsArray(p) ? cJSON_GetArraySize(p) : 1);
 	if ((rc = cli__yes(f, q, true, kept)) != 0 || !*kept)
 		return rc;
 	return cJSON_AddItemToObject(doc, key, cJSON_Duplicate(p, true)) ? 0 : -ENOMEM;
@@ -395,7 +418,7 @@ static int cli__people(struct cli__form *f, cJSON *doc)
 	uint32_t i;
 	int rc;
 
-	if ((rc = cli__keep(f, doc, "victims", &kept)) != 0)
+	if ((rc = cli__keep(f, doc, "victims", "victims", "las víctimas", &kept)) != 0)
 		return rc;
 	if (!kept) {
 		if ((arr = cJSON_AddArrayToObject(doc, "victims")) == NULL)
@@ -406,7 +429,7 @@ static int cli__people(struct cli__form *f, cJSON *doc)
 					   false, &more)) != 0)
 				return rc;
 	}
-	if ((rc = cli__keep(f, doc, "aggressors", &kept)) != 0 || kept)
+	if ((rc = cli__keep(f, doc, "aggressors", "presumed aggressors", "los presuntos agresores", &kept)) != 0 || kept)
 		return rc;
 	if ((arr = cJSON_AddArrayToObject(doc, "aggressors")) == NULL)
 		return -ENOMEM;
@@ -425,9 +448,11 @@ static int cli__acts(struct cli__form *f, cJSON *doc)
 	int nv = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "victims"));
 	int ng = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(doc, "aggressors"));
 	cJSON *arr;
-	bool more = true;
+	bool more = true, kept;
 	int i, rc;
 
+	if ((rc = cli__keep(f, doc, "acts", "acts", "los actos", &kept)) != 0 || kept)
+		return rc;
 	printf("%s\n", T(f, "\n== Acts: one per aggression and victim ==", "\n== Actos: uno por agresión y víctima =="));
 	if ((arr = cJSON_AddArrayToObject(doc, "acts")) == NULL)
 		return -ENOMEM;
@@ -441,8 +466,11 @@ static int cli__acts(struct cli__form *f, cJSON *doc)
 static int cli__protection(struct cli__form *f, cJSON *doc)
 {
 	cJSON *p = cJSON_AddObjectToObject(doc, "protection");
+	char prev_m[TJ_INC_LIST_MAX * TJ_CODE_MAX];
 	const cJSON *st;
 	int rc;
+
+	cli__prev_list(f->prev, "protection", "measures", prev_m, sizeof(prev_m));
 
 	if (p == NULL)
 		return -ENOMEM;
@@ -453,11 +481,12 @@ static int cli__protection(struct cli__form *f, cJSON *doc)
 	if (cJSON_IsString(st) && strcmp(st->valuestring, "none") == 0)
 		return 0;
 	if ((rc = cli__choice(f, p, "risk_level", "risk_level", true, cli__prev_str(f->prev, "protection", "risk_level"))) != 0 ||
-	    (rc = cli__multi(f, p, "measures", "protection_measure")) != 0)
+	    (rc = cli__multi(f, p, "measures", "protection_measure", prev_m)) != 0)
 		return rc;
 	printf("%s", T(f, "\nWhich of those measures FAILED in this incident?",
 		       "\n¿Cuáles de esas medidas FALLARON en este incidente?"));
-	return cli__multi(f, p, "failed", "protection_measure");
+	cli__prev_list(f->prev, "protection", "failed", prev_m, sizeof(prev_m));
+	return cli__multi(f, p, "failed", "protection_measure", prev_m);
 }
 
 static int cli__source(struct cli__form *f, cJSON *doc)
@@ -543,6 +572,8 @@ static int cli__case(struct cli__form *f, cJSON *doc)
 	bool yes;
 	int rc;
 
+	if ((rc = cli__keep(f, doc, "case", "confidential case face", "la parte confidencial", &yes)) != 0 || yes)
+		return rc;
 	if ((rc = cli__yes(f, T(f, "\nRecord the confidential case face (names, narrative)? It stays with your organization.",
 				"\n¿Registrar la parte confidencial (nombres, narración)? Solo la lee su organización."),
 			   true, &yes)) != 0 || !yes)
@@ -561,7 +592,7 @@ static int cli__case(struct cli__form *f, cJSON *doc)
 	if ((rc = cli__narrative(f, c)) != 0)
 		return rc;
 	printf("%s", T(f, "\nWhat did the victim consent to?", "\n¿A qué dio su consentimiento la víctima?"));
-	return cli__multi(f, c, "consent", "consent");
+	return cli__multi(f, c, "consent", "consent", NULL);
 }
 
 static int cli__when_where(struct cli__form *f, cJSON *doc)

@@ -28,12 +28,28 @@ expect_rc 0 tj show --json "$id"
 grep -q '"narrative":[[:space:]]*"Linea uno"' "$T/out" || fail "form (es): the narrative was not stored"
 grep -q '"gender":[[:space:]]*"woman"' "$T/out" || fail "form (es): the gender was not stored"
 
+# Review, "no", edit: every earlier answer is the default; only the verification changes.
+printf '%s\n' 2025-04-01 "" 20 067 1 n "" "" 1 woman 3 "" "" n "" 1 4 3 "" n threat "" n \
+	2 2 "1,2" 1 1 2 3 "" "Beto Inventado" "" "" "" "Primera versión" "." "1" \
+	n "" \
+	"" "" "" "" "" "" "" "" "" "" "" "" "" "" "" 1 "" "" > "$T/answers.edit"
+on_tty "$T/answers.edit" add --lang es || fail "form (edit): exit $?"
+grep -q "Conservar las víctimas" "$T/form.out" || fail "form (edit): no offer to keep the victims"
+id=$(grep -o '[0-9a-f]\{64\} severity [0-9]' "$T/form.out" | cut -d' ' -f1)
+[ -n "$id" ] || fail "form (edit): no id printed"
+expect_rc 0 tj show --json "$id"
+grep -q '"verification":[[:space:]]*"unverified"' "$T/out" || fail "form (edit): the edited answer was not stored"
+grep -q '"panic_button",[[:space:]]*"escort"' "$T/out" || grep -q '"escort"' "$T/out" ||
+	fail "form (edit): the default measures were not kept"
+grep -q '"narrative":[[:space:]]*"Primera versión"' "$T/out" || fail "form (edit): the case face was not kept"
+[ "$(count_list)" = 2 ] || fail "form (edit): expected exactly two incidents"
+
 # English; the input ends in the middle: cancelled, nothing stored.
 printf '%s\n' 2025-03-14 "" 20 > "$T/answers.en"
 on_tty "$T/answers.en" add --lang en && fail "form (en): a cancelled form exits 0"
 grep -q "When did it happen" "$T/form.out" || fail "form (en): questions are not in English"
 grep -q "nothing was stored" "$T/form.out" || fail "form (en): cancel message"
-[ "$(count_list)" = 1 ] || fail "form (en): a cancelled form stored something"
+[ "$(count_list)" = 2 ] || fail "form (en): a cancelled form stored something"
 
 # Not a terminal and no input: a usage error, not a hang.
 expect_rc 2 tj add < /dev/null
