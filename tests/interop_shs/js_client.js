@@ -15,7 +15,7 @@ const serverSeed = c.randomBytes(32);
 const serverKeys = sodium.crypto_sign_seed_keypair(serverSeed);
 const alice = sodium.crypto_sign_seed_keypair(c.randomBytes(32));
 const mallory = sodium.crypto_sign_seed_keypair(c.randomBytes(32));
-const EXPECTED = ['goodbye', 'TJ_EDECRYPT', 'TJ_ENOTMEMBER', 'handshake deadline', 'cut'];
+const EXPECTED = ['goodbye', 'TJ_EDECRYPT', 'TJ_EDECRYPT', 'TJ_ENOTMEMBER', 'handshake deadline', 'cut'];
 
 c.watchdog(90000);
 
@@ -71,7 +71,15 @@ async function main() {
     const r = await rawUntilClose(port, msg1);
     c.check(r.bytes === 0, `wrong app key: server sent ${r.bytes} bytes after msg1 and closed`);
   }
-  // 2: a valid handshake by a non-member: msg2 only, never msg4.
+  // 2: the secret-handshake client itself, configured with another app key.
+  {
+    const conn = await c.shsConnect(port, alice, c.randomBytes(32), serverKeys.publicKey);
+    c.check(!!conn.err, 'wrong app key: the JS client handshake fails');
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    c.check(conn.received() === 0, `wrong app key: the JS client received ${conn.received()} bytes after msg1`);
+    conn.socket.destroy();
+  }
+  // 3: a valid handshake by a non-member: msg2 only, never msg4.
   {
     const conn = await c.shsConnect(port, mallory, appKey, serverKeys.publicKey);
     c.check(!!conn.err, 'non-member: the JS client handshake fails');
@@ -79,13 +87,13 @@ async function main() {
     c.check(conn.received() === 64, `non-member: received ${conn.received()} bytes (msg2 only, no msg4)`);
     conn.socket.destroy();
   }
-  // 3: a silent client is dropped at the handshake deadline.
+  // 4: a silent client is dropped at the handshake deadline.
   {
     const r = await rawUntilClose(port, null);
     c.check(r.bytes === 0 && r.ms >= DEADLINE_MS - 100 && r.ms < DEADLINE_MS + 5000,
       `silent client dropped after ${r.ms} ms (deadline ${DEADLINE_MS} ms)`);
   }
-  // 4: a member that hangs up without goodbye: the server must see a cut.
+  // 5: a member that hangs up without goodbye: the server must see a cut.
   {
     const conn = await c.shsConnect(port, alice, appKey, serverKeys.publicKey);
     c.check(!conn.err, 'second member handshake');
