@@ -87,7 +87,8 @@ TJ_MUST_CHECK int tj_boxstream_open_header(struct tj_boxstream *bs, const uint8_
 
 /*
  * Phase 2: authenticates and decrypts the body announced by the last header
- * (len must equal that *body_len) into plain (may equal cipher: in place).
+ * (len must equal that *body_len, else -EINVAL) into plain (may equal
+ * cipher: in place). TJ_ESTATE if no header is open.
  */
 TJ_MUST_CHECK int tj_boxstream_open_body(struct tj_boxstream *bs, const uint8_t *cipher, size_t len,
 					 uint8_t *plain);

@@ -29,11 +29,21 @@
  *   TJ_ESTATE     a step on a finished or failed machine
  *   -EINVAL       in_len differs from tj_shs_need(), or out_cap is too small
  *
- * Ownership: the machine BORROWS the identity and the application key
- * pointers' contents are copied; the identity must outlive the machine.
- * Its own secrets live in sodium_malloc memory and are wiped on completion
- * (only the derived session keys are kept until tj_shs_take_keys), on
- * failure, and in tj_shs_free.
+ * Ownership: the machine BORROWS the identity (it must outlive the
+ * machine) and COPIES the application key and the server key. Its own
+ * secrets live in sodium_malloc memory and are wiped on completion (only
+ * the derived session keys are kept, until tj_shs_take_keys), on failure,
+ * and in tj_shs_free.
+ *
+ * Driving it from libuv (tests/interop_shs/bs_echo.c does exactly this):
+ *   on connect: tj_shs_*_new, start a TJ_SHS_DEADLINE_MS timer; a client
+ *     steps once on no input and writes msg1;
+ *   on read: append to a buffer of at most TJ_SHS_MSG3_BYTES until it holds
+ *     tj_shs_need() bytes, step, write out[0..out_len) if any; on error close
+ *     without writing; bytes beyond the handshake belong to box-stream;
+ *   at TJ_SHS_DONE: stop the timer, tj_shs_take_keys, tj_boxstream_new for
+ *     both directions, sodium_memzero the keys, tj_shs_free.
+ *   timer fires first: tj_shs_abort and close.
  *
  * WARNING: the machine does not time out by itself. The caller arms a timer
  * (TJ_SHS_DEADLINE_MS is the recommended budget) when it creates the machine
@@ -104,7 +114,7 @@ TJ_MUST_CHECK int tj_shs_server_new(const uint8_t app_key[TJ_SHS_APP_KEY_BYTES],
 /* Wipes and frees. Accepts NULL. */
 void tj_shs_free(struct tj_shs *h);
 
-/* The current state. */
+/* The current state (h must not be NULL). */
 enum tj_shs_state tj_shs_state(const struct tj_shs *h);
 
 /* Exactly how many bytes the next tj_shs_step wants (0 for the client's first step, and when finished). */
