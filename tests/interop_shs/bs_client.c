@@ -3,7 +3,7 @@
  * the secret-handshake + pull-box-stream echo server of js_server.js (test
  * code only).
  *
- *   bs_client PORT APP_KEY_HEX SERVER_PK_HEX CLIENT_SEED_HEX
+ *   bs_client PORT APP_KEY_HEX SERVER_PK_HEX CLIENT_SEED_HEX [refused]
  *
  * Connects to 127.0.0.1:PORT, does the handshake, sends raw writes of 5,
  * 10000, 4096 and 1 bytes and checks the echo; sends length-prefixed
@@ -11,9 +11,12 @@
  * 70000 bytes and checks that the reassembler (bound 64 KiB + 64) refuses
  * it from its prefix alone; then says goodbye and expects the server's
  * goodbye (a clean close, not a cut). Exit 0 only if all of that held.
+ * With "refused": exit 0 only if the server hangs up after msg3 without
+ * sending msg4 (the client key is not one it admits).
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -265,9 +268,9 @@ int main(int argc, char **argv)
 	unsigned long port;
 	int rc;
 
-	if (argc != 5 || sodium_init() < 0 || tj_unhex(argv[2], app, 32) != 0 ||
+	if ((argc != 5 && (argc != 6 || strcmp(argv[5], "refused") != 0)) || sodium_init() < 0 || tj_unhex(argv[2], app, 32) != 0 ||
 	    tj_unhex(argv[3], server_pk, 32) != 0 || tj_unhex(argv[4], seed, 32) != 0) {
-		fprintf(stderr, "usage: bs_client PORT APP_KEY_HEX SERVER_PK_HEX CLIENT_SEED_HEX\n");
+		fprintf(stderr, "usage: bs_client PORT APP_KEY_HEX SERVER_PK_HEX CLIENT_SEED_HEX [refused]\n");
 		return 2;
 	}
 	port = strtoul(argv[1], &end, 10);
@@ -281,6 +284,12 @@ int main(int argc, char **argv)
 		rc = -errno;
 	if (rc == 0)
 		rc = handshake(r.fd, h, &tx, &r.bs);
+	if (argc == 6) { /* the refusal is the expected outcome */
+		bool refused = rc == -EIO && tj_shs_state(h) == TJ_SHS_CLIENT_AWAIT_MSG4;
+		fprintf(stderr, "bs_client: %s\n", refused ? "refused after msg3, no msg4: ok" : "NOT refused as expected");
+		rc = refused ? 0 : TJ_EPROTO;
+		goto out;
+	}
 	if (rc == 0)
 		fprintf(stderr, "bs_client: handshake ok\n");
 	if (rc == 0)
@@ -289,6 +298,7 @@ int main(int argc, char **argv)
 		rc = check_messages(r.fd, tx, &r);
 	if (rc == 0)
 		rc = check_goodbye(r.fd, tx, &r);
+out:
 	if (rc != 0)
 		fprintf(stderr, "bs_client: FAILED: %s\n", tj_errname(rc));
 	if (r.fd >= 0)

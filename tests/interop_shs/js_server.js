@@ -31,15 +31,25 @@ const server = net.createServer((socket) => {
   }), duplex);
 });
 
-server.listen(0, '127.0.0.1', () => {
-  const port = server.address().port;
-  const child = spawn(clientPath, [String(port), c.hex(appKey), c.hex(serverKeys.publicKey), c.hex(clientSeed)],
-    {stdio: ['ignore', 'inherit', 'inherit']});
-  child.on('exit', (code) => {
-    c.check(code === 0, `bs_client exited with ${code}`);
-    c.check(hsErr === null, `JS server handshake${hsErr ? ': ' + hsErr.message : ''}`);
-    c.check(authed !== null && authed.equals(clientKeys.publicKey), 'JS server authenticated the C client key');
-    server.close();
-    process.exit(c.failures() === 0 ? 0 : 1);
+function runClient(port, seed, extra) {
+  return new Promise((resolve) => {
+    const child = spawn(clientPath, [String(port), c.hex(appKey), c.hex(serverKeys.publicKey), c.hex(seed)].concat(extra),
+      {stdio: ['ignore', 'inherit', 'inherit']});
+    child.on('exit', (code) => resolve(code));
   });
+}
+
+server.listen(0, '127.0.0.1', async () => {
+  const port = server.address().port;
+  const code = await runClient(port, clientSeed, []);
+  c.check(code === 0, `bs_client exited with ${code}`);
+  c.check(hsErr === null, `JS server handshake${hsErr ? ': ' + hsErr.message : ''}`);
+  c.check(authed !== null && authed.equals(clientKeys.publicKey), 'JS server authenticated the C client key');
+  // A client key the JS server does not admit: our client must see no msg4.
+  authed = null;
+  const refused = await runClient(port, c.randomBytes(32), ['refused']);
+  c.check(refused === 0, `unadmitted C client saw the refusal (exit ${refused})`);
+  c.check(hsErr !== null && authed === null, 'JS server refused the unadmitted client');
+  server.close();
+  process.exit(c.failures() === 0 ? 0 : 1);
 });
