@@ -1,0 +1,117 @@
+/*
+ * The peer layer: TCP connections to other nodes of the network, the secret
+ * handshake, box-stream, reconciliation (Negentropy) and live gossip.
+ *
+ * One instance per process, on the daemon's loop thread (like the store):
+ *   - a listener on opts->listen ("HOST:PORT", numeric; port 0 picks one);
+ *   - a dialer for every peer of the address book (store meta "peers"),
+ *     reconnecting with exponential backoff and jitter (0.5 s .. 60 s);
+ *   - per connection: SHS with the network key as application key (the
+ *     dialer names the server's key, which must prove it; the server asks
+ *     is_member() between messages 3 and 4, so a stranger learns nothing),
+ *     a handshake deadline, then box-stream messages (tj_wire.h);
+ *   - the dialer reconciles on connect and every sync interval, pulls what it
+ *     lacks with pipelined WANTs and tells the peer what it lacks with HAVE;
+ *     received records are validated in the thread pool and stored one
+ *     transaction per batch on the loop thread; each newly stored record is
+ *     pushed once to every other connected peer.
+ *
+ * Limits (before authentication tighter than after): inbound handshakes per
+ * address (token bucket, refunded when a handshake succeeds), HELLO at most
+ * TJ_WIRE_HELLO_MAX_BYTES, later messages TJ_WIRE_MSG_MAX_BYTES, bytes queued
+ * per peer (reads pause above TJ_PEER_QUEUE_PAUSE_BYTES), messages and pushed
+ * records per second per peer (token buckets: a peer over quota is paused,
+ * and dropped with a log line after TJ_PEER_STRIKES_MAX pauses in a minute).
+ *
+ * Logs carry short key prefixes only: no addresses, names or contents.
+ */
+#ifndef TJ_PEER_H
+#define TJ_PEER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "tj_ctl_server.h"
+#include "tj_error.h"
+#include "tj_mp.h"
+#include "tj_node_core.h"
+
+#define TJ_PEER_DEFAULT_PORT 7654
+#define TJ_PEER_HOST_MAX 46       /* an IPv6 literal */
+#define TJ_PEER_NAME_MAX 64
+#define TJ_PEER_BOOK_MAX 64       /* address book entries */
+#define TJ_PEER_CONNS_MAX 128
+#define TJ_PEER_HANDSHAKE_MS 5000
+#define TJ_PEER_BACKOFF_MIN_MS 500
+#define TJ_PEER_BACKOFF_MAX_MS 60000
+#define TJ_PEER_SYNC_INTERVAL_MS 60000
+#define TJ_PEER_SYNC_DEADLINE_MS 120000
+#define TJ_PEER_QUEUE_PAUSE_BYTES (2u * 1024u * 1024u)  /* stop reading / stop pushing above */
+#define TJ_PEER_QUEUE_MAX_BYTES (8u * 1024u * 1024u)    /* a peer that lets this pile up is dropped */
+#define TJ_PEER_WANTS_INFLIGHT 4
+#define TJ_PEER_WANT_QUEUE_MAX ((size_t)1 << 20)        /* ids waiting to be fetched */
+#define TJ_PEER_PUSH_RATE 200       /* pushed records per second a peer may send us */
+#define TJ_PEER_PUSH_BURST 1000
+#define TJ_PEER_MSG_RATE 500        /* messages per second */
+#define TJ_PEER_MSG_BURST 2000
+#define TJ_PEER_STRIKES_MAX 3
+#define TJ_PEER_HS_RATE_PER_S 2     /* failed inbound handshakes per address */
+#define TJ_PEER_HS_BURST 30
+#define TJ_META_PEERS "peers"
+
+/* Does this Ed25519 key belong to a member of our network? Loop thread only. */
+typedef bool (*tj_is_member_fn)(void *ctx, const uint8_t pk[32]);
+
+struct tj_peers_opts {
+	const char *listen;         /* "HOST:PORT" or NULL / "" for no listener */
+	tj_is_member_fn is_member;  /* NULL = tj_peers_interim_member with the peers as ctx */
+	void *member_ctx;
+	uint32_t sync_interval_ms;  /* 0 = TJ_PEER_SYNC_INTERVAL_MS */
+};
+
+struct tj_peers;
+
+/*
+ * Starts the layer on loop for node (both borrowed; they must outlive it):
+ * loads the address book, builds the reconciliation snapshot of the store,
+ * listens and dials. A node without a network gets TJ_ESTATE.
+ */
+TJ_MUST_CHECK int tj_peers_start(uv_loop_t *loop, struct tj_node *node, const struct tj_peers_opts *opts,
+				 struct tj_peers **out);
+/* Says goodbye to every peer and closes every handle; the loop then finishes the closes. */
+void tj_peers_stop(struct tj_peers *p);
+/* Frees p once uv_run returned (after tj_peers_stop). Accepts NULL. */
+void tj_peers_free(struct tj_peers *p);
+
+/* The running instance, or NULL (used by the control ops). */
+struct tj_peers *tj_peers_active(void);
+
+/* The node stored these records itself (the CLI's add): reconcile and gossip them. */
+void tj_peers_local_added(struct tj_peers *p, const uint8_t (*ids)[32], size_t n);
+
+/*
+ * The interim membership rule until node/tj_member.h lands: the genesis
+ * stewards, and every key that authored a verified record we store (seq 0
+ * of its chain). ctx is the struct tj_peers.
+ */
+bool tj_peers_interim_member(void *ctx, const uint8_t pk[32]);
+
+/* The bound listen address ("127.0.0.1:41234") or "" when not listening. */
+const char *tj_peers_listen_addr(const struct tj_peers *p);
+
+/* Control ops (reply frames as tj_ctl_handle makes them). p may be NULL (not running). */
+/* peer_add {address: "HOST:PORT", public_key: bin 32, name: str?} -> {} */
+TJ_MUST_CHECK int tj_peer_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
+/* peer_list -> {listen: str, peers: [{address, public_key, name, connected, direction,
+ *               last_sync: uint|nil, they_lack, we_lack, received}]} */
+TJ_MUST_CHECK int tj_peer_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
+/* Writes one value for `status`: {listen, connected, known, syncing, last_sync} or nil. */
+void tj_peers_put_status(struct tj_mp_writer *w);
+
+/* Parses "HOST:PORT" (IPv4 or [IPv6], numeric; port 0..65535 when allow_zero). */
+TJ_MUST_CHECK int tj_peer_parse_addr(const char *s, bool allow_zero, char host[TJ_PEER_HOST_MAX], uint16_t *port);
+
+#endif

@@ -1,0 +1,165 @@
+/*
+ * Internals of the peer layer shared by tj_peer.c (transport), tj_sync.c
+ * (reconciliation, fetching, ingest, gossip) and tj_peer_book.c (address
+ * book, control ops). Not for use outside these files.
+ */
+#ifndef TJ_PEER_INT_H
+#define TJ_PEER_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "tj_boxstream.h"
+#include "tj_negentropy.h"
+#include "tj_peer.h"
+#include "tj_shs.h"
+#include "tj_wire.h"
+
+#define TJ__HS_TABLE 128 /* addresses remembered for the handshake rate limit */
+#define TJ__NEG_FRAME_BYTES 60000u
+
+/* One address-book entry (we dial it). */
+struct tj__entry {
+	char host[TJ_PEER_HOST_MAX];
+	uint16_t port;
+	uint8_t pk[32];
+	char name[TJ_PEER_NAME_MAX + 1];
+	struct tj__conn *conn;  /* our outbound connection, or NULL */
+	uint32_t backoff_ms;
+	uint64_t next_dial_ms;
+};
+
+/* What we learnt about a peer key (address-book or inbound). */
+struct tj__pstat {
+	bool used;
+	uint8_t pk[32];
+	uint64_t last_sync_ms;
+	uint64_t they_lack;
+	uint64_t we_lack;
+	uint64_t received;
+};
+
+struct tj__bucket {
+	double tokens;
+	uint64_t last_ms;
+};
+
+enum tj__conn_state {
+	TJ__CONNECTING = 0,
+	TJ__HANDSHAKE,
+	TJ__HELLO,  /* box-stream up, waiting for the peer's HELLO */
+	TJ__READY,
+};
+
+struct tj__conn {
+	uv_tcp_t tcp;           /* .data = this */
+	uv_timer_t timer;       /* handshake deadline, then the throttle pause */
+	uv_connect_t connect;
+	int open_handles;       /* freed once both handles closed */
+	struct tj_peers *P;
+	struct tj__conn *prev, *next;
+	uint64_t serial;
+	bool closing, outbound, hangup;
+	bool paused_queue, paused_ingest, throttled;
+	enum tj__conn_state state;
+	int entry;              /* address-book index (outbound), or -1 */
+	uint8_t addr_key[16];   /* the remote address, for the handshake rate limit */
+	bool hs_refunded;
+	struct tj_shs *shs;
+	uint8_t hsbuf[TJ_SHS_MSG3_BYTES];
+	size_t hs_got;
+	struct tj_boxstream *enc, *dec;
+	struct tj_boxstream_reasm *reasm;
+	uint8_t peer_pk[32];
+	size_t queued;
+	unsigned pending;
+	struct tj__bucket push_in, msg_in, push_out;
+	unsigned strikes;
+	uint64_t strike_since_ms;
+	/* sync */
+	struct tj_neg *neg;     /* initiator session (outbound only) */
+	uint64_t neg_started_ms;
+	uint64_t last_sync_start_ms;
+	uint8_t *want;          /* ids to fetch, 32 each */
+	size_t want_n, want_next, want_cap;
+	unsigned wants_inflight;
+	uint32_t want_left[TJ_PEER_WANTS_INFLIGHT]; /* records still allowed per in-flight WANT (FIFO) */
+	uint8_t *have;          /* ids to announce */
+	size_t have_n, have_next, have_cap;
+	unsigned ingest_inflight;
+};
+
+struct tj__hs_slot {
+	uint8_t key[16];
+	struct tj__bucket b;
+	bool used;
+};
+
+struct tj__pending_ins {
+	struct tj_neg_item *items;
+	size_t n, cap;
+};
+
+struct tj_peers {
+	uv_loop_t *loop;
+	struct tj_node *node;
+	tj_is_member_fn is_member;
+	void *member_ctx;
+	uint32_t sync_interval_ms;
+	uv_tcp_t listener;
+	uv_timer_t tick;
+	bool listener_init, tick_init, stopping;
+	char listen_addr[TJ_PEER_HOST_MAX + 10];
+	struct tj__conn *conns;
+	size_t n_conns;
+	uint64_t next_serial;
+	struct tj__entry book[TJ_PEER_BOOK_MAX];
+	size_t n_book;
+	struct tj__pstat stats[TJ_PEER_CONNS_MAX];
+	uint8_t stewards[TJ_STEWARDS_MAX][32];
+	size_t n_stewards;
+	struct tj_neg_storage *neg_st;
+	unsigned n_sessions;    /* initiator sessions borrowing neg_st */
+	struct tj__pending_ins pending;
+	unsigned jobs_inflight;
+	struct tj__hs_slot hs[TJ__HS_TABLE];
+	uint64_t hs_refused_logged_ms;
+	uint8_t rbuf[64 * 1024];
+};
+
+/* tj_peer.c */
+uint64_t tj__mono_ms(void);
+void tj__conn_close(struct tj__conn *c);
+/* Seals msg as one box-stream message and queues it. Closes c on failure. */
+int tj__conn_send(struct tj__conn *c, const uint8_t *msg, size_t len);
+/* Sends BYE(reason) and the goodbye frame, then closes. */
+void tj__conn_bye(struct tj__conn *c, uint64_t reason, const char *why);
+/* Takes n tokens (refilled at rate/s up to burst); false when not enough. */
+bool tj__bucket_take(struct tj__bucket *b, double n, double rate, double burst);
+/* Counts a quota breach: pauses reads for a second, or drops the peer at TJ_PEER_STRIKES_MAX. */
+void tj__conn_over_quota(struct tj__conn *c, const char *what);
+void tj__conn_update_reading(struct tj__conn *c);
+struct tj__pstat *tj__pstat_for(struct tj_peers *P, const uint8_t pk[32]);
+
+/* tj_sync.c */
+TJ_MUST_CHECK int tj__sync_init(struct tj_peers *P);
+void tj__sync_free(struct tj_peers *P);
+/* The box-stream is up: send HELLO. */
+void tj__sync_on_ready(struct tj__conn *c);
+/* One whole application message from c. */
+void tj__sync_on_msg(struct tj__conn *c, const uint8_t *msg, size_t len);
+/* c is closing: release what it held of the sync. */
+void tj__sync_on_close(struct tj__conn *c);
+/* Periodic: deadlines and resyncs. */
+void tj__sync_tick(struct tj_peers *P, uint64_t now);
+/* Sends queued WANTs and HAVEs while the queue has room. */
+void tj__sync_pump(struct tj__conn *c);
+
+/* tj_peer_book.c */
+TJ_MUST_CHECK int tj__book_load(struct tj_peers *P);
+void tj__dial(struct tj_peers *P, size_t idx);
+
+#endif
