@@ -148,6 +148,20 @@ function checkFrame (hex, frame, what) {
   check(hex.length / 2 <= frame, `${what}: message of ${hex.length / 2} bytes exceeds the frame limit ${frame}`)
 }
 
+// Our responder's answer to a fingerprint-only first message (|a| >= 32) must
+// be byte-identical to nostr-tools' (same splitting, same encoding). When the
+// frame fills up, both end with (infinity, Fingerprint, fp) and only that last
+// fingerprint may differ: ours covers the whole range it closes (see
+// tj_negentropy.c), nostr-tools' only the items after the range it was on.
+function sameFirstReply (nip77, sc, sets, first, ours) {
+  if (sets.a.length < 32) return
+  const theirs = new nip77.Negentropy(ntStorage(nip77, sets.b), sc.frame).reconcile(first) ?? '61'
+  if (ours === theirs) return
+  const closing = (m) => m.length > 38 && m.slice(-38, -32) === '000001'
+  check(closing(ours) && closing(theirs) && ours.slice(0, -32) === theirs.slice(0, -32),
+    `reply to the first message differs from nostr-tools': ${ours.slice(0, 80)}... vs ${theirs.slice(0, 80)}...`)
+}
+
 // 1. nostr-tools initiator (set a) -> our responder (set b)
 async function theirInitiator (nip77, o, sc, sets, files) {
   const drv = new Driver(o.driver, 'responder', files.b, sc.frame)
@@ -157,6 +171,7 @@ async function theirInitiator (nip77, o, sc, sets, files) {
   const st = { rounds: 0, up: 0, down: 0 }
   try {
     let msg = neg.initiate()
+    const first = msg
     while (msg !== null) {
       check(st.rounds < MAX_ROUND_TRIPS, 'too many round trips')
       checkFrame(msg, sc.frame, 'nostr-tools initiator')
@@ -165,6 +180,7 @@ async function theirInitiator (nip77, o, sc, sets, files) {
       checkFrame(reply, sc.frame, 'tejido responder')
       st.down += reply.length / 2
       st.rounds++
+      if (st.rounds === 1) sameFirstReply(nip77, sc, sets, first, reply)
       msg = neg.reconcile(reply, (id) => have.push(id), (id) => need.push(id))
     }
   } finally {
@@ -185,6 +201,9 @@ async function ourInitiator (nip77, o, sc, sets, files) {
   const st = { rounds: 0, up: 0, down: 0 }
   try {
     let msg = await drv.next()
+    // both implement the same deterministic splitting: the first message is byte-identical
+    const theirFirst = new nip77.Negentropy(ntStorage(nip77, sets.a), sc.frame).initiate()
+    check(msg === theirFirst, `first message differs from nostr-tools' initiate(): ${msg.slice(0, 80)}... vs ${theirFirst.slice(0, 80)}...`)
     while (msg !== 'done') {
       check(st.rounds < MAX_ROUND_TRIPS, 'too many round trips')
       checkFrame(msg, sc.frame, 'tejido initiator')
