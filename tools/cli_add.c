@@ -455,7 +455,8 @@ static int cli__one(const struct cli_ctx *ctx, const char *json, size_t len, siz
 			cli_err("incident %zu: %s", index, m);
 		else
 			cli_err("%s", m);
-		rc = cli_exit_for(rc) == CLI_FAIL ? CLI_FAIL : CLI_INVALID;
+		/* Whatever the schema refused (it says why) is the input's fault; the rest is ours. */
+		rc = verr.message[0] != '\0' || rc == TJ_ELIMIT || cli_exit_for(rc) == CLI_INVALID ? CLI_INVALID : CLI_FAIL;
 		goto out;
 	}
 	if ((rc = cli__encode(s, c, it)) != 0) {

@@ -227,8 +227,12 @@ static int cli__state(struct cli__form *f, cJSON *obj, const char *q, const char
 	int rc;
 
 	printf("\n%s\n", q);
-	for (i = 0; i < n; i++)
-		printf("  %s %-22s%s", s[i].code, s[i].name, i % 3 == 2 ? "\n" : "");
+	for (i = 0; i < n; i++) {
+		printf("  %s ", s[i].code);
+		cli_print_padded(s[i].name, 22);
+		if (i % 3 == 2)
+			printf("\n");
+	}
 	snprintf(prompt, sizeof(prompt), "\n> %s%s%s", dflt ? "[" : "", dflt ? dflt : "", dflt ? "] " : "");
 	for (;;) {
 		const struct tj_state_info *hit = NULL;

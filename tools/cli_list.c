@@ -152,13 +152,20 @@ static int cli__list_items(struct cli_conn *c, cli_list_fn fn, void *arg, uint64
 	for (i = 0; i < items->via.array.size && *count < max; i++) {
 		struct cli_item it;
 		rc = cli_item_from_reply(&items->via.array.ptr[i], false, &it);
-		if (rc == 0)
-			rc = fn(&it, arg);
-		else
-			cli_err("list: an item could not be decoded: %s", tj_strerror(rc));
+		if (rc != 0) {
+			/* One undecodable record (say, from a newer peer) must not hide the others. */
+			char hex[65] = "?";
+			const uint8_t *id;
+			if (cli_obj_bin(cli_map_get(&items->via.array.ptr[i], "id"), 32, &id))
+				tj_hex(id, 32, hex);
+			cli_err("list: incident %s skipped: %s", hex, tj_strerror(rc));
+			cli_item_clear(&it);
+			continue;
+		}
+		rc = fn(&it, arg);
 		cli_item_clear(&it);
 		if (rc != 0)
-			return CLI_FAIL;
+			return rc > 0 ? rc : CLI_FAIL;
 		(*count)++;
 	}
 	*more = cli_obj_bin(cli_map_get(&c->obj, "next"), 32, &nx) && items->via.array.size > 0;
