@@ -625,7 +625,7 @@ int tj_incident_from_json(const char *json, size_t len, enum tj_lang lang, uint6
 	struct tj_incident_case *c = NULL;
 	const char *end = NULL;
 	cJSON *root = NULL;
-	size_t nul;
+	size_t nul, bom;
 	int rc;
 
 	if (verr)
@@ -641,7 +641,9 @@ int tj_incident_from_json(const char *json, size_t len, enum tj_lang lang, uint6
 	}
 	if ((nul = tj__find_nul(json, len)) < len)
 		return tj__malformed_at(json, len, nul, lang, verr);
-	root = cJSON_ParseWithLengthOpts(json, len, &end, false);
+	/* Windows editors (Notepad) start UTF-8 files with a byte order mark: skip it. */
+	bom = len >= 3 && !memcmp(json, "\xef\xbb\xbf", 3) ? 3 : 0;
+	root = cJSON_ParseWithLengthOpts(json + bom, len - bom, &end, false);
 	if (!root || !end || end < json || end > json + len || !tj__only_space(end, json + len)) {
 		rc = tj__malformed_at(json, len, end && end >= json ? (size_t)(end - json) : 0, lang, verr);
 		goto out;

@@ -287,6 +287,21 @@ static void test_malformed_json(void **state)
 	assert_string_equal(p.verr.message, "json: JSON mal formado en la línea 2, columna 14 (byte 50)");
 	parsed_free(&p);
 
+	/* A UTF-8 byte order mark (Notepad) is skipped; positions still count from the file's start. */
+	{
+		char *json = malloc(strlen(example_json) + 4);
+		assert_non_null(json);
+		sprintf(json, "\xef\xbb\xbf%s", example_json);
+		parse(json, &p);
+		assert_int_equal(p.rc, 0);
+		parsed_free(&p);
+		sprintf(json, "\xef\xbb\xbf%s", bad);
+		parse(json, &p);
+		assert_int_equal(p.rc, TJ_EMALFORMED);
+		assert_string_equal(p.verr.message, "json: malformed JSON at line 2, column 14 (byte 53)");
+		parsed_free(&p);
+		free(json);
+	}
 	/* Trailing garbage, an empty document, a truncated one. */
 	parse("{} x", &p);
 	assert_int_equal(p.rc, TJ_EMALFORMED);
