@@ -692,6 +692,8 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 				tj_strerror(rc));
 	}
 	rc = tj__arg_str(&c, "op", op, sizeof(op));
+	if (rc == TJ_ELIMIT)
+		return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op; try ping, id, add, add_batch, list, show, status, stop");
 	if (rc != 0)
 		return tj__fail(&c, TJ_EMALFORMED, "the request has no 'op' string");
 	for (size_t i = 0; i < sizeof(tj__ops) / sizeof(tj__ops[0]); i++) {

@@ -29,6 +29,7 @@
 #include "tj_log.h"
 #include "tj_node.h"
 #include "tj_node_core.h"
+#include "tj_peer.h"
 
 #define TJ__CLIENTS_MAX 64
 #define TJ__QUEUE_MAX_BYTES (TJ_CTL_REPLY_MAX_BYTES + 1024u * 1024u)
@@ -47,6 +48,8 @@ struct tj__daemon {
 	uv_signal_t sig_term;
 	uv_timer_t sweep;
 	struct tj_node *node;
+	struct tj_peers *peers;                  /* the peer layer (tj_peer.h), NULL without a network */
+	char listen[TJ_CONFIG_LISTEN_MAX];       /* where peers connect; "" = nowhere */
 	struct tj__client *clients;
 	size_t n_clients;
 	bool stopping;
@@ -277,7 +280,10 @@ static void tj__connection(uv_stream_t *server, int status)
 	if (c == NULL)
 		return;
 	c->d = d;
-	uv_pipe_init(&d->loop, &c->pipe, 0);
+	if ((rc = uv_pipe_init(&d->loop, &c->pipe, 0)) != 0) {
+		free(c); /* not a handle yet: nothing to close */
+		return;
+	}
 	c->pipe.data = c;
 	c->next = d->clients;
 	if (d->clients != NULL)
@@ -310,6 +316,7 @@ static void tj__daemon_stop(struct tj__daemon *d)
 	if (d->stopping)
 		return;
 	d->stopping = true;
+	tj_peers_stop(d->peers);
 	if (d->server_init)
 		uv_close((uv_handle_t *)&d->server, tj__handle_closed);
 	if (d->sig_int_init)
@@ -449,8 +456,24 @@ static void tj__ready(int fd)
 		TJ_LOG_W("daemon", "could not signal readiness: %s", strerror(errno));
 }
 
+/* The peer layer, for a node in a network (an identity alone has no peers yet). */
+static int tj__peers(struct tj__daemon *d)
+{
+	struct tj_peers_opts po = {.listen = d->listen};
+	int rc;
+
+	if (!d->node->has_network) {
+		TJ_LOG_I("daemon", "not in a network yet: no peer connections");
+		return 0;
+	}
+	rc = tj_peers_start(&d->loop, d->node, &po, &d->peers);
+	if (rc != 0)
+		TJ_LOG_E("daemon", "cannot start the peer layer: %s", tj_strerror(rc));
+	return rc;
+}
+
 /* Config and node; takes opts->unlocked whatever happens. */
-static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node)
+static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, char listen[TJ_CONFIG_LISTEN_MAX])
 {
 	struct tj_unlocked *u = opts->unlocked;
 	char err[TJ_CONFIG_ERR_MAX];
@@ -471,8 +494,7 @@ static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node)
 	tj_log_set_level(cfg.log_level);
 	if (opts->listen != NULL && opts->listen[0] != '\0')
 		snprintf(cfg.listen, sizeof(cfg.listen), "%s", opts->listen);
-	if (cfg.listen[0] != '\0')
-		TJ_LOG_I("daemon", "peer address %s noted; this build serves no peer connections yet", cfg.listen);
+	snprintf(listen, TJ_CONFIG_LISTEN_MAX, "%s", cfg.listen);
 	rc = tj_node_open(opts->datadir, cfg.map_size_mb * 1024u * 1024u, u, node);
 	if (rc != 0)
 		TJ_LOG_E("daemon", "cannot open the node: %s", tj_strerror(rc));
@@ -500,7 +522,7 @@ int tj_daemon_run(struct tj_daemon_opts *opts)
 	}
 	/* A client that hangs up mid-reply must not kill the node. */
 	signal(SIGPIPE, SIG_IGN);
-	if ((rc = tj__daemon_open(opts, &d->node)) != 0)
+	if ((rc = tj__daemon_open(opts, &d->node, d->listen)) != 0)
 		goto out;
 	if ((rc = uv_loop_init(&d->loop)) != 0)
 		goto out;
@@ -512,6 +534,11 @@ int tj_daemon_run(struct tj_daemon_opts *opts)
 		goto out;
 	}
 	TJ_LOG_I("daemon", "listening on the control socket");
+	if ((rc = tj__peers(d)) != 0) {
+		tj__daemon_stop(d);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		goto out;
+	}
 	tj__ready(opts->ready_fd);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	TJ_LOG_I("daemon", "stopped");
@@ -525,6 +552,7 @@ out:
 		if (d->bound)
 			unlink(d->sock_path);
 	}
+	tj_peers_free(d->peers);
 	tj_node_close(d->node);
 	free(d);
 	return rc;
