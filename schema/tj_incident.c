@@ -642,25 +642,23 @@ static int tj__check_act(const struct tj_incident_summary *s, uint32_t i, bool l
 	    (rc = tj__check_code("act_type", a->type, true, lenient, lang, f, verr)))
 		return rc;
 	snprintf(f, sizeof f, "acts[%u].victim", i);
+	/* Messages name the last valid index, so no count needs a singular or a plural. */
 	if (a->victim >= s->n_victims)
 		return tj__verr(verr, f,
-		                TJ__L(lang, "%u is out of range; there are %u victims, use 0 to %u",
-		                      "%u está fuera de rango; hay %u víctimas, usa de 0 a %u"),
-		                a->victim, s->n_victims, s->n_victims - 1);
+		                TJ__L(lang, "%u is out of range: the last victim is victims[%u]",
+		                      "%u está fuera de rango: la última víctima es victims[%u]"),
+		                a->victim, s->n_victims - 1);
 	snprintf(f, sizeof f, "acts[%u].aggressor", i);
 	if (a->aggressor < -1 || (a->aggressor >= 0 && (uint32_t)a->aggressor >= s->n_aggressors)) {
 		if (!s->n_aggressors)
-			return tj__verr(
-			    verr, f,
-			    TJ__L(lang, "%d is out of range; there are no aggressors, leave it out",
-			          "%d está fuera de rango; no hay presuntas partes agresoras, omítelo"),
-			    (int)a->aggressor);
-		return tj__verr(
-		    verr, f,
-		    TJ__L(
-		        lang, "%d is out of range; there are %u aggressors, use 0 to %u or leave it out",
-		        "%d está fuera de rango; hay %u presuntas partes agresoras, usa de 0 a %u u omítelo"),
-		    (int)a->aggressor, s->n_aggressors, s->n_aggressors - 1);
+			return tj__verr(verr, f,
+			                TJ__L(lang, "%d is out of range: aggressors is empty; leave it out",
+			                      "%d está fuera de rango: aggressors está vacío; omítelo"),
+			                (int)a->aggressor);
+		return tj__verr(verr, f,
+		                TJ__L(lang, "%d is out of range: the last aggressor is aggressors[%u]",
+		                      "%d está fuera de rango: la última parte agresora es aggressors[%u]"),
+		                (int)a->aggressor, s->n_aggressors - 1);
 	}
 	snprintf(f, sizeof f, "acts[%u]", i);
 	for (uint32_t j = 0; j < i; j++) {

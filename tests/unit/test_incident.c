@@ -538,14 +538,25 @@ static void test_places(void **state)
 
 static void test_indexes(void **state)
 {
+	struct parsed p;
+
 	(void)state;
+	parse("{\"occurred\": {\"start\": \"2026\", \"precision\": \"year\"}, \"location\": {\"state\": "
+	      "\"31\"},"
+	      " \"victims\": [{}], \"acts\": [{\"type\": \"raid\", \"victim\": 0, \"aggressor\": 0}],"
+	      " \"protection\": {\"status\": \"none\"}, \"source\": {\"type\": \"other\"},"
+	      " \"verification\": \"unverified\"}",
+	      &p);
+	assert_int_equal(p.rc, TJ_ESCHEMA);
+	assert_string_equal(p.verr.message,
+	                    "acts[0].aggressor: 0 is out of range: aggressors is empty; leave it out");
+	parsed_free(&p);
 	expect_error("\"victim\": 0", "\"victim\": 1", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].victim",
-	             "acts[0].victim: 1 is out of range; there are 1 victims, use 0 to 0");
+	             "acts[0].victim: 1 is out of range: the last victim is victims[0]");
 	expect_error("\"victim\": 0", "\"victim\": 1", TJ_LANG_ES, TJ_ESCHEMA, "acts[0].victim",
-	             "acts[0].victim: 1 está fuera de rango; hay 1 víctimas, usa de 0 a 0");
-	expect_error(
-	    "\"aggressor\": 0", "\"aggressor\": 3", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].aggressor",
-	    "acts[0].aggressor: 3 is out of range; there are 1 aggressors, use 0 to 0 or leave it out");
+	             "acts[0].victim: 1 está fuera de rango: la última víctima es victims[0]");
+	expect_error("\"aggressor\": 0", "\"aggressor\": 3", TJ_LANG_EN, TJ_ESCHEMA, "acts[0].aggressor",
+	             "acts[0].aggressor: 3 is out of range: the last aggressor is aggressors[0]");
 	expect_error("{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}",
 	             "{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}, "
 	             "{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}",
