@@ -14,6 +14,7 @@
  * The file is untrusted input: it goes through tj_mp_check() first, and every
  * slot's Argon2id parameters are bounded before any of them is used.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -43,6 +44,8 @@
 #define TJ__WRAPPED_BYTES (TJ__KEY_BYTES + TJ__TAG_BYTES)
 #define TJ__PASS_MAX_BYTES 1024u
 #define TJ__WIPE_CHUNK_BYTES 4096u
+#define TJ__DIR_SCAN_MAX 100000u /* entries examined for stray temp files */
+#define TJ__TMP_SUFFIX_CHARS 11u /* ".tmp-XXXXXX" */
 
 _Static_assert(TJ__SALT_BYTES == 16, "salt is 16 bytes");
 _Static_assert(TJ__NONCE_BYTES == 24, "nonce is 24 bytes");
@@ -310,28 +313,105 @@ static int tj__write_all(int fd, const uint8_t *buf, size_t len)
 	return 0;
 }
 
+/* Splits path into its directory (dir, "." when none) and its last component (*base). */
+static int tj__split_path(const char *path, char dir[PATH_MAX], const char **base)
+{
+	const char *slash = strrchr(path, '/');
+
+	if (strlen(path) >= PATH_MAX)
+		return -ENAMETOOLONG;
+	if (slash == NULL) {
+		strcpy(dir, ".");
+		*base = path;
+	} else if (slash == path) {
+		strcpy(dir, "/");
+		*base = slash + 1;
+	} else {
+		memcpy(dir, path, (size_t)(slash - path));
+		dir[slash - path] = '\0';
+		*base = slash + 1;
+	}
+	return 0;
+}
+
 static int tj__fsync_dir(const char *path)
 {
 	char dir[PATH_MAX];
-	char *slash;
-	int fd, rc = 0;
+	const char *base = NULL;
+	int fd, rc = tj__split_path(path, dir, &base);
 
-	if (strlen(path) >= sizeof(dir))
-		return -ENAMETOOLONG;
-	strcpy(dir, path);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	if (rc != 0)
+		return rc;
 	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
 	if (fsync(fd) != 0)
 		rc = -errno;
 	close(fd);
+	return rc;
+}
+
+/* Writes size bytes of zeros or random over fd from offset 0, then fsyncs. */
+static int tj__overwrite(int fd, uint64_t size, bool random)
+{
+	uint8_t chunk[TJ__WIPE_CHUNK_BYTES];
+	uint64_t done = 0;
+	int rc = 0;
+
+	if (lseek(fd, 0, SEEK_SET) != 0)
+		return -errno;
+	memset(chunk, 0, sizeof(chunk));
+	while (done < size && rc == 0) {
+		size_t n = size - done < sizeof(chunk) ? (size_t)(size - done) : sizeof(chunk);
+
+		if (random)
+			randombytes_buf(chunk, n);
+		rc = tj__write_all(fd, chunk, n);
+		done += n;
+	}
+	if (rc == 0 && fsync(fd) != 0)
+		rc = -errno;
+	return rc;
+}
+
+/* Overwrites a regular file's bytes in place (zeros, then random); TJ_EKEYFILE if not regular. */
+static int tj__wipe_fd(int fd)
+{
+	struct stat st;
+	int rc;
+
+	if (fstat(fd, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return TJ_EKEYFILE;
+	if ((rc = tj__overwrite(fd, (uint64_t)st.st_size, false)) != 0)
+		return rc;
+	return tj__overwrite(fd, (uint64_t)st.st_size, true);
+}
+
+/*
+ * Renames tmp over path. The replaced file held the slots as they were (a
+ * removed person's among them): once the new name is durable, its old bytes
+ * are overwritten through a descriptor opened before the rename. That wipe is
+ * hygiene on top of an operation that already succeeded, so its errors are
+ * not reported.
+ */
+static int tj__replace(const char *tmp, const char *path)
+{
+	int old = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int rc = 0;
+
+	if (rename(tmp, path) != 0) {
+		rc = -errno;
+		unlink(tmp);
+	} else {
+		rc = tj__fsync_dir(path);
+	}
+	if (old >= 0) {
+		if (rc == 0)
+			(void)tj__wipe_fd(old);
+		close(old);
+	}
 	return rc;
 }
 
@@ -366,11 +446,9 @@ static int tj__write_atomic(const char *path, const uint8_t *buf, size_t len, bo
 			goto fail;
 		}
 		unlink(tmp);
-	} else if (rename(tmp, path) != 0) {
-		rc = -errno;
-		goto fail;
+		return tj__fsync_dir(path);
 	}
-	return tj__fsync_dir(path);
+	return tj__replace(tmp, path);
 fail:
 	unlink(tmp);
 	return rc;
@@ -726,55 +804,69 @@ int tj_keyfile_inspect(const uint8_t *buf, size_t len, struct tj_keyfile_info *i
 	return 0;
 }
 
-/* Writes size bytes from fill() (zeros or random) over fd from offset 0, then fsyncs. */
-static int tj__overwrite(int fd, uint64_t size, bool random)
+/* Wipes one file in place then unlinks it; a non-regular file is left alone (TJ_EKEYFILE). */
+static int tj__destroy_one(const char *path)
 {
-	uint8_t chunk[TJ__WIPE_CHUNK_BYTES];
-	uint64_t done = 0;
-	int rc = 0;
+	int fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	int rc;
 
-	if (lseek(fd, 0, SEEK_SET) != 0)
+	if (fd < 0)
 		return -errno;
-	memset(chunk, 0, sizeof(chunk));
-	while (done < size && rc == 0) {
-		size_t n = size - done < sizeof(chunk) ? (size_t)(size - done) : sizeof(chunk);
-
-		if (random)
-			randombytes_buf(chunk, n);
-		rc = tj__write_all(fd, chunk, n);
-		done += n;
-	}
-	if (rc == 0 && fsync(fd) != 0)
+	rc = tj__wipe_fd(fd);
+	close(fd);
+	if (rc == TJ_EKEYFILE)
+		return rc;
+	if (unlink(path) != 0 && rc == 0)
 		rc = -errno;
+	return rc;
+}
+
+/*
+ * A crash between writing a temp file and renaming it leaves "<key>.tmp-XXXXXX",
+ * a complete copy of the key file: a panic wipe destroys those too.
+ */
+static int tj__destroy_temps(const char *path)
+{
+	char dir[PATH_MAX], full[PATH_MAX + NAME_MAX + 2];
+	const char *base = NULL;
+	struct dirent *e;
+	size_t base_len, seen = 0;
+	DIR *d;
+	int rc = tj__split_path(path, dir, &base), rc2;
+
+	if (rc != 0)
+		return rc;
+	base_len = strlen(base);
+	if ((d = opendir(dir)) == NULL)
+		return -errno;
+	/* Bounded: readdir visits each entry once; the cap guards a pathological directory. */
+	while ((e = readdir(d)) != NULL && seen++ < TJ__DIR_SCAN_MAX) {
+		if (strlen(e->d_name) != base_len + TJ__TMP_SUFFIX_CHARS ||
+		    strncmp(e->d_name, base, base_len) != 0 || strncmp(e->d_name + base_len, ".tmp-", 5) != 0)
+			continue;
+		snprintf(full, sizeof(full), "%s/%s", dir, e->d_name);
+		rc2 = tj__destroy_one(full);
+		if (rc == 0 && rc2 != 0 && rc2 != -ENOENT)
+			rc = rc2;
+	}
+	closedir(d);
 	return rc;
 }
 
 int tj_keyfile_destroy(const char *path)
 {
-	struct stat st;
-	int rc = 0, rc2;
-	int fd;
+	int rc, rc2;
 
 	if (path == NULL)
 		return -EINVAL;
 	if (tj_crypto_init() != 0)
 		return TJ_ECRYPTO;
-	fd = open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) != 0)
-		rc = -errno;
-	else if (!S_ISREG(st.st_mode))
-		rc = TJ_EKEYFILE;
-	if (rc == 0)
-		rc = tj__overwrite(fd, (uint64_t)st.st_size, false);
-	if (rc == 0)
-		rc = tj__overwrite(fd, (uint64_t)st.st_size, true);
-	close(fd);
+	rc = tj__destroy_one(path);
 	if (rc == TJ_EKEYFILE)
 		return rc; /* not a regular file: leave it alone */
-	if (unlink(path) != 0 && rc == 0)
-		rc = -errno;
+	rc2 = tj__destroy_temps(path);
+	if (rc == 0)
+		rc = rc2;
 	rc2 = tj__fsync_dir(path);
 	return rc != 0 ? rc : rc2;
 }

@@ -538,6 +538,57 @@ static void test_destroy_overwrites_then_unlinks(void **state)
 	assert_int_equal(access(f->path, F_OK), 0);
 }
 
+static void test_rewrite_wipes_the_replaced_file(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t before[FILE_MAX], after[FILE_MAX];
+	char witness[160];
+	struct tj_unlocked *u = NULL;
+	size_t n1, n2;
+
+	create_min(f);
+	assert_int_equal(unlock(f->path, PASS_A, &u), 0);
+	assert_int_equal(tj_keyfile_add_person(f->path, u, "beto", PASS_B, strlen(PASS_B), TJ_KDF_MIN), 0);
+	tj_unlocked_free(u);
+	u = NULL;
+	/* The witness keeps the inode holding beto's slot after it is replaced. */
+	snprintf(witness, sizeof(witness), "%s/witness", f->dir);
+	assert_int_equal(link(f->path, witness), 0);
+	n1 = read_file(witness, before, sizeof(before));
+	assert_int_equal(tj_keyfile_remove_person(f->path, "beto"), 0);
+	n2 = read_file(witness, after, sizeof(after));
+	assert_int_equal(n1, n2);
+	assert_memory_not_equal(before, after, n1);
+	assert_int_equal(unlock(witness, PASS_B, &u), TJ_EKEYFILE);
+	assert_int_equal(unlock(f->path, PASS_B, &u), TJ_EPASSPHRASE);
+	assert_int_equal(unlock(f->path, PASS_A, &u), 0);
+	tj_unlocked_free(u);
+}
+
+static void test_destroy_removes_stray_temp_files(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t buf[FILE_MAX];
+	char stray[160], short_name[160], other[160];
+	size_t n;
+
+	create_min(f);
+	n = read_file(f->path, buf, sizeof(buf));
+	/* What a crash between the temp write and the rename leaves behind. */
+	snprintf(stray, sizeof(stray), "%s.tmp-Ab12Cd", f->path);
+	snprintf(short_name, sizeof(short_name), "%s.tmp-x", f->path);
+	snprintf(other, sizeof(other), "%s/other.tmp-Ab12Cd", f->dir);
+	write_file(stray, buf, n);
+	write_file(short_name, buf, n);
+	write_file(other, buf, n);
+	assert_int_equal(tj_keyfile_destroy(f->path), 0);
+	assert_int_equal(access(f->path, F_OK), -1);
+	assert_int_equal(access(stray, F_OK), -1);
+	/* Names that are not our temp files are left alone. */
+	assert_int_equal(access(short_name, F_OK), 0);
+	assert_int_equal(access(other, F_OK), 0);
+}
+
 /* Measured once for the report; not asserted (the machine is shared). */
 static void test_measure_moderate_unlock(void **state)
 {
@@ -579,6 +630,8 @@ int main(void)
 	    T(test_absurd_kdf_parameters_rejected),
 	    T(test_inspect_and_unlock_bytes),
 	    T(test_destroy_overwrites_then_unlinks),
+	    T(test_rewrite_wipes_the_replaced_file),
+	    T(test_destroy_removes_stray_temp_files),
 	    T(test_measure_moderate_unlock),
 	};
 
