@@ -708,6 +708,7 @@ static int cli__read_doc(const char *path, cJSON **doc)
 	char *text = NULL;
 	size_t len = 0;
 	const char *where = NULL;
+	size_t skip;
 	int rc = cli_read_file(path, CLI_JSON_IN_MAX_BYTES, &text, &len);
 
 	if (rc != 0) {
@@ -715,8 +716,10 @@ static int cli__read_doc(const char *path, cJSON **doc)
 			rc == -EFBIG ? "larger than 64 MiB; split it" : strerror(-rc));
 		return rc == -EFBIG ? CLI_INVALID : CLI_FAIL;
 	}
+	/* Editors on Windows often start UTF-8 files with a byte-order mark: skip it. */
+	skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
 	/* The length includes the NUL that cli_read_file() appends: cJSON wants to see it to reject trailing bytes. */
-	*doc = cJSON_ParseWithLengthOpts(text, len + 1, &where, true);
+	*doc = cJSON_ParseWithLengthOpts(text + skip, len - skip + 1, &where, true);
 	if (*doc == NULL) {
 		size_t off = where != NULL && where >= text ? (size_t)(where - text) : 0;
 		size_t line = 1, i;

@@ -7,7 +7,11 @@ node_init
 node_start
 gen_incident 1 > "$T/good.json"
 expect_rc 0 tj add --json "$T/good.json"
+# A UTF-8 byte-order mark (Windows editors) is fine.
+{ printf '\xEF\xBB\xBF'; cat "$T/good.json"; } > "$T/bom.json"
+expect_rc 0 tj add --json "$T/bom.json"
 base=$(count_list)
+[ "$base" = 2 ] || fail "expected 2 incidents, got $base"
 
 bad() { # bad NAME FILE [LANG]: exit 3, and nothing new in the list
 	expect_rc 3 tj add --json "$2" ${3:+--lang $3}
