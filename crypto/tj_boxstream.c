@@ -388,6 +388,7 @@ int tj_boxstream_reasm_new(size_t max_msg_bytes, struct tj_boxstream_reasm **out
 
 	if (out == NULL)
 		return -EINVAL;
+	*out = NULL;
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -ENOMEM;

@@ -160,7 +160,10 @@ static int tj__alloc(const uint8_t app_key[TJ_SHS_APP_KEY_BYTES], const struct t
 	/* sodium_malloc aligns the end of the block, so round the size up. */
 	size_t size = (sizeof(*h) + 15u) & ~(size_t)15u;
 
-	if (app_key == NULL || id == NULL || id->sk == NULL || out == NULL)
+	if (out == NULL)
+		return -EINVAL;
+	*out = NULL;
+	if (app_key == NULL || id == NULL || id->sk == NULL)
 		return -EINVAL;
 	if (sodium_init() < 0)
 		return TJ_ECRYPTO;
@@ -180,11 +183,13 @@ int tj_shs_client_new(const uint8_t app_key[TJ_SHS_APP_KEY_BYTES], const struct 
 	struct tj_shs *h = NULL;
 	int rc;
 
-	if (server_pk == NULL)
+	if (out == NULL)
 		return -EINVAL;
 	rc = tj__alloc(app_key, id, &h);
+	if (rc == 0 && server_pk == NULL)
+		rc = -EINVAL;
 	if (rc != 0)
-		return rc;
+		goto out;
 	h->state = TJ_SHS_CLIENT_START;
 	memcpy(h->remote_pk, server_pk, 32);
 	rc = TJ_ECRYPTO;
@@ -207,11 +212,17 @@ int tj_shs_server_new(const uint8_t app_key[TJ_SHS_APP_KEY_BYTES], const struct 
 	struct tj_shs *h = NULL;
 	int rc;
 
-	if (authorize == NULL)
+	if (out == NULL)
 		return -EINVAL;
+	*out = NULL;
 	rc = tj__alloc(app_key, id, &h);
 	if (rc != 0)
 		return rc;
+	if (authorize == NULL) {
+		tj_shs_free(h);
+		*out = NULL;
+		return -EINVAL;
+	}
 	h->state = TJ_SHS_SERVER_AWAIT_MSG1;
 	h->authorize = authorize;
 	h->ctx = ctx;

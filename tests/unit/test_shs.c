@@ -613,6 +613,14 @@ static void test_misuse(void **state)
 	randombytes_buf(app, sizeof(app));
 	id_random(&a);
 	id_random(&b);
+	/* missing arguments: nothing is created */
+	s = (struct tj_shs *)&s;
+	assert_int_equal(tj_shs_server_new(app, &b.id, NULL, NULL, &s), -EINVAL);
+	assert_null(s);
+	c = (struct tj_shs *)&c;
+	assert_int_equal(tj_shs_client_new(app, &a.id, NULL, &c), -EINVAL);
+	assert_null(c);
+	assert_int_equal(tj_shs_client_new(app, &a.id, b.id.pk, NULL), -EINVAL);
 	/* wrong input length fails the machine */
 	assert_int_equal(tj_shs_server_new(app, &b.id, authorize_cb, &az, &s), 0);
 	assert_int_equal(tj_shs_step(s, buf, 63, buf, sizeof(buf), &n), -EINVAL);
