@@ -148,6 +148,7 @@ void tj_incident_case_clear(struct tj_incident_case *c);
  * what is wrong in lang. *case_out is NULL when the JSON has no "case".
  * now_ms bounds dates: a date after today is refused.
  *
+ * A UTF-8 byte order mark at the start is skipped.
  * Strict: an unknown or repeated key, a wrong type, a code outside its
  * vocabulary is TJ_ESCHEMA naming the field (a typo must not drop data).
  * null means absent. Malformed JSON is TJ_EMALFORMED with line and column;
@@ -186,7 +187,20 @@ cJSON *tj_incident_to_json(const struct tj_incident_summary *s, const struct tj_
  */
 void tj_incident_json_free(cJSON *j);
 
-/* Validates every field and cross-reference (acts' indexes, codes, dates, INEGI codes). */
+/*
+ * Validates every field and cross-reference, and on TJ_ESCHEMA fills verr
+ * (NULL ok) in lang. Required: occurred.start and .precision (the date's form
+ * must match it; "range" needs an end >= start, other precisions have none),
+ * location.state, one victim and one act or more, protection.status,
+ * source.type, verification; aggressors need category and type, acts need
+ * type and victim. Codes come from their vocabulary; a municipality lies in
+ * its state; act indexes are in range and no act repeats another; a victim
+ * ref appears once; an aggressor type implies its category (police are
+ * "state"); protection.failed lists only measures in place; case texts are
+ * UTF-8 within their limits, without control characters (a narrative may
+ * hold newlines and tabs). Dates run from 1900 to today in UTC (Mexico is
+ * behind UTC); now_ms == 0 skips the "not after today" check.
+ */
 TJ_MUST_CHECK int tj_incident_validate(const struct tj_incident_summary *s, const struct tj_incident_case *c,
 				       enum tj_lang lang, uint64_t now_ms, struct tj_verr *verr);
 
@@ -194,6 +208,7 @@ TJ_MUST_CHECK int tj_incident_validate(const struct tj_incident_summary *s, cons
  * Severity from the acts (DESIGN.md): the highest act's severity, +1 if the
  * victim was under protection (status other than "none"), +1 if
  * prior_within_90d, at most 5. Does not look at severity_explicit.
+ * Returns 0 when no act type is known to this build.
  */
 uint8_t tj_incident_compute_severity(const struct tj_incident_summary *s, bool prior_within_90d);
 
