@@ -204,7 +204,7 @@ int tj_boxstream_seal_msg(struct tj_boxstream *bs, const uint8_t *msg, size_t le
 	if (bs == NULL || out_len == NULL || (len > 0 && msg == NULL))
 		return -EINVAL;
 	*out_len = 0;
-	if (len > UINT32_MAX)
+	if (len > UINT32_MAX || len > SIZE_MAX - sizeof(prefix))
 		return TJ_ELIMIT;
 	prefix[0] = (uint8_t)(len >> 24);
 	prefix[1] = (uint8_t)(len >> 16);
