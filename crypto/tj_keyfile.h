@@ -63,6 +63,7 @@ TJ_MUST_CHECK int tj_keyfile_add_person(const char *path, const struct tj_unlock
 /*
  * Removes a person's slot; refuses to remove the last one (TJ_ESTATE);
  * TJ_ENOTFOUND if there is no such person.
+ * The replaced file's bytes are overwritten once the new file is durable.
  * WARNING: the file key is unchanged, so an old copy of the file still opens
  * with the removed person's passphrase. Removing a person who may have kept a
  * copy calls for a new identity, not just a removed slot.
@@ -92,7 +93,8 @@ TJ_MUST_CHECK int tj_keyfile_unlock_bytes(const uint8_t *buf, size_t len, const 
 
 /*
  * Overwrites the key file in place (zeros, fsync, random bytes, fsync) then
- * unlinks it and syncs the directory. Keeps going after an error so that the
+ * unlinks it, does the same to stray "<path>.tmp-XXXXXX" copies a crash may
+ * have left, and syncs the directory. Keeps going after an error so that the
  * file is gone whenever possible; returns the first error.
  * WARNING: on flash storage and journaling or copy-on-write file systems an
  * overwrite may not reach the old blocks; the passphrase slots remain the
