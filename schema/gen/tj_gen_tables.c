@@ -30,6 +30,8 @@
 static const char *gen_file;
 static unsigned gen_lineno;
 
+__attribute__((format(printf, 1, 2), noreturn)) static void gen_die(const char *fmt, ...);
+
 static void gen_die(const char *fmt, ...)
 {
 	va_list ap;
