@@ -21,8 +21,12 @@
  *   byte 1      common items drawn from a PRNG, in units of 8 (0..2040)
  *   byte 2      the PRNG seed
  *   then        4-byte records [side, ts, id0, id1]: side & 3 = 1 only in A,
- *               2 only in B, else both. An id ends with its ts, so one id
- *               never has two timestamps (as with real record ids).
+ *               2 only in B, else both. The id starts with id0 id1 (so ids
+ *               share prefixes), continues with bytes drawn from a PRNG seeded
+ *               by (ts, id0, id1) and ends with ts, so one id never has two
+ *               timestamps. The filler matters: the fingerprint is a plain sum
+ *               of ids, so ids differing only in their first bytes collide
+ *               (00f6 + 00f8 == 00f5 + 00f9); real ids are hashes.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -147,6 +151,11 @@ static void tj__item(uint64_t ts, const uint8_t head[2], uint64_t *rng, struct t
 		uint64_t v = tj__rng(rng);
 		memcpy(it->id, &v, 8);
 	} else {
+		uint64_t fill = ts << 16 | (uint64_t)head[0] << 8 | head[1];
+		for (size_t k = 0; k < 24; k += 8) {
+			uint64_t v = tj__rng(&fill);
+			memcpy(it->id + k, &v, 8);
+		}
 		memcpy(it->id, head, 2);
 	}
 	for (size_t k = 0; k < 8; k++)
