@@ -16,6 +16,7 @@
 #include "tj_keys.h"
 #include "tj_log.h"
 #include "tj_mp.h"
+#include "tj_peer.h"
 
 #define TJ__SMALL_REPLY_BYTES 4096u
 #define TJ__SHOW_REPLY_BYTES (2u * TJ_RECORD_MAX_BYTES + 4096u)
@@ -289,6 +290,7 @@ static int tj__op_add(struct tj__ctl *c)
 		return tj__fail(c, it.err, "%s", it.verr.message[0] != '\0' ? it.verr.message : tj_strerror(it.err));
 	if (rc != 0)
 		return tj__fail(c, rc, "add: nothing was stored: %s", tj_strerror(rc));
+	tj_peers_share_added(&it, 1);
 	if ((rc = tj__begin(c, TJ__SMALL_REPLY_BYTES, 4)) != 0)
 		return rc;
 	tj_mp_put_cstr(&c->w, "id");
@@ -388,6 +390,7 @@ static int tj__op_add_batch(struct tj__ctl *c)
 		rc = tj__fail(c, rc, "add_batch: nothing was stored: %s", tj_strerror(rc));
 		goto out;
 	}
+	tj_peers_share_added(ok, n_ok);
 	for (uint32_t i = 0; i < n_ok; i++)
 		all[idx[i]] = ok[i];
 	if ((rc = tj__begin(c, TJ__BATCH_REPLY_BYTES, 1)) != 0)
@@ -634,7 +637,7 @@ static int tj__op_status(struct tj__ctl *c)
 		return rc;
 	if ((rc = tj_node_status(c->node, &s)) != 0)
 		return tj__fail(c, rc, "status failed: %s", tj_strerror(rc));
-	if ((rc = tj__begin(c, TJ__SMALL_REPLY_BYTES, 12)) != 0)
+	if ((rc = tj__begin(c, TJ__SMALL_REPLY_BYTES, 13)) != 0)
 		return rc;
 	tj__put_u64(&c->w, "records", s.store.records);
 	tj__put_u64(&c->w, "incidents", s.store.by_kind[TJ_KIND_INCIDENT]);
@@ -653,7 +656,20 @@ static int tj__op_status(struct tj__ctl *c)
 		tj_mp_put_cstr(&c->w, c->node->network_name);
 	else
 		tj_mp_put_nil(&c->w);
+	tj_mp_put_cstr(&c->w, "peers");
+	tj_peers_put_status(&c->w);
 	return tj__finish(c);
+}
+
+/* Peers: the logic and the reply live in tj_peer_book.c. */
+static int tj__op_peer_add(struct tj__ctl *c)
+{
+	return tj_peer_ctl_add(c->node, c->req, c->len, c->out);
+}
+
+static int tj__op_peer_list(struct tj__ctl *c)
+{
+	return tj_peer_ctl_list(c->node, c->req, c->len, c->out);
 }
 
 static int tj__op_stop(struct tj__ctl *c)
@@ -668,6 +684,7 @@ static const struct {
 } tj__ops[] = {
 	{"ping", tj__op_ping}, {"id", tj__op_id},     {"add", tj__op_add},       {"add_batch", tj__op_add_batch},
 	{"list", tj__op_list}, {"show", tj__op_show}, {"status", tj__op_status}, {"stop", tj__op_stop},
+	{"peer_add", tj__op_peer_add}, {"peer_list", tj__op_peer_list},
 };
 
 int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out,
@@ -693,7 +710,7 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 	}
 	rc = tj__arg_str(&c, "op", op, sizeof(op));
 	if (rc == TJ_ELIMIT)
-		return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op; try ping, id, add, add_batch, list, show, status, stop");
+		return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list");
 	if (rc != 0)
 		return tj__fail(&c, TJ_EMALFORMED, "the request has no 'op' string");
 	for (size_t i = 0; i < sizeof(tj__ops) / sizeof(tj__ops[0]); i++) {
@@ -703,6 +720,6 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 		free(c.buf); /* only set if an op failed midway */
 		return rc;
 	}
-	return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op '%s'; try ping, id, add, add_batch, list, show, status, stop",
+	return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op '%s'; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list",
 			op);
 }

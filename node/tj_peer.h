@@ -92,6 +92,9 @@ struct tj_peers *tj_peers_active(void);
 /* The node stored these records itself (the CLI's add): reconcile and gossip them. */
 void tj_peers_local_added(struct tj_peers *p, const uint8_t (*ids)[32], size_t n);
 
+/* The control socket's add / add_batch stored these (items with err 0): share them. */
+void tj_peers_share_added(const struct tj_add_item *items, size_t n);
+
 /*
  * The interim membership rule until node/tj_member.h lands: the genesis
  * stewards, and every key that authored a verified record we store (seq 0

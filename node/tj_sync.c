@@ -799,3 +799,22 @@ void tj_peers_local_added(struct tj_peers *P, const uint8_t (*ids)[32], size_t n
 	tj__fresh_free(&f);
 	free(buf);
 }
+
+void tj_peers_share_added(const struct tj_add_item *items, size_t n)
+{
+	struct tj_peers *P = tj_peers_active();
+	uint8_t (*ids)[32];
+	size_t k = 0;
+
+	if (P == NULL || n == 0 || (ids = calloc(2 * n, 32)) == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].err != 0)
+			continue;
+		memcpy(ids[k++], items[i].id, 32);
+		if (items[i].has_case)
+			memcpy(ids[k++], items[i].case_id, 32);
+	}
+	tj_peers_local_added(P, (const uint8_t(*)[32])ids, k);
+	free(ids);
+}
