@@ -35,7 +35,7 @@
  *               newest recorded first; limit <= 1000 (default 100). Only
  *               incidents this node can read. A page ends early when the reply
  *               would pass TJ_CTL_REPLY_MAX_BYTES, or after the node looked at
- *               20,000 records (so a filter that matches little stays cheap): a
+ *               10,000 records (so a filter that matches little stays cheap): a
  *               page may then be short, even empty, with a non-nil next. Keep
  *               calling with after = next until next is nil.
  *   show        {id: bin 32 | prefix: str (8 to 64 hex digits)}

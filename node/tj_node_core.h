@@ -25,7 +25,7 @@
 #define TJ_PRIOR_WINDOW_DAYS 90   /* the severity modifier's window */
 #define TJ_LIST_LIMIT_DEFAULT 100
 #define TJ_LIST_LIMIT_MAX 1000
-#define TJ_LIST_SCAN_MAX 20000    /* by_ts entries one list call may look at */
+#define TJ_LIST_SCAN_MAX 10000    /* by_ts entries one list call may look at (~0.5 s) */
 
 /* meta names */
 #define TJ_META_NETWORK_ID "network_id"

@@ -561,6 +561,40 @@ static void test_half_frame_dropped(void **state)
 	stop_daemon(f);
 }
 
+static void test_bad_config_refuses_start(void **state)
+{
+	struct fx *f = *state;
+	char path[128], log[4096] = {0};
+	FILE *fp;
+	int saved, logfd;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, "tejido.conf");
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("[node]\nlog_level = info\nlisten_port = 7450\n", fp);
+	fclose(fp);
+	/* The child's stderr goes to a file, so the message can be checked. */
+	snprintf(path, sizeof(path), "%s/%s", f->dir, "node.log");
+	logfd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(logfd >= 0);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_int_equal(dup2(logfd, 2), 2);
+	pid = start_daemon(f->dir);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	close(logfd);
+	assert_int_equal(pid, -1);
+	fp = fopen(path, "r");
+	assert_non_null(fp);
+	assert_true(fread(log, 1, sizeof(log) - 1, fp) > 0);
+	fclose(fp);
+	assert_non_null(strstr(log, "refusing to start"));
+	assert_non_null(strstr(log, "line 3"));
+	assert_non_null(strstr(log, "listen_port"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -572,6 +606,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill9_stale_socket_and_second_daemon, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill9_loses_no_acknowledged_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_half_frame_dropped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_config_refuses_start, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
