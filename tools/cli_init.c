@@ -207,7 +207,7 @@ int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 		printf("Created a new node in %s\n", ctx->datadir);
 	cli__print_id(ctx, hex, fp);
 	if (!ctx->json)
-		printf("Start it with: tejido node start%s%s\n", ctx->datadir[0] ? " --data " : "", ctx->datadir);
+		printf("Start it with: tejido --data %s node start\n", ctx->datadir);
 	rc = CLI_OK;
 out:
 	tj_unlocked_free(u);

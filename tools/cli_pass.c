@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@ static int cli__pass_alloc(struct cli_pass *p)
 static int cli__pass_from_file(struct cli_pass *p, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 	size_t n = 0;
 	ssize_t r;
 
@@ -46,6 +48,9 @@ static int cli__pass_from_file(struct cli_pass *p, const char *path)
 		cli_err("TEJIDO_PASSPHRASE_FILE: cannot open %s: %s", path, strerror(-err));
 		return err;
 	}
+	/* Not fatal (the file may sit on a private volume), but worth knowing. */
+	if (fstat(fd, &st) == 0 && (st.st_mode & 077) != 0)
+		cli_err("warning: %s can be read by other users; `chmod 600 %s`", path, path);
 	while (n < CLI_PASS_MAX) {
 		r = read(fd, p->buf + n, CLI_PASS_MAX - n);
 		if (r < 0 && errno == EINTR)

@@ -90,6 +90,7 @@ node_stop
 printf 'wrong passphrase\n' > "$T/wrong"
 expect_rc 5 env TEJIDO_PASSPHRASE_FILE="$T/wrong" "$TEJIDO" node start
 grep -q 'wrong passphrase' "$T/err" || fail "wrong passphrase: message"
+grep -q 'can be read by other users' "$T/err" || fail "a world-readable passphrase file gets no warning"
 
 # Without a running node: exit 4, and the message says how to start one.
 for cmd in "list" "show 0123456789abcdef" "node stop" "node status" "export --format csv"; do

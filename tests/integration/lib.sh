@@ -8,7 +8,9 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/tejido-it.XXXXXX")
 export TEJIDO_DATA=$T/data
 export TEJIDO_PASSPHRASE_FILE=$T/passphrase
 export LANG=C LC_ALL= LC_MESSAGES=
-printf 'correct horse battery staple %s\n' "$RANDOM" > "$TEJIDO_PASSPHRASE_FILE"
+# A usual umask, so that the 0600 checks mean something; the passphrase file alone is private.
+umask 022
+(umask 077 && printf 'correct horse battery staple %s\n' "$RANDOM" > "$TEJIDO_PASSPHRASE_FILE")
 
 tj() { "$TEJIDO" "$@"; }
 
