@@ -267,6 +267,7 @@ static void test_chain_shape(void **state)
 	size_t len;
 
 	/* seq 0 must have no prev; later ones must have one. */
+	randombytes_buf(id, 32);
 	len = rec(f, 0, id, tj_now_ms(), "zero with prev", enc, id);
 	assert_int_equal(ingest1(f, enc, len), TJ_ECHAIN);
 	len = rec(f, 0, NULL, tj_now_ms(), "zero", enc, id0);
