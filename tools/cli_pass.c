@@ -70,10 +70,45 @@ static int cli__pass_from_file(struct cli_pass *p, const char *path)
 	return 0;
 }
 
+/*
+ * Ctrl-C while echo is off must not leave the terminal mute: the handler puts
+ * the saved settings back (tcsetattr is async-signal-safe), then dies of the
+ * same signal as it would have.
+ */
+static struct termios cli__saved_tty;
+static volatile sig_atomic_t cli__tty_fd = -1;
+static const int cli__tty_signals[] = {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGTSTP};
+#define CLI_N_TTY_SIGNALS (sizeof(cli__tty_signals) / sizeof(cli__tty_signals[0]))
+
+static void cli__tty_restore(int sig)
+{
+	if (cli__tty_fd >= 0)
+		(void)tcsetattr(cli__tty_fd, TCSAFLUSH, &cli__saved_tty);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void cli__tty_guard(bool on, struct sigaction old[CLI_N_TTY_SIGNALS])
+{
+	struct sigaction sa;
+	size_t i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = cli__tty_restore;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < CLI_N_TTY_SIGNALS; i++) {
+		if (on)
+			(void)sigaction(cli__tty_signals[i], &sa, &old[i]);
+		else
+			(void)sigaction(cli__tty_signals[i], &old[i], NULL);
+	}
+}
+
 /* One line from the terminal with echo off; the terminal is restored on every path. */
 static int cli__ask_tty(FILE *tty, const char *prompt, char *buf, size_t *len)
 {
-	struct termios old, quiet;
+	struct sigaction old_sa[CLI_N_TTY_SIGNALS];
+	struct termios quiet;
 	int fd = fileno(tty);
 	int rc = 0;
 	size_t n = 0;
@@ -81,13 +116,17 @@ static int cli__ask_tty(FILE *tty, const char *prompt, char *buf, size_t *len)
 
 	fprintf(tty, "%s", prompt);
 	fflush(tty);
-	if (tcgetattr(fd, &old) != 0)
+	if (tcgetattr(fd, &cli__saved_tty) != 0)
 		return -errno;
-	quiet = old;
+	quiet = cli__saved_tty;
 	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
 	quiet.c_lflag |= ICANON;
-	if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0)
-		return -errno;
+	cli__tty_fd = fd;
+	cli__tty_guard(true, old_sa);
+	if (tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+		rc = -errno;
+		goto out;
+	}
 	while ((ch = fgetc(tty)) != EOF && ch != '\n') {
 		if (n < CLI_PASS_MAX)
 			buf[n++] = (char)ch;
@@ -96,8 +135,11 @@ static int cli__ask_tty(FILE *tty, const char *prompt, char *buf, size_t *len)
 	}
 	if (ch == EOF && n == 0)
 		rc = -EIO;
-	(void)tcsetattr(fd, TCSAFLUSH, &old);
 	fputc('\n', tty);
+out:
+	(void)tcsetattr(fd, TCSAFLUSH, &cli__saved_tty);
+	cli__tty_guard(false, old_sa);
+	cli__tty_fd = -1;
 	buf[n] = '\0';
 	*len = n;
 	return rc;

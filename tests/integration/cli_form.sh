@@ -53,4 +53,31 @@ grep -q "nothing was stored" "$T/form.out" || fail "form (en): cancel message"
 
 # Not a terminal and no input: a usage error, not a hang.
 expect_rc 2 tj add < /dev/null
+
+# on_tty_slow "LINE1|LINE2" ARGS...: like on_tty, one line every half second (the
+# passphrase prompt flushes what was typed ahead, as a terminal should).
+on_tty_slow() {
+	local lines=$1
+	shift
+	{
+		IFS='|' read -ra parts <<< "$lines"
+		for l in "${parts[@]}"; do
+			sleep 0.7
+			printf '%s\n' "$l"
+		done
+		sleep 0.5
+	} | timeout 60 script -qec "$(printf '%q ' "$TEJIDO" "$@")" /dev/null > "$T/form.out" 2>&1
+}
+
+# Passphrases typed on the terminal (no TEJIDO_PASSPHRASE_FILE): asked twice at init.
+node_stop
+TEJIDO_PASSPHRASE_FILE= on_tty_slow "una frase larga|otra frase" --data "$T/tty-node" init --kdf min && fail "init with two different passphrases"
+grep -q "passphrases differ" "$T/form.out" || fail "init: mismatch message"
+[ -e "$T/tty-node/key" ] && fail "init: a key file was created although the passphrases differ"
+TEJIDO_PASSPHRASE_FILE= on_tty_slow "una frase larga|una frase larga" --data "$T/tty-node" init --kdf min || fail "init on a terminal"
+grep -q "una frase" "$T/form.out" && fail "the passphrase was echoed"
+TEJIDO_PASSPHRASE_FILE= on_tty_slow "una frase larga" --data "$T/tty-node" node start || fail "node start on a terminal"
+expect_rc 0 tj --data "$T/tty-node" node stop
+TEJIDO_PASSPHRASE_FILE= expect_rc 1 tj --data "$T/tty-node" node start < /dev/null
+grep -q "TEJIDO_PASSPHRASE_FILE" "$T/err" || fail "no terminal: the message does not say what to do"
 echo "form: ok"
