@@ -11,10 +11,10 @@
 #include <string.h>
 
 const struct tj_mp_limits tj_mp_limits_default = {
-	.max_depth = 8,
-	.max_items = 65536,
-	.max_str = 64u * 1024u,
-	.canonical = true,
+    .max_depth = 8,
+    .max_items = 65536,
+    .max_str = 64u * 1024u,
+    .canonical = true,
 };
 
 enum tj__mp_class {
@@ -32,7 +32,7 @@ enum tj__mp_class {
 /* One decoded object header. */
 struct tj__mp_head {
 	enum tj__mp_class cls;
-	size_t hlen;    /* header bytes; for scalars the whole object */
+	size_t hlen; /* header bytes; for scalars the whole object */
 	uint64_t u;
 	int64_t i;
 	bool b;
@@ -71,8 +71,8 @@ static int64_t tj__sext(uint64_t v, size_t n)
 }
 
 /* Lengths and counts: 1, 2 or 4 byte field; `min` is the least value this form may hold canonically. */
-static int tj__mp_sized(const uint8_t *p, size_t left, enum tj__mp_class cls, size_t n,
-			uint64_t min, struct tj__mp_head *h)
+static int tj__mp_sized(const uint8_t *p, size_t left, enum tj__mp_class cls, size_t n, uint64_t min,
+                        struct tj__mp_head *h)
 {
 	int rc = tj__mp_field(p, left, n, &h->u);
 	if (rc)
@@ -83,8 +83,7 @@ static int tj__mp_sized(const uint8_t *p, size_t left, enum tj__mp_class cls, si
 	return 0;
 }
 
-static int tj__mp_uint(const uint8_t *p, size_t left, size_t n, uint64_t min,
-		       struct tj__mp_head *h)
+static int tj__mp_uint(const uint8_t *p, size_t left, size_t n, uint64_t min, struct tj__mp_head *h)
 {
 	return tj__mp_sized(p, left, TJ__MP_UINT, n, min, h);
 }
@@ -138,12 +137,23 @@ static int tj__mp_head(const uint8_t *p, size_t left, struct tj__mp_head *h)
 	h->hlen = 1;
 	h->shortest = true;
 	switch (tag) {
-	case 0xc0: h->cls = TJ__MP_NIL; return 0;
-	case 0xc2: h->cls = TJ__MP_BOOL; h->b = false; return 0;
-	case 0xc3: h->cls = TJ__MP_BOOL; h->b = true; return 0;
-	case 0xc4: return tj__mp_sized(p, left, TJ__MP_BIN, 1, 0, h);
-	case 0xc5: return tj__mp_sized(p, left, TJ__MP_BIN, 2, 256, h);
-	case 0xc6: return tj__mp_sized(p, left, TJ__MP_BIN, 4, 65536, h);
+	case 0xc0:
+		h->cls = TJ__MP_NIL;
+		return 0;
+	case 0xc2:
+		h->cls = TJ__MP_BOOL;
+		h->b = false;
+		return 0;
+	case 0xc3:
+		h->cls = TJ__MP_BOOL;
+		h->b = true;
+		return 0;
+	case 0xc4:
+		return tj__mp_sized(p, left, TJ__MP_BIN, 1, 0, h);
+	case 0xc5:
+		return tj__mp_sized(p, left, TJ__MP_BIN, 2, 256, h);
+	case 0xc6:
+		return tj__mp_sized(p, left, TJ__MP_BIN, 4, 65536, h);
 	case 0xca:
 	case 0xcb:
 		/* Tejido never signs floats: never canonical. */
@@ -153,21 +163,36 @@ static int tj__mp_head(const uint8_t *p, size_t left, struct tj__mp_head *h)
 		h->hlen = tag == 0xca ? 5 : 9;
 		h->shortest = false;
 		return 0;
-	case 0xcc: return tj__mp_uint(p, left, 1, 128, h);
-	case 0xcd: return tj__mp_uint(p, left, 2, 256, h);
-	case 0xce: return tj__mp_uint(p, left, 4, 65536, h);
-	case 0xcf: return tj__mp_uint(p, left, 8, (uint64_t)1 << 32, h);
-	case 0xd0: return tj__mp_sint(p, left, 1, h);
-	case 0xd1: return tj__mp_sint(p, left, 2, h);
-	case 0xd2: return tj__mp_sint(p, left, 4, h);
-	case 0xd3: return tj__mp_sint(p, left, 8, h);
-	case 0xd9: return tj__mp_sized(p, left, TJ__MP_STR, 1, 32, h);
-	case 0xda: return tj__mp_sized(p, left, TJ__MP_STR, 2, 256, h);
-	case 0xdb: return tj__mp_sized(p, left, TJ__MP_STR, 4, 65536, h);
-	case 0xdc: return tj__mp_sized(p, left, TJ__MP_ARRAY, 2, 16, h);
-	case 0xdd: return tj__mp_sized(p, left, TJ__MP_ARRAY, 4, 65536, h);
-	case 0xde: return tj__mp_sized(p, left, TJ__MP_MAP, 2, 16, h);
-	case 0xdf: return tj__mp_sized(p, left, TJ__MP_MAP, 4, 65536, h);
+	case 0xcc:
+		return tj__mp_uint(p, left, 1, 128, h);
+	case 0xcd:
+		return tj__mp_uint(p, left, 2, 256, h);
+	case 0xce:
+		return tj__mp_uint(p, left, 4, 65536, h);
+	case 0xcf:
+		return tj__mp_uint(p, left, 8, (uint64_t)1 << 32, h);
+	case 0xd0:
+		return tj__mp_sint(p, left, 1, h);
+	case 0xd1:
+		return tj__mp_sint(p, left, 2, h);
+	case 0xd2:
+		return tj__mp_sint(p, left, 4, h);
+	case 0xd3:
+		return tj__mp_sint(p, left, 8, h);
+	case 0xd9:
+		return tj__mp_sized(p, left, TJ__MP_STR, 1, 32, h);
+	case 0xda:
+		return tj__mp_sized(p, left, TJ__MP_STR, 2, 256, h);
+	case 0xdb:
+		return tj__mp_sized(p, left, TJ__MP_STR, 4, 65536, h);
+	case 0xdc:
+		return tj__mp_sized(p, left, TJ__MP_ARRAY, 2, 16, h);
+	case 0xdd:
+		return tj__mp_sized(p, left, TJ__MP_ARRAY, 4, 65536, h);
+	case 0xde:
+		return tj__mp_sized(p, left, TJ__MP_MAP, 2, 16, h);
+	case 0xdf:
+		return tj__mp_sized(p, left, TJ__MP_MAP, 4, 65536, h);
 	default:
 		/* 0xc1 (never used) and the ext family c7-c9, d4-d8. */
 		return TJ_EMALFORMED;
@@ -178,8 +203,8 @@ static int tj__mp_head(const uint8_t *p, size_t left, struct tj__mp_head *h)
  * Bounds one object's payload or children against the limits and the bytes
  * left after its header. Returns how many child objects it opens (0 for scalars).
  */
-static int tj__mp_check_one(const struct tj__mp_head *h, const struct tj_mp_limits *lim,
-			    size_t left, uint64_t *children)
+static int tj__mp_check_one(const struct tj__mp_head *h, const struct tj_mp_limits *lim, size_t left,
+                            uint64_t *children)
 {
 	*children = 0;
 	switch (h->cls) {
@@ -204,8 +229,7 @@ static int tj__mp_check_one(const struct tj__mp_head *h, const struct tj_mp_limi
 	}
 }
 
-int tj_mp_check(const uint8_t *buf, size_t len, const struct tj_mp_limits *lim, bool exact,
-		size_t *used)
+int tj_mp_check(const uint8_t *buf, size_t len, const struct tj_mp_limits *lim, bool exact, size_t *used)
 {
 	uint64_t open[TJ_MP_DEPTH_MAX]; /* children still expected per open container */
 	uint32_t depth = 0;
@@ -256,8 +280,8 @@ int tj_mp_check(const uint8_t *buf, size_t len, const struct tj_mp_limits *lim, 
 	return 0;
 }
 
-int tj_mp_unpack(const uint8_t *buf, size_t len, const struct tj_mp_limits *lim,
-		 msgpack_zone *zone, msgpack_object *obj)
+int tj_mp_unpack(const uint8_t *buf, size_t len, const struct tj_mp_limits *lim, msgpack_zone *zone,
+                 msgpack_object *obj)
 {
 	size_t off = 0;
 	int rc = tj_mp_check(buf, len, lim, true, NULL);
@@ -552,8 +576,7 @@ bool tj_mp_peek_nil(const struct tj_mp_reader *r)
 	return !r->err && r->p < r->end && *r->p == 0xc0;
 }
 
-static int tj__rd_bytes(struct tj_mp_reader *r, enum tj__mp_class cls, const uint8_t **p,
-			uint32_t *len)
+static int tj__rd_bytes(struct tj_mp_reader *r, enum tj__mp_class cls, const uint8_t **p, uint32_t *len)
 {
 	struct tj__mp_head h;
 	int rc = tj__rd_head(r, cls, &h);

@@ -16,27 +16,27 @@
  * 12 + 3 + 1 + 16 * 4 objects; anything beyond is rejected before parsing.
  */
 static const struct tj_mp_limits tj__record_limits = {
-	.max_depth = 3,
-	.max_items = 128,
-	.max_str = TJ_RECORD_MAX_BYTES,
-	.canonical = true,
+    .max_depth = 3,
+    .max_items = 128,
+    .max_str = TJ_RECORD_MAX_BYTES,
+    .canonical = true,
 };
 
 static const char *const tj__kind_names[TJ_KIND__COUNT] = {
-	[TJ_KIND_GENESIS] = "genesis",
-	[TJ_KIND_INCIDENT] = "incident",
-	[TJ_KIND_CASE] = "case",
-	[TJ_KIND_UPDATE] = "update",
-	[TJ_KIND_RETRACTION] = "retraction",
-	[TJ_KIND_MEMBER] = "member",
-	[TJ_KIND_KEY] = "key",
-	[TJ_KIND_ALERT_ACK] = "alert_ack",
-	[TJ_KIND_ALERT_RESOLVE] = "alert_resolve",
-	[TJ_KIND_PEER_ADDR] = "peer_addr",
-	[TJ_KIND_SLOT_GRANT] = "slot_grant",
-	[TJ_KIND_APPROVAL] = "approval",
-	[TJ_KIND_CONFIRM] = "confirm",
-	[TJ_KIND_CIRCLE] = "circle",
+    [TJ_KIND_GENESIS] = "genesis",
+    [TJ_KIND_INCIDENT] = "incident",
+    [TJ_KIND_CASE] = "case",
+    [TJ_KIND_UPDATE] = "update",
+    [TJ_KIND_RETRACTION] = "retraction",
+    [TJ_KIND_MEMBER] = "member",
+    [TJ_KIND_KEY] = "key",
+    [TJ_KIND_ALERT_ACK] = "alert_ack",
+    [TJ_KIND_ALERT_RESOLVE] = "alert_resolve",
+    [TJ_KIND_PEER_ADDR] = "peer_addr",
+    [TJ_KIND_SLOT_GRANT] = "slot_grant",
+    [TJ_KIND_APPROVAL] = "approval",
+    [TJ_KIND_CONFIRM] = "confirm",
+    [TJ_KIND_CIRCLE] = "circle",
 };
 
 const char *tj_kind_name(uint8_t kind)

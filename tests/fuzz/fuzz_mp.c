@@ -16,10 +16,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define TJ_FUZZ_WALK_STEPS 4096u
 
 static const struct tj_mp_limits tj__loose = {
-	.max_depth = 16,
-	.max_items = 4096,
-	.max_str = 4096,
-	.canonical = false,
+    .max_depth = 16,
+    .max_items = 4096,
+    .max_str = 4096,
+    .canonical = false,
 };
 
 /* Re-encodes an unpacked object; overflow is recorded in w. */
@@ -29,12 +29,24 @@ static void tj__reencode(struct tj_mp_writer *w, const msgpack_object *o, unsign
 		abort(); /* the check bounds depth; deeper means it failed */
 	}
 	switch (o->type) {
-	case MSGPACK_OBJECT_NIL: tj_mp_put_nil(w); break;
-	case MSGPACK_OBJECT_BOOLEAN: tj_mp_put_bool(w, o->via.boolean); break;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER: tj_mp_put_uint(w, o->via.u64); break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: tj_mp_put_int(w, o->via.i64); break;
-	case MSGPACK_OBJECT_STR: tj_mp_put_str(w, o->via.str.ptr, o->via.str.size); break;
-	case MSGPACK_OBJECT_BIN: tj_mp_put_bin(w, o->via.bin.ptr, o->via.bin.size); break;
+	case MSGPACK_OBJECT_NIL:
+		tj_mp_put_nil(w);
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		tj_mp_put_bool(w, o->via.boolean);
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		tj_mp_put_uint(w, o->via.u64);
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		tj_mp_put_int(w, o->via.i64);
+		break;
+	case MSGPACK_OBJECT_STR:
+		tj_mp_put_str(w, o->via.str.ptr, o->via.str.size);
+		break;
+	case MSGPACK_OBJECT_BIN:
+		tj_mp_put_bin(w, o->via.bin.ptr, o->via.bin.size);
+		break;
 	case MSGPACK_OBJECT_ARRAY:
 		tj_mp_put_array(w, o->via.array.size);
 		for (uint32_t k = 0; k < o->via.array.size; k++)
@@ -71,14 +83,30 @@ static bool tj__read_any(struct tj_mp_reader *r)
 		int rc = 0;
 		r->err = 0;
 		switch (kind) {
-		case 0: rc = tj_mp_read_array(r, &n); break;
-		case 1: rc = tj_mp_read_map(r, &n); break;
-		case 2: rc = tj_mp_read_uint(r, &u); break;
-		case 3: rc = tj_mp_read_int(r, &i); break;
-		case 4: rc = tj_mp_read_bool(r, &b); break;
-		case 5: rc = tj_mp_read_nil(r); break;
-		case 6: rc = tj_mp_read_str(r, &s, &n); break;
-		default: rc = tj_mp_read_bin(r, &p, &n); break;
+		case 0:
+			rc = tj_mp_read_array(r, &n);
+			break;
+		case 1:
+			rc = tj_mp_read_map(r, &n);
+			break;
+		case 2:
+			rc = tj_mp_read_uint(r, &u);
+			break;
+		case 3:
+			rc = tj_mp_read_int(r, &i);
+			break;
+		case 4:
+			rc = tj_mp_read_bool(r, &b);
+			break;
+		case 5:
+			rc = tj_mp_read_nil(r);
+			break;
+		case 6:
+			rc = tj_mp_read_str(r, &s, &n);
+			break;
+		default:
+			rc = tj_mp_read_bin(r, &p, &n);
+			break;
 		}
 		if (rc == 0)
 			return true;

@@ -16,8 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct tj_record rec;
 	if (tj_record_decode(data, size, &rec) != 0)
 		return 0;
-	if (!(rec.header_len < rec.signed_len && rec.signed_len < rec.total_len &&
-	      rec.total_len == size))
+	if (!(rec.header_len < rec.signed_len && rec.signed_len < rec.total_len && rec.total_len == size))
 		abort();
 
 	uint8_t *out = malloc(TJ_RECORD_MAX_BYTES);

@@ -23,10 +23,10 @@
 #define ADVERSARIAL_BUDGET_MS 250.0
 
 static const struct tj_mp_limits loose = {
-	.max_depth = TJ_MP_DEPTH_MAX,
-	.max_items = 65536,
-	.max_str = 1u << 20,
-	.canonical = false,
+    .max_depth = TJ_MP_DEPTH_MAX,
+    .max_items = 65536,
+    .max_str = 1u << 20,
+    .canonical = false,
 };
 
 static int is_tj_error(int rc)
@@ -138,8 +138,12 @@ static void expect_header(enum kind k, uint32_t n, const char *want)
 	assert_non_null(payload);
 	tj_mp_writer_init(&w, buf, 6 * BIG_BYTES);
 	switch (k) {
-	case K_STR: tj_mp_put_str(&w, payload, n); break;
-	case K_BIN: tj_mp_put_bin(&w, payload, n); break;
+	case K_STR:
+		tj_mp_put_str(&w, payload, n);
+		break;
+	case K_BIN:
+		tj_mp_put_bin(&w, payload, n);
+		break;
 	case K_ARRAY:
 		tj_mp_put_array(&w, n);
 		for (uint32_t i = 0; i < n; i++)
@@ -223,9 +227,9 @@ static void test_writer_overflow(void **state)
 
 	memset(buf, 0xee, sizeof(buf));
 	tj_mp_writer_init(&w, buf, 4);
-	tj_mp_put_uint(&w, 1);             /* 1 byte */
-	tj_mp_put_bin(&w, "xyzw", 4);      /* 6 bytes: does not fit */
-	tj_mp_put_nil(&w);                 /* would fit, but the writer has stopped */
+	tj_mp_put_uint(&w, 1);        /* 1 byte */
+	tj_mp_put_bin(&w, "xyzw", 4); /* 6 bytes: does not fit */
+	tj_mp_put_nil(&w);            /* would fit, but the writer has stopped */
 	assert_int_equal(tj_mp_writer_finish(&w, &n), TJ_ENOSPC);
 	assert_int_equal(n, 12345); /* untouched on error */
 	assert_true(w.len <= 4);
@@ -254,26 +258,36 @@ static void test_check_noncanonical(void **state)
 {
 	(void)state;
 	static const char *const forms[] = {
-		"cc 00", "cc 7f",                   /* uint8 < 128 */
-		"cd 00 ff", "cd 00 00",             /* uint16 < 256 */
-		"ce 00 00 ff ff",                   /* uint32 < 65536 */
-		"cf 00 00 00 00 ff ff ff ff",       /* uint64 < 2^32 */
-		"d0 00", "d0 7f", "d0 e0", "d0 ff", /* int8 where a fixint or uint fits */
-		"d1 ff 80", "d1 00 01",             /* int16 >= -128 */
-		"d2 ff ff 80 00", "d2 00 00 00 01", /* int32 >= -32768 */
-		"d3 ff ff ff ff 80 00 00 00",       /* int64 >= -2^31 */
-		"d3 00 00 00 00 00 00 00 01",
-		"d9 1f", "d9 00",                   /* str8 < 32 (payload absent: form first) */
-		"da 00 00", "da 00 ff",             /* str16 < 256 */
-		"c5 00 00",                         /* bin16 < 256 */
-		"c6 00 00 00 00",                   /* bin32 < 65536 */
-		"dc 00 00", "dc 00 0f",             /* array16 < 16 */
-		"dd 00 00 00 00",                   /* array32 < 65536 */
-		"de 00 00",                         /* map16 < 16 */
-		"df 00 00 00 00",                   /* map32 < 65536 */
-		"db 00 00 00 00",                   /* str32 < 65536 */
-		"ca 3f 80 00 00",                   /* float32 */
-		"cb 3f f0 00 00 00 00 00 00",       /* float64 */
+	    "cc 00",
+	    "cc 7f", /* uint8 < 128 */
+	    "cd 00 ff",
+	    "cd 00 00",                   /* uint16 < 256 */
+	    "ce 00 00 ff ff",             /* uint32 < 65536 */
+	    "cf 00 00 00 00 ff ff ff ff", /* uint64 < 2^32 */
+	    "d0 00",
+	    "d0 7f",
+	    "d0 e0",
+	    "d0 ff", /* int8 where a fixint or uint fits */
+	    "d1 ff 80",
+	    "d1 00 01", /* int16 >= -128 */
+	    "d2 ff ff 80 00",
+	    "d2 00 00 00 01",             /* int32 >= -32768 */
+	    "d3 ff ff ff ff 80 00 00 00", /* int64 >= -2^31 */
+	    "d3 00 00 00 00 00 00 00 01",
+	    "d9 1f",
+	    "d9 00", /* str8 < 32 (payload absent: form first) */
+	    "da 00 00",
+	    "da 00 ff",       /* str16 < 256 */
+	    "c5 00 00",       /* bin16 < 256 */
+	    "c6 00 00 00 00", /* bin32 < 65536 */
+	    "dc 00 00",
+	    "dc 00 0f",                   /* array16 < 16 */
+	    "dd 00 00 00 00",             /* array32 < 65536 */
+	    "de 00 00",                   /* map16 < 16 */
+	    "df 00 00 00 00",             /* map32 < 65536 */
+	    "db 00 00 00 00",             /* str32 < 65536 */
+	    "ca 3f 80 00 00",             /* float32 */
+	    "cb 3f f0 00 00 00 00 00 00", /* float64 */
 	};
 	for (size_t k = 0; k < sizeof(forms) / sizeof(forms[0]); k++) {
 		int rc = check_hex(forms[k], &tj_mp_limits_default);
@@ -308,9 +322,17 @@ static void test_check_ext_and_c1(void **state)
 {
 	(void)state;
 	static const char *const bad[] = {
-		"c1", "d4 01 00", "d5 01 00 00", "d6 01 00 00 00 00",
-		"d7 01 00 00 00 00 00 00 00 00", "d8 01", "c7 00 01", "c8 00 00 01",
-		"c9 00 00 00 00 01", "91 c1", "81 a1 61 d4 01 00",
+	    "c1",
+	    "d4 01 00",
+	    "d5 01 00 00",
+	    "d6 01 00 00 00 00",
+	    "d7 01 00 00 00 00 00 00 00 00",
+	    "d8 01",
+	    "c7 00 01",
+	    "c8 00 00 01",
+	    "c9 00 00 00 00 01",
+	    "91 c1",
+	    "81 a1 61 d4 01 00",
 	};
 	for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
 		assert_int_equal(check_hex(bad[k], &tj_mp_limits_default), TJ_EMALFORMED);
@@ -345,13 +367,11 @@ static void test_check_deep_nesting(void **state)
 	for (size_t k = 0; k < depth; k++)
 		memcpy(buf + 3 * k, "\xdc\x00\x01", 3);
 	buf[3 * depth] = 0xc0;
-	assert_int_equal(tj_mp_check(buf, 3 * depth + 1, &tj_mp_limits_default, true, &used),
-			 TJ_ENONCANON);
+	assert_int_equal(tj_mp_check(buf, 3 * depth + 1, &tj_mp_limits_default, true, &used), TJ_ENONCANON);
 	assert_int_equal(tj_mp_check(buf, 3 * depth + 1, &loose, true, &used), TJ_ELIMIT);
 	memset(buf, 0x91, depth);
 	buf[depth] = 0xc0;
-	assert_int_equal(tj_mp_check(buf, depth + 1, &tj_mp_limits_default, true, &used),
-			 TJ_ELIMIT);
+	assert_int_equal(tj_mp_check(buf, depth + 1, &tj_mp_limits_default, true, &used), TJ_ELIMIT);
 	free(buf);
 }
 
@@ -386,7 +406,7 @@ static void test_check_items_and_str_limits(void **state)
 	(void)state;
 	struct tj_mp_limits lim = tj_mp_limits_default;
 	lim.max_items = 4;
-	assert_int_equal(check_hex("93 01 02 03", &lim), 0);     /* 4 items */
+	assert_int_equal(check_hex("93 01 02 03", &lim), 0); /* 4 items */
 	assert_int_equal(check_hex("94 01 02 03 04", &lim), TJ_ELIMIT);
 	assert_int_equal(check_hex("92 91 01 91 02", &lim), TJ_ELIMIT); /* 5 */
 	lim = tj_mp_limits_default;
@@ -444,8 +464,7 @@ static void test_check_every_truncation(void **state)
 		uint8_t *p = malloc(cut ? cut : 1);
 		assert_non_null(p);
 		memcpy(p, buf, cut);
-		assert_int_equal(tj_mp_check(p, cut, &tj_mp_limits_default, true, &used),
-				 TJ_ETRUNC);
+		assert_int_equal(tj_mp_check(p, cut, &tj_mp_limits_default, true, &used), TJ_ETRUNC);
 		assert_int_equal(tj_mp_check(p, cut, &loose, false, &used), TJ_ETRUNC);
 		free(p);
 	}
@@ -569,13 +588,11 @@ static void test_unpack(void **state)
 
 	uint8_t bomb[5] = {0xdd, 0xff, 0x00, 0x00, 0x00};
 	assert_true(msgpack_zone_init(&zone, 1024));
-	assert_int_equal(tj_mp_unpack(bomb, sizeof(bomb), &tj_mp_limits_default, &zone, &obj),
-			 TJ_ELIMIT);
+	assert_int_equal(tj_mp_unpack(bomb, sizeof(bomb), &tj_mp_limits_default, &zone, &obj), TJ_ELIMIT);
 	/* trailing bytes are refused: unpack takes exactly one object */
 	assert_int_equal(tj_mp_unpack(buf, n + 0, &tj_mp_limits_default, &zone, &obj), 0);
 	buf[n] = 0xc0;
-	assert_int_equal(tj_mp_unpack(buf, n + 1, &tj_mp_limits_default, &zone, &obj),
-			 TJ_EMALFORMED);
+	assert_int_equal(tj_mp_unpack(buf, n + 1, &tj_mp_limits_default, &zone, &obj), TJ_EMALFORMED);
 	msgpack_zone_destroy(&zone);
 }
 
@@ -640,7 +657,7 @@ static void test_adversarial_corpus(void **state)
 		if (nlen < 4 || strcmp(e->d_name + nlen - 4, ".bin") != 0)
 			continue;
 		assert_true(snprintf(path, sizeof(path), "%s/%s", ADVERSARIAL_DIR, e->d_name) <
-			    (int)sizeof(path));
+		            (int)sizeof(path));
 		replay_one(path);
 		count++;
 	}
@@ -651,24 +668,24 @@ static void test_adversarial_corpus(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_writer_uint_boundaries),
-		cmocka_unit_test(test_writer_int_boundaries),
-		cmocka_unit_test(test_writer_length_boundaries),
-		cmocka_unit_test(test_writer_scalars),
-		cmocka_unit_test(test_writer_overflow),
-		cmocka_unit_test(test_check_noncanonical),
-		cmocka_unit_test(test_check_noncanonical_nested),
-		cmocka_unit_test(test_check_ext_and_c1),
-		cmocka_unit_test(test_check_bombs),
-		cmocka_unit_test(test_check_deep_nesting),
-		cmocka_unit_test(test_check_depth_limit_exact),
-		cmocka_unit_test(test_check_items_and_str_limits),
-		cmocka_unit_test(test_check_trailing_and_used),
-		cmocka_unit_test(test_check_every_truncation),
-		cmocka_unit_test(test_reader_typed),
-		cmocka_unit_test(test_reader_int_ranges),
-		cmocka_unit_test(test_unpack),
-		cmocka_unit_test(test_adversarial_corpus),
+	    cmocka_unit_test(test_writer_uint_boundaries),
+	    cmocka_unit_test(test_writer_int_boundaries),
+	    cmocka_unit_test(test_writer_length_boundaries),
+	    cmocka_unit_test(test_writer_scalars),
+	    cmocka_unit_test(test_writer_overflow),
+	    cmocka_unit_test(test_check_noncanonical),
+	    cmocka_unit_test(test_check_noncanonical_nested),
+	    cmocka_unit_test(test_check_ext_and_c1),
+	    cmocka_unit_test(test_check_bombs),
+	    cmocka_unit_test(test_check_deep_nesting),
+	    cmocka_unit_test(test_check_depth_limit_exact),
+	    cmocka_unit_test(test_check_items_and_str_limits),
+	    cmocka_unit_test(test_check_trailing_and_used),
+	    cmocka_unit_test(test_check_every_truncation),
+	    cmocka_unit_test(test_reader_typed),
+	    cmocka_unit_test(test_reader_int_ranges),
+	    cmocka_unit_test(test_unpack),
+	    cmocka_unit_test(test_adversarial_corpus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -21,8 +21,18 @@
 #define REC_BUF_BYTES (TJ_RECORD_MAX_BYTES + 1024u)
 
 enum field {
-	F_VERSION, F_NETWORK, F_AUTHOR, F_SEQ, F_PREV, F_TS, F_KIND,
-	F_AUDIENCE, F_SLOTS, F_NONCE, F_CIPHERTEXT, F_SIG,
+	F_VERSION,
+	F_NETWORK,
+	F_AUTHOR,
+	F_SEQ,
+	F_PREV,
+	F_TS,
+	F_KIND,
+	F_AUDIENCE,
+	F_SLOTS,
+	F_NONCE,
+	F_CIPHERTEXT,
+	F_SIG,
 };
 
 /* A record as 12 separately encoded fields, so a test can replace one. */
@@ -287,41 +297,41 @@ static void test_wrong_type_per_field(void **state)
 {
 	(void)state;
 	static const struct bad_field cases[] = {
-		{F_VERSION, "nil", {0xc0}, 1, TJ_EMALFORMED},
-		{F_VERSION, "negative", {0xff}, 1, TJ_EMALFORMED},
-		{F_VERSION, "2", {0x02}, 1, TJ_EUNSUPPORTED},
-		{F_VERSION, "0", {0x00}, 1, TJ_EUNSUPPORTED},
-		{F_VERSION, "non-canonical 1", {0xcc, 0x01}, 2, TJ_ENONCANON},
-		{F_NETWORK, "nil", {0xc0}, 1, TJ_EMALFORMED},
-		{F_NETWORK, "str", {0xa1, 0x61}, 2, TJ_EMALFORMED},
-		{F_AUTHOR, "uint", {0x05}, 1, TJ_EMALFORMED},
-		{F_SEQ, "nil", {0xc0}, 1, TJ_EMALFORMED},
-		{F_SEQ, "negative", {0xd0, 0x80}, 2, TJ_EMALFORMED},
-		{F_SEQ, "bin", {0xc4, 0x01, 0x00}, 3, TJ_EMALFORMED},
-		{F_PREV, "uint", {0x01}, 1, TJ_EMALFORMED},
-		{F_PREV, "false", {0xc2}, 1, TJ_EMALFORMED},
-		{F_TS, "nil", {0xc0}, 1, TJ_EMALFORMED},
-		{F_TS, "float", {0xca, 0, 0, 0, 0}, 5, TJ_ENONCANON},
-		{F_KIND, "14", {14}, 1, TJ_EUNSUPPORTED},
-		{F_KIND, "255", {0xcc, 0xff}, 2, TJ_EUNSUPPORTED},
-		{F_KIND, "str", {0xa0}, 1, TJ_EMALFORMED},
-		{F_AUDIENCE, "nil", {0xc0}, 1, TJ_EMALFORMED},
-		{F_AUDIENCE, "uint", {0x00}, 1, TJ_EMALFORMED},
-		{F_AUDIENCE, "1 field", {0x91, 0x02}, 2, TJ_EMALFORMED},
-		{F_AUDIENCE, "3 fields", {0x93, 0x02, 0xc0, 0xc0}, 4, TJ_EMALFORMED},
-		{F_AUDIENCE, "type 3", {0x92, 0x03, 0xc0}, 3, TJ_EMALFORMED},
-		{F_AUDIENCE, "ref uint", {0x92, 0x02, 0x01}, 3, TJ_EMALFORMED},
-		{F_AUDIENCE, "ref bin1", {0x92, 0x02, 0xc4, 0x01, 0x00}, 5, TJ_EMALFORMED},
-		{F_SLOTS, "nil", {0xc0}, 1, TJ_EMALFORMED},
-		{F_SLOTS, "map", {0x80}, 1, TJ_EMALFORMED},
-		{F_SLOTS, "slot nil", {0x91, 0xc0}, 2, TJ_EMALFORMED},
-		{F_SLOTS, "slot 2 fields", {0x91, 0x92, 0x00, 0xc0}, 4, TJ_EMALFORMED},
-		{F_NONCE, "nil", {0xc0}, 1, TJ_EMALFORMED},
-		{F_CIPHERTEXT, "nil", {0xc0}, 1, TJ_EMALFORMED},
-		{F_CIPHERTEXT, "str", {0xa1, 0x61}, 2, TJ_EMALFORMED},
-		{F_CIPHERTEXT, "bin0", {0xc4, 0x00}, 2, TJ_EMALFORMED},
-		{F_SIG, "nil", {0xc0}, 1, TJ_EMALFORMED},
-		{F_SIG, "ext", {0xd4, 0x01, 0x00}, 3, TJ_EMALFORMED},
+	    {F_VERSION, "nil", {0xc0}, 1, TJ_EMALFORMED},
+	    {F_VERSION, "negative", {0xff}, 1, TJ_EMALFORMED},
+	    {F_VERSION, "2", {0x02}, 1, TJ_EUNSUPPORTED},
+	    {F_VERSION, "0", {0x00}, 1, TJ_EUNSUPPORTED},
+	    {F_VERSION, "non-canonical 1", {0xcc, 0x01}, 2, TJ_ENONCANON},
+	    {F_NETWORK, "nil", {0xc0}, 1, TJ_EMALFORMED},
+	    {F_NETWORK, "str", {0xa1, 0x61}, 2, TJ_EMALFORMED},
+	    {F_AUTHOR, "uint", {0x05}, 1, TJ_EMALFORMED},
+	    {F_SEQ, "nil", {0xc0}, 1, TJ_EMALFORMED},
+	    {F_SEQ, "negative", {0xd0, 0x80}, 2, TJ_EMALFORMED},
+	    {F_SEQ, "bin", {0xc4, 0x01, 0x00}, 3, TJ_EMALFORMED},
+	    {F_PREV, "uint", {0x01}, 1, TJ_EMALFORMED},
+	    {F_PREV, "false", {0xc2}, 1, TJ_EMALFORMED},
+	    {F_TS, "nil", {0xc0}, 1, TJ_EMALFORMED},
+	    {F_TS, "float", {0xca, 0, 0, 0, 0}, 5, TJ_ENONCANON},
+	    {F_KIND, "14", {14}, 1, TJ_EUNSUPPORTED},
+	    {F_KIND, "255", {0xcc, 0xff}, 2, TJ_EUNSUPPORTED},
+	    {F_KIND, "str", {0xa0}, 1, TJ_EMALFORMED},
+	    {F_AUDIENCE, "nil", {0xc0}, 1, TJ_EMALFORMED},
+	    {F_AUDIENCE, "uint", {0x00}, 1, TJ_EMALFORMED},
+	    {F_AUDIENCE, "1 field", {0x91, 0x02}, 2, TJ_EMALFORMED},
+	    {F_AUDIENCE, "3 fields", {0x93, 0x02, 0xc0, 0xc0}, 4, TJ_EMALFORMED},
+	    {F_AUDIENCE, "type 3", {0x92, 0x03, 0xc0}, 3, TJ_EMALFORMED},
+	    {F_AUDIENCE, "ref uint", {0x92, 0x02, 0x01}, 3, TJ_EMALFORMED},
+	    {F_AUDIENCE, "ref bin1", {0x92, 0x02, 0xc4, 0x01, 0x00}, 5, TJ_EMALFORMED},
+	    {F_SLOTS, "nil", {0xc0}, 1, TJ_EMALFORMED},
+	    {F_SLOTS, "map", {0x80}, 1, TJ_EMALFORMED},
+	    {F_SLOTS, "slot nil", {0x91, 0xc0}, 2, TJ_EMALFORMED},
+	    {F_SLOTS, "slot 2 fields", {0x91, 0x92, 0x00, 0xc0}, 4, TJ_EMALFORMED},
+	    {F_NONCE, "nil", {0xc0}, 1, TJ_EMALFORMED},
+	    {F_CIPHERTEXT, "nil", {0xc0}, 1, TJ_EMALFORMED},
+	    {F_CIPHERTEXT, "str", {0xa1, 0x61}, 2, TJ_EMALFORMED},
+	    {F_CIPHERTEXT, "bin0", {0xc4, 0x00}, 2, TJ_EMALFORMED},
+	    {F_SIG, "nil", {0xc0}, 1, TJ_EMALFORMED},
+	    {F_SIG, "ext", {0xd4, 0x01, 0x00}, 3, TJ_EMALFORMED},
 	};
 	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
 		struct fields f;
@@ -330,7 +340,7 @@ static void test_wrong_type_per_field(void **state)
 		int rc = decode_fields(&f);
 		if (rc != cases[k].want)
 			fail_msg("field %d %s: got %s, want %s", cases[k].field, cases[k].what,
-				 tj_errname(rc), tj_errname(cases[k].want));
+			         tj_errname(rc), tj_errname(cases[k].want));
 	}
 }
 
@@ -341,7 +351,7 @@ static void test_wrong_bin_sizes(void **state)
 		enum field field;
 		size_t good;
 	} bins[] = {
-		{F_NETWORK, 32}, {F_AUTHOR, 32}, {F_PREV, 32}, {F_NONCE, 24}, {F_SIG, 64},
+	    {F_NETWORK, 32}, {F_AUTHOR, 32}, {F_PREV, 32}, {F_NONCE, 24}, {F_SIG, 64},
 	};
 	for (size_t k = 0; k < sizeof(bins) / sizeof(bins[0]); k++) {
 		const size_t sizes[] = {0, bins[k].good - 1, bins[k].good + 1, 2 * bins[k].good};
@@ -366,8 +376,7 @@ static void test_wrong_bin_sizes(void **state)
 }
 
 /* Builds a slots field of n slots, each with the given wrapped length and type. */
-static void set_slots(struct fields *f, uint32_t n, size_t wrapped_len, uint64_t type,
-		      size_t ref_len)
+static void set_slots(struct fields *f, uint32_t n, size_t wrapped_len, uint64_t type, size_t ref_len)
 {
 	static const uint8_t zero[256];
 	struct tj_mp_writer w;
@@ -513,8 +522,8 @@ static void test_every_bit_flip(void **state)
 			buf[at] ^= (uint8_t)(1u << bit);
 		}
 	}
-	print_message("bit flips over %zu bytes: %u decoded to another record, %u refused\n", n,
-		      accepted, refused);
+	print_message("bit flips over %zu bytes: %u decoded to another record, %u refused\n", n, accepted,
+	              refused);
 	/* structural bytes must be caught, payload bytes may pass */
 	assert_true(refused > 0);
 	assert_true(accepted > 0);
@@ -528,10 +537,15 @@ static void test_seed_corpus_verdicts(void **state)
 		const char *name;
 		int want;
 	} seeds[] = {
-		{"genesis.bin", 0}, {"incident-3slots.bin", 0}, {"named-16slots.bin", 0},
-		{"bad-version.bin", TJ_EUNSUPPORTED}, {"bad-kind.bin", TJ_EUNSUPPORTED},
-		{"17-slots.bin", TJ_ELIMIT}, {"short-ciphertext.bin", TJ_EMALFORMED},
-		{"truncated.bin", TJ_ETRUNC}, {"trailing.bin", TJ_EMALFORMED},
+	    {"genesis.bin", 0},
+	    {"incident-3slots.bin", 0},
+	    {"named-16slots.bin", 0},
+	    {"bad-version.bin", TJ_EUNSUPPORTED},
+	    {"bad-kind.bin", TJ_EUNSUPPORTED},
+	    {"17-slots.bin", TJ_ELIMIT},
+	    {"short-ciphertext.bin", TJ_EMALFORMED},
+	    {"truncated.bin", TJ_ETRUNC},
+	    {"trailing.bin", TJ_EMALFORMED},
 	};
 	static uint8_t buf[REC_BUF_BYTES];
 	for (size_t k = 0; k < sizeof(seeds) / sizeof(seeds[0]); k++) {
@@ -545,7 +559,7 @@ static void test_seed_corpus_verdicts(void **state)
 		int rc = tj_record_decode(buf, n, &rec);
 		if (rc != seeds[k].want)
 			fail_msg("%s: got %s, want %s", seeds[k].name, tj_errname(rc),
-				 tj_errname(seeds[k].want));
+			         tj_errname(seeds[k].want));
 	}
 }
 
@@ -564,19 +578,19 @@ static void test_kind_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_no_prev_named_no_slots),
-		cmocka_unit_test(test_known_answer),
-		cmocka_unit_test(test_sixteen_slots_and_max_wrapped),
-		cmocka_unit_test(test_wrong_type_per_field),
-		cmocka_unit_test(test_wrong_bin_sizes),
-		cmocka_unit_test(test_slots),
-		cmocka_unit_test(test_envelope_shape),
-		cmocka_unit_test(test_oversize),
-		cmocka_unit_test(test_every_truncation),
-		cmocka_unit_test(test_every_bit_flip),
-		cmocka_unit_test(test_seed_corpus_verdicts),
-		cmocka_unit_test(test_kind_names),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_no_prev_named_no_slots),
+	    cmocka_unit_test(test_known_answer),
+	    cmocka_unit_test(test_sixteen_slots_and_max_wrapped),
+	    cmocka_unit_test(test_wrong_type_per_field),
+	    cmocka_unit_test(test_wrong_bin_sizes),
+	    cmocka_unit_test(test_slots),
+	    cmocka_unit_test(test_envelope_shape),
+	    cmocka_unit_test(test_oversize),
+	    cmocka_unit_test(test_every_truncation),
+	    cmocka_unit_test(test_every_bit_flip),
+	    cmocka_unit_test(test_seed_corpus_verdicts),
+	    cmocka_unit_test(test_kind_names),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
