@@ -13,8 +13,14 @@ step "1. Packages (Debian 12)"
 "$here/tools/install-deps.sh"
 
 step "2. Build (build-demo/)"
-cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build-demo -j"$(nproc)" --target tejido >/dev/null
+mkdir -p build-demo
+if ! { cmake -S . -B build-demo -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+	cmake --build build-demo -j"$(nproc)" --target tejido; } > build-demo/build.log 2>&1; then
+	tail -40 build-demo/build.log
+	echo "demo: the build failed; the whole log is in build-demo/build.log" >&2
+	exit 1
+fi
+echo "built build-demo/tools/tejido (log: build-demo/build.log)"
 tejido() { "$here/build-demo/tools/tejido" "$@"; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/tejido-demo.XXXXXX")
@@ -53,11 +59,12 @@ step "7. List, in English, only Oaxaca (state 20)"
 tejido list --lang en --state 20
 
 step "8. One incident with its case face (names and narrative; only this organization reads them)"
-panic=$(tejido list --act attempted_killing --json | grep -m1 '"id"' | grep -o '[0-9a-f]\{64\}')
+first_id() { [[ $1 =~ \"id\":[[:space:]]*\"([0-9a-f]{64})\" ]] && printf '%s' "${BASH_REMATCH[1]}"; }
+panic=$(first_id "$(tejido list --act attempted_killing --limit 1 --json)")
 tejido show --lang es "${panic:0:12}"
 
 step "9. Another, in English: no case face was recorded for it"
-obstr=$(tejido list --act obstruction_of_work --state 20 --json | grep -m1 '"id"' | grep -o '[0-9a-f]\{64\}')
+obstr=$(first_id "$(tejido list --act obstruction_of_work --state 20 --limit 1 --json)")
 tejido show --lang en "${obstr:0:12}"
 
 step "10. Export (CSV, one row per act; summary only: no names)"
