@@ -30,7 +30,10 @@ TJ_MUST_CHECK int tj_crypto_init(void);
 TJ_MUST_CHECK int tj_identity_generate(struct tj_identity **out);
 /* From a 32-byte seed (tests, known-answer vectors). */
 TJ_MUST_CHECK int tj_identity_from_seed(const uint8_t seed[32], struct tj_identity **out);
-/* From a 64-byte Ed25519 secret key (seed || pk, as stored in the key file); TJ_ECRYPTO if pk does not match the seed. */
+/*
+ * From a 64-byte Ed25519 secret key (seed || pk, as stored in the key file).
+ * TJ_ECRYPTO if pk does not match the seed.
+ */
 TJ_MUST_CHECK int tj_identity_from_sk(const uint8_t sk[64], struct tj_identity **out);
 /* Wipes and frees. Accepts NULL. */
 void tj_identity_free(struct tj_identity *id);
