@@ -293,8 +293,8 @@ void tj__conn_over_quota(struct tj__conn *c, const char *what)
 	char msg[96];
 	uint64_t now = tj__mono_ms();
 
-	if (c->closing || c->hangup)
-		return;
+	if (c->closing || c->hangup || c->throttled)
+		return; /* already paused: messages read before the pause are dropped, not counted again */
 	if (now - c->strike_since_ms > 60000) {
 		c->strikes = 0;
 		c->strike_since_ms = now;

@@ -665,6 +665,8 @@ static void tj__on_records(struct tj__conn *c, const struct tj_wire_msg *m)
 
 static void tj__on_push(struct tj__conn *c, const struct tj_wire_msg *m)
 {
+	if (c->throttled)
+		return; /* read before the pause began: dropped like the rest of the excess */
 	if (!tj__bucket_take(&c->push_in, m->n_recs, TJ_PEER_PUSH_RATE, TJ_PEER_PUSH_BURST)) {
 		/* Dropped, not stored: an honest peer's records come back with the next reconciliation. */
 		tj__conn_over_quota(c, "pushed records");

@@ -29,7 +29,7 @@ size_t tj_wire_record_cost(size_t len)
 	return len + (len < 256 ? 2 : len < 65536 ? 3 : 5);
 }
 
-/* n elements after the type, exactly. */
+/* n elements in the message (its type included), exactly. */
 static int tj__want_elems(uint32_t n, uint32_t want)
 {
 	return n == want ? 0 : TJ_EMALFORMED;
@@ -161,7 +161,7 @@ int tj_wire_decode(const uint8_t *buf, size_t len, bool hello_done, struct tj_wi
 		return TJ_EPROTO;
 	if (hello_done && m->type == TJ_WIRE_HELLO)
 		return TJ_EPROTO; /* said once */
-	rc = m->type == TJ_WIRE_HELLO ? tj__read_hello(&r, n - 1, m) : tj__read_body(&r, n - 1, m);
+	rc = m->type == TJ_WIRE_HELLO ? tj__read_hello(&r, n, m) : tj__read_body(&r, n, m);
 	if (rc == 0 && r.p != r.end)
 		rc = TJ_EMALFORMED;
 	if (rc != 0)

@@ -1,0 +1,72 @@
+/*
+ * Multi-node test harness: real `tejido` daemons as processes on 127.0.0.1,
+ * each with its own data directory, driven over their control sockets.
+ *
+ * Until joining exists (the membership engineer's part), tj_net_mknet()
+ * builds the data directories of N nodes of ONE network directly with the C
+ * API: a founder (tj_node_init), then for every other node its own identity
+ * and key file, the founder's network and epoch keys sealed under ITS
+ * storage key, the genesis, and an introduction record (kind PEER_ADDR,
+ * seq 0) signed by the node itself. Every introduction goes into every
+ * store, so under the interim membership rule (authors of stored records
+ * are members) each node admits the others. This is the "welcome data
+ * written directly" a real welcome bundle will replace.
+ *
+ * Every wait is bounded; every process started is killed and reaped.
+ */
+#ifndef TJ_NET_HARNESS_H
+#define TJ_NET_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define NET_NODES_MAX 8
+#define NET_PASS "correct horse battery staple net"
+
+struct net_node {
+	char dir[128];
+	uint8_t pk[32];
+	uint8_t sk[64];     /* test only: lets a rogue client speak as this member */
+	uint16_t port;
+	pid_t pid;          /* 0 when not running */
+};
+
+struct net {
+	char root[64];
+	const char *tejido; /* path of the CLI */
+	size_t n;
+	uint8_t network_id[32];
+	uint8_t network_key[32]; /* test only: the SHS application key */
+	struct net_node nodes[NET_NODES_MAX];
+};
+
+/* Creates n nodes of one network under a fresh /tmp directory; aborts on failure. */
+void net_mknet(struct net *net, const char *tejido, size_t n);
+/* Kills every node still running and removes the directory. */
+void net_destroy(struct net *net);
+
+/* Starts node i (listening on its port) and waits until it answers; 0 or -1. */
+int net_start(struct net *net, size_t i);
+/* Asks node i to stop and reaps it (kills it after a bound). */
+void net_stop(struct net *net, size_t i);
+/* SIGKILL and reap. */
+void net_kill(struct net *net, size_t i);
+
+/* Control calls (the node must run). */
+int net_peer_add(struct net *net, size_t i, size_t j);
+/* Adds count incidents (seeded by seed) in one batch; 0 or -1. */
+int net_add(struct net *net, size_t i, unsigned seed, unsigned count);
+/* Sorted readable incident ids (at most cap) and the record count; 0 or -1. */
+int net_ids(struct net *net, size_t i, uint8_t (*ids)[32], size_t cap, size_t *n, uint64_t *records);
+/* Waits (bounded by timeout_ms) until nodes in `which` hold want incidents with identical ids. */
+int net_wait_converged(struct net *net, const size_t *which, size_t k, size_t want, unsigned timeout_ms);
+
+/* Does node i's log contain needle? */
+bool net_log_has(const struct net *net, size_t i, const char *needle);
+/* Milliseconds, monotonic. */
+uint64_t net_now_ms(void);
+void net_sleep_ms(unsigned ms);
+
+#endif

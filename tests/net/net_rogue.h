@@ -1,0 +1,27 @@
+/*
+ * Hostile peers for the multi-node tests: blocking-socket clients on
+ * 127.0.0.1 that misbehave in one way each. Every read has a timeout.
+ * Each returns 0 when the node under test behaved (dropped them as it
+ * should), -1 otherwise (with a line on stderr).
+ */
+#ifndef TJ_NET_ROGUE_H
+#define TJ_NET_ROGUE_H
+
+#include <stddef.h>
+
+#include "net_harness.h"
+
+/* 4 KiB of random bytes: the node closes at once (msg1 HMAC fails). */
+int rogue_garbage(struct net *net, size_t target);
+/* 30 bytes of a handshake, then silence: the node closes at its deadline. */
+int rogue_truncated_handshake(struct net *net, size_t target);
+/* A member's msg1 and msg3 from a finished handshake, replayed: no msg4, closed. */
+int rogue_replayed_msg1(struct net *net, size_t target);
+/* A stranger with the right network key but not a member: no msg4, closed. */
+int rogue_stranger(struct net *net, size_t target);
+/* Member `member` pushes a record whose signature has one flipped bit. */
+int rogue_bad_signature(struct net *net, size_t target, size_t member);
+/* Member `member` pushes 40 x 100 records as fast as it can: throttled, then dropped. */
+int rogue_flood(struct net *net, size_t target, size_t member);
+
+#endif
