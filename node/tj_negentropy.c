@@ -658,6 +658,7 @@ struct tj__pass {
 	struct tj__bound prev; /* upper bound of the previous incoming range */
 	size_t prev_idx;       /* our index of prev */
 	size_t emitted_idx;    /* our index of the last bound written to out */
+	bool emitted_inf;      /* that bound is at infinity: nothing is left to close */
 	bool skip;             /* a Skip up to prev is pending */
 };
 
@@ -694,13 +695,16 @@ static int tj__reply_idlist(struct tj_neg *neg, struct tj__pass *ps, size_t lowe
 		rc = tj__buf_put(&neg->out, neg->range.p, neg->range.len);
 	neg->range.len = 0;
 	*upper = end;
+	ps->emitted_inf = end_bound.ts == TJ_NEG_TS_INFINITY;
 	return rc;
 }
 
 /* Handles one range whose bound and mode were read; may write to neg->range
- * (or, for a responder's IdList, to neg->out). */
+ * (or, for a responder's IdList, to neg->out). An empty range (bound equal
+ * to the previous one) holds nothing: its payload is read and skipped, so
+ * that what we send keeps strictly increasing bounds. */
 static int tj__process_range(struct tj_neg *neg, struct tj__pass *ps, struct tj__reader *r,
-			     const struct tj__bound *curr, uint64_t mode, size_t *upper)
+			     const struct tj__bound *curr, uint64_t mode, bool empty, size_t *upper)
 {
 	const uint8_t *p;
 	size_t lower = ps->prev_idx;
@@ -718,7 +722,7 @@ static int tj__process_range(struct tj_neg *neg, struct tj__pass *ps, struct tj_
 			rc = tj_neg_storage_fingerprint(neg->st, lower, *upper, ours);
 		if (rc < 0)
 			return rc;
-		if (memcmp(p, ours, sizeof(ours)) == 0) {
+		if (empty || memcmp(p, ours, sizeof(ours)) == 0) {
 			ps->skip = true;
 			return 0;
 		}
@@ -734,6 +738,10 @@ static int tj__process_range(struct tj_neg *neg, struct tj__pass *ps, struct tj_
 	rc = tj__read_bytes(r, (size_t)count * TJ_NEG_ID_BYTES, &p);
 	if (rc < 0)
 		return rc;
+	if (empty) {
+		ps->skip = true;
+		return 0;
+	}
 	if (neg->role == TJ__ROLE_RESPONDER)
 		return tj__reply_idlist(neg, ps, lower, upper, curr);
 	ps->skip = true;
@@ -766,19 +774,24 @@ static int tj__process_ranges(struct tj_neg *neg, struct tj__reader *r)
 			rc = tj__read_varint(r, &mode);
 		if (rc < 0)
 			return rc;
-		if (tj__bound_cmp(&curr, &ps.prev) <= 0)
+		/* An equal bound is an empty range: the reference emits one when a
+		 * full frame closes right after a range ending at infinity. */
+		int order = tj__bound_cmp(&curr, &ps.prev);
+		if (order < 0)
 			return TJ_EPROTO;
 		if (mode > TJ__MODE_IDLIST)
 			return TJ_EMALFORMED;
 		size_t out_before = neg->out.len;
-		rc = tj__process_range(neg, &ps, r, &curr, mode, &upper);
+		rc = tj__process_range(neg, &ps, r, &curr, mode, order == 0, &upper);
 		if (rc < 0)
 			return rc;
 		if (tj__exceeds_frame(neg, neg->out.len + neg->range.len)) {
 			if (neg->out.len != out_before)
-				ps.emitted_idx = upper; /* a truncated IdList reply went out */
-			return tj__close_full(neg, ps.emitted_idx);
+				ps.emitted_idx = upper; /* an IdList reply went out */
+			return ps.emitted_inf ? 0 : tj__close_full(neg, ps.emitted_idx);
 		}
+		if (neg->range.len > 0)
+			ps.emitted_inf = curr.ts == TJ_NEG_TS_INFINITY;
 		if (neg->out.len != out_before || neg->range.len > 0)
 			ps.emitted_idx = upper;
 		rc = tj__buf_put(&neg->out, neg->range.p, neg->range.len);

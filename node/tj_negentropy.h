@@ -38,7 +38,7 @@
  *
  * Every incoming message is untrusted: varints are bounded (no overlong form,
  * nothing past 64 bits), every count is checked against the bytes present
- * before anything is allocated from it, bounds must strictly increase, modes
+ * before anything is allocated from it, bounds must not decrease, modes
  * other than Skip/Fingerprint/IdList are rejected, and the ids collected, the
  * output size and the number of rounds are capped (struct tj_neg_opts).
  *
@@ -46,8 +46,9 @@
  *   TJ_EMALFORMED   truncated message, overlong or > 64-bit varint, bound id
  *                   prefix > 32 bytes, unknown mode, id count larger than the
  *                   bytes left, version byte outside 0x60..0x6f
- *   TJ_EPROTO       bounds not strictly increasing (including anything after
- *                   the infinity bound)
+ *   TJ_EPROTO       a bound lower than the one before it (an equal bound is
+ *                   an empty range, which the reference itself may send:
+ *                   its payload is read and ignored; ours never sends one)
  *   TJ_EUNSUPPORTED initiator received a reply of another protocol version
  *                   (a responder answers such a query with the single byte
  *                   0x61, as the spec says, and returns 0)

@@ -122,6 +122,52 @@ static void assert_ids_equal(const struct tj_neg_ids *got, const uint8_t *want, 
 	free(sorted);
 }
 
+/* Decodes one of our messages and asserts its bounds strictly increase (the
+ * parser tolerates equal bounds from others; we never send them). */
+static uint64_t get_varint(const uint8_t *m, size_t len, size_t *at)
+{
+	uint64_t v = 0;
+	for (;;) {
+		assert_true(*at < len);
+		uint8_t b = m[(*at)++];
+		v = v << 7 | (b & 0x7fu);
+		if (!(b & 0x80))
+			return v;
+	}
+}
+
+static void assert_bounds_increase(const uint8_t *m, size_t len)
+{
+	uint64_t last_ts = 0, prev_ts = 0;
+	uint8_t prev_id[ID] = {0};
+	bool first = true;
+	size_t at = 1;
+	assert_true(len >= 1);
+	assert_int_equal(m[0], TJ_NEG_PROTOCOL_V1);
+	while (at < len) {
+		uint64_t enc = get_varint(m, len, &at), ts;
+		uint8_t id[ID] = {0};
+		ts = enc == 0 || last_ts == TJ_NEG_TS_INFINITY ? TJ_NEG_TS_INFINITY : last_ts + enc - 1;
+		last_ts = ts;
+		uint64_t plen = get_varint(m, len, &at);
+		assert_true(plen <= ID && at + plen <= len);
+		memcpy(id, m + at, (size_t)plen);
+		at += (size_t)plen;
+		assert_true(first || ts > prev_ts || (ts == prev_ts && memcmp(id, prev_id, ID) > 0));
+		first = false;
+		prev_ts = ts;
+		memcpy(prev_id, id, ID);
+		uint64_t mode = get_varint(m, len, &at);
+		if (mode == 1)
+			at += 16;
+		else if (mode == 2)
+			at += (size_t)get_varint(m, len, &at) * ID;
+		else
+			assert_int_equal(mode, 0);
+		assert_true(at <= len);
+	}
+}
+
 struct sync_result {
 	uint32_t round_trips;
 	uint64_t bytes_i2r, bytes_r2i;
@@ -151,10 +197,12 @@ static void run_sync(struct pair *p, uint32_t frame_limit, struct sync_result *r
 		assert_true(res->round_trips < SYNC_MAX_ROUND_TRIPS);
 		if (frame_limit)
 			assert_true(msg.len <= frame_limit);
+		assert_bounds_increase(msg.bytes, msg.len);
 		res->bytes_i2r += msg.len;
 		res->max_i2r = msg.len > res->max_i2r ? msg.len : res->max_i2r;
 		assert_int_equal(tj_neg_reconcile(rsp, msg.bytes, msg.len, &reply), 0);
 		assert_true(reply.len >= 1);
+		assert_bounds_increase(reply.bytes, reply.len);
 		if (frame_limit)
 			assert_true(reply.len <= frame_limit);
 		res->bytes_r2i += reply.len;
@@ -561,19 +609,69 @@ static void test_reject_malformed(void **state)
 static void test_reject_bad_bounds(void **state)
 {
 	(void)state;
-	/* first bound equal to the implicit lower bound (0, "") */
-	assert_int_equal(respond((const uint8_t *)"\x61\x01\x00\x00", 4), TJ_EPROTO);
 	/* (5, 10) then (5, 05): goes down */
 	assert_int_equal(respond((const uint8_t *)"\x61\x06\x01\x10\x00\x01\x01\x05\x00", 9), TJ_EPROTO);
-	/* (5, 10) then (5, 10): equal */
-	assert_int_equal(respond((const uint8_t *)"\x61\x06\x01\x10\x00\x01\x01\x10\x00", 9), TJ_EPROTO);
+	/* (inf, 05) then (inf, 01): down, past infinity */
+	assert_int_equal(respond((const uint8_t *)"\x61\x00\x01\x05\x00\x00\x01\x01\x00", 9), TJ_EPROTO);
 	/* (5, 10) then (5, 11): fine */
 	assert_int_equal(respond((const uint8_t *)"\x61\x06\x01\x10\x00\x01\x01\x11\x00", 9), 0);
-	/* prefix 10 vs 10 00: equal once padded */
-	assert_int_equal(respond((const uint8_t *)"\x61\x06\x01\x10\x00\x01\x02\x10\x00\x00", 10), TJ_EPROTO);
-	/* anything after the infinity bound */
-	assert_int_equal(respond((const uint8_t *)"\x61\x00\x00\x00\x00\x00\x00", 7), TJ_EPROTO);
-	assert_int_equal(respond((const uint8_t *)"\x61\x00\x00\x00\x05\x00\x00", 7), TJ_EPROTO);
+	/* equal bounds are empty ranges, tolerated: (0, ""), (5, 10) twice,
+	 * 10 vs 10 00 (equal once padded), infinity twice (an offset after
+	 * infinity saturates to infinity) */
+	assert_int_equal(respond((const uint8_t *)"\x61\x01\x00\x00", 4), 0);
+	assert_int_equal(respond((const uint8_t *)"\x61\x06\x01\x10\x00\x01\x01\x10\x00", 9), 0);
+	assert_int_equal(respond((const uint8_t *)"\x61\x06\x01\x10\x00\x01\x02\x10\x00\x00", 10), 0);
+	assert_int_equal(respond((const uint8_t *)"\x61\x00\x00\x00\x00\x00\x00", 7), 0);
+	assert_int_equal(respond((const uint8_t *)"\x61\x00\x00\x00\x05\x00\x00", 7), 0);
+}
+
+/*
+ * The reference responder, when a frame fills on a final IdList that reaches
+ * infinity, still closes with (infinity, Fingerprint): an empty range. We
+ * accept it, and an empty range's payload is ignored: nothing is sent for it
+ * and its ids are not collected.
+ */
+static void test_empty_ranges(void **state)
+{
+	(void)state;
+	struct fixture fx;
+	uint8_t m[80];
+	size_t len = 0;
+
+	fixture_open(&fx, 10, NULL);
+	assert_int_equal(tj_neg_initiate(fx.neg, &fx.out), 0);
+	memcpy(m, "\x61\x00\x00\x02\x00\x00\x00\x01", 8); /* (inf, IdList, 0 ids), (inf, Fingerprint, */
+	len = 8;
+	assert_int_equal(tj_neg_storage_fingerprint(fx.st, 0, 0, m + len), 0); /* fp(empty)) */
+	len += 16;
+	assert_int_equal(tj_neg_reconcile(fx.neg, m, len, &fx.out), 0);
+	assert_int_equal(fx.out.len, 0);
+	assert_true(tj_neg_is_done(fx.neg));
+	struct tj_neg_ids have, need;
+	tj_neg_have(fx.neg, &have);
+	tj_neg_need(fx.neg, &need);
+	assert_int_equal(have.count, 10);
+	assert_int_equal(need.count, 0);
+	fixture_close(&fx);
+
+	/* initiator: ids claimed in an empty range are not collected */
+	fixture_open(&fx, 10, NULL);
+	assert_int_equal(tj_neg_initiate(fx.neg, &fx.out), 0);
+	memcpy(m, "\x61\x00\x00\x00\x00\x00\x02\x01", 8); /* (inf, Skip), (inf, IdList, 1 id) */
+	memset(m + 8, 0x42, ID);
+	assert_int_equal(tj_neg_reconcile(fx.neg, m, 8 + ID, &fx.out), 0);
+	assert_true(tj_neg_is_done(fx.neg));
+	tj_neg_need(fx.neg, &need);
+	assert_int_equal(need.count, 0);
+	fixture_close(&fx);
+
+	/* responder: a mismatching fingerprint on an empty range is ignored */
+	fixture_open(&fx, 10, NULL);
+	memcpy(m, "\x61\x00\x00\x00\x00\x00\x01", 7); /* (inf, Skip), (inf, Fingerprint, junk) */
+	memset(m + 7, 0x42, 16);
+	assert_int_equal(tj_neg_reconcile(fx.neg, m, 7 + 16, &fx.out), 0);
+	assert_int_equal(fx.out.len, 1);
+	fixture_close(&fx);
 }
 
 /* Every prefix of a valid message either parses or fails as malformed. */
@@ -797,6 +895,7 @@ int main(void)
 		cmocka_unit_test(test_storage_insert_matches_rebuild),
 		cmocka_unit_test(test_reject_malformed),
 		cmocka_unit_test(test_reject_bad_bounds),
+		cmocka_unit_test(test_empty_ranges),
 		cmocka_unit_test(test_truncations),
 		cmocka_unit_test(test_version_negotiation),
 		cmocka_unit_test(test_state_rules),
