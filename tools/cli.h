@@ -113,6 +113,10 @@ const msgpack_object *cli_map_get(const msgpack_object *map, const char *key);
 bool cli_obj_bin(const msgpack_object *o, size_t n, const uint8_t **p);
 bool cli_obj_uint(const msgpack_object *o, uint64_t *v);
 bool cli_obj_str(const msgpack_object *o, const char **s, uint32_t *len);
+/* A reply value as JSON (bins as hex, "ok" keys dropped); depth-bounded. */
+cJSON *cli_obj_to_json(const msgpack_object *o, unsigned depth);
+/* Prints a scalar reply value for people. */
+void cli_obj_print(const msgpack_object *o);
 /* Exit code for an error the node reported. */
 int cli_exit_for_node(int node_err);
 
@@ -142,6 +146,7 @@ int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_vocab(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_peer(struct cli_ctx *ctx, int argc, char **argv);
 
 /* cli_form.c: the interactive form; fills *doc with one incident's JSON form. */
 int cli_form_run(struct cli_ctx *ctx, cJSON **doc);

@@ -13,6 +13,8 @@
 #include "tj_control.h"
 #include "tj_keys.h"
 
+#define CLI_LIST_MAX_PAGES 100000u
+
 static const char cli__list_usage[] =
 	"usage: tejido list [--state NN] [--since YYYY-MM-DD] [--act TYPE] [--limit N] [--json] [--lang es|en]\n\n"
 	"Lists incidents, newest recorded first, as a table (id prefix, date, state, municipality,\n"
@@ -138,7 +140,7 @@ static int cli__list_page(struct cli_conn *c, const struct cli_list_filter *f, c
 
 /* Handles one page's items; *next is the cursor, *more whether the node has more. */
 static int cli__list_items(struct cli_conn *c, cli_list_fn fn, void *arg, uint64_t *count, uint64_t max,
-			   uint8_t next[32], bool *more)
+			   uint8_t next[32], bool *have_next, bool *more)
 {
 	const msgpack_object *items = cli_map_get(&c->obj, "items");
 	const uint8_t *nx;
@@ -168,9 +170,16 @@ static int cli__list_items(struct cli_conn *c, cli_list_fn fn, void *arg, uint64
 			return rc > 0 ? rc : CLI_FAIL;
 		(*count)++;
 	}
-	*more = cli_obj_bin(cli_map_get(&c->obj, "next"), 32, &nx) && items->via.array.size > 0;
-	if (*more)
-		memcpy(next, nx, 32);
+	/* A page may be short or even empty with a cursor: the node bounds the work per page. */
+	*more = cli_obj_bin(cli_map_get(&c->obj, "next"), 32, &nx);
+	if (!*more)
+		return CLI_OK;
+	if (*have_next && memcmp(next, nx, 32) == 0) {
+		cli_err("list: the node returned the same page cursor twice; stopping");
+		return CLI_FAIL;
+	}
+	memcpy(next, nx, 32);
+	*have_next = true;
 	return CLI_OK;
 }
 
@@ -179,17 +188,23 @@ int cli_list_each(const struct cli_ctx *ctx, const struct cli_list_filter *f, cl
 	struct cli_conn c;
 	uint8_t next[32];
 	uint64_t count = 0, max = f->limit > 0 ? f->limit : UINT64_MAX;
-	bool more = true, first = true;
+	bool more = true, have_next = false;
+	unsigned pages;
 	int rc;
 
 	if ((rc = cli_connect(ctx, &c)) != CLI_OK)
 		return rc;
-	while (rc == CLI_OK && more && count < max) {
+	/* Bounded even against a node that never ends a listing: 10^5 pages of up to 10^4 records looked at. */
+	for (pages = 0; rc == CLI_OK && more && count < max; pages++) {
 		uint64_t left = max - count;
-		rc = cli__list_page(&c, f, first ? NULL : next, left < 1000 ? (uint32_t)left : 1000u);
+		if (pages == CLI_LIST_MAX_PAGES) {
+			cli_err("list: stopped after %u pages", CLI_LIST_MAX_PAGES);
+			rc = CLI_FAIL;
+			break;
+		}
+		rc = cli__list_page(&c, f, have_next ? next : NULL, left < 1000 ? (uint32_t)left : 1000u);
 		if (rc == CLI_OK)
-			rc = cli__list_items(&c, fn, arg, &count, max, next, &more);
-		first = false;
+			rc = cli__list_items(&c, fn, arg, &count, max, next, &have_next, &more);
 	}
 	cli_conn_close(&c);
 	return rc;

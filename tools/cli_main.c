@@ -20,6 +20,7 @@ static const struct cli_command cli__commands[] = {
 	{"show", "show one incident by id or unique prefix", cli_cmd_show},
 	{"export", "export every incident as CSV or JSON", cli_cmd_export},
 	{"id", "print this node's public key and fingerprint", cli_cmd_id},
+	{"peer", "trust another node and see the sync state (peer add | list)", cli_cmd_peer},
 	{"vocab", "list the coded fields and their codes", cli_cmd_vocab},
 };
 

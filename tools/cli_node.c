@@ -243,17 +243,23 @@ static int cli__stop(struct cli_ctx *ctx)
 	return CLI_OK;
 }
 
-static void cli__status_text(const msgpack_object *m)
+/* "key  value" lines; one nested map (peers) is printed indented under its key. */
+static void cli__status_text(const msgpack_object *m, int indent)
 {
 	uint32_t i;
 
-	printf("node running\n");
 	for (i = 0; i < m->via.map.size; i++) {
 		const msgpack_object_kv *kv = &m->via.map.ptr[i];
-		if (kv->key.type != MSGPACK_OBJECT_STR || kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+		if (kv->key.type != MSGPACK_OBJECT_STR || (kv->key.via.str.size == 2 && memcmp(kv->key.via.str.ptr, "ok", 2) == 0))
 			continue;
-		printf("  %-12.*s %llu\n", (int)kv->key.via.str.size, kv->key.via.str.ptr,
-		       (unsigned long long)kv->val.via.u64);
+		printf("%*s%-14.*s", indent, "", (int)kv->key.via.str.size, kv->key.via.str.ptr);
+		if (kv->val.type == MSGPACK_OBJECT_MAP && indent == 2) {
+			printf("\n");
+			cli__status_text(&kv->val, 4);
+			continue;
+		}
+		cli_obj_print(&kv->val);
+		printf("\n");
 	}
 }
 
@@ -272,22 +278,12 @@ static int cli__status(struct cli_ctx *ctx)
 	tj_mp_put_cstr(&w, "status");
 	rc = tj_mp_writer_finish(&w, &len) != 0 ? CLI_FAIL : cli_call_or_report(&c, len, "status");
 	if (rc == CLI_OK && ctx->json) {
-		cJSON *o = cJSON_CreateObject();
-		uint32_t i;
-		for (i = 0; o != NULL && i < c.obj.via.map.size; i++) {
-			const msgpack_object_kv *kv = &c.obj.via.map.ptr[i];
-			char key[64];
-			if (kv->key.type != MSGPACK_OBJECT_STR || kv->val.type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-			    kv->key.via.str.size >= sizeof(key))
-				continue;
-			memcpy(key, kv->key.via.str.ptr, kv->key.via.str.size);
-			key[kv->key.via.str.size] = '\0';
-			cJSON_AddNumberToObject(o, key, (double)kv->val.via.u64);
-		}
+		cJSON *o = cli_obj_to_json(&c.obj, 0);
 		rc = o == NULL ? CLI_FAIL : cli_print_json(o);
 		cJSON_Delete(o);
 	} else if (rc == CLI_OK) {
-		cli__status_text(&c.obj);
+		printf("node running in %s\n", ctx->datadir);
+		cli__status_text(&c.obj, 2);
 	}
 	cli_conn_close(&c);
 	return rc;

@@ -13,6 +13,7 @@
 
 #include "cli.h"
 #include "tj_control.h"
+#include "tj_keys.h"
 
 /* Replies carry up to 1,000 incident summaries: wide, but still bounded. */
 static const struct tj_mp_limits cli__reply_limits = {
@@ -199,4 +200,73 @@ int cli_call_or_report(struct cli_conn *c, size_t req_len, const char *what)
 	else
 		cli_err("%s: %s", what, tj_strerror(rc));
 	return CLI_FAIL;
+}
+
+/* A reply value as JSON, for --json output of status and peers: bins as hex. */
+cJSON *cli_obj_to_json(const msgpack_object *o, unsigned depth)
+{
+	cJSON *j = NULL;
+	uint32_t i;
+
+	if (depth > 8)
+		return cJSON_CreateNull();
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL: return cJSON_CreateNull();
+	case MSGPACK_OBJECT_BOOLEAN: return cJSON_CreateBool(o->via.boolean);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: return cJSON_CreateNumber((double)o->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return cJSON_CreateNumber((double)o->via.i64);
+	case MSGPACK_OBJECT_FLOAT32:
+	case MSGPACK_OBJECT_FLOAT64: return cJSON_CreateNumber(o->via.f64);
+	case MSGPACK_OBJECT_STR: {
+		char *s = strndup(o->via.str.ptr, o->via.str.size);
+		j = s != NULL ? cJSON_CreateString(s) : NULL;
+		free(s);
+		return j;
+	}
+	case MSGPACK_OBJECT_BIN: {
+		char *hex = malloc((size_t)o->via.bin.size * 2 + 1);
+		if (hex != NULL)
+			tj_hex((const uint8_t *)o->via.bin.ptr, o->via.bin.size, hex);
+		j = hex != NULL ? cJSON_CreateString(hex) : NULL;
+		free(hex);
+		return j;
+	}
+	case MSGPACK_OBJECT_ARRAY:
+		j = cJSON_CreateArray();
+		for (i = 0; j != NULL && i < o->via.array.size; i++)
+			cJSON_AddItemToArray(j, cli_obj_to_json(&o->via.array.ptr[i], depth + 1));
+		return j;
+	case MSGPACK_OBJECT_MAP:
+		j = cJSON_CreateObject();
+		for (i = 0; j != NULL && i < o->via.map.size; i++) {
+			const msgpack_object_kv *kv = &o->via.map.ptr[i];
+			char *k;
+			if (kv->key.type != MSGPACK_OBJECT_STR || (k = strndup(kv->key.via.str.ptr, kv->key.via.str.size)) == NULL)
+				continue;
+			if (strcmp(k, "ok") != 0)
+				cJSON_AddItemToObject(j, k, cli_obj_to_json(&kv->val, depth + 1));
+			free(k);
+		}
+		return j;
+	default: return cJSON_CreateNull();
+	}
+}
+
+/* One reply value for people: "text", 12, true, a hex prefix for keys and ids. */
+void cli_obj_print(const msgpack_object *o)
+{
+	char hex[65];
+
+	switch (o->type) {
+	case MSGPACK_OBJECT_NIL: printf("-"); break;
+	case MSGPACK_OBJECT_BOOLEAN: printf("%s", o->via.boolean ? "yes" : "no"); break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER: printf("%llu", (unsigned long long)o->via.u64); break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER: printf("%lld", (long long)o->via.i64); break;
+	case MSGPACK_OBJECT_STR: printf("%.*s", (int)o->via.str.size, o->via.str.ptr); break;
+	case MSGPACK_OBJECT_BIN:
+		tj_hex((const uint8_t *)o->via.bin.ptr, o->via.bin.size < 32 ? o->via.bin.size : 32, hex);
+		printf("%s", hex);
+		break;
+	default: printf("..."); break;
+	}
 }
