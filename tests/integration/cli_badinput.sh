@@ -77,6 +77,10 @@ usage export --format xml
 usage vocab no_such_field
 usage node restart
 usage init --kdf weak
+usage peer add 127.0.0.1:7450 not-a-key
+usage peer remove
+expect_rc 0 tj peer list
+grep -q 'no peers' "$T/out" || fail "peer list with no peers"
 expect_rc 6 tj show 0123456789abcdef
 expect_rc 0 tj --help
 grep -q 'Exit codes' "$T/out" || fail "--help documents the exit codes"
@@ -93,7 +97,7 @@ grep -q 'wrong passphrase' "$T/err" || fail "wrong passphrase: message"
 grep -q 'can be read by other users' "$T/err" || fail "a world-readable passphrase file gets no warning"
 
 # Without a running node: exit 4, and the message says how to start one.
-for cmd in "list" "show 0123456789abcdef" "node stop" "node status" "export --format csv"; do
+for cmd in "list" "show 0123456789abcdef" "node stop" "node status" "export --format csv" "peer list"; do
 	expect_rc 4 tj $cmd
 	grep -q 'tejido node start' "$T/err" || fail "'$cmd' without a node: the message does not say what to do"
 done
