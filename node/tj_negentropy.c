@@ -762,7 +762,7 @@ static int tj__process_ranges(struct tj_neg *neg, struct tj__reader *r)
 	struct tj__pass ps = {0};
 	int rc = 0;
 
-	/* Each range consumes at least two bytes, so this ends. */
+	/* Each range consumes at least three bytes, so this ends. */
 	while (r->left > 0) {
 		struct tj__bound curr;
 		uint64_t mode;
