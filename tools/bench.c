@@ -1,0 +1,738 @@
+/*
+ * tejido-bench: measures, in one run, the ceilings of this machine (crypto
+ * primitives, LMDB durable commits), the ingest of N sealed ~1 KiB records
+ * through the path peers use, and the node's add path through a real daemon
+ * and the real CLI. Prints a table (default), JSON (--json) or a Markdown
+ * table for docs/BENCHMARKS.md (--markdown). Goals are printed, never
+ * asserted: the exit status says only whether the run itself worked.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "bench.h"
+
+#ifndef TJ_BENCH_DEMO_DIR
+#define TJ_BENCH_DEMO_DIR "tools/demo"
+#endif
+
+#define BENCH_MSG_BYTES 1024
+#define BENCH_TMPFS_MAGIC 0x01021994
+/* The anchors of the issue (other software, other machines: orders of magnitude, not targets). */
+#define ANCHOR_VERIFY 15000.0
+#define ANCHOR_SIGN 37000.0
+#define ANCHOR_XCHACHA 730000.0
+#define ANCHOR_LMDB_1000 18700.0
+#define ANCHOR_LMDB_1 2400.0
+#define ANCHOR_STRFRY_RATE 8900.0
+#define ANCHOR_STRFRY_RSS_MB 320.0
+#define ANCHOR_STRFRY_DISK 2650.0
+#define GOAL_RSS_MB 100.0
+#define GOAL_DISK_PER_KIB 1600.0
+
+/* ---- small helpers ---------------------------------------------------------------- */
+
+void bench_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tejido-bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+double bench_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double bench_cpu_self(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+	       (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+long bench_status_kb(pid_t pid, const char *field)
+{
+	char path[64], line[256];
+	size_t fl = strlen(field);
+	long v = -1;
+	FILE *f;
+
+	if (pid == 0)
+		snprintf(path, sizeof(path), "/proc/self/status");
+	else
+		snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, field, fl) == 0 && line[fl] == ':')
+			v = strtol(line + fl + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+static uint64_t bench__du_total;
+
+static int bench__du_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)path;
+	(void)ftw;
+	if (type == FTW_F)
+		bench__du_total += (uint64_t)st->st_blocks * 512u;
+	return 0;
+}
+
+uint64_t bench_du(const char *dir)
+{
+	bench__du_total = 0;
+	if (nftw(dir, bench__du_cb, 16, FTW_PHYS) != 0)
+		return 0;
+	return bench__du_total;
+}
+
+void bench_path(char out[BENCH_PATH_MAX], const char *dir, const char *name)
+{
+	int n = snprintf(out, BENCH_PATH_MAX, "%s/%s", dir, name);
+
+	if (n < 0 || n >= BENCH_PATH_MAX)
+		bench_die("path too long: %s/%s", dir, name);
+}
+
+int bench_mkdir(const char *path)
+{
+	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -errno;
+}
+
+static int bench__rm_cb(const char *path, const struct stat *st, int type, struct FTW *ftw)
+{
+	(void)st;
+	(void)type;
+	(void)ftw;
+	return remove(path) == 0 ? 0 : 0; /* best effort */
+}
+
+void bench_rmtree(const char *path)
+{
+	(void)nftw(path, bench__rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+uint32_t bench_rand(uint64_t *state, uint32_t n)
+{
+	/* splitmix64: reproducible corpora, not secrets. */
+	uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+	z ^= z >> 31;
+	return n == 0 ? 0 : (uint32_t)(z % n);
+}
+
+/* ---- ceilings ---------------------------------------------------------------------- */
+
+struct bench_ceilings {
+	double sign, verify, xchacha_dec, blake2b, lmdb_1000, lmdb_1;
+};
+
+struct bench__cx {
+	uint8_t pk[32], sk[64], sig[64], msg[BENCH_MSG_BYTES], key[32], nonce[24], h[32];
+	uint8_t ct[BENCH_MSG_BYTES + 16], pt[BENCH_MSG_BYTES];
+	int bad;
+};
+
+static void bench__op_sign(struct bench__cx *x)
+{
+	crypto_sign_detached(x->sig, NULL, x->msg, sizeof(x->msg), x->sk);
+}
+
+static void bench__op_verify(struct bench__cx *x)
+{
+	x->bad |= crypto_sign_verify_detached(x->sig, x->msg, sizeof(x->msg), x->pk);
+}
+
+static void bench__op_decrypt(struct bench__cx *x)
+{
+	unsigned long long n = 0;
+
+	x->bad |= crypto_aead_xchacha20poly1305_ietf_decrypt(x->pt, &n, NULL, x->ct, sizeof(x->ct), NULL, 0, x->nonce,
+							     x->key);
+}
+
+static void bench__op_blake2b(struct bench__cx *x)
+{
+	crypto_generichash(x->h, sizeof(x->h), x->msg, sizeof(x->msg), NULL, 0);
+}
+
+/* Runs op until at least secs passed (clock read every 16 ops); returns operations per second. */
+static double bench__loop(double secs, void (*op)(struct bench__cx *), struct bench__cx *x)
+{
+	double t0 = bench_now(), el;
+	uint64_t n = 0;
+
+	do {
+		for (int k = 0; k < 16; k++, n++)
+			op(x);
+		el = bench_now() - t0;
+	} while (el < secs);
+	return (double)n / el;
+}
+
+static void bench__crypto_ceilings(double secs, struct bench_ceilings *c)
+{
+	struct bench__cx *x = sodium_malloc(sizeof(*x));
+
+	if (x == NULL)
+		bench_die("out of memory");
+	memset(x, 0, sizeof(*x));
+	randombytes_buf(x->msg, sizeof(x->msg));
+	randombytes_buf(x->key, sizeof(x->key));
+	randombytes_buf(x->nonce, sizeof(x->nonce));
+	crypto_sign_keypair(x->pk, x->sk);
+	c->sign = bench__loop(secs, bench__op_sign, x);
+	c->verify = bench__loop(secs, bench__op_verify, x);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(x->ct, NULL, x->msg, sizeof(x->msg), NULL, 0, NULL, x->nonce, x->key);
+	c->xchacha_dec = bench__loop(secs, bench__op_decrypt, x);
+	c->blake2b = bench__loop(secs, bench__op_blake2b, x);
+	if (x->bad != 0)
+		bench_die("a crypto ceiling loop failed to verify or decrypt");
+	sodium_free(x);
+}
+
+static void bench__lmdb_txn(MDB_env *env, MDB_dbi dbi, uint32_t puts, uint8_t *val)
+{
+	MDB_txn *txn;
+	uint8_t k[32];
+	int rc;
+
+	if ((rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0)
+		bench_die("mdb_txn_begin: %s", mdb_strerror(rc));
+	for (uint32_t i = 0; i < puts; i++) {
+		MDB_val mk = {32, k}, mv = {BENCH_MSG_BYTES, val};
+		randombytes_buf(k, sizeof(k));
+		val[0] = k[0];
+		if ((rc = mdb_put(txn, dbi, &mk, &mv, 0)) != 0)
+			bench_die("mdb_put: %s", mdb_strerror(rc));
+	}
+	if ((rc = mdb_txn_commit(txn)) != 0)
+		bench_die("mdb_txn_commit: %s", mdb_strerror(rc));
+}
+
+/* Durable commits (LMDB's defaults: fsync at each commit), puts per second. */
+static double bench__lmdb_rate(const char *dir, uint32_t puts_per_txn, double secs, uint32_t min_txns)
+{
+	uint8_t val[BENCH_MSG_BYTES];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	uint64_t puts = 0;
+	double t0, el;
+	uint32_t txns = 0;
+
+	if (bench_mkdir(dir) != 0 || mdb_env_create(&env) != 0 || mdb_env_set_mapsize(env, 8ull << 30) != 0 ||
+	    mdb_env_open(env, dir, 0, 0600) != 0 || mdb_txn_begin(env, NULL, 0, &txn) != 0 ||
+	    mdb_dbi_open(txn, NULL, 0, &dbi) != 0 || mdb_txn_commit(txn) != 0)
+		bench_die("cannot open an LMDB environment in %s", dir);
+	randombytes_buf(val, sizeof(val));
+	t0 = bench_now();
+	do {
+		bench__lmdb_txn(env, dbi, puts_per_txn, val);
+		puts += puts_per_txn;
+		txns++;
+		el = bench_now() - t0;
+	} while (el < secs || txns < min_txns);
+	mdb_env_close(env);
+	bench_rmtree(dir);
+	return (double)puts / el;
+}
+
+/* ---- options ------------------------------------------------------------------------ */
+
+static const char bench__usage[] =
+	"usage: tejido-bench [--quick] [--json | --markdown] [--n N] [--dir DIR] [--tejido PATH]\n\n"
+	"Measures this machine's ceilings, then ingest and the node's add path. Prints figures;\n"
+	"asserts none. Takes a few minutes with the defaults (N = 100,000); --quick is tiny.\n\n"
+	"  --n N            records ingested (default 100000)\n"
+	"  --n-add N        incidents added one `add` at a time (default 2000)\n"
+	"  --n-batch100 N   incidents added with add_batch of 100 (default 20000)\n"
+	"  --n-daemon N     incidents in the daemon's store at the end (default 100000)\n"
+	"  --n-cli N        runs of `tejido add --json FILE` (default 200)\n"
+	"  --authors N      authors of the ingested records (default 8)\n"
+	"  --threads N      validation threads of the parallel ingest (default: cores)\n"
+	"  --dir DIR        where the temp directory goes (default $TMPDIR or /tmp); use\n"
+	"                   the disk a node's data lives on\n"
+	"  --tejido PATH    the CLI binary (default: `tejido` next to this program)\n"
+	"  --demo DIR       the demo incidents (default: the source tree's tools/demo)\n"
+	"  --no-daemon      skip the daemon and CLI measurements\n"
+	"  --no-cli         skip the CLI measurement\n"
+	"  --json           print JSON\n"
+	"  --markdown       print the Markdown table of docs/BENCHMARKS.md\n";
+
+enum { O_N = 1000, O_NADD, O_NB100, O_NDAEMON, O_NCLI, O_AUTHORS, O_THREADS, O_DIR, O_TEJIDO, O_DEMO, O_NODAEMON,
+       O_NOCLI };
+
+static uint64_t bench__num(const char *s, const char *opt)
+{
+	char *end = NULL;
+	unsigned long long v = strtoull(s, &end, 10);
+
+	if (end == s || *end != '\0')
+		bench_die("%s: '%s' is not a number", opt, s);
+	return v;
+}
+
+static void bench__default_tejido(struct bench_opts *o, char *buf, size_t cap)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, cap - 16);
+	char *slash;
+
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if ((slash = strrchr(buf, '/')) == NULL)
+		return;
+	strcpy(slash + 1, "tejido");
+	o->tejido = buf;
+}
+
+static void bench__parse(int argc, char **argv, struct bench_opts *o)
+{
+	static const struct option opts[] = {
+		{"quick", no_argument, NULL, 'q'},         {"json", no_argument, NULL, 'j'},
+		{"markdown", no_argument, NULL, 'm'},      {"help", no_argument, NULL, 'h'},
+		{"n", required_argument, NULL, O_N},       {"n-add", required_argument, NULL, O_NADD},
+		{"n-batch100", required_argument, NULL, O_NB100}, {"n-daemon", required_argument, NULL, O_NDAEMON},
+		{"n-cli", required_argument, NULL, O_NCLI}, {"authors", required_argument, NULL, O_AUTHORS},
+		{"threads", required_argument, NULL, O_THREADS}, {"dir", required_argument, NULL, O_DIR},
+		{"tejido", required_argument, NULL, O_TEJIDO}, {"demo", required_argument, NULL, O_DEMO},
+		{"no-daemon", no_argument, NULL, O_NODAEMON}, {"no-cli", no_argument, NULL, O_NOCLI},
+		{NULL, 0, NULL, 0},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'q':
+			o->quick = true;
+			o->n = 2000, o->n_add = 20, o->n_batch100 = 300, o->n_daemon = 1000, o->n_cli = 3;
+			o->ceiling_s = 0.05;
+			break;
+		case 'j': o->json = true; break;
+		case 'm': o->markdown = true; break;
+		case 'h': fputs(bench__usage, stdout); exit(0);
+		case O_N: o->n = bench__num(optarg, "--n"); break;
+		case O_NADD: o->n_add = bench__num(optarg, "--n-add"); break;
+		case O_NB100: o->n_batch100 = bench__num(optarg, "--n-batch100"); break;
+		case O_NDAEMON: o->n_daemon = bench__num(optarg, "--n-daemon"); break;
+		case O_NCLI: o->n_cli = bench__num(optarg, "--n-cli"); break;
+		case O_AUTHORS: o->authors = (uint32_t)bench__num(optarg, "--authors"); break;
+		case O_THREADS: o->threads = (uint32_t)bench__num(optarg, "--threads"); break;
+		case O_DIR: o->dir = optarg; break;
+		case O_TEJIDO: o->tejido = optarg; break;
+		case O_DEMO: o->demo_dir = optarg; break;
+		case O_NODAEMON: o->skip_daemon = true; break;
+		case O_NOCLI: o->skip_cli = true; break;
+		default: fputs(bench__usage, stderr); exit(2);
+		}
+	}
+	if (optind < argc)
+		bench_die("unexpected argument '%s' (see --help)", argv[optind]);
+	if (o->n < 2 || o->authors == 0 || o->n_add == 0 || o->n_batch100 == 0)
+		bench_die("--n must be >= 2, --authors, --n-add and --n-batch100 >= 1");
+	if (o->threads == 0 || o->threads > 64)
+		o->threads = o->threads == 0 ? 1 : 64;
+}
+
+/* ---- the machine --------------------------------------------------------------------- */
+
+struct bench_machine {
+	char date[32];
+	char cpu[128];
+	char kernel[128];
+	long nproc;
+	double mem_gb;
+	char load_before[64], load_after[64];
+	char fs[32];
+	char command[512];
+};
+
+static void bench__loadavg(char out[64])
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double a = 0, b = 0, c = 0;
+
+	if (f != NULL && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+		snprintf(out, 64, "%.2f %.2f %.2f", a, b, c);
+	else
+		snprintf(out, 64, "unknown");
+	if (f != NULL)
+		fclose(f);
+}
+
+static void bench__machine(int argc, char **argv, const char *dir, struct bench_machine *m)
+{
+	char line[256];
+	time_t now = time(NULL);
+	struct utsname u;
+	struct statfs sf;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	size_t off = 0;
+
+	memset(m, 0, sizeof(*m));
+	strftime(m->date, sizeof(m->date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
+	snprintf(m->cpu, sizeof(m->cpu), "unknown");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *colon = strchr(line, ':');
+		if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
+			snprintf(m->cpu, sizeof(m->cpu), "%s", colon + 2);
+			m->cpu[strcspn(m->cpu, "\n")] = '\0';
+			break;
+		}
+	}
+	if (f != NULL)
+		fclose(f);
+	m->nproc = sysconf(_SC_NPROCESSORS_ONLN);
+	m->mem_gb = (double)sysconf(_SC_PHYS_PAGES) * (double)sysconf(_SC_PAGESIZE) / 1e9;
+	if (uname(&u) == 0)
+		snprintf(m->kernel, sizeof(m->kernel), "%.40s %.80s", u.sysname, u.release);
+	snprintf(m->fs, sizeof(m->fs), "%s",
+		 statfs(dir, &sf) != 0 ? "unknown" : (unsigned long)sf.f_type == BENCH_TMPFS_MAGIC ? "tmpfs" : "disk");
+	bench__loadavg(m->load_before);
+	for (int i = 0; i < argc && off < sizeof(m->command) - 1; i++) {
+		const char *a = i == 0 ? "tejido-bench" : argv[i];
+		int w = snprintf(m->command + off, sizeof(m->command) - off, "%s%s", i ? " " : "", a);
+		off += w > 0 ? (size_t)w : 0;
+	}
+}
+
+/* ---- report ---------------------------------------------------------------------------- */
+
+struct bench_report {
+	struct bench_opts o;
+	struct bench_machine m;
+	struct bench_ceilings c;
+	uint64_t gen_bytes;
+	struct bench_ingest_result ing1, ingp; /* tj_ingest_batch; parallel validation */
+	bool daemon;
+	struct bench_daemon_result d;
+};
+
+static double bench__rate(const struct bench_ingest_result *r)
+{
+	return r->wall_s > 0 ? (double)r->records / r->wall_s : 0;
+}
+
+static double bench__mb(long kb)
+{
+	return (double)kb * 1024.0 / 1e6;
+}
+
+static void bench__add_ingest(cJSON *o, const char *name, const struct bench_report *r,
+			      const struct bench_ingest_result *g, uint32_t threads)
+{
+	cJSON *j = cJSON_AddObjectToObject(o, name);
+	double rate = bench__rate(g), per = g->records ? (double)g->du_bytes / (double)g->records : 0;
+	double mean = r->o.n ? (double)r->gen_bytes / (double)r->o.n : 0;
+	double cores = g->wall_s > 0 ? g->cpu_s / g->wall_s : 0;
+	double bound = r->c.verify * (double)r->m.nproc < r->c.lmdb_1000 ? r->c.verify * (double)r->m.nproc
+									 : r->c.lmdb_1000;
+
+	cJSON_AddNumberToObject(j, "validation_threads", threads);
+	cJSON_AddNumberToObject(j, "records", (double)g->records);
+	cJSON_AddNumberToObject(j, "refused", (double)g->refused);
+	cJSON_AddNumberToObject(j, "wall_s", g->wall_s);
+	cJSON_AddNumberToObject(j, "cpu_s", g->cpu_s);
+	cJSON_AddNumberToObject(j, "cores_used", cores);
+	cJSON_AddNumberToObject(j, "records_per_s", rate);
+	cJSON_AddNumberToObject(j, "disk_bytes_per_record", per);
+	cJSON_AddNumberToObject(j, "disk_bytes_per_kib_record", mean > 0 ? per * 1024.0 / mean : 0);
+	cJSON_AddNumberToObject(j, "lmdb_used_bytes_per_record",
+				g->records ? (double)g->used_bytes / (double)g->records : 0);
+	cJSON_AddNumberToObject(j, "peak_rss_mb", bench__mb(g->hwm_kb));
+	cJSON_AddNumberToObject(j, "rss_at_start_mb", bench__mb(g->base_kb));
+	cJSON_AddNumberToObject(j, "rss_anon_end_mb", bench__mb(g->anon_kb));
+	cJSON_AddNumberToObject(j, "rss_file_end_mb", bench__mb(g->file_kb));
+	cJSON_AddNumberToObject(j, "ratio_to_verify_x_cores_used",
+				cores > 0 ? rate / (r->c.verify * cores) : 0);
+	cJSON_AddNumberToObject(j, "ratio_to_lmdb_durable_1000", r->c.lmdb_1000 > 0 ? rate / r->c.lmdb_1000 : 0);
+	cJSON_AddNumberToObject(j, "ratio_to_min_cores_x_verify_lmdb", bound > 0 ? rate / bound : 0);
+	cJSON_AddNumberToObject(j, "ratio_to_strfry", rate / ANCHOR_STRFRY_RATE);
+	cJSON_AddNumberToObject(j, "error", g->err);
+}
+
+static cJSON *bench__json(const struct bench_report *r)
+{
+	cJSON *o = cJSON_CreateObject(), *m, *c, *a, *d;
+
+	if (o == NULL)
+		bench_die("out of memory");
+	m = cJSON_AddObjectToObject(o, "machine");
+	cJSON_AddStringToObject(m, "date", r->m.date);
+	cJSON_AddStringToObject(m, "cpu", r->m.cpu);
+	cJSON_AddNumberToObject(m, "nproc", (double)r->m.nproc);
+	cJSON_AddNumberToObject(m, "mem_gb", r->m.mem_gb);
+	cJSON_AddStringToObject(m, "kernel", r->m.kernel);
+	cJSON_AddStringToObject(m, "libsodium", sodium_version_string());
+	cJSON_AddStringToObject(m, "lmdb", MDB_VERSION_STRING);
+	cJSON_AddStringToObject(m, "loadavg_before", r->m.load_before);
+	cJSON_AddStringToObject(m, "loadavg_after", r->m.load_after);
+	cJSON_AddStringToObject(m, "temp_dir_fs", r->m.fs);
+	cJSON_AddStringToObject(m, "command", r->m.command);
+	cJSON_AddBoolToObject(o, "quick", r->o.quick);
+	c = cJSON_AddObjectToObject(o, "ceilings_single_core");
+	cJSON_AddNumberToObject(c, "ed25519_sign_1kib_per_s", r->c.sign);
+	cJSON_AddNumberToObject(c, "ed25519_verify_1kib_per_s", r->c.verify);
+	cJSON_AddNumberToObject(c, "xchacha20poly1305_decrypt_1kib_per_s", r->c.xchacha_dec);
+	cJSON_AddNumberToObject(c, "blake2b256_1kib_per_s", r->c.blake2b);
+	cJSON_AddNumberToObject(c, "lmdb_durable_1000_puts_per_txn_puts_per_s", r->c.lmdb_1000);
+	cJSON_AddNumberToObject(c, "lmdb_durable_1_put_per_txn_puts_per_s", r->c.lmdb_1);
+	a = cJSON_AddObjectToObject(o, "ingest");
+	cJSON_AddNumberToObject(a, "n", (double)r->o.n);
+	cJSON_AddNumberToObject(a, "authors", r->o.authors);
+	cJSON_AddNumberToObject(a, "batch", BENCH_BATCH);
+	cJSON_AddNumberToObject(a, "mean_record_bytes", r->o.n ? (double)r->gen_bytes / (double)r->o.n : 0);
+	bench__add_ingest(a, "tj_ingest_batch", r, &r->ing1, 1);
+	bench__add_ingest(a, "parallel_validate", r, &r->ingp, r->o.threads);
+	if (r->daemon) {
+		d = cJSON_AddObjectToObject(o, "daemon");
+		cJSON_AddNumberToObject(d, "mean_summary_body_bytes", r->d.mean_sum_bytes);
+		cJSON_AddNumberToObject(d, "mean_case_body_bytes", r->d.mean_case_bytes);
+		cJSON_AddNumberToObject(d, "add_one_n", (double)r->d.add1_n);
+		cJSON_AddNumberToObject(d, "add_one_per_s", r->d.add1_rate);
+		cJSON_AddNumberToObject(d, "add_batch_100_n", (double)r->d.batch100_n);
+		cJSON_AddNumberToObject(d, "add_batch_100_per_s", r->d.batch100_rate);
+		cJSON_AddNumberToObject(d, "add_batch_1000_n", (double)r->d.batch1000_n);
+		cJSON_AddNumberToObject(d, "add_batch_1000_per_s", r->d.batch1000_rate);
+		cJSON_AddNumberToObject(d, "add_batch_1000_items_per_request", r->d.batch1000_items_per_req);
+		cJSON_AddNumberToObject(d, "cli_n", (double)r->d.cli_n);
+		cJSON_AddNumberToObject(d, "cli_per_s", r->d.cli_rate);
+		cJSON_AddNumberToObject(d, "cli_ms_each", r->d.cli_ms_each);
+		cJSON_AddNumberToObject(d, "incidents", (double)r->d.incidents);
+		cJSON_AddNumberToObject(d, "records", (double)r->d.records);
+		cJSON_AddNumberToObject(d, "disk_bytes_per_incident",
+					r->d.incidents ? (double)r->d.du_bytes / (double)r->d.incidents : 0);
+		cJSON_AddNumberToObject(d, "lmdb_used_bytes_per_incident",
+					r->d.incidents ? (double)r->d.store_bytes / (double)r->d.incidents : 0);
+		cJSON_AddNumberToObject(d, "peak_rss_mb", bench__mb(r->d.hwm_kb));
+		cJSON_AddNumberToObject(d, "rss_when_ready_mb", bench__mb(r->d.base_kb));
+		cJSON_AddNumberToObject(d, "rss_anon_end_mb", bench__mb(r->d.anon_kb));
+		cJSON_AddNumberToObject(d, "rss_file_end_mb", bench__mb(r->d.file_kb));
+	}
+	return o;
+}
+
+/* One printed row: a figure, its value, the anchor or goal beside it. */
+static void bench__row(bool md, const char *what, const char *value, const char *anchor)
+{
+	if (md)
+		printf("| %s | %s | %s |\n", what, value, anchor);
+	else
+		printf("  %-58s %18s   %s\n", what, value, anchor);
+}
+
+static const char *bench__fmt(char *buf, int decimals, double v)
+{
+	snprintf(buf, 64, "%.*f", decimals, v);
+	return buf;
+}
+
+static const char *bench__goal(char *buf, bool met, const char *what)
+{
+	snprintf(buf, 160, "%s %s", met ? "MET" : "NOT MET", what);
+	return buf;
+}
+
+static void bench__print_ingest(bool md, const struct bench_report *r, const struct bench_ingest_result *g,
+				const char *name)
+{
+	char v[64], a[160], w[160];
+	double rate = bench__rate(g), mean = (double)r->gen_bytes / (double)r->o.n;
+	double per = g->records ? (double)g->du_bytes / (double)g->records : 0;
+	double cores = g->wall_s > 0 ? g->cpu_s / g->wall_s : 0;
+	double vc = r->c.verify * (double)r->m.nproc;
+	double bound = vc < r->c.lmdb_1000 ? vc : r->c.lmdb_1000;
+
+	snprintf(w, sizeof(w), "ingest %s: records/s", name);
+	snprintf(a, sizeof(a), "%s; %s", bench__goal(v, rate >= 1.5 * ANCHOR_STRFRY_RATE, ">= 1.5x strfry 8,900"),
+		 "");
+	bench__row(md, w, bench__fmt(v, 0, rate), a);
+	snprintf(w, sizeof(w), "ingest %s: / min(%ld x verify, LMDB 1000/txn)", name, r->m.nproc);
+	bench__row(md, w, bench__fmt(v, 2, bound > 0 ? rate / bound : 0), bench__goal(a, rate >= 0.8 * bound, ">= 0.80"));
+	snprintf(w, sizeof(w), "ingest %s: CPU s / wall s (cores used)", name);
+	snprintf(a, sizeof(a), "%.1f CPU s over %.1f s", g->cpu_s, g->wall_s);
+	bench__row(md, w, bench__fmt(v, 2, cores), a);
+	snprintf(w, sizeof(w), "ingest %s: / (verify x cores used)", name);
+	bench__row(md, w, bench__fmt(v, 2, cores > 0 ? rate / (r->c.verify * cores) : 0), "");
+	snprintf(w, sizeof(w), "ingest %s: peak RSS (VmHWM), MB", name);
+	snprintf(a, sizeof(a), "%s (strfry 320; start %.1f, end anon %.1f + file %.1f)",
+		 bench__goal(v, bench__mb(g->hwm_kb) < GOAL_RSS_MB, "< 100"), bench__mb(g->base_kb),
+		 bench__mb(g->anon_kb), bench__mb(g->file_kb));
+	bench__row(md, w, bench__fmt(v, 1, bench__mb(g->hwm_kb)), a);
+	snprintf(w, sizeof(w), "ingest %s: disk bytes per record (du)", name);
+	snprintf(a, sizeof(a), "%s per 1 KiB: %.0f (strfry 2,650 per 1.2 KB); LMDB used %.0f",
+		 bench__goal(v, per * 1024.0 / mean < GOAL_DISK_PER_KIB, "< 1,600"), per * 1024.0 / mean,
+		 g->records ? (double)g->used_bytes / (double)g->records : 0);
+	bench__row(md, w, bench__fmt(v, 0, per), a);
+	if (g->refused != 0 || g->err != 0) {
+		snprintf(a, sizeof(a), "error %s", tj_strerror(g->err));
+		bench__row(md, "  REFUSED records (must be 0)", bench__fmt(v, 0, (double)g->refused), a);
+	}
+}
+
+static void bench__print(const struct bench_report *r, bool md)
+{
+	char v[64], a[160], w[160];
+
+	if (md) {
+		printf("Measured %s on %ld x %s (%.1f GB RAM, %s), libsodium %s, %s.\n", r->m.date, r->m.nproc, r->m.cpu,
+		       r->m.mem_gb, r->m.kernel, sodium_version_string(), MDB_VERSION_STRING);
+		printf("Command: `%s`. Load average before %s, after %s. Temp dir on %s.\n\n", r->m.command,
+		       r->m.load_before, r->m.load_after, r->m.fs);
+		printf("| figure | measured | anchor / goal |\n|---|---:|---|\n");
+	} else {
+		printf("tejido-bench  %s  %ld x %s  load %s -> %s  temp dir on %s\n", r->m.date, r->m.nproc, r->m.cpu,
+		       r->m.load_before, r->m.load_after, r->m.fs);
+		printf("command: %s\n\nceilings (one core):\n", r->m.command);
+	}
+	bench__row(md, "Ed25519 sign 1 KiB /s", bench__fmt(v, 0, r->c.sign), "anchor ~37,000");
+	bench__row(md, "Ed25519 verify 1 KiB /s", bench__fmt(v, 0, r->c.verify), "anchor ~15,000");
+	bench__row(md, "XChaCha20-Poly1305 decrypt 1 KiB /s", bench__fmt(v, 0, r->c.xchacha_dec),
+		   "anchor ~730,000");
+	bench__row(md, "BLAKE2b-256 of 1 KiB /s", bench__fmt(v, 0, r->c.blake2b), "");
+	bench__row(md, "LMDB durable, 1,000 puts of 1 KiB per txn: puts/s", bench__fmt(v, 0, r->c.lmdb_1000),
+		   "anchor ~18,700");
+	bench__row(md, "LMDB durable, 1 put per txn: puts/s", bench__fmt(v, 0, r->c.lmdb_1), "anchor ~2,400");
+	if (!md)
+		printf("\ningest of %llu records (mean %.0f bytes, %u authors, batches of %d):\n",
+		       (unsigned long long)r->o.n, (double)r->gen_bytes / (double)r->o.n, r->o.authors, BENCH_BATCH);
+	else {
+		snprintf(w, sizeof(w), "ingest: records (mean bytes, authors)");
+		snprintf(a, sizeof(a), "%.0f bytes each, %u authors, batches of %d", (double)r->gen_bytes / (double)r->o.n,
+			 r->o.authors, BENCH_BATCH);
+		bench__row(md, w, bench__fmt(v, 0, (double)r->o.n), a);
+	}
+	bench__print_ingest(md, r, &r->ing1, "tj_ingest_batch (1 thread)");
+	snprintf(w, sizeof(w), "validate x%u + put", r->o.threads);
+	bench__print_ingest(md, r, &r->ingp, w);
+	if (!r->daemon)
+		return;
+	if (!md)
+		printf("\nthe node's add path (daemon over its control socket; bodies %.0f + %.0f bytes):\n",
+		       r->d.mean_sum_bytes, r->d.mean_case_bytes);
+	snprintf(a, sizeof(a), "%llu incidents, each committed before its reply", (unsigned long long)r->d.add1_n);
+	bench__row(md, "daemon `add`, one per request: incidents/s", bench__fmt(v, 0, r->d.add1_rate), a);
+	snprintf(a, sizeof(a), "%llu incidents", (unsigned long long)r->d.batch100_n);
+	bench__row(md, "daemon `add_batch` of 100: incidents/s", bench__fmt(v, 0, r->d.batch100_rate), a);
+	snprintf(a, sizeof(a), "%llu incidents, %.0f per request (256 KiB request limit)",
+		 (unsigned long long)r->d.batch1000_n, r->d.batch1000_items_per_req);
+	bench__row(md, "daemon `add_batch` of up to 1,000: incidents/s", bench__fmt(v, 0, r->d.batch1000_rate), a);
+	snprintf(a, sizeof(a), "%llu runs, %.1f ms each, process start included", (unsigned long long)r->d.cli_n,
+		 r->d.cli_ms_each);
+	bench__row(md, "`tejido add --json FILE`: incidents/s", bench__fmt(v, 1, r->d.cli_rate), a);
+	snprintf(a, sizeof(a), "%llu incidents, %llu records; LMDB used %.0f", (unsigned long long)r->d.incidents,
+		 (unsigned long long)r->d.records,
+		 r->d.incidents ? (double)r->d.store_bytes / (double)r->d.incidents : 0);
+	bench__row(md, "daemon: disk bytes per incident (summary + case, du)",
+		   bench__fmt(v, 0, r->d.incidents ? (double)r->d.du_bytes / (double)r->d.incidents : 0), a);
+	snprintf(a, sizeof(a), "when ready %.1f; end anon %.1f + file %.1f", bench__mb(r->d.base_kb),
+		 bench__mb(r->d.anon_kb), bench__mb(r->d.file_kb));
+	bench__row(md, "daemon: peak RSS (VmHWM), MB", bench__fmt(v, 1, bench__mb(r->d.hwm_kb)), a);
+}
+
+/* ---- main ------------------------------------------------------------------------------ */
+
+static void bench__run(struct bench_report *r, const char *tmp)
+{
+	char path[BENCH_PATH_MAX], rec[BENCH_PATH_MAX];
+	struct bench_corpus *corpus = bench_corpus_load(r->o.demo_dir);
+	struct bench_net *net = bench_net_new(r->o.authors);
+	double secs = r->o.ceiling_s;
+
+	bench__crypto_ceilings(secs, &r->c);
+	bench_path(path, tmp, "lmdb-ceiling");
+	r->c.lmdb_1000 = bench__lmdb_rate(path, 1000, 2 * secs, 3);
+	r->c.lmdb_1 = bench__lmdb_rate(path, 1, 2 * secs, 20);
+
+	bench_path(rec, tmp, "records.bin");
+	r->gen_bytes = bench_gen_records(corpus, net, r->o.n, rec);
+	bench_path(path, tmp, "ingest-1");
+	if (bench_mkdir(path) != 0)
+		bench_die("cannot create %s", path);
+	bench_ingest_run(net, rec, path, 0, &r->ing1);
+	bench_rmtree(path);
+	bench_path(path, tmp, "ingest-p");
+	if (bench_mkdir(path) != 0)
+		bench_die("cannot create %s", path);
+	bench_ingest_run(net, rec, path, r->o.threads, &r->ingp);
+	bench_rmtree(path);
+	unlink(rec);
+	bench_net_free(net);
+
+	if (!r->o.skip_daemon) {
+		if (!r->o.skip_cli && access(r->o.tejido, X_OK) != 0)
+			bench_die("no CLI at %s (use --tejido PATH or --no-cli)", r->o.tejido);
+		bench_daemon_run(&r->o, corpus, tmp, &r->d);
+		r->daemon = true;
+	}
+	bench_corpus_free(corpus);
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench_report r;
+	char tejido[BENCH_PATH_MAX], tmp[BENCH_PATH_MAX];
+	const char *base = getenv("TMPDIR");
+
+	r.o = (struct bench_opts){.n = 100000, .n_add = 2000, .n_batch100 = 20000, .n_daemon = 100000,
+				  .n_cli = 200, .authors = 8, .ceiling_s = 1.0, .demo_dir = TJ_BENCH_DEMO_DIR};
+	r.o.threads = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
+	bench__default_tejido(&r.o, tejido, sizeof(tejido));
+	bench__parse(argc, argv, &r.o);
+	if (r.o.dir == NULL)
+		r.o.dir = base != NULL && base[0] != '\0' ? base : "/tmp";
+	if (sodium_init() < 0)
+		bench_die("cannot start libsodium");
+	snprintf(tmp, sizeof(tmp), "%s/tejido-bench-XXXXXX", r.o.dir);
+	if (mkdtemp(tmp) == NULL)
+		bench_die("cannot create a temp dir in %s: %s", r.o.dir, strerror(errno));
+	bench__machine(argc, argv, tmp, &r.m);
+	if (strcmp(r.m.fs, "tmpfs") == 0)
+		fprintf(stderr, "tejido-bench: warning: %s is tmpfs; durable rates mean nothing there (use --dir)\n", tmp);
+	bench__run(&r, tmp);
+	bench__loadavg(r.m.load_after);
+	bench_rmtree(tmp);
+	if (r.o.json) {
+		cJSON *j = bench__json(&r);
+		char *s = cJSON_Print(j);
+		if (s == NULL)
+			bench_die("out of memory");
+		printf("%s\n", s);
+		free(s);
+		cJSON_Delete(j);
+	} else {
+		bench__print(&r, r.o.markdown);
+	}
+	return r.ing1.err != 0 || r.ingp.err != 0 || r.ing1.refused != 0 || r.ingp.refused != 0 ? 1 : 0;
+}

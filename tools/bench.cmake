@@ -1,0 +1,42 @@
+# tejido-bench: measures ceilings, ingest and the node's add path (docs/BENCHMARKS.md).
+# Not a test: only a tiny smoke run is registered (ctest bench/smoke), checking that
+# it runs and prints valid JSON. No timing is asserted anywhere.
+#
+# This file is also the smoke test's script: ctest runs it with `cmake -P` (the
+# tools/*.cmake glob includes every .cmake file here, so it cannot live apart).
+if(CMAKE_SCRIPT_MODE_FILE)
+  execute_process(COMMAND ${BENCH} --quick --json --tejido ${TEJIDO} --dir ${DIR}
+                  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "tejido-bench --quick --json failed (${rc}):\n${err}")
+  endif()
+  foreach(key machine ceilings_single_core ingest daemon)
+    string(JSON type ERROR_VARIABLE jerr TYPE "${out}" ${key})
+    if(jerr OR NOT type STREQUAL "OBJECT")
+      message(FATAL_ERROR "tejido-bench printed no valid JSON object '${key}': ${jerr}\n${out}")
+    endif()
+  endforeach()
+  string(JSON n GET "${out}" ingest tj_ingest_batch records)
+  string(JSON refused GET "${out}" ingest tj_ingest_batch refused)
+  string(JSON added GET "${out}" daemon incidents)
+  if(n LESS_EQUAL 0 OR NOT refused EQUAL 0 OR added LESS_EQUAL 0)
+    message(FATAL_ERROR "smoke run: ${n} records ingested, ${refused} refused, ${added} incidents added")
+  endif()
+  message(STATUS "tejido-bench --quick --json: valid JSON; ${n} records ingested, ${added} incidents added")
+  return()
+endif()
+
+add_executable(tejido-bench
+  ${CMAKE_CURRENT_SOURCE_DIR}/bench.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/bench_gen.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/bench_ingest.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/bench_daemon.c)
+target_link_libraries(tejido-bench PRIVATE tj_node PkgConfig::CJSON PkgConfig::LMDB PkgConfig::SODIUM Threads::Threads)
+target_compile_definitions(tejido-bench PRIVATE TJ_BENCH_DEMO_DIR="${CMAKE_CURRENT_SOURCE_DIR}/demo")
+if(TARGET tejido)
+  add_dependencies(tejido-bench tejido)
+  add_test(NAME bench/smoke
+           COMMAND ${CMAKE_COMMAND} -DBENCH=$<TARGET_FILE:tejido-bench> -DTEJIDO=$<TARGET_FILE:tejido>
+                   -DDIR=${CMAKE_CURRENT_BINARY_DIR} -P ${CMAKE_CURRENT_LIST_FILE})
+  set_tests_properties(bench/smoke PROPERTIES TIMEOUT 600)
+endif()

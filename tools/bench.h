@@ -1,0 +1,142 @@
+/*
+ * tejido-bench: what its parts share. Every figure is measured by the
+ * program in the run that prints it; nothing here asserts a speed.
+ *
+ *   bench.c         options, the machine, ceilings, goals, output
+ *   bench_gen.c     realistic incident bodies and sealed records (not timed)
+ *   bench_ingest.c  ingest of N records into an empty store, in a child process
+ *   bench_daemon.c  a real daemon fed over its control socket, and the CLI
+ */
+#ifndef TJ_BENCH_H
+#define TJ_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tj_keys.h"
+#include "tj_seal.h"
+
+#define BENCH_PATH_MAX 4096
+#define BENCH_BATCH 1000     /* records per ingest batch (TJ_INGEST_BATCH_MAX) */
+#define BENCH_REC_MAX_BYTES 8192 /* generated records stay far below this */
+
+struct bench_opts {
+	bool quick;
+	bool json;
+	bool markdown;
+	uint64_t n;           /* records ingested */
+	uint64_t n_add;       /* incidents added one at a time */
+	uint64_t n_batch100;  /* incidents added with add_batch of 100 */
+	uint64_t n_daemon;    /* incidents in the daemon's store at the end */
+	uint64_t n_cli;       /* runs of `tejido add --json FILE` */
+	uint32_t authors;
+	uint32_t threads;     /* validation threads of the parallel ingest */
+	double ceiling_s;     /* seconds each ceiling loop runs for at least */
+	const char *dir;      /* where the temp dir goes (same disk as a node's data) */
+	const char *tejido;   /* the CLI binary */
+	const char *demo_dir;
+	bool skip_daemon;
+	bool skip_cli;
+};
+
+/* ---- timing and process figures ---------------------------------------------------- */
+double bench_now(void);        /* CLOCK_MONOTONIC, seconds */
+double bench_cpu_self(void);   /* user + system of this process, seconds */
+/* A field of /proc/PID/status in kB ("VmHWM", "VmRSS", "RssAnon", "RssFile"); pid 0 = self. */
+long bench_status_kb(pid_t pid, const char *field);
+/* Bytes on disk (st_blocks) of the regular files under dir, recursively. */
+uint64_t bench_du(const char *dir);
+int bench_mkdir(const char *path);
+/* dir/name into out; dies when too long. */
+void bench_path(char out[BENCH_PATH_MAX], const char *dir, const char *name);
+void bench_rmtree(const char *path);
+/* Dies (tools/ may exit) with a message. */
+void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* 0..n-1 from a small deterministic generator (reproducible corpora). */
+uint32_t bench_rand(uint64_t *state, uint32_t n);
+
+/* ---- bench_gen.c ----------------------------------------------------------------- */
+struct bench_corpus; /* the demo incidents, parsed */
+
+/* Loads every *.json of dir (tools/demo); dies when none parses. */
+struct bench_corpus *bench_corpus_load(const char *dir);
+void bench_corpus_free(struct bench_corpus *c);
+size_t bench_corpus_count(const struct bench_corpus *c);
+const char *bench_corpus_path(const struct bench_corpus *c, size_t i);
+
+/*
+ * Incident i's canonical bodies: a demo incident with varied fields (date,
+ * victims' refs, gender and age, verification, names, narrative length).
+ * case_target: the wanted case body length in bytes (0 = no case face).
+ * The case body's summary id is zero (the node sets it).
+ */
+void bench_incident(const struct bench_corpus *c, uint64_t i, size_t case_target, uint8_t *sum, size_t *sum_len,
+		    uint8_t *kase, size_t *case_len);
+/* A case body length for a summary of sum_len bytes, so that the pair of records is ~2 KiB (varied). */
+size_t bench_case_target(size_t sum_len, uint64_t *rs);
+
+/* A network of several authors writing sealed records with correct chains. */
+struct bench_net {
+	uint8_t network_id[32];
+	struct tj_sym_key epoch;
+	uint32_t n_authors;
+	struct tj_identity **authors;
+	uint64_t *seq;        /* next seq per author */
+	uint8_t (*head)[32];  /* last id per author */
+};
+struct bench_net *bench_net_new(uint32_t n_authors);
+void bench_net_free(struct bench_net *net);
+
+/*
+ * Writes n records (summary and case faces alternating, ~1 KiB on average)
+ * to path as [u32 length LE][bytes]...; returns their total bytes.
+ */
+uint64_t bench_gen_records(const struct bench_corpus *c, struct bench_net *net, uint64_t n, const char *path);
+
+/* ---- bench_ingest.c ------------------------------------------------------------- */
+struct bench_ingest_result {
+	uint64_t records;    /* stored */
+	uint64_t refused;    /* any other result: must be 0 */
+	double wall_s;
+	double cpu_s;
+	uint64_t du_bytes;   /* the store directory */
+	uint64_t used_bytes; /* LMDB's used pages */
+	long hwm_kb;         /* VmHWM at the end */
+	long base_kb;        /* VmRSS before the first record */
+	long anon_kb;        /* RssAnon at the end */
+	long file_kb;        /* RssFile at the end (LMDB's map) */
+	int err;
+};
+
+/* Ingests the records file into an empty store under dir, in a child process. threads 0 = tj_ingest_batch. */
+void bench_ingest_run(const struct bench_net *net, const char *records, const char *dir, uint32_t threads,
+		      struct bench_ingest_result *out);
+
+/* ---- bench_daemon.c ------------------------------------------------------------- */
+struct bench_daemon_result {
+	double add1_rate;       /* incidents/s, one `add` per request */
+	uint64_t add1_n;
+	double batch100_rate;
+	uint64_t batch100_n;
+	double batch1000_rate;
+	uint64_t batch1000_n;
+	double batch1000_items_per_req; /* the request limit may cut a batch of 1,000 */
+	double cli_rate;        /* incidents/s through `tejido add --json FILE`, process start included */
+	uint64_t cli_n;
+	double cli_ms_each;
+	uint64_t incidents;     /* in the store at the end */
+	uint64_t records;
+	uint64_t du_bytes;
+	uint64_t store_bytes;   /* status: LMDB used */
+	long hwm_kb;            /* the daemon's VmHWM */
+	long base_kb;           /* its VmRSS once ready */
+	long anon_kb, file_kb;
+	double mean_sum_bytes, mean_case_bytes; /* bodies sent */
+};
+
+void bench_daemon_run(const struct bench_opts *o, const struct bench_corpus *c, const char *dir,
+		      struct bench_daemon_result *out);
+
+#endif

@@ -1,0 +1,437 @@
+/*
+ * The node's add path, end to end: a real daemon (fork + tj_daemon_run) on a
+ * fresh data directory, fed over its control socket:
+ *   add         one incident per request, each acknowledged after its commit
+ *   add_batch   100 per request, then up to 1,000 (the request limit,
+ *               TJ_CTL_REQUEST_MAX_BYTES, may cut a request shorter: the
+ *               figure says how many items a request really carried)
+ *   the CLI     `tejido add --data DIR --json FILE`, one process per incident
+ * then the store's bytes on disk per incident and the daemon's peak RSS.
+ *
+ * Bodies come from a pool of BENCH_POOL incidents built before any timing;
+ * the node seals every add afresh (new nonce, key, id), so a body used twice
+ * is two records. Rates are incidents / the sum of the requests' round trips.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "bench.h"
+#include "tj_control.h"
+#include "tj_incident.h"
+#include "tj_mp.h"
+#include "tj_node.h"
+#include "tj_store.h"
+
+#define BENCH_POOL 1000
+#define BENCH_PASS "tejido-bench passphrase"
+#define BENCH_REQ_SLACK_BYTES 256u
+#define BENCH_READY_TIMEOUT_MS 60000
+
+struct bench__pool {
+	uint8_t *sum[BENCH_POOL];
+	size_t sum_len[BENCH_POOL];
+	uint8_t *kase[BENCH_POOL];
+	size_t case_len[BENCH_POOL];
+};
+
+struct bench__d {
+	char dir[BENCH_PATH_MAX];
+	pid_t pid;
+	int fd;
+	uint8_t *req;
+	struct bench__pool pool;
+};
+
+static void bench__pool_make(const struct bench_corpus *c, struct bench__pool *p, struct bench_daemon_result *r)
+{
+	uint8_t *s = malloc(TJ_INC_BODY_MAX_BYTES), *k = malloc(TJ_INC_BODY_MAX_BYTES);
+	uint64_t rs = 7, ts = 0, tc = 0;
+
+	if (s == NULL || k == NULL)
+		bench_die("out of memory");
+	for (size_t i = 0; i < BENCH_POOL; i++) {
+		size_t sl = 0, cl = 0;
+		bench_incident(c, i, 0, s, &sl, k, &cl);
+		bench_incident(c, i, bench_case_target(sl, &rs), s, &sl, k, &cl);
+		p->sum[i] = malloc(sl);
+		p->kase[i] = malloc(cl);
+		if (p->sum[i] == NULL || p->kase[i] == NULL)
+			bench_die("out of memory");
+		memcpy(p->sum[i], s, sl);
+		memcpy(p->kase[i], k, cl);
+		p->sum_len[i] = sl;
+		p->case_len[i] = cl;
+		ts += sl;
+		tc += cl;
+	}
+	r->mean_sum_bytes = (double)ts / BENCH_POOL;
+	r->mean_case_bytes = (double)tc / BENCH_POOL;
+	free(s);
+	free(k);
+}
+
+static void bench__pool_free(struct bench__pool *p)
+{
+	for (size_t i = 0; i < BENCH_POOL; i++) {
+		free(p->sum[i]);
+		free(p->kase[i]);
+	}
+}
+
+/* A data directory as `tejido init` makes it, with the cheapest Argon2id (a benchmark, not a node). */
+static void bench__node_init(const char *dir)
+{
+	struct tj_identity *id = NULL;
+	struct tj_unlocked *u = NULL;
+	char key[BENCH_PATH_MAX];
+	int rc;
+
+	if (bench_mkdir(dir) != 0)
+		bench_die("cannot create %s", dir);
+	bench_path(key, dir, "key");
+	if ((rc = tj_identity_generate(&id)) != 0 ||
+	    (rc = tj_keyfile_create(key, id, "bench", BENCH_PASS, strlen(BENCH_PASS), TJ_KDF_MIN)) != 0 ||
+	    (rc = tj_keyfile_unlock(key, BENCH_PASS, strlen(BENCH_PASS), &u)) != 0 ||
+	    (rc = tj_node_init(dir, u, NULL)) != 0)
+		bench_die("cannot create a node in %s: %s", dir, tj_strerror(rc));
+	tj_unlocked_free(u);
+	tj_identity_free(id);
+}
+
+static void bench__daemon_child(const char *dir, int ready)
+{
+	struct tj_daemon_opts opts = {.datadir = dir, .ready_fd = ready};
+	struct tj_unlocked *u = NULL;
+	char path[BENCH_PATH_MAX];
+	int log;
+
+	bench_path(path, dir, "daemon.log");
+	log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (log >= 0) {
+		dup2(log, STDERR_FILENO);
+		dup2(log, STDOUT_FILENO);
+		close(log);
+	}
+	bench_path(path, dir, "key");
+	if (tj_keyfile_unlock(path, BENCH_PASS, strlen(BENCH_PASS), &u) != 0)
+		_exit(4);
+	opts.unlocked = u;
+	_exit(tj_daemon_run(&opts) == 0 ? 0 : 3);
+}
+
+static void bench__daemon_start(struct bench__d *d)
+{
+	struct pollfd pfd;
+	char byte;
+	int p[2];
+
+	if (pipe(p) != 0)
+		bench_die("pipe: %s", strerror(errno));
+	fflush(NULL);
+	d->pid = fork();
+	if (d->pid < 0)
+		bench_die("fork: %s", strerror(errno));
+	if (d->pid == 0) {
+		close(p[0]);
+		bench__daemon_child(d->dir, p[1]);
+	}
+	close(p[1]);
+	pfd.fd = p[0];
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, BENCH_READY_TIMEOUT_MS) != 1 || read(p[0], &byte, 1) != 1) {
+		kill(d->pid, SIGKILL);
+		waitpid(d->pid, NULL, 0);
+		bench_die("the daemon never became ready (see %s/daemon.log)", d->dir);
+	}
+	close(p[0]);
+	if (tj_ctl_connect(d->dir, &d->fd) != 0)
+		bench_die("cannot connect to the daemon's control socket");
+}
+
+/* Calls; dies unless the reply is a map with ok: true. Returns the reply (caller frees). */
+static uint8_t *bench__call(struct bench__d *d, size_t len, size_t *reply_len)
+{
+	uint8_t *reply = NULL;
+	struct tj_mp_reader r;
+	const char *k;
+	uint32_t n, kl;
+	bool ok = false;
+	int rc;
+
+	if ((rc = tj_ctl_call(d->fd, d->req, len, &reply, reply_len)) != 0)
+		bench_die("control socket: %s", tj_strerror(rc));
+	if (tj_mp_check(reply, *reply_len, &tj_mp_limits_default, true, NULL) != 0)
+		bench_die("the daemon's reply is not msgpack");
+	tj_mp_reader_init(&r, reply, *reply_len);
+	if (tj_mp_read_map(&r, &n) != 0)
+		bench_die("the daemon's reply is not a map");
+	for (uint32_t i = 0; i < n; i++) {
+		if (tj_mp_read_str(&r, &k, &kl) != 0)
+			bench_die("bad reply");
+		if (kl == 2 && memcmp(k, "ok", 2) == 0 && tj_mp_read_bool(&r, &ok) != 0)
+			bench_die("bad reply");
+		else if (!(kl == 2 && memcmp(k, "ok", 2) == 0) && tj_mp_skip(&r) != 0)
+			bench_die("bad reply");
+	}
+	if (!ok)
+		bench_die("the daemon refused a request (see %s/daemon.log)", d->dir);
+	return reply;
+}
+
+static void bench__put_item(struct tj_mp_writer *w, const struct bench__pool *p, uint64_t i)
+{
+	size_t k = (size_t)(i % BENCH_POOL);
+
+	tj_mp_put_cstr(w, "summary");
+	tj_mp_put_bin(w, p->sum[k], p->sum_len[k]);
+	tj_mp_put_cstr(w, "case");
+	tj_mp_put_bin(w, p->kase[k], p->case_len[k]);
+}
+
+static size_t bench__item_bytes(const struct bench__pool *p, uint64_t i)
+{
+	size_t k = (size_t)(i % BENCH_POOL);
+
+	return p->sum_len[k] + p->case_len[k] + 32;
+}
+
+/* One `add` per incident: [next, next + n). Returns seconds spent in round trips. */
+static double bench__add_one_by_one(struct bench__d *d, uint64_t next, uint64_t n)
+{
+	double t = 0;
+
+	for (uint64_t i = next; i < next + n; i++) {
+		struct tj_mp_writer w;
+		size_t len = 0, rl = 0;
+		double t0 = bench_now();
+
+		tj_mp_writer_init(&w, d->req, TJ_CTL_REQUEST_MAX_BYTES);
+		tj_mp_put_map(&w, 3);
+		tj_mp_put_cstr(&w, "op");
+		tj_mp_put_cstr(&w, "add");
+		bench__put_item(&w, &d->pool, i);
+		if (tj_mp_writer_finish(&w, &len) != 0)
+			bench_die("request too large");
+		free(bench__call(d, len, &rl));
+		t += bench_now() - t0;
+	}
+	return t;
+}
+
+/* Counts the items of an add_batch reply that carry an id. */
+static uint64_t bench__batch_stored(const uint8_t *reply, size_t len)
+{
+	struct tj_mp_reader r;
+	const char *k;
+	uint32_t n, kl, m, f;
+	uint64_t stored = 0;
+
+	tj_mp_reader_init(&r, reply, len);
+	if (tj_mp_read_map(&r, &n) != 0)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		if (tj_mp_read_str(&r, &k, &kl) != 0)
+			return 0;
+		if (!(kl == 7 && memcmp(k, "results", 7) == 0)) {
+			if (tj_mp_skip(&r) != 0)
+				return 0;
+			continue;
+		}
+		if (tj_mp_read_array(&r, &m) != 0)
+			return 0;
+		for (uint32_t j = 0; j < m; j++) {
+			if (tj_mp_read_map(&r, &f) != 0)
+				return stored;
+			stored += f == 4; /* {id, case_id, severity, recorded_at}; an error is {err, msg} */
+			for (uint32_t q = 0; q < 2 * f; q++)
+				if (tj_mp_skip(&r) != 0)
+					return stored;
+		}
+	}
+	return stored;
+}
+
+/* add_batch of up to `batch` incidents a request; returns round-trip seconds, *requests. */
+static double bench__add_batches(struct bench__d *d, uint64_t next, uint64_t n, uint32_t batch, uint64_t *requests)
+{
+	double t = 0;
+	uint64_t i = next, end = next + n;
+
+	*requests = 0;
+	while (i < end) {
+		struct tj_mp_writer w;
+		size_t len = 0, rl = 0, bytes = 64;
+		uint32_t k = 0;
+		uint8_t *reply;
+		double t0 = bench_now();
+
+		while (i + k < end && k < batch && bytes + bench__item_bytes(&d->pool, i + k) +
+							       BENCH_REQ_SLACK_BYTES <= TJ_CTL_REQUEST_MAX_BYTES)
+			bytes += bench__item_bytes(&d->pool, i + k++);
+		tj_mp_writer_init(&w, d->req, TJ_CTL_REQUEST_MAX_BYTES);
+		tj_mp_put_map(&w, 2);
+		tj_mp_put_cstr(&w, "op");
+		tj_mp_put_cstr(&w, "add_batch");
+		tj_mp_put_cstr(&w, "items");
+		tj_mp_put_array(&w, k);
+		for (uint32_t j = 0; j < k; j++) {
+			tj_mp_put_map(&w, 2);
+			bench__put_item(&w, &d->pool, i + j);
+		}
+		if (tj_mp_writer_finish(&w, &len) != 0)
+			bench_die("add_batch request too large");
+		reply = bench__call(d, len, &rl);
+		t += bench_now() - t0;
+		if (bench__batch_stored(reply, rl) != k)
+			bench_die("add_batch: not every incident was stored");
+		free(reply);
+		i += k;
+		(*requests)++;
+	}
+	return t;
+}
+
+/* Runs `tejido add --data DIR --json FILE` n times over the demo files. */
+static double bench__cli(const struct bench_opts *o, const struct bench_corpus *c, const char *dir, uint64_t n)
+{
+	double t0 = bench_now();
+
+	for (uint64_t i = 0; i < n; i++) {
+		const char *file = bench_corpus_path(c, (size_t)i);
+		int status = 0;
+		pid_t pid = fork();
+
+		if (pid < 0)
+			bench_die("fork: %s", strerror(errno));
+		if (pid == 0) {
+			int null = open("/dev/null", O_WRONLY);
+			if (null >= 0) {
+				dup2(null, STDOUT_FILENO);
+				close(null);
+			}
+			execl(o->tejido, o->tejido, "add", "--data", dir, "--json", file, (char *)NULL);
+			_exit(127);
+		}
+		if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			bench_die("`%s add --data %s --json %s` failed (status %d)", o->tejido, dir, file, status);
+	}
+	return bench_now() - t0;
+}
+
+/* status: incidents, records, store_bytes. */
+static void bench__status(struct bench__d *d, struct bench_daemon_result *r)
+{
+	struct tj_mp_writer w;
+	struct tj_mp_reader rd;
+	size_t len = 0, rl = 0;
+	const char *k;
+	uint32_t n, kl;
+	uint8_t *reply;
+
+	tj_mp_writer_init(&w, d->req, TJ_CTL_REQUEST_MAX_BYTES);
+	tj_mp_put_map(&w, 1);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, "status");
+	if (tj_mp_writer_finish(&w, &len) != 0)
+		bench_die("status request");
+	reply = bench__call(d, len, &rl);
+	tj_mp_reader_init(&rd, reply, rl);
+	if (tj_mp_read_map(&rd, &n) != 0)
+		bench_die("status reply");
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t v = 0;
+		if (tj_mp_read_str(&rd, &k, &kl) != 0)
+			bench_die("status reply");
+		if (kl == 9 && memcmp(k, "incidents", 9) == 0 && tj_mp_read_uint(&rd, &v) == 0)
+			r->incidents = v;
+		else if (kl == 7 && memcmp(k, "records", 7) == 0 && tj_mp_read_uint(&rd, &v) == 0)
+			r->records = v;
+		else if (kl == 11 && memcmp(k, "store_bytes", 11) == 0 && tj_mp_read_uint(&rd, &v) == 0)
+			r->store_bytes = v;
+		else if (tj_mp_skip(&rd) != 0)
+			bench_die("status reply");
+	}
+	free(reply);
+}
+
+static void bench__stop(struct bench__d *d)
+{
+	struct tj_mp_writer w;
+	size_t len = 0, rl = 0;
+
+	tj_mp_writer_init(&w, d->req, TJ_CTL_REQUEST_MAX_BYTES);
+	tj_mp_put_map(&w, 1);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, "stop");
+	if (tj_mp_writer_finish(&w, &len) == 0)
+		free(bench__call(d, len, &rl));
+	close(d->fd);
+	waitpid(d->pid, NULL, 0);
+}
+
+void bench_daemon_run(const struct bench_opts *o, const struct bench_corpus *c, const char *dir,
+		      struct bench_daemon_result *out)
+{
+	struct bench__d d = {.fd = -1};
+	uint64_t next = 0, reqs = 0, fill;
+	double t;
+
+	memset(out, 0, sizeof(*out));
+	bench_path(d.dir, dir, "node");
+	d.req = malloc(TJ_CTL_REQUEST_MAX_BYTES);
+	if (d.req == NULL)
+		bench_die("out of memory");
+	bench__pool_make(c, &d.pool, out);
+	bench__node_init(d.dir);
+	bench__daemon_start(&d);
+	out->base_kb = bench_status_kb(d.pid, "VmRSS");
+
+	t = bench__add_one_by_one(&d, next, o->n_add);
+	out->add1_n = o->n_add;
+	out->add1_rate = (double)o->n_add / t;
+	next += o->n_add;
+
+	if (!o->skip_cli && o->n_cli > 0) {
+		t = bench__cli(o, c, d.dir, o->n_cli);
+		out->cli_n = o->n_cli;
+		out->cli_rate = (double)o->n_cli / t;
+		out->cli_ms_each = 1000.0 * t / (double)o->n_cli;
+	}
+
+	t = bench__add_batches(&d, next, o->n_batch100, 100, &reqs);
+	out->batch100_n = o->n_batch100;
+	out->batch100_rate = (double)o->n_batch100 / t;
+	next += o->n_batch100;
+
+	/* The rest of the fill, with batches of up to 1,000: the store ends with n_daemon incidents. */
+	fill = o->n_daemon > next + out->cli_n ? o->n_daemon - next - out->cli_n : 0;
+	if (fill > 0) {
+		t = bench__add_batches(&d, next, fill, 1000, &reqs);
+		out->batch1000_n = fill;
+		out->batch1000_rate = (double)fill / t;
+		out->batch1000_items_per_req = (double)fill / (double)reqs;
+	}
+
+	bench__status(&d, out);
+	out->hwm_kb = bench_status_kb(d.pid, "VmHWM");
+	out->anon_kb = bench_status_kb(d.pid, "RssAnon");
+	out->file_kb = bench_status_kb(d.pid, "RssFile");
+	bench__stop(&d);
+	{
+		char store[BENCH_PATH_MAX];
+		bench_path(store, d.dir, TJ_STORE_DIR_NAME);
+		out->du_bytes = bench_du(store);
+	}
+	bench__pool_free(&d.pool);
+	free(d.req);
+}
