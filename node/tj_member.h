@@ -134,6 +134,9 @@ TJ_MUST_CHECK int tj_member_derive(const uint8_t network_id[32], const uint8_t *
 TJ_MUST_CHECK int tj_member_attach(struct tj_store *st, const uint8_t network_id[32], const struct tj_identity *me,
 				   const struct tj_keyring *kr);
 void tj_member_detach(const struct tj_store *st);
+/* Binds the keys only, no rebuild: for a caller inside its own write transaction (joining). */
+void tj_member_bind(struct tj_store *st, const uint8_t network_id[32], const struct tj_identity *me,
+		    const struct tj_keyring *kr);
 
 /* Recomputes the cache from every stored membership record, in its own write transaction. */
 TJ_MUST_CHECK int tj_member_rebuild(struct tj_store *st);
@@ -165,5 +168,31 @@ TJ_MUST_CHECK int tj_member_ingest_stored(struct tj_txn *t, const struct tj_reco
  * cached state.
  */
 bool tj_member_is_member(void *ctx, const uint8_t pk[32]);
+/* The same question inside the caller's transaction. */
+bool tj_member_txn_is_member(struct tj_txn *t, const uint8_t pk[32]);
+
+/*
+ * Writing membership records on a steward's node (tj_member_ops.c): each is
+ * sealed under the current epoch as this node's next record and stored
+ * through ingest in one write transaction. TJ_ESTATE when this node has no
+ * network or is not a steward.
+ */
+struct tj_node;
+struct tj_ctl_reply;
+TJ_MUST_CHECK int tj_member_propose(struct tj_node *n, const struct tj_member_body *b, uint8_t id[32]);
+TJ_MUST_CHECK int tj_member_approve(struct tj_node *n, const uint8_t proposal[32], uint8_t id[32]);
+
+/*
+ * Control ops (reply frames as tj_ctl_handle makes them):
+ * member_add {public_key: bin 32, name: str, role: str?, states: str? ("20,12"),
+ *             reason: str?, address: str? (this node's HOST:PORT for the welcome)}
+ *   -> {proposal: bin|nil (nil: already a member, a new welcome only),
+ *       member: bool, approvals_needed: uint, welcome: bin|nil}
+ *   the welcome is written only once the subject is a member (threshold met).
+ * member_list -> {threshold: uint, members: [{public_key, fingerprint: str,
+ *                 name: str, role: str, states: [str], since: uint}]}
+ */
+TJ_MUST_CHECK int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
+TJ_MUST_CHECK int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
 
 #endif

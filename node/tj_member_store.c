@@ -236,6 +236,15 @@ int tj_member_load(struct tj_store *st, struct tj_member_state **out)
 
 /* ---- attaching ------------------------------------------------------------- */
 
+void tj_member_bind(struct tj_store *st, const uint8_t network_id[32], const struct tj_identity *me,
+		    const struct tj_keyring *kr)
+{
+	tj__bind.st = st;
+	memcpy(tj__bind.network_id, network_id, 32);
+	tj__bind.me = me;
+	tj__bind.kr = kr;
+}
+
 int tj_member_attach(struct tj_store *st, const uint8_t network_id[32], const struct tj_identity *me,
 		     const struct tj_keyring *kr)
 {
@@ -246,10 +255,7 @@ int tj_member_attach(struct tj_store *st, const uint8_t network_id[32], const st
 
 	if (st == NULL || network_id == NULL || me == NULL || kr == NULL)
 		return -EINVAL;
-	tj__bind.st = st;
-	memcpy(tj__bind.network_id, network_id, 32);
-	tj__bind.me = me;
-	tj__bind.kr = kr;
+	tj_member_bind(st, network_id, me, kr);
 	if ((rc = tj_txn_begin(st, false, &t)) != 0)
 		return rc;
 	rc = tj__cache_lookup(&t, nobody, &member, &ever);
@@ -346,16 +352,22 @@ int tj_member_ingest_stored(struct tj_txn *t, const struct tj_record *rec, const
 
 /* ---- the peers' predicate -------------------------------------------------- */
 
+bool tj_member_txn_is_member(struct tj_txn *t, const uint8_t pk[32])
+{
+	bool member = false, ever = false;
+
+	return tj__cache_lookup(t, pk, &member, &ever) == 0 && member;
+}
+
 bool tj_member_is_member(void *ctx, const uint8_t pk[32])
 {
 	struct tj_store *st = ctx;
 	struct tj_txn t;
-	bool member = false, ever = false;
+	bool yes;
 
 	if (st == NULL || tj_txn_begin(st, false, &t) != 0)
 		return false;
-	if (tj__cache_lookup(&t, pk, &member, &ever) != 0)
-		member = false;
+	yes = tj_member_txn_is_member(&t, pk);
 	tj_txn_abort(&t);
-	return member;
+	return yes;
 }

@@ -1,0 +1,393 @@
+/*
+ * Writing membership records on a steward's node, and the member_add /
+ * member_list control ops (tj_member.h).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "tj_ctl_server.h"
+#include "tj_ingest.h"
+#include "tj_log.h"
+#include "tj_member.h"
+#include "tj_mp.h"
+#include "tj_peer.h"
+#include "tj_seal.h"
+#include "tj_welcome.h"
+
+#define TJ__REC_CAP (TJ_MEMBER_BODY_MAX_BYTES + 1024u)
+#define TJ__SMALL_REPLY_BYTES 4096u
+#define TJ__MSG_MAX 400
+
+/* ---- writing records ------------------------------------------------------- */
+
+static int tj__head_load(struct tj_txn *t, bool *has, uint64_t *seq, uint8_t id[32])
+{
+	const uint8_t *v;
+	size_t len;
+	int rc = tj_store_meta_get(t, TJ_META_HEAD, &v, &len);
+
+	*has = false;
+	if (rc == TJ_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (len != 40)
+		return TJ_ESTORE;
+	*has = true;
+	*seq = tj_store_rd64(v);
+	memcpy(id, v + 8, 32);
+	return 0;
+}
+
+/* Seals body as this node's next record (kind) and stores it through ingest, in t. */
+static int tj__write_txn(struct tj_node *n, struct tj_txn *t, uint8_t kind, const uint8_t *body, size_t body_len,
+			 uint8_t id[32])
+{
+	const struct tj_sym_key *epoch = tj_keyring_current_epoch(n->keyring);
+	struct tj_ingest_ctx ctx = {.has_network = true, .now_ms = tj_now_ms()};
+	struct tj_ingest_item it;
+	struct tj_seal_in in;
+	uint8_t rec[TJ__REC_CAP], head[40];
+	uint64_t seq = 0;
+	int rc;
+
+	if (epoch == NULL)
+		return TJ_ESTATE;
+	memset(&in, 0, sizeof(in));
+	memcpy(in.network_id, n->network_id, 32);
+	if ((rc = tj__head_load(t, &in.has_prev, &seq, in.prev)) != 0)
+		return rc;
+	in.seq = in.has_prev ? seq + 1 : 0;
+	in.ts_ms = ctx.now_ms;
+	in.kind = kind;
+	in.audience.type = TJ_AUD_NETWORK;
+	in.audience.has_ref = true;
+	memcpy(in.audience.ref, epoch->id, 32);
+	in.epoch = epoch;
+	in.body = body;
+	in.body_len = body_len;
+	memset(&it, 0, sizeof(it));
+	if ((rc = tj_record_seal(&in, n->u->id, rec, sizeof(rec), &it.len, it.id)) != 0)
+		return rc;
+	memcpy(ctx.network_id, n->network_id, 32);
+	it.enc = rec;
+	tj_ingest_validate(&ctx, &it);
+	if ((rc = tj_ingest_put(t, &it)) != 0)
+		return rc;
+	if (it.result != 0)
+		return it.result;
+	tj_store_be64(in.seq, head);
+	memcpy(head + 8, it.id, 32);
+	memcpy(id, it.id, 32);
+	return tj_store_meta_put(t, TJ_META_HEAD, head, sizeof(head));
+}
+
+static int tj__write(struct tj_node *n, uint8_t kind, const uint8_t *body, size_t body_len, uint8_t id[32])
+{
+	struct tj_txn t;
+	int rc;
+
+	if (!n->has_network || !tj_member_is_member(n->store, n->u->id->pk))
+		return TJ_ESTATE;
+	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
+		return rc;
+	rc = tj__write_txn(n, &t, kind, body, body_len, id);
+	if (rc == 0)
+		rc = tj_txn_commit(&t);
+	tj_txn_abort(&t);
+	if (rc == 0)
+		tj_peers_local_added(tj_peers_active(), (const uint8_t(*)[32])id, 1);
+	return rc;
+}
+
+int tj_member_propose(struct tj_node *n, const struct tj_member_body *b, uint8_t id[32])
+{
+	uint8_t body[TJ_MEMBER_BODY_MAX_BYTES];
+	size_t len = 0;
+	int rc;
+
+	if ((rc = tj_member_body_encode(b, body, sizeof(body), &len)) == 0)
+		rc = tj__write(n, TJ_KIND_MEMBER, body, len, id);
+	sodium_memzero(body, sizeof(body));
+	return rc;
+}
+
+int tj_member_approve(struct tj_node *n, const uint8_t proposal[32], uint8_t id[32])
+{
+	uint8_t body[64];
+	size_t len = 0;
+	int rc;
+
+	if ((rc = tj_approval_body_encode(proposal, body, sizeof(body), &len)) == 0)
+		rc = tj__write(n, TJ_KIND_APPROVAL, body, len, id);
+	return rc;
+}
+
+/* ---- control ops ----------------------------------------------------------- */
+
+static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
+{
+	char msg[TJ__MSG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	return tj_ctl_error_reply(err, msg, out);
+}
+
+/* Positions r at key's value in the request map; TJ_ENOTFOUND if absent or nil. */
+static int tj__arg(const uint8_t *req, size_t len, const char *key, struct tj_mp_reader *r)
+{
+	const char *k;
+	uint32_t n, klen;
+	int rc;
+
+	tj_mp_reader_init(r, req, len);
+	if ((rc = tj_mp_read_map(r, &n)) != 0)
+		return rc;
+	for (uint32_t i = 0; i < n; i++) {
+		if ((rc = tj_mp_read_str(r, &k, &klen)) != 0)
+			return rc;
+		if (klen == strlen(key) && memcmp(k, key, klen) == 0)
+			return tj_mp_peek_nil(r) ? TJ_ENOTFOUND : 0;
+		if ((rc = tj_mp_skip(r)) != 0)
+			return rc;
+	}
+	return TJ_ENOTFOUND;
+}
+
+static int tj__arg_str(const uint8_t *req, size_t len, const char *key, char *out, size_t cap)
+{
+	struct tj_mp_reader r;
+	const char *s;
+	uint32_t n;
+	int rc = tj__arg(req, len, key, &r);
+
+	out[0] = '\0';
+	if (rc == 0)
+		rc = tj_mp_read_str(&r, &s, &n);
+	if (rc != 0)
+		return rc;
+	if (n >= cap || memchr(s, '\0', n) != NULL)
+		return TJ_ELIMIT;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* Optional string argument: absent is fine, anything else wrong is not. */
+static bool tj__opt_str(const uint8_t *req, size_t len, const char *key, char *out, size_t cap)
+{
+	int rc = tj__arg_str(req, len, key, out, cap);
+
+	return rc == 0 || rc == TJ_ENOTFOUND;
+}
+
+/* member_add's arguments into b (and the optional address into self). */
+static int tj__parse_add(const uint8_t *req, size_t len, struct tj_member_body *b, struct tj_welcome_peer *self,
+			 bool *has_self, const char **why)
+{
+	char role[16], states[160], addr[TJ_WELCOME_HOST_MAX + 10];
+	struct tj_mp_reader r;
+
+	memset(b, 0, sizeof(*b));
+	b->action = TJ_MEMBER_ADMIT;
+	*why = "member_add: 'public_key' must be a valid Ed25519 public key (bin 32)";
+	if (tj__arg(req, len, "public_key", &r) != 0 || tj_mp_read_bin_exact(&r, b->subject, 32) != 0 ||
+	    crypto_core_ed25519_is_valid_point(b->subject) != 1)
+		return TJ_EMALFORMED;
+	*why = "member_add: 'name' must be 1 to 64 bytes without control characters";
+	if (tj__arg_str(req, len, "name", b->name, sizeof(b->name)) != 0 || b->name[0] == '\0')
+		return TJ_EMALFORMED;
+	*why = "member_add: 'role' must be member, steward or contact";
+	if (!tj__opt_str(req, len, "role", role, sizeof(role)) ||
+	    (role[0] != '\0' && tj_member_role_parse(role, &b->role) != 0))
+		return TJ_EMALFORMED;
+	*why = "member_add: 'states' must be 2-digit INEGI state codes 01 to 32, comma-separated, no repeats";
+	if (!tj__opt_str(req, len, "states", states, sizeof(states)) || tj_member_states_parse(states, b) != 0)
+		return TJ_EMALFORMED;
+	*why = "member_add: 'reason' must be at most 200 bytes without control characters";
+	if (!tj__opt_str(req, len, "reason", b->reason, sizeof(b->reason)))
+		return TJ_EMALFORMED;
+	*why = "member_add: 'address' must be HOST:PORT with a numeric host";
+	if (!tj__opt_str(req, len, "address", addr, sizeof(addr)))
+		return TJ_EMALFORMED;
+	*has_self = addr[0] != '\0';
+	if (*has_self && tj_peer_parse_addr(addr, false, self->host, &self->port) != 0)
+		return TJ_EMALFORMED;
+	return 0;
+}
+
+/* This node's address for the welcome: the one asked for, else the peer listener's if it is specific. */
+static bool tj__self(struct tj_node *n, struct tj_welcome_peer *self, bool has_self)
+{
+	const struct tj_peers *P = tj_peers_active();
+	const char *listen = P != NULL ? tj_peers_listen_addr(P) : "";
+
+	if (!has_self && (listen[0] == '\0' || tj_peer_parse_addr(listen, false, self->host, &self->port) != 0 ||
+			  strcmp(self->host, "0.0.0.0") == 0 || strcmp(self->host, "::") == 0))
+		return false;
+	memcpy(self->pk, n->u->id->pk, 32);
+	snprintf(self->name, sizeof(self->name), "%s", "steward");
+	return true;
+}
+
+static int tj__add_reply(struct tj_ctl_reply *out, const uint8_t *proposal, bool member, uint32_t needed,
+			 const uint8_t *welcome, size_t welcome_len)
+{
+	size_t cap = TJ__SMALL_REPLY_BYTES + welcome_len, len = 0;
+	uint8_t *buf = malloc(cap);
+	struct tj_mp_writer w;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	tj_mp_writer_init(&w, buf + 4, cap - 4);
+	tj_mp_put_map(&w, 5);
+	tj_mp_put_cstr(&w, "ok");
+	tj_mp_put_bool(&w, true);
+	tj_mp_put_cstr(&w, "proposal");
+	if (proposal != NULL)
+		tj_mp_put_bin(&w, proposal, 32);
+	else
+		tj_mp_put_nil(&w);
+	tj_mp_put_cstr(&w, "member");
+	tj_mp_put_bool(&w, member);
+	tj_mp_put_cstr(&w, "approvals_needed");
+	tj_mp_put_uint(&w, needed);
+	tj_mp_put_cstr(&w, "welcome");
+	if (welcome != NULL)
+		tj_mp_put_bin(&w, welcome, welcome_len);
+	else
+		tj_mp_put_nil(&w);
+	if (tj_mp_writer_finish(&w, &len) != 0) {
+		free(buf);
+		return tj_ctl_error_reply(TJ_ELIMIT, "member_add: the welcome does not fit in a reply", out);
+	}
+	buf[0] = (uint8_t)(len >> 24);
+	buf[1] = (uint8_t)(len >> 16);
+	buf[2] = (uint8_t)(len >> 8);
+	buf[3] = (uint8_t)len;
+	out->buf = buf;
+	out->len = len + 4;
+	return 0;
+}
+
+static int tj__propose_fail(struct tj_ctl_reply *out, int rc)
+{
+	if (rc == TJ_ENOTMEMBER || rc == TJ_ESTATE)
+		return tj__fail(out, TJ_ESTATE, "member_add: this node is not a steward of a network; only a "
+						"steward's node can admit members");
+	return tj__fail(out, rc, "member_add: the proposal was not stored: %s", tj_strerror(rc));
+}
+
+int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out)
+{
+	struct tj_member_body b;
+	struct tj_welcome_peer self = {0};
+	uint8_t proposal[32], subject[32], *welcome = NULL;
+	size_t welcome_len = 0;
+	bool has_self = false, member, proposed = false;
+	const char *why = "";
+	int rc;
+
+	if ((rc = tj__parse_add(req, len, &b, &self, &has_self, &why)) != 0) {
+		sodium_memzero(&b, sizeof(b));
+		return tj_ctl_error_reply(rc, why, out);
+	}
+	if (node == NULL || !node->has_network) {
+		sodium_memzero(&b, sizeof(b));
+		return tj__fail(out, TJ_ESTATE, "member_add: this node is not in a network");
+	}
+	memcpy(subject, b.subject, 32);
+	member = tj_member_is_member(node->store, subject);
+	if (!member) {
+		rc = tj_member_propose(node, &b, proposal);
+		proposed = rc == 0;
+		member = rc == 0 && tj_member_is_member(node->store, subject);
+	}
+	sodium_memzero(&b, sizeof(b));
+	if (rc != 0)
+		return tj__propose_fail(out, rc);
+	if (member)
+		rc = tj_welcome_make(node, subject, tj__self(node, &self, has_self) ? &self : NULL, &welcome,
+				     &welcome_len);
+	if (rc != 0)
+		return tj__fail(out, rc, "member_add: the welcome could not be made: %s", tj_strerror(rc));
+	rc = tj__add_reply(out, proposed ? proposal : NULL, member, member ? 0 : node->stewards_threshold - 1, welcome,
+			   welcome_len);
+	free(welcome);
+	return rc;
+}
+
+static void tj__put_member(struct tj_mp_writer *w, const struct tj_member *m)
+{
+	char fp[TJ_FINGERPRINT_CHARS];
+
+	tj_fingerprint(m->pk, fp);
+	tj_mp_put_map(w, 6);
+	tj_mp_put_cstr(w, "public_key");
+	tj_mp_put_bin(w, m->pk, 32);
+	tj_mp_put_cstr(w, "fingerprint");
+	tj_mp_put_cstr(w, fp);
+	tj_mp_put_cstr(w, "name");
+	tj_mp_put_cstr(w, m->name);
+	tj_mp_put_cstr(w, "role");
+	tj_mp_put_cstr(w, tj_member_role_name(m->role));
+	tj_mp_put_cstr(w, "states");
+	tj_mp_put_array(w, m->n_states);
+	for (uint32_t i = 0; i < m->n_states; i++)
+		tj_mp_put_str(w, m->states[i], 2);
+	tj_mp_put_cstr(w, "since");
+	tj_mp_put_uint(w, m->since_ms);
+}
+
+int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out)
+{
+	struct tj_member_state *s = NULL;
+	struct tj_mp_writer w;
+	size_t cap, n = 0;
+	uint8_t *buf;
+	int rc;
+
+	(void)req;
+	(void)len;
+	if (node == NULL || !node->has_network)
+		return tj__fail(out, TJ_ESTATE, "member_list: this node is not in a network");
+	if ((rc = tj_member_load(node->store, &s)) != 0)
+		return tj__fail(out, rc, "member_list: cannot derive the membership: %s", tj_strerror(rc));
+	cap = 64 + s->n * 256;
+	if ((buf = malloc(cap)) == NULL) {
+		tj_member_state_free(s);
+		return -ENOMEM;
+	}
+	tj_mp_writer_init(&w, buf + 4, cap - 4);
+	tj_mp_put_map(&w, 3);
+	tj_mp_put_cstr(&w, "ok");
+	tj_mp_put_bool(&w, true);
+	tj_mp_put_cstr(&w, "threshold");
+	tj_mp_put_uint(&w, s->threshold);
+	tj_mp_put_cstr(&w, "members");
+	tj_mp_put_array(&w, (uint32_t)s->n);
+	for (size_t i = 0; i < s->n; i++)
+		tj__put_member(&w, &s->members[i]);
+	tj_member_state_free(s);
+	if ((rc = tj_mp_writer_finish(&w, &n)) != 0) {
+		sodium_memzero(buf, cap);
+		free(buf);
+		return tj__fail(out, rc, "member_list: the reply does not fit");
+	}
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	out->buf = buf;
+	out->len = n + 4;
+	return 0;
+}
