@@ -11,6 +11,7 @@
 struct tj_store {
 	MDB_env *env;
 	MDB_dbi records, by_ts, chain, authors, frozen, tombstones, meta, case_of, victim_idx;
+	MDB_dbi alerts, query_idx; /* derived data of node/tj_alert*.c and tj_query*.c */
 	uint64_t map_size;
 };
 
@@ -61,6 +62,7 @@ static int tj__open_dbis(struct tj_store *st)
 		{"frozen", 0, &st->frozen},         {"tombstones", 0, &st->tombstones},
 		{"meta", 0, &st->meta},             {"case_of", MDB_DUPSORT, &st->case_of},
 		{"victim_idx", MDB_DUPSORT, &st->victim_idx},
+		{"alerts", 0, &st->alerts},         {"query_idx", MDB_DUPSORT, &st->query_idx},
 	};
 	MDB_txn *txn = NULL;
 	int rc;
@@ -130,6 +132,17 @@ out:
 		free(st);
 	}
 	return rc;
+}
+
+int tj_store_ext_dbi(struct tj_store *st, const char *name, MDB_dbi *out)
+{
+	if (strcmp(name, "alerts") == 0)
+		*out = st->alerts;
+	else if (strcmp(name, "query_idx") == 0)
+		*out = st->query_idx;
+	else
+		return TJ_ENOTFOUND;
+	return 0;
 }
 
 void tj_store_close(struct tj_store *st)

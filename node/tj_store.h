@@ -16,6 +16,8 @@
  *              whose author wrote the summary)
  *   victim_idx blinded key(32) -> day(8) || incident id(32) (DUPSORT); the key
  *              is a keyed hash of the victim reference, so no plaintext is on disk
+ *   alerts     derived alerts, sealed (node/tj_alert.h)
+ *   query_idx  blinded (field, code) -> day(8) || id(32) (DUPSORT; node/tj_query.h)
  *
  * Transactions: a transaction begins and ends in one function, never across
  * a libuv callback. Every pointer a getter returns borrows from LMDB and is
@@ -68,6 +70,12 @@ struct tj_store_stats {
  * (mdb_reader_check) and opens the named databases.
  */
 TJ_MUST_CHECK int tj_store_open(const char *datadir, uint64_t map_size_bytes, struct tj_store **out);
+/*
+ * The handle of a database other modules keep their derived data in, opened
+ * with the others at start: "alerts" (node/tj_alert.h) and "query_idx"
+ * (DUPSORT, node/tj_query.h). Use it with t->txn; TJ_ENOTFOUND for other names.
+ */
+TJ_MUST_CHECK int tj_store_ext_dbi(struct tj_store *st, const char *name, MDB_dbi *out);
 /* Closes the environment (no transaction may be open). Accepts NULL. */
 void tj_store_close(struct tj_store *st);
 
