@@ -6,6 +6,7 @@
 #include <sodium.h>
 
 #include "tj_log.h"
+#include "tj_member.h"
 #include "tj_seal.h"
 
 uint64_t tj_now_ms(void)
@@ -128,6 +129,9 @@ int tj_ingest_put(struct tj_txn *t, struct tj_ingest_item *it)
 		it->result = TJ_EFROZEN;
 		return 0;
 	}
+	/* Who may speak (tj_member.h): non-members' records, and non-stewards' membership records, stop here. */
+	if ((rc = tj_member_ingest_check(t, &it->rec, &it->result)) != 0 || it->result != 0)
+		return rc;
 	if ((rc = tj_store_chain_ids(t, it->rec.author, it->rec.seq, other, 4, &n)) != 0)
 		return rc;
 	if (n > 0)
@@ -141,6 +145,8 @@ int tj_ingest_put(struct tj_txn *t, struct tj_ingest_item *it)
 		return rc;
 	if (it->rec.kind == TJ_KIND_CASE && it->rec.audience.has_ref &&
 	    (rc = tj_store_case_of_put(t, it->rec.audience.ref, it->id)) != 0)
+		return rc;
+	if ((rc = tj_member_ingest_stored(t, &it->rec, it->id)) != 0)
 		return rc;
 	it->stored = true;
 	it->result = 0;

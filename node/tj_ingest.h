@@ -8,6 +8,9 @@
  *            an id equal to our network id), then ts_ms <= now + skew.
  *   put      (inside a write transaction): already stored -> TJ_EEXIST;
  *            tombstoned -> TJ_ERETRACTED; author frozen -> TJ_EFROZEN;
+ *            author not a member (membership records: never a steward)
+ *            -> TJ_ENOTMEMBER (tj_member.h; a store whose membership was
+ *            never derived does not check);
  *            seq/prev shape wrong -> TJ_ECHAIN; another id at the same
  *            (author, seq) -> both kept, author frozen, TJ_EEQUIVOCATION.
  *            A CASE record's audience ref is recorded in case_of.

@@ -9,6 +9,7 @@
 
 #include "tj_ingest.h"
 #include "tj_log.h"
+#include "tj_member.h"
 #include "tj_mp.h"
 #include "tj_node.h"
 #include "tj_node_core.h"
@@ -236,6 +237,9 @@ int tj_node_open(const char *datadir, uint64_t map_size_bytes, struct tj_unlocke
 	if (rc == 0)
 		rc = tj__load_network(n, &t);
 	tj_txn_abort(&t);
+	/* Membership: bind the keys its derivation needs; derive it if never done here. */
+	if (rc == 0 && n->has_network)
+		rc = tj_member_attach(n->store, n->network_id, n->u->id, n->keyring);
 	if (rc != 0)
 		goto out;
 	*out = n;
@@ -249,6 +253,7 @@ void tj_node_close(struct tj_node *n)
 {
 	if (n == NULL)
 		return;
+	tj_member_detach(n->store);
 	tj_store_close(n->store);
 	tj_keyring_free(n->keyring);
 	tj_unlocked_free(n->u);
