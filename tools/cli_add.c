@@ -20,70 +20,91 @@
 #include "tj_keys.h"
 
 static const char cli__add_usage[] =
-	"usage: tejido add [--lang es|en] [--json-out]                 (interactive form on a terminal)\n"
-	"       tejido add --json FILE|- [--json-out]                 (one incident object or an array)\n"
-	"       tejido add --date D --state S --act TYPE ... [flags]  (one incident from flags)\n\n"
-	"Flags (codes as listed by `tejido vocab`; repeatable ones marked *):\n"
-	"  --date YYYY-MM-DD     when it happened (YYYY-MM or YYYY with a coarser --precision)\n"
-	"  --end YYYY-MM-DD      end of a date range (--precision range)\n"
-	"  --precision P         day, month, year, range, estimate (default: day)\n"
-	"  --state NN            INEGI state code (`tejido vocab state`)\n"
-	"  --municipality NNNNN  INEGI municipality code (`tejido vocab municipality NN`)\n"
-	"  --place-type T        where it happened\n"
-	"  --residence-state NN, --residence-municipality NNNNN   where the victim lives\n"
-	"  --victim KV *         ref=...,unit=...,role=...,gender=...,age_band=...,traits=a+b,causes=a+b\n"
-	"  --aggressor KV *      category=...,type=...,level=...,involvement=...\n"
-	"  --act TYPE[:V[:A]] *  an act against victim V (default 0) by aggressor A (default 0 when\n"
-	"                        there is an aggressor; `-` for none)\n"
-	"  --protection STATUS   --risk LEVEL   --measure M *   --failed M *\n"
-	"  --source TYPE         --reliability R   --verification V   --severity 1-5 (override)\n"
-	"  case face (names and text; sealed for this organization only):\n"
-	"  --victim-name NAME *  --contact TEXT *  --exact-place TEXT  --consent C *\n"
-	"  --narrative TEXT      --narrative-file FILE|-   (flags are visible to other local users\n"
-	"                        in `ps`: prefer the form or --json for names and narratives)\n\n"
-	"Output: the new incident's id and severity; --json prints the results as JSON.\n"
-	"Exit 3 means the input was invalid and nothing was stored.\n";
+    "usage: tejido add [--lang es|en] [--json-out]                 (interactive form on a terminal)\n"
+    "       tejido add --json FILE|- [--json-out]                 (one incident object or an array)\n"
+    "       tejido add --date D --state S --act TYPE ... [flags]  (one incident from flags)\n\n"
+    "Flags (codes as listed by `tejido vocab`; repeatable ones marked *):\n"
+    "  --date YYYY-MM-DD     when it happened (YYYY-MM or YYYY with a coarser --precision)\n"
+    "  --end YYYY-MM-DD      end of a date range (--precision range)\n"
+    "  --precision P         day, month, year, range, estimate (default: day)\n"
+    "  --state NN            INEGI state code (`tejido vocab state`)\n"
+    "  --municipality NNNNN  INEGI municipality code (`tejido vocab municipality NN`)\n"
+    "  --place-type T        where it happened\n"
+    "  --residence-state NN, --residence-municipality NNNNN   where the victim lives\n"
+    "  --victim KV *         ref=...,unit=...,role=...,gender=...,age_band=...,traits=a+b,causes=a+b\n"
+    "  --aggressor KV *      category=...,type=...,level=...,involvement=...\n"
+    "  --act TYPE[:V[:A]] *  an act against victim V (default 0) by aggressor A (default 0 when\n"
+    "                        there is an aggressor; `-` for none)\n"
+    "  --protection STATUS   --risk LEVEL   --measure M *   --failed M *\n"
+    "  --source TYPE         --reliability R   --verification V   --severity 1-5 (override)\n"
+    "  case face (names and text; sealed for this organization only):\n"
+    "  --victim-name NAME *  --contact TEXT *  --exact-place TEXT  --consent C *\n"
+    "  --narrative TEXT      --narrative-file FILE|-   (flags are visible to other local users\n"
+    "                        in `ps`: prefer the form or --json for names and narratives)\n\n"
+    "Output: the new incident's id and severity; --json prints the results as JSON.\n"
+    "Exit 3 means the input was invalid and nothing was stored.\n";
 
 enum {
 	CLI_A_JSONIN = CLI_OPT_FIRST_FREE,
-	CLI_A_DATE, CLI_A_END, CLI_A_PRECISION, CLI_A_STATE, CLI_A_MUNI, CLI_A_PLACE, CLI_A_RSTATE, CLI_A_RMUNI,
-	CLI_A_VICTIM, CLI_A_AGGRESSOR, CLI_A_ACT, CLI_A_PROTECTION, CLI_A_RISK, CLI_A_MEASURE, CLI_A_FAILED,
-	CLI_A_SOURCE, CLI_A_RELIABILITY, CLI_A_VERIFICATION, CLI_A_SEVERITY, CLI_A_VNAME, CLI_A_CONTACT,
-	CLI_A_NARRATIVE, CLI_A_NARRATIVE_FILE, CLI_A_PLACE_EXACT, CLI_A_CONSENT,
+	CLI_A_DATE,
+	CLI_A_END,
+	CLI_A_PRECISION,
+	CLI_A_STATE,
+	CLI_A_MUNI,
+	CLI_A_PLACE,
+	CLI_A_RSTATE,
+	CLI_A_RMUNI,
+	CLI_A_VICTIM,
+	CLI_A_AGGRESSOR,
+	CLI_A_ACT,
+	CLI_A_PROTECTION,
+	CLI_A_RISK,
+	CLI_A_MEASURE,
+	CLI_A_FAILED,
+	CLI_A_SOURCE,
+	CLI_A_RELIABILITY,
+	CLI_A_VERIFICATION,
+	CLI_A_SEVERITY,
+	CLI_A_VNAME,
+	CLI_A_CONTACT,
+	CLI_A_NARRATIVE,
+	CLI_A_NARRATIVE_FILE,
+	CLI_A_PLACE_EXACT,
+	CLI_A_CONSENT,
 };
 
 static const struct option cli__add_opts[] = {
-	{"data", required_argument, NULL, CLI_OPT_DATA},
-	{"lang", required_argument, NULL, CLI_OPT_LANG},
-	{"json-out", no_argument, NULL, CLI_OPT_JSON},
-	{"help", no_argument, NULL, 'h'},
-	{"json", required_argument, NULL, CLI_A_JSONIN},
-	{"date", required_argument, NULL, CLI_A_DATE},
-	{"end", required_argument, NULL, CLI_A_END},
-	{"precision", required_argument, NULL, CLI_A_PRECISION},
-	{"state", required_argument, NULL, CLI_A_STATE},
-	{"municipality", required_argument, NULL, CLI_A_MUNI},
-	{"place-type", required_argument, NULL, CLI_A_PLACE},
-	{"residence-state", required_argument, NULL, CLI_A_RSTATE},
-	{"residence-municipality", required_argument, NULL, CLI_A_RMUNI},
-	{"victim", required_argument, NULL, CLI_A_VICTIM},
-	{"aggressor", required_argument, NULL, CLI_A_AGGRESSOR},
-	{"act", required_argument, NULL, CLI_A_ACT},
-	{"protection", required_argument, NULL, CLI_A_PROTECTION},
-	{"risk", required_argument, NULL, CLI_A_RISK},
-	{"measure", required_argument, NULL, CLI_A_MEASURE},
-	{"failed", required_argument, NULL, CLI_A_FAILED},
-	{"source", required_argument, NULL, CLI_A_SOURCE},
-	{"reliability", required_argument, NULL, CLI_A_RELIABILITY},
-	{"verification", required_argument, NULL, CLI_A_VERIFICATION},
-	{"severity", required_argument, NULL, CLI_A_SEVERITY},
-	{"victim-name", required_argument, NULL, CLI_A_VNAME},
-	{"contact", required_argument, NULL, CLI_A_CONTACT},
-	{"narrative", required_argument, NULL, CLI_A_NARRATIVE},
-	{"narrative-file", required_argument, NULL, CLI_A_NARRATIVE_FILE},
-	{"exact-place", required_argument, NULL, CLI_A_PLACE_EXACT},
-	{"consent", required_argument, NULL, CLI_A_CONSENT},
-	{NULL, 0, NULL, 0},
+    {"data", required_argument, NULL, CLI_OPT_DATA},
+    {"lang", required_argument, NULL, CLI_OPT_LANG},
+    {"json-out", no_argument, NULL, CLI_OPT_JSON},
+    {"help", no_argument, NULL, 'h'},
+    {"json", required_argument, NULL, CLI_A_JSONIN},
+    {"date", required_argument, NULL, CLI_A_DATE},
+    {"end", required_argument, NULL, CLI_A_END},
+    {"precision", required_argument, NULL, CLI_A_PRECISION},
+    {"state", required_argument, NULL, CLI_A_STATE},
+    {"municipality", required_argument, NULL, CLI_A_MUNI},
+    {"place-type", required_argument, NULL, CLI_A_PLACE},
+    {"residence-state", required_argument, NULL, CLI_A_RSTATE},
+    {"residence-municipality", required_argument, NULL, CLI_A_RMUNI},
+    {"victim", required_argument, NULL, CLI_A_VICTIM},
+    {"aggressor", required_argument, NULL, CLI_A_AGGRESSOR},
+    {"act", required_argument, NULL, CLI_A_ACT},
+    {"protection", required_argument, NULL, CLI_A_PROTECTION},
+    {"risk", required_argument, NULL, CLI_A_RISK},
+    {"measure", required_argument, NULL, CLI_A_MEASURE},
+    {"failed", required_argument, NULL, CLI_A_FAILED},
+    {"source", required_argument, NULL, CLI_A_SOURCE},
+    {"reliability", required_argument, NULL, CLI_A_RELIABILITY},
+    {"verification", required_argument, NULL, CLI_A_VERIFICATION},
+    {"severity", required_argument, NULL, CLI_A_SEVERITY},
+    {"victim-name", required_argument, NULL, CLI_A_VNAME},
+    {"contact", required_argument, NULL, CLI_A_CONTACT},
+    {"narrative", required_argument, NULL, CLI_A_NARRATIVE},
+    {"narrative-file", required_argument, NULL, CLI_A_NARRATIVE_FILE},
+    {"exact-place", required_argument, NULL, CLI_A_PLACE_EXACT},
+    {"consent", required_argument, NULL, CLI_A_CONSENT},
+    {NULL, 0, NULL, 0},
 };
 
 /* Input files hold at most this much JSON (thousands of incidents). */
@@ -149,19 +170,25 @@ struct cli__kv_key {
 };
 
 static const struct cli__kv_key cli__victim_keys[] = {
-	{"ref", "ref", false},          {"unit", "unit", false},         {"role", "role", false},
-	{"gender", "gender", false},    {"age_band", "age_band", false}, {"age", "age_band", false},
-	{"traits", "traits", true},     {"causes", "defended_causes", true},
-	{"defended_causes", "defended_causes", true}, {NULL, NULL, false},
+    {"ref", "ref", false},
+    {"unit", "unit", false},
+    {"role", "role", false},
+    {"gender", "gender", false},
+    {"age_band", "age_band", false},
+    {"age", "age_band", false},
+    {"traits", "traits", true},
+    {"causes", "defended_causes", true},
+    {"defended_causes", "defended_causes", true},
+    {NULL, NULL, false},
 };
 
 static const struct cli__kv_key cli__aggressor_keys[] = {
-	{"category", "category", false}, {"type", "type", false},
-	{"level", "level", false},       {"involvement", "involvement", false},
-	{NULL, NULL, false},
+    {"category", "category", false},       {"type", "type", false}, {"level", "level", false},
+    {"involvement", "involvement", false}, {NULL, NULL, false},
 };
 
-static int cli__kv_one(cJSON *obj, const struct cli__kv_key *keys, const char *flag, const char *pair, size_t n)
+static int cli__kv_one(cJSON *obj, const struct cli__kv_key *keys, const char *flag, const char *pair,
+                       size_t n)
 {
 	const char *eq = memchr(pair, '=', n);
 	size_t i, klen;
@@ -227,20 +254,22 @@ static int cli__act(cJSON *acts, const char *s, bool have_aggressor)
 		v = strtol(c1 + 1, &end, 10);
 		if (end == c1 + 1 || (*end != '\0' && *end != ':') || v < 0 || v >= TJ_INC_VICTIMS_MAX)
 			return cli_usage_err("add", "--act: victim index in '%s' is not a number 0-%d", s,
-					     TJ_INC_VICTIMS_MAX - 1);
+			                     TJ_INC_VICTIMS_MAX - 1);
 	}
 	if (c2 != NULL && strcmp(c2 + 1, "-") == 0) {
 		a = -1;
 	} else if (c2 != NULL) {
 		a = strtol(c2 + 1, &end, 10);
 		if (end == c2 + 1 || *end != '\0' || a < 0 || a >= TJ_INC_AGGRESSORS_MAX)
-			return cli_usage_err("add", "--act: aggressor index in '%s' is not a number 0-%d or -", s,
-					     TJ_INC_AGGRESSORS_MAX - 1);
+			return cli_usage_err("add",
+			                     "--act: aggressor index in '%s' is not a number 0-%d or -", s,
+			                     TJ_INC_AGGRESSORS_MAX - 1);
 	}
 	o = cJSON_CreateObject();
 	if (o == NULL || !cJSON_AddItemToArray(acts, o))
 		return CLI_FAIL;
-	if (cJSON_AddStringToObject(o, "type", type) == NULL || cJSON_AddNumberToObject(o, "victim", (double)v) == NULL)
+	if (cJSON_AddStringToObject(o, "type", type) == NULL ||
+	    cJSON_AddNumberToObject(o, "victim", (double)v) == NULL)
 		return CLI_FAIL;
 	if (a >= 0 && cJSON_AddNumberToObject(o, "aggressor", (double)a) == NULL)
 		return CLI_FAIL;
@@ -303,15 +332,24 @@ static int cli__flag(cJSON *doc, int opt, const char *arg, struct cli_add_args *
 	long sev;
 
 	switch (opt) {
-	case CLI_A_DATE: return cli__set_str(doc, "occurred", "start", arg);
-	case CLI_A_END: return cli__set_str(doc, "occurred", "end", arg);
-	case CLI_A_PRECISION: return cli__set_str(doc, "occurred", "precision", arg);
-	case CLI_A_STATE: return cli__set_str(doc, "location", "state", arg);
-	case CLI_A_MUNI: return cli__set_str(doc, "location", "municipality", arg);
-	case CLI_A_PLACE: return cli__set_str(doc, "location", "place_type", arg);
-	case CLI_A_RSTATE: return cli__set_str(doc, "residence", "state", arg);
-	case CLI_A_RMUNI: return cli__set_str(doc, "residence", "municipality", arg);
-	case CLI_A_VICTIM: return cli__kv_object(cli__arr(doc, "victims"), cli__victim_keys, "victim", arg);
+	case CLI_A_DATE:
+		return cli__set_str(doc, "occurred", "start", arg);
+	case CLI_A_END:
+		return cli__set_str(doc, "occurred", "end", arg);
+	case CLI_A_PRECISION:
+		return cli__set_str(doc, "occurred", "precision", arg);
+	case CLI_A_STATE:
+		return cli__set_str(doc, "location", "state", arg);
+	case CLI_A_MUNI:
+		return cli__set_str(doc, "location", "municipality", arg);
+	case CLI_A_PLACE:
+		return cli__set_str(doc, "location", "place_type", arg);
+	case CLI_A_RSTATE:
+		return cli__set_str(doc, "residence", "state", arg);
+	case CLI_A_RMUNI:
+		return cli__set_str(doc, "residence", "municipality", arg);
+	case CLI_A_VICTIM:
+		return cli__kv_object(cli__arr(doc, "victims"), cli__victim_keys, "victim", arg);
 	case CLI_A_AGGRESSOR:
 		return cli__kv_object(cli__arr(doc, "aggressors"), cli__aggressor_keys, "aggressor", arg);
 	case CLI_A_ACT:
@@ -319,28 +357,46 @@ static int cli__flag(cJSON *doc, int opt, const char *arg, struct cli_add_args *
 			return cli_usage_err("add", "at most %d --act flags", TJ_INC_ACTS_MAX);
 		a->acts[a->n_acts++] = arg;
 		return CLI_OK;
-	case CLI_A_PROTECTION: return cli__set_str(doc, "protection", "status", arg);
-	case CLI_A_RISK: return cli__set_str(doc, "protection", "risk_level", arg);
-	case CLI_A_MEASURE: return cli__append_codes(cli__obj(doc, "protection"), "measures", arg) ? CLI_FAIL : 0;
-	case CLI_A_FAILED: return cli__append_codes(cli__obj(doc, "protection"), "failed", arg) ? CLI_FAIL : 0;
-	case CLI_A_SOURCE: return cli__set_str(doc, "source", "type", arg);
-	case CLI_A_RELIABILITY: return cli__set_str(doc, "source", "reliability", arg);
-	case CLI_A_VERIFICATION: return cli__set_str(doc, NULL, "verification", arg);
+	case CLI_A_PROTECTION:
+		return cli__set_str(doc, "protection", "status", arg);
+	case CLI_A_RISK:
+		return cli__set_str(doc, "protection", "risk_level", arg);
+	case CLI_A_MEASURE:
+		return cli__append_codes(cli__obj(doc, "protection"), "measures", arg) ? CLI_FAIL : 0;
+	case CLI_A_FAILED:
+		return cli__append_codes(cli__obj(doc, "protection"), "failed", arg) ? CLI_FAIL : 0;
+	case CLI_A_SOURCE:
+		return cli__set_str(doc, "source", "type", arg);
+	case CLI_A_RELIABILITY:
+		return cli__set_str(doc, "source", "reliability", arg);
+	case CLI_A_VERIFICATION:
+		return cli__set_str(doc, NULL, "verification", arg);
 	case CLI_A_SEVERITY:
 		sev = strtol(arg, &end, 10);
 		if (*arg == '\0' || *end != '\0' || sev < 1 || sev > 5)
 			return cli_usage_err("add", "--severity: '%s' is not a number from 1 to 5", arg);
 		cJSON_DeleteItemFromObjectCaseSensitive(doc, "severity");
 		return cJSON_AddNumberToObject(doc, "severity", (double)sev) != NULL ? CLI_OK : CLI_FAIL;
-	case CLI_A_VNAME: return cJSON_AddItemToArray(cli__arr(cli__obj(doc, "case"), "victim_names"),
-						     cJSON_CreateString(arg)) ? CLI_OK : CLI_FAIL;
-	case CLI_A_CONTACT: return cJSON_AddItemToArray(cli__arr(cli__obj(doc, "case"), "contacts"),
-						       cJSON_CreateString(arg)) ? CLI_OK : CLI_FAIL;
-	case CLI_A_NARRATIVE: return cli__set_str(doc, "case", "narrative", arg);
-	case CLI_A_NARRATIVE_FILE: return cli__narrative_file(doc, arg);
-	case CLI_A_PLACE_EXACT: return cli__set_str(doc, "case", "exact_place", arg);
-	case CLI_A_CONSENT: return cli__append_codes(cli__obj(doc, "case"), "consent", arg) ? CLI_FAIL : 0;
-	default: return cli_usage_err("add", "bad option");
+	case CLI_A_VNAME:
+		return cJSON_AddItemToArray(cli__arr(cli__obj(doc, "case"), "victim_names"),
+		                            cJSON_CreateString(arg))
+		           ? CLI_OK
+		           : CLI_FAIL;
+	case CLI_A_CONTACT:
+		return cJSON_AddItemToArray(cli__arr(cli__obj(doc, "case"), "contacts"),
+		                            cJSON_CreateString(arg))
+		           ? CLI_OK
+		           : CLI_FAIL;
+	case CLI_A_NARRATIVE:
+		return cli__set_str(doc, "case", "narrative", arg);
+	case CLI_A_NARRATIVE_FILE:
+		return cli__narrative_file(doc, arg);
+	case CLI_A_PLACE_EXACT:
+		return cli__set_str(doc, "case", "exact_place", arg);
+	case CLI_A_CONSENT:
+		return cli__append_codes(cli__obj(doc, "case"), "consent", arg) ? CLI_FAIL : 0;
+	default:
+		return cli_usage_err("add", "bad option");
 	}
 }
 
@@ -414,7 +470,7 @@ void cli_add_batch_free(struct cli_add_batch *b)
 }
 
 static int cli__encode(const struct tj_incident_summary *s, const struct tj_incident_case *c,
-		       struct cli_add_item *it)
+                       struct cli_add_item *it)
 {
 	static const uint8_t zero_id[32];
 	uint8_t *buf = malloc(TJ_INC_BODY_MAX_BYTES);
@@ -440,7 +496,7 @@ static int cli__encode(const struct tj_incident_summary *s, const struct tj_inci
 
 /* One incident's JSON text through the schema; on invalid input prints why. */
 static int cli__one(const struct cli_ctx *ctx, const char *json, size_t len, size_t index, bool many,
-		    struct cli_add_item *it)
+                    struct cli_add_item *it)
 {
 	struct tj_incident_summary *s = NULL;
 	struct tj_incident_case *c = NULL;
@@ -456,7 +512,9 @@ static int cli__one(const struct cli_ctx *ctx, const char *json, size_t len, siz
 		else
 			cli_err("%s", m);
 		/* Whatever the schema refused (it says why) is the input's fault; the rest is ours. */
-		rc = verr.message[0] != '\0' || rc == TJ_ELIMIT || cli_exit_for(rc) == CLI_INVALID ? CLI_INVALID : CLI_FAIL;
+		rc = verr.message[0] != '\0' || rc == TJ_ELIMIT || cli_exit_for(rc) == CLI_INVALID
+		         ? CLI_INVALID
+		         : CLI_FAIL;
 		goto out;
 	}
 	if ((rc = cli__encode(s, c, it)) != 0) {
@@ -587,8 +645,9 @@ static int cli__batch_results(struct cli_conn *c, struct cli_add_batch *b, size_
 		if (cli__take_result(r, &b->items[from + i]) == 0)
 			continue;
 		(void)cli_obj_str(cli_map_get(r, "msg"), &msg, &ml);
-		err = e != NULL && e->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && e->via.i64 >= INT32_MIN ? (int)e->via.i64
-											       : TJ_EPROTO;
+		err = e != NULL && e->type == MSGPACK_OBJECT_NEGATIVE_INTEGER && e->via.i64 >= INT32_MIN
+		          ? (int)e->via.i64
+		          : TJ_EPROTO;
 		cli_err("incident %zu was not stored: %.*s", from + i, (int)ml, msg);
 		if (rc == CLI_OK || rc == CLI_INVALID)
 			rc = cli_exit_for_node(err);
@@ -597,7 +656,8 @@ static int cli__batch_results(struct cli_conn *c, struct cli_add_batch *b, size_
 }
 
 /* Sends one chunk; *unsupported is set when the node does not know add_batch. */
-static int cli__send_chunk(struct cli_conn *c, struct cli_add_batch *b, size_t from, size_t n, bool *unsupported)
+static int cli__send_chunk(struct cli_conn *c, struct cli_add_batch *b, size_t from, size_t n,
+                           bool *unsupported)
 {
 	struct tj_mp_writer w;
 	const char *msg = NULL;
@@ -626,7 +686,7 @@ static int cli__send_chunk(struct cli_conn *c, struct cli_add_batch *b, size_t f
 	}
 	if (rc != 0 && node_err != 0) {
 		cli_err("add_batch: %.*s (%s); incidents %zu to %zu were not stored", (int)ml, msg,
-			tj_errname(node_err), from, from + n - 1);
+		        tj_errname(node_err), from, from + n - 1);
 		return cli_exit_for_node(node_err);
 	}
 	if (rc != 0) {
@@ -713,12 +773,13 @@ static int cli__read_doc(const char *path, cJSON **doc)
 
 	if (rc != 0) {
 		cli_err("--json: cannot read %s: %s", strcmp(path, "-") == 0 ? "standard input" : path,
-			rc == -EFBIG ? "larger than 64 MiB; split it" : strerror(-rc));
+		        rc == -EFBIG ? "larger than 64 MiB; split it" : strerror(-rc));
 		return rc == -EFBIG ? CLI_INVALID : CLI_FAIL;
 	}
 	/* Editors on Windows often start UTF-8 files with a byte-order mark: skip it. */
 	skip = len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
-	/* The length includes the NUL that cli_read_file() appends: cJSON wants to see it to reject trailing bytes. */
+	/* The length includes the NUL that cli_read_file() appends: cJSON wants to see it to reject trailing
+	 * bytes. */
 	*doc = cJSON_ParseWithLengthOpts(text + skip, len - skip + 1, &where, true);
 	if (*doc == NULL) {
 		size_t off = where != NULL && where >= text ? (size_t)(where - text) : 0;
@@ -726,7 +787,7 @@ static int cli__read_doc(const char *path, cJSON **doc)
 		for (i = 0; i < off && i < len; i++)
 			line += text[i] == '\n';
 		cli_err("--json: %s is not valid JSON (near line %zu, byte %zu); nothing was stored",
-			strcmp(path, "-") == 0 ? "standard input" : path, line, off);
+		        strcmp(path, "-") == 0 ? "standard input" : path, line, off);
 		rc = CLI_INVALID;
 	}
 	sodium_memzero(text, len);
@@ -762,7 +823,8 @@ int cli_cmd_add(struct cli_ctx *ctx, int argc, char **argv)
 			rc = cli_form_run(ctx, &doc);
 		}
 	} else {
-		rc = cli_usage_err("add", "no incident given: use flags, --json FILE, or run on a terminal for the form");
+		rc = cli_usage_err(
+		    "add", "no incident given: use flags, --json FILE, or run on a terminal for the form");
 	}
 	if (rc == CLI_OK)
 		rc = cli_add_prepare(ctx, doc, &b);

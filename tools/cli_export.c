@@ -22,13 +22,13 @@
 #include "tj_keys.h"
 
 static const char cli__export_usage[] =
-	"usage: tejido export --format csv|json [--out FILE] [--include-case] [--lang es|en]\n"
-	"                     [--state NN] [--since YYYY-MM-DD] [--act TYPE]\n\n"
-	"Exports every incident (or those matching the filters). By default only the coded\n"
-	"summary; --include-case adds the case face (names, narrative: PLAINTEXT, handle with\n"
-	"care). --out FILE is written with mode 0600; without it the export goes to stdout.\n\n"
-	"CSV: one row per act, the incident's fields repeated on each row; codes (not labels),\n"
-	"with the INEGI state and municipality names; lists joined with ';'.\n";
+    "usage: tejido export --format csv|json [--out FILE] [--include-case] [--lang es|en]\n"
+    "                     [--state NN] [--since YYYY-MM-DD] [--act TYPE]\n\n"
+    "Exports every incident (or those matching the filters). By default only the coded\n"
+    "summary; --include-case adds the case face (names, narrative: PLAINTEXT, handle with\n"
+    "care). --out FILE is written with mode 0600; without it the export goes to stdout.\n\n"
+    "CSV: one row per act, the incident's fields repeated on each row; codes (not labels),\n"
+    "with the INEGI state and municipality names; lists joined with ';'.\n";
 
 /* A growing byte buffer, wiped when freed: an export may hold case faces. */
 struct cli__buf {
@@ -106,17 +106,50 @@ static void cli__join(const struct tj_codelist *l, char *out, size_t cap)
 }
 
 static const char *const cli__csv_cols[] = {
-	"incident_id", "author", "recorded_at", "occurred_start", "occurred_end", "precision", "state",
-	"state_name", "municipality", "municipality_name", "place_type", "residence_state",
-	"residence_municipality", "severity", "verification", "source_type", "source_reliability",
-	"protection_status", "risk_level", "measures", "failed_measures", "n_victims", "n_aggressors",
-	"n_acts", "act_index", "act_type", "victim_index", "victim_ref", "victim_unit", "victim_role",
-	"victim_gender", "victim_age_band", "victim_traits", "victim_causes", "aggressor_index",
-	"aggressor_category", "aggressor_type", "aggressor_level", "aggressor_involvement", NULL,
+    "incident_id",
+    "author",
+    "recorded_at",
+    "occurred_start",
+    "occurred_end",
+    "precision",
+    "state",
+    "state_name",
+    "municipality",
+    "municipality_name",
+    "place_type",
+    "residence_state",
+    "residence_municipality",
+    "severity",
+    "verification",
+    "source_type",
+    "source_reliability",
+    "protection_status",
+    "risk_level",
+    "measures",
+    "failed_measures",
+    "n_victims",
+    "n_aggressors",
+    "n_acts",
+    "act_index",
+    "act_type",
+    "victim_index",
+    "victim_ref",
+    "victim_unit",
+    "victim_role",
+    "victim_gender",
+    "victim_age_band",
+    "victim_traits",
+    "victim_causes",
+    "aggressor_index",
+    "aggressor_category",
+    "aggressor_type",
+    "aggressor_level",
+    "aggressor_involvement",
+    NULL,
 };
 
 static const char *const cli__csv_case_cols[] = {
-	"case_status", "victim_names", "contacts", "exact_place", "consent", "narrative", NULL,
+    "case_status", "victim_names", "contacts", "exact_place", "consent", "narrative", NULL,
 };
 
 struct cli__export {
@@ -138,7 +171,8 @@ static void cli__csv_header(struct cli__export *e)
 		cli__csv(&e->out, cli__csv_case_cols[i], false, cli__csv_case_cols[i + 1] == NULL);
 }
 
-static void cli__csv_incident(struct cli__export *e, const struct cli_item *it, char hex[65], char *tmp, size_t cap)
+static void cli__csv_incident(struct cli__export *e, const struct cli_item *it, char hex[65], char *tmp,
+                              size_t cap)
 {
 	const struct tj_incident_summary *s = it->sum;
 	char d[11];
@@ -162,8 +196,8 @@ static void cli__csv_incident(struct cli__export *e, const struct cli_item *it, 
 	cli__csv(&e->out, s->location.state, false, false);
 	cli__csv(&e->out, cli_state_name(s->location.state), false, false);
 	cli__csv(&e->out, s->location.municipality, false, false);
-	cli__csv(&e->out, s->location.municipality[0] ? cli_municipality_name(s->location.municipality) : "", false,
-		 false);
+	cli__csv(&e->out, s->location.municipality[0] ? cli_municipality_name(s->location.municipality) : "",
+	         false, false);
 	cli__csv(&e->out, s->location.place_type, false, false);
 	cli__csv(&e->out, s->residence.state, false, false);
 	cli__csv(&e->out, s->residence.municipality, false, false);
@@ -187,12 +221,14 @@ static void cli__csv_incident(struct cli__export *e, const struct cli_item *it, 
 }
 
 static void cli__csv_act(struct cli__export *e, const struct tj_incident_summary *s, uint32_t i, char *tmp,
-			 size_t cap)
+                         size_t cap)
 {
 	const struct tj_act *a = i < s->n_acts ? &s->acts[i] : NULL;
 	const struct tj_victim *v = a != NULL && a->victim < s->n_victims ? &s->victims[a->victim] : NULL;
 	const struct tj_aggressor *g =
-		a != NULL && a->aggressor >= 0 && (uint32_t)a->aggressor < s->n_aggressors ? &s->aggressors[a->aggressor] : NULL;
+	    a != NULL && a->aggressor >= 0 && (uint32_t)a->aggressor < s->n_aggressors
+	        ? &s->aggressors[a->aggressor]
+	        : NULL;
 	bool last = !e->include_case;
 
 	snprintf(tmp, cap, "%u", i);
@@ -325,11 +361,16 @@ static int cli__export_write(struct cli__export *e, const char *out)
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"lang", required_argument, NULL, CLI_OPT_LANG},
-		{"help", no_argument, NULL, 'h'},                {"format", required_argument, NULL, 'f'},
-		{"out", required_argument, NULL, 'o'},           {"include-case", no_argument, NULL, 'c'},
-		{"state", required_argument, NULL, 's'},         {"since", required_argument, NULL, 'S'},
-		{"act", required_argument, NULL, 'a'},           {NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"lang", required_argument, NULL, CLI_OPT_LANG},
+	    {"help", no_argument, NULL, 'h'},
+	    {"format", required_argument, NULL, 'f'},
+	    {"out", required_argument, NULL, 'o'},
+	    {"include-case", no_argument, NULL, 'c'},
+	    {"state", required_argument, NULL, 's'},
+	    {"since", required_argument, NULL, 'S'},
+	    {"act", required_argument, NULL, 'a'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cli__export e;
 	struct cli_list_filter f = {0};
@@ -359,14 +400,16 @@ int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_err("export", "unexpected argument '%s'", argv[optind]);
 	if (format == NULL || (strcmp(format, "csv") != 0 && strcmp(format, "json") != 0))
 		return cli_usage_err("export", "say --format csv or --format json");
-	if ((rc = cli_list_filter_check(&f, "export")) != CLI_OK || (rc = cli_resolve_datadir(ctx, NULL)) != 0)
+	if ((rc = cli_list_filter_check(&f, "export")) != CLI_OK ||
+	    (rc = cli_resolve_datadir(ctx, NULL)) != 0)
 		return rc;
 	e.csv = strcmp(format, "csv") == 0;
 	e.lang = ctx->lang;
 	if (e.include_case)
-		fprintf(stderr, "tejido: WARNING: --include-case writes victims' names and narratives in "
-				"plaintext%s%s; keep it encrypted and delete it when done\n",
-			out ? " to " : "", out ? out : "");
+		fprintf(stderr,
+		        "tejido: WARNING: --include-case writes victims' names and narratives in "
+		        "plaintext%s%s; keep it encrypted and delete it when done\n",
+		        out ? " to " : "", out ? out : "");
 	if (e.include_case && (rc = cli_connect(ctx, &e.conn)) != CLI_OK)
 		goto out;
 	if (!e.csv && (e.arr = cJSON_CreateArray()) == NULL) {

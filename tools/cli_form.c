@@ -61,7 +61,8 @@ static int cli__yes(struct cli__form *f, const char *q, bool dflt, bool *yes)
 
 	for (;;) {
 		char prompt[512];
-		snprintf(prompt, sizeof(prompt), "%s [%s] ", q, dflt ? T(f, "Y/n", "S/n") : T(f, "y/N", "s/N"));
+		snprintf(prompt, sizeof(prompt), "%s [%s] ", q,
+		         dflt ? T(f, "Y/n", "S/n") : T(f, "y/N", "s/N"));
 		if ((rc = cli__read(f, prompt, &a)) != 0)
 			return rc;
 		if (a[0] == '\0') {
@@ -107,7 +108,7 @@ static const char *cli__pick(const struct tj_vocab *v, const char *a)
 
 /* One code of field into obj[key]; optional fields may be left empty. */
 static int cli__choice(struct cli__form *f, cJSON *obj, const char *key, const char *field, bool optional,
-		       const char *dflt)
+                       const char *dflt)
 {
 	const struct tj_vocab *v = tj_vocab_find(field);
 	char prompt[256];
@@ -129,7 +130,7 @@ static int cli__choice(struct cli__form *f, cJSON *obj, const char *key, const c
 		if ((code = cli__pick(v, a)) != NULL)
 			return cJSON_AddStringToObject(obj, key, code) != NULL ? 0 : -ENOMEM;
 		printf(T(f, "  '%s' is not one of the codes above; type its number or code.\n",
-			 "  '%s' no es una de las claves; escriba su número o su clave.\n"),
+		         "  '%s' no es una de las claves; escriba su número o su clave.\n"),
 		       a);
 	}
 }
@@ -143,8 +144,11 @@ static void cli__prev_list(const cJSON *prev, const char *obj, const char *key, 
 	size_t used = 0;
 
 	out[0] = '\0';
-	cJSON_ArrayForEach(it, arr) {
-		int n = cJSON_IsString(it) ? snprintf(out + used, cap - used, "%s%s", used ? "," : "", it->valuestring) : 0;
+	cJSON_ArrayForEach(it, arr)
+	{
+		int n = cJSON_IsString(it)
+		            ? snprintf(out + used, cap - used, "%s%s", used ? "," : "", it->valuestring)
+		            : 0;
 		if (n < 0 || (size_t)n >= cap - used)
 			return;
 		used += (size_t)n;
@@ -163,14 +167,14 @@ static int cli__multi(struct cli__form *f, cJSON *obj, const char *key, const ch
 		return -ENOENT;
 	printf("\n%s %s\n", f->lang == TJ_LANG_ES ? v->label_es : v->label_en,
 	       T(f, "(numbers or codes separated by commas; empty for none):",
-		 "(números o claves separados por comas; vacío si ninguno):"));
+	         "(números o claves separados por comas; vacío si ninguno):"));
 	cli__show_codes(f, v);
 	for (;;) {
 		cJSON *arr = cJSON_CreateArray();
 		char *copy, *tok, *save = NULL;
 		bool ok = true;
 		snprintf(prompt, sizeof(prompt), "> %s%s%s", dflt && dflt[0] ? "[" : "", dflt ? dflt : "",
-			 dflt && dflt[0] ? "] " : "");
+		         dflt && dflt[0] ? "] " : "");
 		if (arr == NULL || (rc = cli__read(f, prompt, &a)) != 0) {
 			cJSON_Delete(arr);
 			return arr == NULL ? -ENOMEM : rc;
@@ -181,10 +185,12 @@ static int cli__multi(struct cli__form *f, cJSON *obj, const char *key, const ch
 			cJSON_Delete(arr);
 			return -ENOMEM;
 		}
-		for (tok = strtok_r(copy, ", ", &save); tok != NULL && ok; tok = strtok_r(NULL, ", ", &save)) {
+		for (tok = strtok_r(copy, ", ", &save); tok != NULL && ok;
+		     tok = strtok_r(NULL, ", ", &save)) {
 			const char *code = cli__pick(v, tok);
 			if (code == NULL)
-				printf(T(f, "  '%s' is not one of the codes above.\n", "  '%s' no es una de las claves.\n"),
+				printf(T(f, "  '%s' is not one of the codes above.\n",
+				         "  '%s' no es una de las claves.\n"),
 				       tok);
 			ok = code != NULL && cJSON_AddItemToArray(arr, cJSON_CreateString(code));
 		}
@@ -203,7 +209,8 @@ static int cli__date(struct cli__form *f, cJSON *obj, const char *key, const cha
 	const char *a;
 	int rc;
 
-	snprintf(prompt, sizeof(prompt), "\n%s\n> %s%s%s", q, dflt ? "[" : "", dflt ? dflt : "", dflt ? "] " : "");
+	snprintf(prompt, sizeof(prompt), "\n%s\n> %s%s%s", q, dflt ? "[" : "", dflt ? dflt : "",
+	         dflt ? "] " : "");
 	for (;;) {
 		int64_t days, today = (int64_t)(cli_now_ms() / 86400000u);
 		if ((rc = cli__read(f, prompt, &a)) != 0)
@@ -213,7 +220,7 @@ static int cli__date(struct cli__form *f, cJSON *obj, const char *key, const cha
 		if (tj_date_parse(a, &d) == 0 && (days = tj_date_days(&d)) >= 0 && days <= today)
 			return cJSON_AddStringToObject(obj, key, a) != NULL ? 0 : -ENOMEM;
 		printf("%s\n", T(f, "  Use YYYY-MM-DD (or YYYY-MM, YYYY), not after today.",
-				 "  Use AAAA-MM-DD (o AAAA-MM, AAAA), no posterior a hoy."));
+		                 "  Use AAAA-MM-DD (o AAAA-MM, AAAA), no posterior a hoy."));
 	}
 }
 
@@ -241,7 +248,8 @@ static int cli__state(struct cli__form *f, cJSON *obj, const char *q, const char
 		if (a[0] == '\0' && dflt != NULL)
 			a = dflt;
 		for (i = 0, hits = 0; i < n; i++)
-			if (strcmp(s[i].code, a) == 0 || (a[0] != '\0' && strncasecmp(s[i].name, a, strlen(a)) == 0)) {
+			if (strcmp(s[i].code, a) == 0 ||
+			    (a[0] != '\0' && strncasecmp(s[i].name, a, strlen(a)) == 0)) {
 				hit = &s[i];
 				hits++;
 			}
@@ -251,7 +259,7 @@ static int cli__state(struct cli__form *f, cJSON *obj, const char *q, const char
 			return cJSON_AddStringToObject(obj, "state", hit->code) != NULL ? 0 : -ENOMEM;
 		}
 		printf("%s\n", T(f, "  Type a state code from the list (e.g. 20) or its name.",
-				 "  Escriba una clave de la lista (p. ej. 20) o el nombre del estado."));
+		                 "  Escriba una clave de la lista (p. ej. 20) o el nombre del estado."));
 	}
 }
 
@@ -263,9 +271,9 @@ static int cli__municipality(struct cli__form *f, cJSON *obj, const char state[3
 	int rc;
 
 	snprintf(prompt, sizeof(prompt), "%s\n> %s%s%s",
-		 T(f, "Municipality (INEGI code, or part of its name; empty if unknown):",
-		   "Municipio (clave INEGI o parte del nombre; vacío si no se sabe):"),
-		 dflt ? "[" : "", dflt ? dflt : "", dflt ? "] " : "");
+	         T(f, "Municipality (INEGI code, or part of its name; empty if unknown):",
+	           "Municipio (clave INEGI o parte del nombre; vacío si no se sabe):"),
+	         dflt ? "[" : "", dflt ? dflt : "", dflt ? "] " : "");
 	for (;;) {
 		const struct tj_municipality_info *hit = NULL, *m;
 		unsigned i, hits = 0;
@@ -295,9 +303,10 @@ static int cli__municipality(struct cli__form *f, cJSON *obj, const char state[3
 			printf("  -> %s %s\n", hit->code, hit->name);
 			return cJSON_AddStringToObject(obj, "municipality", hit->code) != NULL ? 0 : -ENOMEM;
 		}
-		printf("%s\n", hits > 1 ? T(f, "  Several match: type the code.", "  Varios coinciden: escriba la clave.")
-					: T(f, "  No municipality of that state matches.",
-					    "  Ningún municipio de ese estado coincide."));
+		printf("%s\n", hits > 1 ? T(f, "  Several match: type the code.",
+		                            "  Varios coinciden: escriba la clave.")
+		                        : T(f, "  No municipality of that state matches.",
+		                            "  Ningún municipio de ese estado coincide."));
 	}
 }
 
@@ -316,9 +325,9 @@ static int cli__victim(struct cli__form *f, cJSON *arr, uint32_t i)
 	randombytes_buf(rnd, sizeof(rnd));
 	snprintf(ref, sizeof(ref), "v-%02X%02X%02X%02X", rnd[0], rnd[1], rnd[2], rnd[3]);
 	snprintf(prompt, sizeof(prompt), "%s [%s] ",
-		 T(f, "Reference for this victim (reuse it for the same person; NEVER a name):",
-		   "Referencia de la víctima (la misma para la misma persona; NUNCA un nombre):"),
-		 ref);
+	         T(f, "Reference for this victim (reuse it for the same person; NEVER a name):",
+	           "Referencia de la víctima (la misma para la misma persona; NUNCA un nombre):"),
+	         ref);
 	if ((rc = cli__read(f, prompt, &a)) != 0)
 		return rc;
 	if (cJSON_AddStringToObject(v, "ref", a[0] ? a : ref) == NULL)
@@ -359,7 +368,8 @@ static int cli__index(struct cli__form *f, const char *q, int n, bool allow_none
 	*out = 0;
 	if (n == 1 && !allow_none)
 		return 0;
-	snprintf(prompt, sizeof(prompt), "%s (0-%d%s) [0] ", q, n - 1, allow_none ? T(f, ", - for none", ", - ninguno") : "");
+	snprintf(prompt, sizeof(prompt), "%s (0-%d%s) [0] ", q, n - 1,
+	         allow_none ? T(f, ", - for none", ", - ninguno") : "");
 	for (;;) {
 		if ((rc = cli__read(f, prompt, &a)) != 0)
 			return rc;
@@ -374,7 +384,8 @@ static int cli__index(struct cli__form *f, const char *q, int n, bool allow_none
 			*out = (int)v;
 			return 0;
 		}
-		printf("%s\n", T(f, "  Type one of the numbers shown.", "  Escriba uno de los números indicados."));
+		printf("%s\n",
+		       T(f, "  Type one of the numbers shown.", "  Escriba uno de los números indicados."));
 	}
 }
 
@@ -398,8 +409,8 @@ static int cli__act(struct cli__form *f, cJSON *arr, int n_victims, int n_aggres
 }
 
 /* A section (victims, aggressors, acts, case): keep the previous one when editing. */
-static int cli__keep(struct cli__form *f, cJSON *doc, const char *key, const char *what_en, const char *what_es,
-		     bool *kept)
+static int cli__keep(struct cli__form *f, cJSON *doc, const char *key, const char *what_en,
+                     const char *what_es, bool *kept)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(f->prev, key);
 	char q[160];
@@ -409,7 +420,7 @@ static int cli__keep(struct cli__form *f, cJSON *doc, const char *key, const cha
 	if (p == NULL || (cJSON_IsArray(p) && cJSON_GetArraySize(p) == 0))
 		return 0;
 	snprintf(q, sizeof(q), T(f, "\nKeep the %s entered before (%d)?", "\n¿Conservar %s de antes (%d)?"),
-		 T(f, what_en, what_es), cJSON_IsArray(p) ? cJSON_GetArraySize(p) : 1);
+	         T(f, what_en, what_es), cJSON_IsArray(p) ? cJSON_GetArraySize(p) : 1);
 	if ((rc = cli__yes(f, q, true, kept)) != 0 || !*kept)
 		return rc;
 	return cJSON_AddItemToObject(doc, key, cJSON_Duplicate(p, true)) ? 0 : -ENOMEM;
@@ -429,20 +440,27 @@ static int cli__people(struct cli__form *f, cJSON *doc)
 			return -ENOMEM;
 		for (i = 0; more && i < TJ_INC_VICTIMS_MAX; i++)
 			if ((rc = cli__victim(f, arr, i)) != 0 ||
-			    (rc = cli__yes(f, T(f, "\nAnother victim in this incident?", "\n¿Otra víctima en este incidente?"),
-					   false, &more)) != 0)
+			    (rc = cli__yes(f,
+			                   T(f, "\nAnother victim in this incident?",
+			                     "\n¿Otra víctima en este incidente?"),
+			                   false, &more)) != 0)
 				return rc;
 	}
-	if ((rc = cli__keep(f, doc, "aggressors", "presumed aggressors", "los presuntos agresores", &kept)) != 0 || kept)
+	if ((rc = cli__keep(f, doc, "aggressors", "presumed aggressors", "los presuntos agresores", &kept)) !=
+	        0 ||
+	    kept)
 		return rc;
 	if ((arr = cJSON_AddArrayToObject(doc, "aggressors")) == NULL)
 		return -ENOMEM;
-	if ((rc = cli__yes(f, T(f, "\nIs there a presumed aggressor (even unidentified)?",
-				"\n¿Hay un presunto agresor (aunque no identificado)?"), true, &more)) != 0)
+	if ((rc = cli__yes(f,
+	                   T(f, "\nIs there a presumed aggressor (even unidentified)?",
+	                     "\n¿Hay un presunto agresor (aunque no identificado)?"),
+	                   true, &more)) != 0)
 		return rc;
 	for (i = 0; more && i < TJ_INC_AGGRESSORS_MAX; i++)
 		if ((rc = cli__aggressor(f, arr, i)) != 0 ||
-		    (rc = cli__yes(f, T(f, "\nAnother presumed aggressor?", "\n¿Otro presunto agresor?"), false, &more)) != 0)
+		    (rc = cli__yes(f, T(f, "\nAnother presumed aggressor?", "\n¿Otro presunto agresor?"),
+		                   false, &more)) != 0)
 			return rc;
 	return 0;
 }
@@ -457,7 +475,8 @@ static int cli__acts(struct cli__form *f, cJSON *doc)
 
 	if ((rc = cli__keep(f, doc, "acts", "acts", "los actos", &kept)) != 0 || kept)
 		return rc;
-	printf("%s\n", T(f, "\n== Acts: one per aggression and victim ==", "\n== Actos: uno por agresión y víctima =="));
+	printf("%s\n", T(f, "\n== Acts: one per aggression and victim ==",
+	                 "\n== Actos: uno por agresión y víctima =="));
 	if ((arr = cJSON_AddArrayToObject(doc, "acts")) == NULL)
 		return -ENOMEM;
 	for (i = 0; more && i < TJ_INC_ACTS_MAX; i++)
@@ -479,16 +498,17 @@ static int cli__protection(struct cli__form *f, cJSON *doc)
 	if (p == NULL)
 		return -ENOMEM;
 	if ((rc = cli__choice(f, p, "status", "protection_status", false,
-			      cli__prev_str(f->prev, "protection", "status"))) != 0)
+	                      cli__prev_str(f->prev, "protection", "status"))) != 0)
 		return rc;
 	st = cJSON_GetObjectItemCaseSensitive(p, "status");
 	if (cJSON_IsString(st) && strcmp(st->valuestring, "none") == 0)
 		return 0;
-	if ((rc = cli__choice(f, p, "risk_level", "risk_level", true, cli__prev_str(f->prev, "protection", "risk_level"))) != 0 ||
+	if ((rc = cli__choice(f, p, "risk_level", "risk_level", true,
+	                      cli__prev_str(f->prev, "protection", "risk_level"))) != 0 ||
 	    (rc = cli__multi(f, p, "measures", "protection_measure", prev_m)) != 0)
 		return rc;
 	printf("%s", T(f, "\nWhich of those measures FAILED in this incident?",
-		       "\n¿Cuáles de esas medidas FALLARON en este incidente?"));
+	               "\n¿Cuáles de esas medidas FALLARON en este incidente?"));
 	cli__prev_list(f->prev, "protection", "failed", prev_m, sizeof(prev_m));
 	return cli__multi(f, p, "failed", "protection_measure", prev_m);
 }
@@ -500,11 +520,13 @@ static int cli__source(struct cli__form *f, cJSON *doc)
 
 	if (s == NULL)
 		return -ENOMEM;
-	if ((rc = cli__choice(f, s, "type", "source_type", false, cli__prev_str(f->prev, "source", "type"))) != 0 ||
+	if ((rc = cli__choice(f, s, "type", "source_type", false,
+	                      cli__prev_str(f->prev, "source", "type"))) != 0 ||
 	    (rc = cli__choice(f, s, "reliability", "reliability", false,
-			      cli__prev_str(f->prev, "source", "reliability"))) != 0)
+	                      cli__prev_str(f->prev, "source", "reliability"))) != 0)
 		return rc;
-	return cli__choice(f, doc, "verification", "verification", false, cli__prev_str(f->prev, NULL, "verification"));
+	return cli__choice(f, doc, "verification", "verification", false,
+	                   cli__prev_str(f->prev, NULL, "verification"));
 }
 
 /* Lines until an empty one (names, contacts) into arr. */
@@ -537,7 +559,7 @@ static int cli__narrative(struct cli__form *f, cJSON *c)
 	int rc = 0;
 
 	printf("\n%s\n", T(f, "Narrative: what happened (end with a line holding only a dot):",
-			   "Narración: qué ocurrió (termine con una línea que solo tenga un punto):"));
+	                   "Narración: qué ocurrió (termine con una línea que solo tenga un punto):"));
 	while (len <= TJ_INC_TEXT_MAX_BYTES && (rc = cli__read(f, "", &a)) == 0 && strcmp(a, ".") != 0) {
 		size_t n = strlen(a);
 		char *grown = malloc(len + n + 2);
@@ -576,20 +598,29 @@ static int cli__case(struct cli__form *f, cJSON *doc)
 	bool yes;
 	int rc;
 
-	if ((rc = cli__keep(f, doc, "case", "confidential case face", "la parte confidencial", &yes)) != 0 || yes)
+	if ((rc = cli__keep(f, doc, "case", "confidential case face", "la parte confidencial", &yes)) != 0 ||
+	    yes)
 		return rc;
-	if ((rc = cli__yes(f, T(f, "\nRecord the confidential case face (names, narrative)? It stays with your organization.",
-				"\n¿Registrar la parte confidencial (nombres, narración)? Solo la lee su organización."),
-			   true, &yes)) != 0 || !yes)
+	if ((rc = cli__yes(
+	         f,
+	         T(f,
+	           "\nRecord the confidential case face (names, narrative)? It stays with your organization.",
+	           "\n¿Registrar la parte confidencial (nombres, narración)? Solo la lee su organización."),
+	         true, &yes)) != 0 ||
+	    !yes)
 		return rc;
 	if ((c = cJSON_AddObjectToObject(doc, "case")) == NULL)
 		return -ENOMEM;
-	if ((rc = cli__lines(f, c, "victim_names", T(f, "Victims' names, one per line (empty line to finish):",
-						      "Nombres de las víctimas, uno por línea (línea vacía para terminar):"))) != 0 ||
-	    (rc = cli__lines(f, c, "contacts", T(f, "Contacts, one per line (empty line to finish):",
-						  "Contactos, uno por línea (línea vacía para terminar):"))) != 0)
+	if ((rc = cli__lines(f, c, "victim_names",
+	                     T(f, "Victims' names, one per line (empty line to finish):",
+	                       "Nombres de las víctimas, uno por línea (línea vacía para terminar):"))) !=
+	        0 ||
+	    (rc = cli__lines(f, c, "contacts",
+	                     T(f, "Contacts, one per line (empty line to finish):",
+	                       "Contactos, uno por línea (línea vacía para terminar):"))) != 0)
 		return rc;
-	if ((rc = cli__read(f, T(f, "\nExact place (empty if none): ", "\nLugar exacto (vacío si no): "), &a)) != 0)
+	if ((rc = cli__read(f, T(f, "\nExact place (empty if none): ", "\nLugar exacto (vacío si no): "),
+	                    &a)) != 0)
 		return rc;
 	if (a[0] != '\0' && cJSON_AddStringToObject(c, "exact_place", a) == NULL)
 		return -ENOMEM;
@@ -610,21 +641,33 @@ static int cli__when_where(struct cli__form *f, cJSON *doc)
 
 	if (occ == NULL || loc == NULL)
 		return -ENOMEM;
-	if ((rc = cli__date(f, occ, "start", T(f, "When did it happen? (YYYY-MM-DD; YYYY-MM or YYYY if the day is unknown)",
-					       "¿Cuándo ocurrió? (AAAA-MM-DD; AAAA-MM o AAAA si no se sabe el día)"),
-			    cli__prev_str(f->prev, "occurred", "start"))) != 0 ||
-	    (rc = cli__choice(f, occ, "precision", "precision", false, cli__prev_str(f->prev, "occurred", "precision") ? cli__prev_str(f->prev, "occurred", "precision") : "day")) != 0)
+	if ((rc = cli__date(f, occ, "start",
+	                    T(f, "When did it happen? (YYYY-MM-DD; YYYY-MM or YYYY if the day is unknown)",
+	                      "¿Cuándo ocurrió? (AAAA-MM-DD; AAAA-MM o AAAA si no se sabe el día)"),
+	                    cli__prev_str(f->prev, "occurred", "start"))) != 0 ||
+	    (rc = cli__choice(f, occ, "precision", "precision", false,
+	                      cli__prev_str(f->prev, "occurred", "precision")
+	                          ? cli__prev_str(f->prev, "occurred", "precision")
+	                          : "day")) != 0)
 		return rc;
 	prec = cJSON_GetObjectItemCaseSensitive(occ, "precision");
 	if (cJSON_IsString(prec) && strcmp(prec->valuestring, "range") == 0 &&
-	    (rc = cli__date(f, occ, "end", T(f, "Until when?", "¿Hasta cuándo?"), cli__prev_str(f->prev, "occurred", "end"))) != 0)
+	    (rc = cli__date(f, occ, "end", T(f, "Until when?", "¿Hasta cuándo?"),
+	                    cli__prev_str(f->prev, "occurred", "end"))) != 0)
 		return rc;
-	if ((rc = cli__state(f, loc, T(f, "In which state? (INEGI code or name)", "¿En qué estado? (clave INEGI o nombre)"),
-			     cli__prev_str(f->prev, "location", "state"), state)) != 0 ||
-	    (rc = cli__municipality(f, loc, state, cli__prev_str(f->prev, "location", "municipality"))) != 0 ||
-	    (rc = cli__choice(f, loc, "place_type", "place_type", false, cli__prev_str(f->prev, "location", "place_type"))) != 0 ||
-	    (rc = cli__yes(f, T(f, "\nDoes the victim live in another state or municipality (displacement)?",
-				"\n¿La víctima vive en otro estado o municipio (desplazamiento)?"), false, &other)) != 0 || !other)
+	if ((rc = cli__state(
+	         f, loc,
+	         T(f, "In which state? (INEGI code or name)", "¿En qué estado? (clave INEGI o nombre)"),
+	         cli__prev_str(f->prev, "location", "state"), state)) != 0 ||
+	    (rc = cli__municipality(f, loc, state, cli__prev_str(f->prev, "location", "municipality"))) !=
+	        0 ||
+	    (rc = cli__choice(f, loc, "place_type", "place_type", false,
+	                      cli__prev_str(f->prev, "location", "place_type"))) != 0 ||
+	    (rc = cli__yes(f,
+	                   T(f, "\nDoes the victim live in another state or municipality (displacement)?",
+	                     "\n¿La víctima vive en otro estado o municipio (desplazamiento)?"),
+	                   false, &other)) != 0 ||
+	    !other)
 		return rc;
 	if ((loc = cJSON_AddObjectToObject(doc, "residence")) == NULL)
 		return -ENOMEM;
@@ -642,9 +685,10 @@ static int cli__form_once(struct cli__form *f, cJSON **out)
 	if (doc == NULL)
 		return -ENOMEM;
 	printf("%s\n", T(f, "New incident. Press Enter to accept the [default]; Ctrl-D cancels.",
-			 "Nuevo incidente. Enter acepta el valor [predeterminado]; Ctrl-D cancela."));
-	if ((rc = cli__when_where(f, doc)) != 0 || (rc = cli__people(f, doc)) != 0 || (rc = cli__acts(f, doc)) != 0 ||
-	    (rc = cli__protection(f, doc)) != 0 || (rc = cli__source(f, doc)) != 0 || (rc = cli__case(f, doc)) != 0) {
+	                 "Nuevo incidente. Enter acepta el valor [predeterminado]; Ctrl-D cancela."));
+	if ((rc = cli__when_where(f, doc)) != 0 || (rc = cli__people(f, doc)) != 0 ||
+	    (rc = cli__acts(f, doc)) != 0 || (rc = cli__protection(f, doc)) != 0 ||
+	    (rc = cli__source(f, doc)) != 0 || (rc = cli__case(f, doc)) != 0) {
 		cJSON_Delete(doc);
 		return rc;
 	}
@@ -668,12 +712,14 @@ static int cli__review(struct cli__form *f, const cJSON *doc)
 	sodium_memzero(text, strlen(text));
 	cJSON_free(text);
 	if (rc != 0) {
-		printf("\n%s %s\n", T(f, "This incident cannot be saved yet:", "Este incidente aún no se puede guardar:"),
+		printf("\n%s %s\n",
+		       T(f, "This incident cannot be saved yet:", "Este incidente aún no se puede guardar:"),
 		       verr.message[0] ? verr.message : tj_strerror(rc));
 		cli_item_clear(&it);
 		return rc;
 	}
-	it.severity = it.sum->severity_explicit ? it.sum->severity : tj_incident_compute_severity(it.sum, false);
+	it.severity =
+	    it.sum->severity_explicit ? it.sum->severity : tj_incident_compute_severity(it.sum, false);
 	it.meta.case_present = it.kase != NULL;
 	it.meta.case_readable = it.kase != NULL;
 	snprintf(it.case_status, sizeof(it.case_status), "%s", it.kase != NULL ? "readable" : "none");
@@ -699,13 +745,17 @@ int cli_form_run(struct cli_ctx *ctx, cJSON **doc)
 		if (rc != 0)
 			goto out;
 		if (cli__review(&f, cur) == 0 &&
-		    (rc = cli__yes(&f, T(&f, "\nSave this incident?", "\n¿Guardar este incidente?"), true, &save)) != 0)
+		    (rc = cli__yes(&f, T(&f, "\nSave this incident?", "\n¿Guardar este incidente?"), true,
+		                   &save)) != 0)
 			goto out;
 		if (!save) {
 			bool again;
-			if ((rc = cli__yes(&f, T(&f, "Edit it (your answers become the defaults)?",
-						 "¿Corregirlo (sus respuestas serán los valores predeterminados)?"),
-					   true, &again)) != 0 || !again) {
+			if ((rc = cli__yes(
+			         &f,
+			         T(&f, "Edit it (your answers become the defaults)?",
+			           "¿Corregirlo (sus respuestas serán los valores predeterminados)?"),
+			         true, &again)) != 0 ||
+			    !again) {
 				rc = CLI_FORM_CANCEL;
 				goto out;
 			}

@@ -18,15 +18,15 @@
 #include "tj_node.h"
 
 static const char cli__init_usage[] =
-	"usage: tejido init [--data DIR] [--kdf interactive|moderate|sensitive] [--name NETWORK]\n"
-	"                   [--person NAME]\n\n"
-	"Creates DIR (mode 0700) with a new identity, its key file sealed with a passphrase\n"
-	"(asked twice, or read from TEJIDO_PASSPHRASE_FILE) and a single-node network.\n\n"
-	"  --kdf LEVEL    Argon2id cost of the passphrase: interactive, moderate (default),\n"
-	"                 sensitive; `min` is for tests only (weak against guessing)\n"
-	"  --name NAME    the network's name (default \"Tejido\")\n"
-	"  --person NAME  who holds this passphrase (default: $USER)\n"
-	"  --json         print the result as JSON\n";
+    "usage: tejido init [--data DIR] [--kdf interactive|moderate|sensitive] [--name NETWORK]\n"
+    "                   [--person NAME]\n\n"
+    "Creates DIR (mode 0700) with a new identity, its key file sealed with a passphrase\n"
+    "(asked twice, or read from TEJIDO_PASSPHRASE_FILE) and a single-node network.\n\n"
+    "  --kdf LEVEL    Argon2id cost of the passphrase: interactive, moderate (default),\n"
+    "                 sensitive; `min` is for tests only (weak against guessing)\n"
+    "  --name NAME    the network's name (default \"Tejido\")\n"
+    "  --person NAME  who holds this passphrase (default: $USER)\n"
+    "  --json         print the result as JSON\n";
 
 static int cli__parse_kdf(const char *s, enum tj_kdf_level *kdf)
 {
@@ -71,7 +71,8 @@ static int cli__mkdir_data(const char *dir)
 	return 0;
 }
 
-static int cli__write_id_pub(const char *dir, const uint8_t pk[32], char hex[65], char fp[TJ_FINGERPRINT_CHARS])
+static int cli__write_id_pub(const char *dir, const uint8_t pk[32], char hex[65],
+                             char fp[TJ_FINGERPRINT_CHARS])
 {
 	char path[CLI_PATH_MAX];
 	char text[160];
@@ -109,10 +110,13 @@ struct cli__init_args {
 static int cli__init_parse(struct cli_ctx *ctx, int argc, char **argv, struct cli__init_args *a)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"json", no_argument, NULL, CLI_OPT_JSON},
-		{"help", no_argument, NULL, 'h'},                {"kdf", required_argument, NULL, 'k'},
-		{"name", required_argument, NULL, 'n'},          {"person", required_argument, NULL, 'p'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {"kdf", required_argument, NULL, 'k'},
+	    {"name", required_argument, NULL, 'n'},
+	    {"person", required_argument, NULL, 'p'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -142,7 +146,7 @@ static int cli__init_parse(struct cli_ctx *ctx, int argc, char **argv, struct cl
 }
 
 static int cli__init_keys(const struct cli_ctx *ctx, const struct cli__init_args *a, const char *keypath,
-			  struct tj_unlocked **u)
+                          struct tj_unlocked **u)
 {
 	struct tj_identity *id = NULL;
 	struct cli_pass pass = {0};
@@ -215,16 +219,16 @@ out:
 }
 
 static const char cli__id_usage[] = "usage: tejido id [--data DIR] [--json]\n\n"
-				    "Prints this node's public key (hex) and its fingerprint, to read aloud\n"
-				    "when another organization admits this node. Needs no passphrase.\n";
+                                    "Prints this node's public key (hex) and its fingerprint, to read aloud\n"
+                                    "when another organization admits this node. Needs no passphrase.\n";
 
 int cli_cmd_id(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA},
-		{"json", no_argument, NULL, CLI_OPT_JSON},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	char path[CLI_PATH_MAX], fp[TJ_FINGERPRINT_CHARS], hex[65];
 	uint8_t pk[32];
@@ -248,7 +252,7 @@ int cli_cmd_id(struct cli_ctx *ctx, int argc, char **argv)
 	rc = cli_read_file(path, 4096, &text, &len);
 	if (rc != 0) {
 		cli_err("cannot read %s: %s; is there a node here? create one with `tejido init`", path,
-			strerror(-rc));
+		        strerror(-rc));
 		return CLI_FAIL;
 	}
 	/* The file is a convenience copy: trust only the key, recompute the fingerprint. */

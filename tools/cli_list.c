@@ -16,18 +16,19 @@
 #define CLI_LIST_MAX_PAGES 100000u
 
 static const char cli__list_usage[] =
-	"usage: tejido list [--state NN] [--since YYYY-MM-DD] [--act TYPE] [--limit N] [--json] [--lang es|en]\n\n"
-	"Lists incidents, newest recorded first, as a table (id prefix, date, state, municipality,\n"
-	"acts, severity, presumed aggressor) or, with --json, as an array in the JSON form.\n"
-	"  --state NN      only incidents in this INEGI state (`tejido vocab state`)\n"
-	"  --since DATE    only incidents that occurred on or after DATE\n"
-	"  --act TYPE      only incidents with this act type (`tejido vocab act_type`)\n"
-	"  --limit N       at most N incidents (default: all)\n";
+    "usage: tejido list [--state NN] [--since YYYY-MM-DD] [--act TYPE] [--limit N] [--json] [--lang "
+    "es|en]\n\n"
+    "Lists incidents, newest recorded first, as a table (id prefix, date, state, municipality,\n"
+    "acts, severity, presumed aggressor) or, with --json, as an array in the JSON form.\n"
+    "  --state NN      only incidents in this INEGI state (`tejido vocab state`)\n"
+    "  --since DATE    only incidents that occurred on or after DATE\n"
+    "  --act TYPE      only incidents with this act type (`tejido vocab act_type`)\n"
+    "  --limit N       at most N incidents (default: all)\n";
 
 static const char cli__show_usage[] =
-	"usage: tejido show ID [--json] [--lang es|en]\n\n"
-	"Shows one incident: ID is its full id or a unique prefix of at least 8 hex digits.\n"
-	"The case face (names, narrative) is shown when this node can read it.\n";
+    "usage: tejido show ID [--json] [--lang es|en]\n\n"
+    "Shows one incident: ID is its full id or a unique prefix of at least 8 hex digits.\n"
+    "The case face (names, narrative) is shown when this node can read it.\n";
 
 /* Prints s in exactly width columns, cutting it with "~" when longer. */
 static void cli__cell(const char *s, size_t width)
@@ -64,7 +65,7 @@ static void cli__acts_text(const struct tj_incident_summary *s, enum tj_lang lan
 		if (j < i)
 			continue; /* one label per act type */
 		n = snprintf(out + used, cap - used, "%s%s", used > 0 ? ", " : "",
-			     tj_vocab_label("act_type", s->acts[i].type, lang));
+		             tj_vocab_label("act_type", s->acts[i].type, lang));
 		if (n < 0 || (size_t)n >= cap - used)
 			break;
 		used += (size_t)n;
@@ -100,12 +101,13 @@ void cli_list_row(const struct cli_item *it, enum tj_lang lang)
 	cli__cell(s->location.municipality[0] ? cli_municipality_name(s->location.municipality) : "-", 20);
 	cli__cell(acts, 28);
 	cli__cell(sev, 4);
-	printf("%s\n", s->n_aggressors > 0 ? tj_vocab_label("aggressor_type", s->aggressors[0].type, lang) : "-");
+	printf("%s\n",
+	       s->n_aggressors > 0 ? tj_vocab_label("aggressor_type", s->aggressors[0].type, lang) : "-");
 }
 
 /* One page request; filters are validated already. */
 static int cli__list_page(struct cli_conn *c, const struct cli_list_filter *f, const uint8_t *after,
-			  uint32_t limit)
+                          uint32_t limit)
 {
 	struct tj_mp_writer w;
 	uint32_t n = 2 + (f->state != NULL) + (f->since != NULL) + (f->act != NULL) + (after != NULL);
@@ -140,7 +142,7 @@ static int cli__list_page(struct cli_conn *c, const struct cli_list_filter *f, c
 
 /* Handles one page's items; *next is the cursor, *more whether the node has more. */
 static int cli__list_items(struct cli_conn *c, cli_list_fn fn, void *arg, uint64_t *count, uint64_t max,
-			   uint8_t next[32], bool *have_next, bool *more)
+                           uint8_t next[32], bool *have_next, bool *more)
 {
 	const msgpack_object *items = cli_map_get(&c->obj, "items");
 	const uint8_t *nx;
@@ -194,7 +196,8 @@ int cli_list_each(const struct cli_ctx *ctx, const struct cli_list_filter *f, cl
 
 	if ((rc = cli_connect(ctx, &c)) != CLI_OK)
 		return rc;
-	/* Bounded even against a node that never ends a listing: 10^5 pages of up to 10^4 records looked at. */
+	/* Bounded even against a node that never ends a listing: 10^5 pages of up to 10^4 records looked at.
+	 */
 	for (pages = 0; rc == CLI_OK && more && count < max; pages++) {
 		uint64_t left = max - count;
 		if (pages == CLI_LIST_MAX_PAGES) {
@@ -215,11 +218,13 @@ int cli_list_filter_check(const struct cli_list_filter *f, const char *cmd)
 	struct tj_date d;
 
 	if (f->state != NULL && tj_inegi_state(f->state) == NULL)
-		return cli_usage_err(cmd, "--state: '%s' is not an INEGI state code; see `tejido vocab state`", f->state);
+		return cli_usage_err(
+		    cmd, "--state: '%s' is not an INEGI state code; see `tejido vocab state`", f->state);
 	if (f->since != NULL && (tj_date_parse(f->since, &d) != 0 || tj_date_days(&d) < 0))
 		return cli_usage_err(cmd, "--since: '%s' is not a date (YYYY-MM-DD)", f->since);
 	if (f->act != NULL && tj_vocab_lookup("act_type", f->act) == NULL)
-		return cli_usage_err(cmd, "--act: '%s' is not an act type; see `tejido vocab act_type`", f->act);
+		return cli_usage_err(cmd, "--act: '%s' is not an act type; see `tejido vocab act_type`",
+		                     f->act);
 	return CLI_OK;
 }
 
@@ -248,11 +253,15 @@ static int cli__list_cb(const struct cli_item *it, void *arg)
 int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"lang", required_argument, NULL, CLI_OPT_LANG},
-		{"json", no_argument, NULL, CLI_OPT_JSON},       {"help", no_argument, NULL, 'h'},
-		{"state", required_argument, NULL, 's'},         {"since", required_argument, NULL, 'S'},
-		{"act", required_argument, NULL, 'a'},           {"limit", required_argument, NULL, 'n'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"lang", required_argument, NULL, CLI_OPT_LANG},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {"state", required_argument, NULL, 's'},
+	    {"since", required_argument, NULL, 'S'},
+	    {"act", required_argument, NULL, 'a'},
+	    {"limit", required_argument, NULL, 'n'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cli_list_filter f = {0};
 	struct cli__list_out o = {.ctx = ctx};
@@ -273,7 +282,8 @@ int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv)
 		} else if (opt == 'n') {
 			f.limit = strtoull(optarg, &end, 10);
 			if (*optarg == '\0' || *end != '\0' || f.limit == 0 || optarg[0] == '-')
-				return cli_usage_err("list", "--limit: '%s' is not a positive number", optarg);
+				return cli_usage_err("list", "--limit: '%s' is not a positive number",
+				                     optarg);
 		} else if (cli_common_opt(ctx, opt, optarg) != 0) {
 			return cli_usage_err("list", "bad option");
 		}
@@ -300,10 +310,12 @@ int cli_show_check_id(const char *idarg)
 	size_t n = strlen(idarg), i;
 
 	if (n < 8 || n > 64)
-		return cli_usage_err("show", "'%s' is not an incident id: give at least 8 of its hex digits", idarg);
+		return cli_usage_err("show", "'%s' is not an incident id: give at least 8 of its hex digits",
+		                     idarg);
 	for (i = 0; i < n; i++)
 		if (!isxdigit((unsigned char)idarg[i]))
-			return cli_usage_err("show", "'%s' is not an incident id: use hex digits only", idarg);
+			return cli_usage_err("show", "'%s' is not an incident id: use hex digits only",
+			                     idarg);
 	return CLI_OK;
 }
 
@@ -346,9 +358,11 @@ int cli_show_fetch(struct cli_conn *c, const char *idarg, struct cli_item *it)
 int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"lang", required_argument, NULL, CLI_OPT_LANG},
-		{"json", no_argument, NULL, CLI_OPT_JSON},       {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"lang", required_argument, NULL, CLI_OPT_LANG},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cli_conn c;
 	struct cli_item it;

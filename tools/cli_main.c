@@ -13,15 +13,15 @@
 #include "cli.h"
 
 static const struct cli_command cli__commands[] = {
-	{"init", "create a new identity and a single-node network", cli_cmd_init},
-	{"node", "start or stop the node daemon (node start | stop | status)", cli_cmd_node},
-	{"add", "add incidents (interactive form, flags or --json FILE)", cli_cmd_add},
-	{"list", "list incidents as a table or JSON", cli_cmd_list},
-	{"show", "show one incident by id or unique prefix", cli_cmd_show},
-	{"export", "export every incident as CSV or JSON", cli_cmd_export},
-	{"id", "print this node's public key and fingerprint", cli_cmd_id},
-	{"peer", "trust another node and see the sync state (peer add | list)", cli_cmd_peer},
-	{"vocab", "list the coded fields and their codes", cli_cmd_vocab},
+    {"init", "create a new identity and a single-node network", cli_cmd_init},
+    {"node", "start or stop the node daemon (node start | stop | status)", cli_cmd_node},
+    {"add", "add incidents (interactive form, flags or --json FILE)", cli_cmd_add},
+    {"list", "list incidents as a table or JSON", cli_cmd_list},
+    {"show", "show one incident by id or unique prefix", cli_cmd_show},
+    {"export", "export every incident as CSV or JSON", cli_cmd_export},
+    {"id", "print this node's public key and fingerprint", cli_cmd_id},
+    {"peer", "trust another node and see the sync state (peer add | list)", cli_cmd_peer},
+    {"vocab", "list the coded fields and their codes", cli_cmd_vocab},
 };
 
 #define CLI_N_COMMANDS (sizeof(cli__commands) / sizeof(cli__commands[0]))
@@ -30,25 +30,27 @@ static void cli__help(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "usage: tejido [--data DIR] [--lang es|en] <command> [options]\n\n"
-		   "Tejido: an encrypted peer-to-peer incident-sharing network for human-rights defenders.\n\n"
-		   "Commands:\n");
+	fprintf(f,
+	        "usage: tejido [--data DIR] [--lang es|en] <command> [options]\n\n"
+	        "Tejido: an encrypted peer-to-peer incident-sharing network for human-rights defenders.\n\n"
+	        "Commands:\n");
 	for (i = 0; i < CLI_N_COMMANDS; i++)
 		fprintf(f, "  %-8s %s\n", cli__commands[i].name, cli__commands[i].summary);
-	fprintf(f, "\nEvery command takes --help.\n\n"
-		   "Environment:\n"
-		   "  TEJIDO_DATA             data directory (default: $XDG_DATA_HOME/tejido or\n"
-		   "                          ~/.local/share/tejido); --data DIR overrides it\n"
-		   "  TEJIDO_PASSPHRASE_FILE  read the passphrase from this file (for scripts)\n"
-		   "  LANG                    es* selects Spanish labels and messages; --lang overrides it\n\n"
-		   "Exit codes:\n"
-		   "  0  success\n"
-		   "  1  failure (see the message)\n"
-		   "  2  usage error (bad command line)\n"
-		   "  3  invalid incident input: nothing was stored\n"
-		   "  4  no node is running in the data directory\n"
-		   "  5  wrong passphrase\n"
-		   "  6  no such incident\n");
+	fprintf(f,
+	        "\nEvery command takes --help.\n\n"
+	        "Environment:\n"
+	        "  TEJIDO_DATA             data directory (default: $XDG_DATA_HOME/tejido or\n"
+	        "                          ~/.local/share/tejido); --data DIR overrides it\n"
+	        "  TEJIDO_PASSPHRASE_FILE  read the passphrase from this file (for scripts)\n"
+	        "  LANG                    es* selects Spanish labels and messages; --lang overrides it\n\n"
+	        "Exit codes:\n"
+	        "  0  success\n"
+	        "  1  failure (see the message)\n"
+	        "  2  usage error (bad command line)\n"
+	        "  3  invalid incident input: nothing was stored\n"
+	        "  4  no node is running in the data directory\n"
+	        "  5  wrong passphrase\n"
+	        "  6  no such incident\n");
 }
 
 /*

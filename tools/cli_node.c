@@ -24,16 +24,16 @@
 #include "tj_node.h"
 
 static const char cli__node_usage[] =
-	"usage: tejido node start [--foreground] [--listen HOST:PORT]\n"
-	"       tejido node stop\n"
-	"       tejido node status [--json]\n\n"
-	"  start          unlocks the key file (passphrase, or TEJIDO_PASSPHRASE_FILE), starts the\n"
-	"                 daemon in the background (log: DIR/node.log, pid: DIR/node.pid) and\n"
-	"                 returns once it answers\n"
-	"  --foreground   stay in the foreground, logging to stderr (for systemd)\n"
-	"  --listen ADDR  peer address to listen on, overriding the config file\n"
-	"  stop           asks the node to stop and waits until it is gone\n"
-	"  status         whether a node runs, and what it stores\n";
+    "usage: tejido node start [--foreground] [--listen HOST:PORT]\n"
+    "       tejido node stop\n"
+    "       tejido node status [--json]\n\n"
+    "  start          unlocks the key file (passphrase, or TEJIDO_PASSPHRASE_FILE), starts the\n"
+    "                 daemon in the background (log: DIR/node.log, pid: DIR/node.pid) and\n"
+    "                 returns once it answers\n"
+    "  --foreground   stay in the foreground, logging to stderr (for systemd)\n"
+    "  --listen ADDR  peer address to listen on, overriding the config file\n"
+    "  stop           asks the node to stop and waits until it is gone\n"
+    "  status         whether a node runs, and what it stores\n";
 
 static void cli__sleep_ms(long ms)
 {
@@ -126,8 +126,8 @@ static int cli__wait_ready(const struct cli_ctx *ctx, int rfd)
 	}
 	while (cli__ping(ctx->datadir) != 0) {
 		if (waited >= limit) {
-			cli_err("the node started but does not answer on %s/%s; see %s/node.log", ctx->datadir,
-				TJ_CTL_SOCKET_NAME, ctx->datadir);
+			cli_err("the node started but does not answer on %s/%s; see %s/node.log",
+			        ctx->datadir, TJ_CTL_SOCKET_NAME, ctx->datadir);
 			return CLI_FAIL;
 		}
 		cli__sleep_ms(step);
@@ -182,7 +182,8 @@ static int cli__start(struct cli_ctx *ctx, bool foreground, const char *listen)
 	if (rc != CLI_OK)
 		(void)kill(pid, SIGTERM);
 	if (rc == CLI_OK)
-		printf("node running in %s (pid %ld); log: %s/node.log\n", ctx->datadir, (long)pid, ctx->datadir);
+		printf("node running in %s (pid %ld); log: %s/node.log\n", ctx->datadir, (long)pid,
+		       ctx->datadir);
 	return rc;
 }
 
@@ -233,7 +234,8 @@ static int cli__stop(struct cli_ctx *ctx)
 	 */
 	while (cli__ping(ctx->datadir) == 0 || cli__pid_alive(cli__read_pid(ctx->datadir))) {
 		if (waited >= limit) {
-			cli_err("the node did not stop within %d s; see %s/node.log", CLI_STOP_TIMEOUT_S, ctx->datadir);
+			cli_err("the node did not stop within %d s; see %s/node.log", CLI_STOP_TIMEOUT_S,
+			        ctx->datadir);
 			return CLI_FAIL;
 		}
 		cli__sleep_ms(step);
@@ -250,7 +252,8 @@ static void cli__status_text(const msgpack_object *m, int indent)
 
 	for (i = 0; i < m->via.map.size; i++) {
 		const msgpack_object_kv *kv = &m->via.map.ptr[i];
-		if (kv->key.type != MSGPACK_OBJECT_STR || (kv->key.via.str.size == 2 && memcmp(kv->key.via.str.ptr, "ok", 2) == 0))
+		if (kv->key.type != MSGPACK_OBJECT_STR ||
+		    (kv->key.via.str.size == 2 && memcmp(kv->key.via.str.ptr, "ok", 2) == 0))
 			continue;
 		printf("%*s%-14.*s", indent, "", (int)kv->key.via.str.size, kv->key.via.str.ptr);
 		if (kv->val.type == MSGPACK_OBJECT_MAP && indent == 2) {
@@ -292,9 +295,12 @@ static int cli__status(struct cli_ctx *ctx)
 int cli_cmd_node(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"json", no_argument, NULL, CLI_OPT_JSON},
-		{"help", no_argument, NULL, 'h'},                {"foreground", no_argument, NULL, 'f'},
-		{"listen", required_argument, NULL, 'l'},        {NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {"foreground", no_argument, NULL, 'f'},
+	    {"listen", required_argument, NULL, 'l'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *listen = NULL;
 	bool foreground = false;
@@ -314,7 +320,8 @@ int cli_cmd_node(struct cli_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage_err("node", "say `tejido node start`, `tejido node stop` or `tejido node status`");
+		return cli_usage_err("node",
+		                     "say `tejido node start`, `tejido node stop` or `tejido node status`");
 	if ((rc = cli_resolve_datadir(ctx, NULL)) != 0)
 		return rc;
 	if (strcmp(argv[optind], "start") == 0)

@@ -153,7 +153,8 @@ static int cli__pass_from_tty(struct cli_pass *p, const char *prompt, bool confi
 	int rc;
 
 	if (tty == NULL) {
-		cli_err("no terminal to ask the passphrase on; set TEJIDO_PASSPHRASE_FILE to a file holding it");
+		cli_err(
+		    "no terminal to ask the passphrase on; set TEJIDO_PASSPHRASE_FILE to a file holding it");
 		return -ENOTTY;
 	}
 	setvbuf(tty, NULL, _IONBF, 0); /* no stdio copy of the passphrase */
@@ -164,7 +165,8 @@ static int cli__pass_from_tty(struct cli_pass *p, const char *prompt, bool confi
 	}
 	if (rc == 0 && confirm) {
 		again = sodium_malloc(CLI_PASS_MAX + 1);
-		rc = again == NULL ? -ENOMEM : cli__ask_tty(tty, "Repeat the passphrase: ", again, &again_len);
+		rc =
+		    again == NULL ? -ENOMEM : cli__ask_tty(tty, "Repeat the passphrase: ", again, &again_len);
 		if (rc == 0 && (again_len != p->len || sodium_memcmp(again, p->buf, p->len) != 0)) {
 			cli_err("the two passphrases differ; nothing was created");
 			rc = -EINVAL;

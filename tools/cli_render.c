@@ -134,9 +134,9 @@ static void cli__render_victims(const struct tj_incident_summary *s, enum tj_lan
 	printf("%s\n", cli__t(lang, "victims", "víctimas"));
 	for (i = 0; i < s->n_victims; i++) {
 		const struct tj_victim *v = &s->victims[i];
-		printf("  [%u] %s: %s, %s, %s, %s", i, v->ref[0] ? v->ref : "-", cli__l("unit", v->unit, lang),
-		       cli__l("role", v->role, lang), cli__l("gender", v->gender, lang),
-		       cli__l("age_band", v->age_band, lang));
+		printf("  [%u] %s: %s, %s, %s, %s", i, v->ref[0] ? v->ref : "-",
+		       cli__l("unit", v->unit, lang), cli__l("role", v->role, lang),
+		       cli__l("gender", v->gender, lang), cli__l("age_band", v->age_band, lang));
 		if (v->traits.n > 0) {
 			printf("; ");
 			cli__codelist("trait", &v->traits, lang);
@@ -166,8 +166,8 @@ static void cli__render_aggressors_acts(const struct tj_incident_summary *s, enu
 	printf("%s\n", cli__t(lang, "acts", "actos"));
 	for (i = 0; i < s->n_acts; i++) {
 		const struct tj_act *a = &s->acts[i];
-		printf("  %s -> %s [%u]", cli__l("act_type", a->type, lang), cli__t(lang, "victim", "víctima"),
-		       a->victim);
+		printf("  %s -> %s [%u]", cli__l("act_type", a->type, lang),
+		       cli__t(lang, "victim", "víctima"), a->victim);
 		if (a->aggressor >= 0)
 			printf(", %s [%d]", cli__t(lang, "aggressor", "agresor"), a->aggressor);
 		printf("\n");
@@ -179,7 +179,8 @@ static void cli__render_protection(const struct tj_incident_summary *s, enum tj_
 	cli__key(cli__t(lang, "protection", "protección"));
 	printf("%s", cli__l("protection_status", s->protection.status, lang));
 	if (s->protection.risk_level[0] != '\0')
-		printf("; %s: %s", cli__t(lang, "risk", "riesgo"), cli__l("risk_level", s->protection.risk_level, lang));
+		printf("; %s: %s", cli__t(lang, "risk", "riesgo"),
+		       cli__l("risk_level", s->protection.risk_level, lang));
 	if (s->protection.measures.n > 0) {
 		printf("; %s: ", cli__t(lang, "measures", "medidas"));
 		cli__codelist("protection_measure", &s->protection.measures, lang);
@@ -190,7 +191,8 @@ static void cli__render_protection(const struct tj_incident_summary *s, enum tj_
 	}
 	printf("\n");
 	cli__key(cli__t(lang, "source", "fuente"));
-	printf("%s (%s)\n", cli__l("source_type", s->source.type, lang), cli__l("reliability", s->source.reliability, lang));
+	printf("%s (%s)\n", cli__l("source_type", s->source.type, lang),
+	       cli__l("reliability", s->source.reliability, lang));
 	cli__key(cli__t(lang, "verification", "verificación"));
 	printf("%s\n", cli__l("verification", s->verification, lang));
 }
@@ -202,11 +204,13 @@ static void cli__render_case(const struct cli_item *it, enum tj_lang lang)
 
 	printf("%s\n", cli__t(lang, "case (confidential)", "caso (confidencial)"));
 	if (!it->meta.case_present) {
-		printf("  %s\n", cli__t(lang, "no case face was recorded", "no se registró la parte confidencial"));
+		printf("  %s\n",
+		       cli__t(lang, "no case face was recorded", "no se registró la parte confidencial"));
 		return;
 	}
 	if (c == NULL) {
-		printf("  %s\n", cli__t(lang, "case not shared with this node", "caso no compartido con este nodo"));
+		printf("  %s\n",
+		       cli__t(lang, "case not shared with this node", "caso no compartido con este nodo"));
 		return;
 	}
 	for (i = 0; i < c->n_names; i++)
@@ -248,7 +252,8 @@ void cli_render_incident(const struct cli_item *it, enum tj_lang lang)
 	cli__key(cli__t(lang, "place", "lugar"));
 	if (s->location.municipality[0] != '\0')
 		printf("%s, ", cli_municipality_name(s->location.municipality));
-	printf("%s (%s)\n", cli_state_name(s->location.state), cli__l("place_type", s->location.place_type, lang));
+	printf("%s (%s)\n", cli_state_name(s->location.state),
+	       cli__l("place_type", s->location.place_type, lang));
 	if (s->residence.state[0] != '\0') {
 		cli__key(cli__t(lang, "residence", "residencia"));
 		if (s->residence.municipality[0] != '\0')

@@ -17,10 +17,10 @@
 
 /* Replies carry up to 1,000 incident summaries: wide, but still bounded. */
 static const struct tj_mp_limits cli__reply_limits = {
-	.max_depth = 8,
-	.max_items = 1u << 20,
-	.max_str = 1u << 20,
-	.canonical = false,
+    .max_depth = 8,
+    .max_items = 1u << 20,
+    .max_str = 1u << 20,
+    .canonical = false,
 };
 
 static void cli__conn_reset(struct cli_conn *c)
@@ -211,12 +211,17 @@ cJSON *cli_obj_to_json(const msgpack_object *o, unsigned depth)
 	if (depth > 8)
 		return cJSON_CreateNull();
 	switch (o->type) {
-	case MSGPACK_OBJECT_NIL: return cJSON_CreateNull();
-	case MSGPACK_OBJECT_BOOLEAN: return cJSON_CreateBool(o->via.boolean);
-	case MSGPACK_OBJECT_POSITIVE_INTEGER: return cJSON_CreateNumber((double)o->via.u64);
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: return cJSON_CreateNumber((double)o->via.i64);
+	case MSGPACK_OBJECT_NIL:
+		return cJSON_CreateNull();
+	case MSGPACK_OBJECT_BOOLEAN:
+		return cJSON_CreateBool(o->via.boolean);
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		return cJSON_CreateNumber((double)o->via.u64);
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		return cJSON_CreateNumber((double)o->via.i64);
 	case MSGPACK_OBJECT_FLOAT32:
-	case MSGPACK_OBJECT_FLOAT64: return cJSON_CreateNumber(o->via.f64);
+	case MSGPACK_OBJECT_FLOAT64:
+		return cJSON_CreateNumber(o->via.f64);
 	case MSGPACK_OBJECT_STR: {
 		char *s = strndup(o->via.str.ptr, o->via.str.size);
 		j = s != NULL ? cJSON_CreateString(s) : NULL;
@@ -241,14 +246,16 @@ cJSON *cli_obj_to_json(const msgpack_object *o, unsigned depth)
 		for (i = 0; j != NULL && i < o->via.map.size; i++) {
 			const msgpack_object_kv *kv = &o->via.map.ptr[i];
 			char *k;
-			if (kv->key.type != MSGPACK_OBJECT_STR || (k = strndup(kv->key.via.str.ptr, kv->key.via.str.size)) == NULL)
+			if (kv->key.type != MSGPACK_OBJECT_STR ||
+			    (k = strndup(kv->key.via.str.ptr, kv->key.via.str.size)) == NULL)
 				continue;
 			if (strcmp(k, "ok") != 0)
 				cJSON_AddItemToObject(j, k, cli_obj_to_json(&kv->val, depth + 1));
 			free(k);
 		}
 		return j;
-	default: return cJSON_CreateNull();
+	default:
+		return cJSON_CreateNull();
 	}
 }
 
@@ -258,15 +265,27 @@ void cli_obj_print(const msgpack_object *o)
 	char hex[65];
 
 	switch (o->type) {
-	case MSGPACK_OBJECT_NIL: printf("-"); break;
-	case MSGPACK_OBJECT_BOOLEAN: printf("%s", o->via.boolean ? "yes" : "no"); break;
-	case MSGPACK_OBJECT_POSITIVE_INTEGER: printf("%llu", (unsigned long long)o->via.u64); break;
-	case MSGPACK_OBJECT_NEGATIVE_INTEGER: printf("%lld", (long long)o->via.i64); break;
-	case MSGPACK_OBJECT_STR: printf("%.*s", (int)o->via.str.size, o->via.str.ptr); break;
+	case MSGPACK_OBJECT_NIL:
+		printf("-");
+		break;
+	case MSGPACK_OBJECT_BOOLEAN:
+		printf("%s", o->via.boolean ? "yes" : "no");
+		break;
+	case MSGPACK_OBJECT_POSITIVE_INTEGER:
+		printf("%llu", (unsigned long long)o->via.u64);
+		break;
+	case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+		printf("%lld", (long long)o->via.i64);
+		break;
+	case MSGPACK_OBJECT_STR:
+		printf("%.*s", (int)o->via.str.size, o->via.str.ptr);
+		break;
 	case MSGPACK_OBJECT_BIN:
 		tj_hex((const uint8_t *)o->via.bin.ptr, o->via.bin.size < 32 ? o->via.bin.size : 32, hex);
 		printf("%s", hex);
 		break;
-	default: printf("..."); break;
+	default:
+		printf("...");
+		break;
 	}
 }

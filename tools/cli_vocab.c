@@ -9,12 +9,12 @@
 #include "cli.h"
 
 static const char cli__vocab_usage[] =
-	"usage: tejido vocab [FIELD] [--json] [--lang es|en]\n"
-	"       tejido vocab state\n"
-	"       tejido vocab municipality NN\n\n"
-	"Without FIELD: the coded fields. With FIELD: its codes, with Spanish and English\n"
-	"labels (and the severity of each act type). `state` lists the INEGI state codes,\n"
-	"`municipality NN` the municipalities of state NN.\n";
+    "usage: tejido vocab [FIELD] [--json] [--lang es|en]\n"
+    "       tejido vocab state\n"
+    "       tejido vocab municipality NN\n\n"
+    "Without FIELD: the coded fields. With FIELD: its codes, with Spanish and English\n"
+    "labels (and the severity of each act type). `state` lists the INEGI state codes,\n"
+    "`municipality NN` the municipalities of state NN.\n";
 
 static int cli__fields(const struct cli_ctx *ctx)
 {
@@ -40,8 +40,8 @@ static int cli__fields(const struct cli_ctx *ctx)
 	if (arr != NULL)
 		rc = cli_print_json(arr);
 	else
-		printf("%-20s      %s\n%-20s      %s\n", "state", "INEGI: `tejido vocab state`", "municipality",
-		       "INEGI: `tejido vocab municipality NN`");
+		printf("%-20s      %s\n%-20s      %s\n", "state", "INEGI: `tejido vocab state`",
+		       "municipality", "INEGI: `tejido vocab municipality NN`");
 	cJSON_Delete(arr);
 	return rc;
 }
@@ -113,7 +113,8 @@ static int cli__municipalities(const struct cli_ctx *ctx, const char *state)
 
 	if (tj_inegi_state(state) == NULL || strlen(state) != 2) {
 		cJSON_Delete(arr);
-		return cli_usage_err("vocab", "'%s' is not an INEGI state code; see `tejido vocab state`", state);
+		return cli_usage_err("vocab", "'%s' is not an INEGI state code; see `tejido vocab state`",
+		                     state);
 	}
 	for (i = 1; i <= 999; i++) {
 		const struct tj_municipality_info *m;
@@ -138,9 +139,11 @@ static int cli__municipalities(const struct cli_ctx *ctx, const char *state)
 int cli_cmd_vocab(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"lang", required_argument, NULL, CLI_OPT_LANG},
-		{"json", no_argument, NULL, CLI_OPT_JSON},       {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"lang", required_argument, NULL, CLI_OPT_LANG},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const struct tj_vocab *v;
 	int opt;
