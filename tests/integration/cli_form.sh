@@ -54,7 +54,7 @@ grep -q "nothing was stored" "$T/form.out" || fail "form (en): cancel message"
 # Not a terminal and no input: a usage error, not a hang.
 expect_rc 2 tj add < /dev/null
 
-# on_tty_slow "LINE1|LINE2" ARGS...: like on_tty, one line every half second (the
+# on_tty_slow "LINE1|LINE2" ARGS...: like on_tty, one line every 1.2 s (the
 # passphrase prompt flushes what was typed ahead, as a terminal should).
 on_tty_slow() {
 	local lines=$1
@@ -62,7 +62,7 @@ on_tty_slow() {
 	{
 		IFS='|' read -ra parts <<< "$lines"
 		for l in "${parts[@]}"; do
-			sleep 0.7
+			sleep 1.2
 			printf '%s\n' "$l"
 		done
 		sleep 0.5
