@@ -13,6 +13,7 @@
 
 #include "tj_keyring.h"
 #include "tj_log.h"
+#include "tj_member.h"
 #include "tj_peer_int.h"
 
 static struct tj_peers *tj__active;
@@ -365,7 +366,7 @@ static int tj__handshake_done(struct tj__conn *c)
 	c->shs = NULL;
 	if (rc != 0)
 		return rc;
-	uv_timer_stop(&c->timer);
+	/* The deadline keeps running until the peer's HELLO: a silent member does not hold a slot. */
 	c->state = TJ__HELLO;
 	if (!c->outbound && !c->hs_refunded) {
 		/* A completed handshake does not count against its address. */
@@ -453,9 +454,10 @@ static void tj__hs_deadline(uv_timer_t *t)
 {
 	struct tj__conn *c = t->data;
 
-	if (c->closing || c->state >= TJ__HELLO)
+	if (c->closing || c->state >= TJ__READY)
 		return;
-	tj__log_peer(TJ_LOG_WARN, c, "handshake deadline passed; dropped");
+	tj__log_peer(TJ_LOG_WARN, c, c->state == TJ__HELLO ? "no HELLO before the deadline; dropped"
+							     : "handshake deadline passed; dropped");
 	tj__conn_close(c);
 }
 
@@ -682,62 +684,10 @@ static int tj__listen(struct tj_peers *P, const char *addr)
 	return 0;
 }
 
-/* The stewards named in the genesis (for the interim membership rule). */
-static int tj__load_stewards(struct tj_peers *P)
-{
-	uint8_t plain[4096], gid[32];
-	char name[TJ_NETWORK_NAME_MAX + 1];
-	struct tj_record rec;
-	struct tj_txn t;
-	const uint8_t *enc;
-	size_t len, plen = 0;
-	uint32_t th;
-	int rc;
-
-	if ((rc = tj_txn_begin(P->node->store, false, &t)) != 0)
-		return rc;
-	rc = tj_store_get(&t, P->node->network_id, &enc, &len);
-	if (rc == 0)
-		rc = tj_record_verify(enc, len, &rec, gid) == 0 ? 0 : TJ_ESTORE;
-	if (rc == 0 && rec.ciphertext_len > sizeof(plain) + 16)
-		rc = TJ_ELIMIT;
-	if (rc == 0)
-		rc = tj_record_open(enc, &rec, P->node->u->id, tj_keyring_lookup, P->node->keyring, plain,
-				    sizeof(plain), &plen);
-	if (rc == 0)
-		rc = tj_genesis_body_decode(plain, plen, name, &th, P->stewards, TJ_STEWARDS_MAX, &P->n_stewards);
-	tj_txn_abort(&t);
-	sodium_memzero(plain, sizeof(plain));
-	sodium_memzero(name, sizeof(name));
-	return rc;
-}
-
-bool tj_peers_interim_member(void *ctx, const uint8_t pk[32])
-{
-	struct tj_peers *P = ctx;
-	uint8_t ids[1][32];
-	struct tj_txn t;
-	size_t n = 0;
-
-	for (size_t i = 0; i < P->n_stewards; i++)
-		if (sodium_memcmp(P->stewards[i], pk, 32) == 0)
-			return true;
-	if (tj_txn_begin(P->node->store, false, &t) != 0)
-		return false;
-	if (tj_store_chain_ids(&t, pk, 0, ids, 1, &n) != 0)
-		n = 0;
-	tj_txn_abort(&t);
-	return n > 0;
-}
-
 static int tj__peers_setup(struct tj_peers *P, const struct tj_peers_opts *opts)
 {
 	int rc;
 
-	if ((rc = tj__load_stewards(P)) != 0) {
-		TJ_LOG_E("peer", "cannot read the network's stewards: %s", tj_strerror(rc));
-		return rc;
-	}
 	if ((rc = tj__book_load(P)) != 0 || (rc = tj__sync_init(P)) != 0)
 		return rc;
 	if ((rc = uv_timer_init(P->loop, &P->tick)) != 0)
@@ -769,8 +719,8 @@ int tj_peers_start(uv_loop_t *loop, struct tj_node *node, const struct tj_peers_
 		return -ENOMEM;
 	P->loop = loop;
 	P->node = node;
-	P->is_member = opts->is_member != NULL ? opts->is_member : tj_peers_interim_member;
-	P->member_ctx = opts->is_member != NULL ? opts->member_ctx : P;
+	P->is_member = opts->is_member != NULL ? opts->is_member : tj_member_is_member;
+	P->member_ctx = opts->is_member != NULL ? opts->member_ctx : node->store;
 	P->sync_interval_ms = opts->sync_interval_ms != 0 ? opts->sync_interval_ms : TJ_PEER_SYNC_INTERVAL_MS;
 	tj__active = P;
 	if ((rc = tj__peers_setup(P, opts)) != 0)

@@ -62,12 +62,12 @@
 #define TJ_PEER_HS_BURST 30
 #define TJ_META_PEERS "peers"
 
-/* Does this Ed25519 key belong to a member of our network? Loop thread only. */
+/* Does this Ed25519 key belong to a current member of our network? Loop thread only. */
 typedef bool (*tj_is_member_fn)(void *ctx, const uint8_t pk[32]);
 
 struct tj_peers_opts {
 	const char *listen;         /* "HOST:PORT" or NULL / "" for no listener */
-	tj_is_member_fn is_member;  /* NULL = tj_peers_interim_member with the peers as ctx */
+	tj_is_member_fn is_member;  /* NULL = tj_member_is_member (tj_member.h) on the node's store */
 	void *member_ctx;
 	uint32_t sync_interval_ms;  /* 0 = TJ_PEER_SYNC_INTERVAL_MS */
 };
@@ -94,13 +94,6 @@ void tj_peers_local_added(struct tj_peers *p, const uint8_t (*ids)[32], size_t n
 
 /* The control socket's add / add_batch stored these (items with err 0): share them. */
 void tj_peers_share_added(const struct tj_add_item *items, size_t n);
-
-/*
- * The interim membership rule until node/tj_member.h lands: the genesis
- * stewards, and every key that authored a verified record we store (seq 0
- * of its chain). ctx is the struct tj_peers.
- */
-bool tj_peers_interim_member(void *ctx, const uint8_t pk[32]);
 
 /* The bound listen address ("127.0.0.1:41234") or "" when not listening. */
 const char *tj_peers_listen_addr(const struct tj_peers *p);

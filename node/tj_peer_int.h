@@ -119,8 +119,6 @@ struct tj_peers {
 	struct tj__entry book[TJ_PEER_BOOK_MAX];
 	size_t n_book;
 	struct tj__pstat stats[TJ_PEER_CONNS_MAX];
-	uint8_t stewards[TJ_STEWARDS_MAX][32];
-	size_t n_stewards;
 	struct tj_neg_storage *neg_st;
 	unsigned n_sessions;    /* initiator sessions borrowing neg_st */
 	struct tj__pending_ins pending;

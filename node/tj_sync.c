@@ -579,6 +579,7 @@ static void tj__on_hello(struct tj__conn *c, const struct tj_wire_msg *m)
 	tj_boxstream_reasm_free(c->reasm);
 	c->reasm = big;
 	c->state = TJ__READY;
+	uv_timer_stop(&c->timer);
 	(void)tj__pstat_for(c->P, c->peer_pk);
 	if (c->entry >= 0)
 		c->P->book[c->entry].backoff_ms = TJ_PEER_BACKOFF_MIN_MS;

@@ -157,11 +157,10 @@ int tj_wire_decode(const uint8_t *buf, size_t len, bool hello_done, struct tj_wi
 	if (n < 1 || type > UINT8_MAX)
 		return TJ_EPROTO;
 	m->type = (uint8_t)type;
-	if (!hello_done && m->type != TJ_WIRE_HELLO)
-		return TJ_EPROTO;
-	if (hello_done && m->type == TJ_WIRE_HELLO)
-		return TJ_EPROTO; /* said once */
-	rc = m->type == TJ_WIRE_HELLO ? tj__read_hello(&r, n, m) : tj__read_body(&r, n, m);
+	if (hello_done == (m->type == TJ_WIRE_HELLO))
+		rc = TJ_EPROTO; /* HELLO first, and only once */
+	else
+		rc = m->type == TJ_WIRE_HELLO ? tj__read_hello(&r, n, m) : tj__read_body(&r, n, m);
 	if (rc == 0 && r.p != r.end)
 		rc = TJ_EMALFORMED;
 	if (rc != 0)

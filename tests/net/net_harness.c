@@ -22,13 +22,13 @@
 #include "tj_ingest.h"
 #include "tj_keyfile.h"
 #include "tj_keyring.h"
+#include "tj_member.h"
 #include "tj_mp.h"
 #include "tj_node.h"
 #include "tj_node_core.h"
 #include "tj_seal.h"
 #include "tj_store.h"
-
-#define NET_REC_CAP (4096u)
+#include "tj_welcome.h"
 
 static void net__die(const char *what, int rc)
 {
@@ -84,118 +84,46 @@ static struct tj_unlocked *net__identity(const char *dir)
 	return u;
 }
 
-/* Node i's introduction: a PEER_ADDR record at seq 0, signed by it, readable by the network. */
-static void net__intro(const struct tj_keyring *kr, const uint8_t network_id[32], const struct tj_unlocked *u,
-		       uint8_t *out, size_t *len, uint8_t id[32])
+/* With the founder open: admit every other node (threshold 1), then one welcome bundle each. */
+static void net__welcome_make(struct net *net, struct tj_unlocked **us, uint8_t **bundles, size_t *lens)
 {
-	static const uint8_t body[] = {0x91, 0xa9, '1', '2', '7', '.', '0', '.', '0', '.', '1'};
-	struct tj_seal_in in;
-	int rc;
-
-	memset(&in, 0, sizeof(in));
-	memcpy(in.network_id, network_id, 32);
-	in.ts_ms = tj_now_ms();
-	in.kind = TJ_KIND_PEER_ADDR;
-	in.audience.type = TJ_AUD_NETWORK;
-	in.audience.has_ref = true;
-	in.epoch = tj_keyring_current_epoch(kr);
-	memcpy(in.audience.ref, in.epoch->id, 32);
-	in.body = body;
-	in.body_len = sizeof(body);
-	if ((rc = tj_record_seal(&in, u->id, out, NET_REC_CAP, len, id)) != 0)
-		net__die("seal intro", rc);
-}
-
-static void net__put(struct tj_txn *t, const uint8_t network_id[32], const uint8_t *enc, size_t len)
-{
-	struct tj_ingest_item it;
-	struct tj_ingest_ctx ctx = {.has_network = true, .now_ms = tj_now_ms()};
-	int rc;
-
-	memcpy(ctx.network_id, network_id, 32);
-	memset(&it, 0, sizeof(it));
-	it.enc = enc;
-	it.len = len;
-	tj_ingest_validate(&ctx, &it);
-	if ((rc = tj_ingest_put(t, &it)) != 0 || (rc = it.result) != 0)
-		net__die("ingest", rc);
-}
-
-struct net__welcome {
-	uint8_t network_id[32];
-	uint8_t genesis[NET_REC_CAP];
-	size_t genesis_len;
-	uint8_t *keyring[NET_NODES_MAX]; /* sealed under each node's storage key */
-	size_t keyring_len[NET_NODES_MAX];
-	uint8_t intro[NET_NODES_MAX][NET_REC_CAP];
-	size_t intro_len[NET_NODES_MAX];
-	uint8_t intro_id[NET_NODES_MAX][32];
-};
-
-/* With the founder open: everything the others need from it. */
-static void net__welcome_make(struct net *net, struct tj_unlocked **us, struct net__welcome *w)
-{
+	struct tj_member_body b;
 	struct tj_node *f = NULL;
-	struct tj_txn t;
-	const uint8_t *enc;
+	uint8_t pid[32];
 	int rc;
 
 	if ((rc = tj_node_open(net->nodes[0].dir, 0, us[0], &f)) != 0)
 		net__die("open founder", rc);
 	us[0] = NULL;
-	memcpy(w->network_id, f->network_id, 32);
 	memcpy(net->network_id, f->network_id, 32);
 	memcpy(net->network_key, f->keyring->network_key, 32);
-	if ((rc = tj_txn_begin(f->store, false, &t)) != 0 ||
-	    (rc = tj_store_get(&t, f->network_id, &enc, &w->genesis_len)) != 0)
-		net__die("read genesis", rc);
-	memcpy(w->genesis, enc, w->genesis_len);
-	tj_txn_abort(&t);
 	for (size_t i = 1; i < net->n; i++) {
-		if ((rc = tj_keyring_seal(f->keyring, us[i]->storage_key, &w->keyring[i], &w->keyring_len[i])) != 0)
-			net__die("seal keyring", rc);
-		net__intro(f->keyring, f->network_id, us[i], w->intro[i], &w->intro_len[i], w->intro_id[i]);
+		memset(&b, 0, sizeof(b));
+		b.action = TJ_MEMBER_ADMIT;
+		b.role = TJ_ROLE_MEMBER;
+		memcpy(b.subject, net->nodes[i].pk, 32);
+		snprintf(b.name, sizeof(b.name), "Nodo %zu", i);
+		if ((rc = tj_member_propose(f, &b, pid)) != 0)
+			net__die("admit", rc);
 	}
+	/* Every bundle carries every admission: each node knows all the others from the start. */
+	for (size_t i = 1; i < net->n; i++)
+		if ((rc = tj_welcome_make(f, net->nodes[i].pk, NULL, &bundles[i], &lens[i])) != 0)
+			net__die("welcome", rc);
 	tj_node_close(f);
-}
-
-/* Writes node i's store: keys, genesis, every introduction, its chain head. */
-static void net__welcome_write(struct net *net, size_t i, const struct net__welcome *w)
-{
-	struct tj_store *st = NULL;
-	struct tj_txn t;
-	uint8_t head[40];
-	int rc;
-
-	if ((rc = tj_store_open(net->nodes[i].dir, 64ull << 20, &st)) != 0 || (rc = tj_txn_begin(st, true, &t)) != 0)
-		net__die("open store", rc);
-	if (i > 0) {
-		if ((rc = tj_store_meta_put(&t, TJ_KEYRING_META_NAME, w->keyring[i], w->keyring_len[i])) != 0 ||
-		    (rc = tj_store_meta_put(&t, TJ_META_NETWORK_ID, w->network_id, 32)) != 0)
-			net__die("meta", rc);
-		net__put(&t, w->network_id, w->genesis, w->genesis_len);
-		tj_store_be64(0, head);
-		memcpy(head + 8, w->intro_id[i], 32);
-		if ((rc = tj_store_meta_put(&t, TJ_META_HEAD, head, sizeof(head))) != 0)
-			net__die("head", rc);
-	}
-	for (size_t j = 1; j < net->n; j++)
-		net__put(&t, w->network_id, w->intro[j], w->intro_len[j]);
-	if ((rc = tj_txn_commit(&t)) != 0)
-		net__die("commit", rc);
-	tj_store_close(st);
 }
 
 void net_mknet(struct net *net, const char *tejido, size_t n)
 {
 	struct tj_unlocked *us[NET_NODES_MAX] = {0};
-	struct tj_init_opts opts = {.network_name = "Red de prueba"};
-	struct net__welcome *w = calloc(1, sizeof(*w));
+	struct tj_init_opts founder = {.network_name = "Red de prueba"}, joiner = {.no_network = true};
+	uint8_t *bundles[NET_NODES_MAX] = {0};
+	size_t lens[NET_NODES_MAX] = {0};
 	char path[160];
 	FILE *f;
 	int rc;
 
-	if (w == NULL || n < 1 || n > NET_NODES_MAX || sodium_init() < 0)
+	if (n < 1 || n > NET_NODES_MAX || sodium_init() < 0)
 		abort();
 	memset(net, 0, sizeof(*net));
 	net->tejido = tejido;
@@ -215,17 +143,17 @@ void net_mknet(struct net *net, const char *tejido, size_t n)
 		memcpy(net->nodes[i].pk, us[i]->id->pk, 32);
 		memcpy(net->nodes[i].sk, us[i]->id->sk, 64);
 		net->nodes[i].port = net__free_port();
+		if ((rc = tj_node_init(net->nodes[i].dir, us[i], i == 0 ? &founder : &joiner)) != 0)
+			net__die("node init", rc);
 	}
-	if ((rc = tj_node_init(net->nodes[0].dir, us[0], &opts)) != 0)
-		net__die("node init", rc);
-	net__welcome_make(net, us, w);
-	for (size_t i = 0; i < n; i++)
-		net__welcome_write(net, i, w);
+	net__welcome_make(net, us, bundles, lens);
+	for (size_t i = 1; i < n; i++)
+		if ((rc = tj_welcome_join(net->nodes[i].dir, us[i], bundles[i], lens[i], NULL)) != 0)
+			net__die("join", rc);
 	for (size_t i = 0; i < n; i++) {
 		tj_unlocked_free(us[i]);
-		free(w->keyring[i]);
+		free(bundles[i]);
 	}
-	free(w);
 }
 
 static int net__rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)

@@ -2,15 +2,11 @@
  * Multi-node test harness: real `tejido` daemons as processes on 127.0.0.1,
  * each with its own data directory, driven over their control sockets.
  *
- * Until joining exists (the membership engineer's part), tj_net_mknet()
- * builds the data directories of N nodes of ONE network directly with the C
- * API: a founder (tj_node_init), then for every other node its own identity
- * and key file, the founder's network and epoch keys sealed under ITS
- * storage key, the genesis, and an introduction record (kind PEER_ADDR,
- * seq 0) signed by the node itself. Every introduction goes into every
- * store, so under the interim membership rule (authors of stored records
- * are members) each node admits the others. This is the "welcome data
- * written directly" a real welcome bundle will replace.
+ * tj_net_mknet() builds the data directories of N nodes of ONE network with
+ * the node's own joining path: a founder (tj_node_init), N-1 identities
+ * without a network; the founder admits each (tj_member_propose, threshold
+ * 1) and writes each a welcome bundle (tj_welcome_make), which the new node
+ * installs (tj_welcome_join). Each node has its own identity and key file.
  *
  * Every wait is bounded; every process started is killed and reaped.
  */
