@@ -44,6 +44,8 @@ struct bench_opts {
 /* ---- timing and process figures ---------------------------------------------------- */
 double bench_now(void);        /* CLOCK_MONOTONIC, seconds */
 double bench_cpu_self(void);   /* user + system of this process, seconds */
+/* This thread's time on a CPU and waiting for one (/proc/thread-self/schedstat), seconds; false if unknown. */
+bool bench_schedstat(double *on_cpu, double *waiting);
 /* A field of /proc/PID/status in kB ("VmHWM", "VmRSS", "RssAnon", "RssFile"); pid 0 = self. */
 long bench_status_kb(pid_t pid, const char *field);
 /* Bytes on disk (st_blocks) of the regular files under dir, recursively. */
@@ -95,12 +97,29 @@ void bench_net_free(struct bench_net *net);
  */
 uint64_t bench_gen_records(const struct bench_corpus *c, struct bench_net *net, uint64_t n, const char *path);
 
+/* Where a store's pages go: each named LMDB database (read after the writer closed it). */
+#define BENCH_DBS_MAX 16
+struct bench_dbs {
+	uint32_t n;
+	uint32_t page_bytes;
+	uint64_t free_pages; /* pages LMDB holds for reuse (copy-on-write leftovers) */
+	struct {
+		char name[24];
+		uint64_t entries;
+		uint64_t pages; /* branch + leaf + overflow */
+	} db[BENCH_DBS_MAX];
+};
+void bench_dbs_read(const char *store_dir, struct bench_dbs *out);
+
 /* ---- bench_ingest.c ------------------------------------------------------------- */
 struct bench_ingest_result {
 	uint64_t records;    /* stored */
 	uint64_t refused;    /* any other result: must be 0 */
 	double wall_s;
 	double cpu_s;
+	double main_cpu_s;   /* the main thread (/proc/thread-self/schedstat): on a CPU, */
+	double main_wait_s;  /* waiting for one (other work on the machine), */
+	double main_block_s; /* and neither: blocked, i.e. writing and fsync */
 	uint64_t du_bytes;   /* the store directory */
 	uint64_t used_bytes; /* LMDB's used pages */
 	long hwm_kb;         /* VmHWM at the end */
@@ -108,6 +127,7 @@ struct bench_ingest_result {
 	long anon_kb;        /* RssAnon at the end */
 	long file_kb;        /* RssFile at the end (LMDB's map) */
 	int err;
+	struct bench_dbs dbs;
 };
 
 /* Ingests the records file into an empty store under dir, in a child process. threads 0 = tj_ingest_batch. */
@@ -134,6 +154,7 @@ struct bench_daemon_result {
 	long base_kb;           /* its VmRSS once ready */
 	long anon_kb, file_kb;
 	double mean_sum_bytes, mean_case_bytes; /* bodies sent */
+	struct bench_dbs dbs;
 };
 
 void bench_daemon_run(const struct bench_opts *o, const struct bench_corpus *c, const char *dir,

@@ -431,6 +431,7 @@ void bench_daemon_run(const struct bench_opts *o, const struct bench_corpus *c, 
 		char store[BENCH_PATH_MAX];
 		bench_path(store, d.dir, TJ_STORE_DIR_NAME);
 		out->du_bytes = bench_du(store);
+		bench_dbs_read(store, &out->dbs);
 	}
 	bench__pool_free(&d.pool);
 	free(d.req);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cJSON.h>
 #include <sodium.h>
 
 #include "bench.h"
@@ -31,6 +32,7 @@ struct bench_corpus {
 	char *pool; /* every demo narrative, repeated: text for varied narratives */
 	size_t pool_len;
 	struct tj_incident_summary *scratch;
+	const struct tj_incident_case *with_case; /* for incidents whose demo has no case face */
 };
 
 static char *bench__slurp(const char *path, size_t *len)
@@ -57,21 +59,18 @@ static int bench__cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void bench__load_one(struct bench_corpus *c, const char *path)
+static void bench__load_text(struct bench_corpus *c, const char *path, const char *json, size_t len)
 {
 	struct tj_incident_summary *s = NULL;
 	struct tj_incident_case *k = NULL;
 	struct tj_verr verr;
-	size_t len = 0;
-	char *json = bench__slurp(path, &len);
 	int rc;
 
-	if (json == NULL)
-		bench_die("cannot read %s", path);
+	if (c->n == BENCH_DEMO_MAX)
+		return;
 	rc = tj_incident_from_json(json, len, TJ_LANG_EN, tj_now_ms(), &s, &k, &verr);
-	free(json);
-	if (rc != 0 || k == NULL || k->narrative == NULL) {
-		fprintf(stderr, "tejido-bench: skipping %s: %s\n", path, rc != 0 ? verr.message : "no case narrative");
+	if (rc != 0) {
+		fprintf(stderr, "tejido-bench: skipping an incident of %s: %s\n", path, verr.message);
 		tj_incident_summary_free(s);
 		tj_incident_case_free(k);
 		return;
@@ -80,6 +79,30 @@ static void bench__load_one(struct bench_corpus *c, const char *path)
 	c->sum[c->n] = s;
 	c->kase[c->n] = k;
 	c->n++;
+}
+
+/* A demo file holds one incident object or an array of them (as `tejido add --json` takes). */
+static void bench__load_one(struct bench_corpus *c, const char *path)
+{
+	size_t len = 0;
+	char *json = bench__slurp(path, &len);
+	cJSON *doc, *el;
+
+	if (json == NULL)
+		bench_die("cannot read %s", path);
+	doc = cJSON_ParseWithLength(json, len);
+	if (cJSON_IsArray(doc)) {
+		cJSON_ArrayForEach(el, doc) {
+			char *one = cJSON_PrintUnformatted(el);
+			if (one != NULL)
+				bench__load_text(c, path, one, strlen(one));
+			free(one);
+		}
+	} else {
+		bench__load_text(c, path, json, len);
+	}
+	cJSON_Delete(doc);
+	free(json);
 }
 
 static void bench__make_pool(struct bench_corpus *c)
@@ -91,7 +114,10 @@ static void bench__make_pool(struct bench_corpus *c)
 		bench_die("out of memory");
 	while (off < BENCH_POOL_BYTES) {
 		for (size_t i = 0; i < c->n && off < BENCH_POOL_BYTES; i++) {
-			size_t l = strlen(c->kase[i]->narrative);
+			size_t l;
+			if (c->kase[i] == NULL || c->kase[i]->narrative == NULL)
+				continue;
+			l = strlen(c->kase[i]->narrative);
 			if (l + 1 > BENCH_POOL_BYTES - off)
 				l = BENCH_POOL_BYTES - off - 1;
 			memcpy(c->pool + off, c->kase[i]->narrative, l);
@@ -126,8 +152,11 @@ struct bench_corpus *bench_corpus_load(const char *dir)
 		bench__load_one(c, path);
 		free(names[i]);
 	}
-	if (c->n == 0)
-		bench_die("no usable incident in %s", dir);
+	for (size_t i = 0; i < c->n && c->with_case == NULL; i++)
+		if (c->kase[i] != NULL && c->kase[i]->narrative != NULL)
+			c->with_case = c->kase[i];
+	if (c->with_case == NULL)
+		bench_die("no incident with a case narrative in %s", dir);
 	bench__make_pool(c);
 	c->scratch = tj_incident_summary_new();
 	if (c->scratch == NULL)
@@ -223,7 +252,7 @@ static void bench__case(const struct bench_corpus *c, uint64_t i, uint64_t *rs, 
 			size_t *len)
 {
 	static const uint8_t zero[32];
-	struct tj_incident_case k = *c->kase[i % c->n];
+	struct tj_incident_case k = c->kase[i % c->n] != NULL ? *c->kase[i % c->n] : *c->with_case;
 	char names[TJ_INC_NAMES_MAX][48];
 	char narrative[TJ_INC_TEXT_MAX_BYTES + 1];
 	size_t base = 0, want, start;

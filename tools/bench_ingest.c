@@ -120,7 +120,7 @@ static void bench__ingest_child(const struct bench_net *net, const char *records
 	uint8_t *arena = malloc((size_t)BENCH_BATCH * BENCH_REC_MAX_BYTES);
 	struct tj_ingest_item *items = calloc(BENCH_BATCH, sizeof(*items));
 	FILE *f = fopen(records, "rb");
-	double t0, c0;
+	double t0, c0, s_cpu0 = 0, s_wait0 = 0, s_cpu1 = 0, s_wait1 = 0;
 	size_t n;
 
 	if (arena == NULL || items == NULL || f == NULL)
@@ -130,6 +130,7 @@ static void bench__ingest_child(const struct bench_net *net, const char *records
 	memcpy(ctx.network_id, net->network_id, 32);
 	ctx.now_ms = tj_now_ms();
 	r->base_kb = bench_status_kb(0, "VmRSS");
+	(void)bench_schedstat(&s_cpu0, &s_wait0);
 	t0 = bench_now();
 	c0 = bench_cpu_self();
 	while ((n = bench__read_batch(f, arena, items)) > 0) {
@@ -141,6 +142,11 @@ static void bench__ingest_child(const struct bench_net *net, const char *records
 	}
 	r->wall_s = bench_now() - t0;
 	r->cpu_s = bench_cpu_self() - c0;
+	if (bench_schedstat(&s_cpu1, &s_wait1)) {
+		r->main_cpu_s = s_cpu1 - s_cpu0;
+		r->main_wait_s = s_wait1 - s_wait0;
+		r->main_block_s = r->wall_s - r->main_cpu_s - r->main_wait_s;
+	}
 	r->hwm_kb = bench_status_kb(0, "VmHWM");
 	r->anon_kb = bench_status_kb(0, "RssAnon");
 	r->file_kb = bench_status_kb(0, "RssFile");
@@ -179,4 +185,5 @@ void bench_ingest_run(const struct bench_net *net, const char *records, const ch
 	waitpid(pid, &status, 0);
 	bench_path(store, dir, TJ_STORE_DIR_NAME);
 	out->du_bytes = bench_du(store);
+	bench_dbs_read(store, &out->dbs);
 }
