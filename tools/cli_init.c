@@ -3,6 +3,7 @@
  * `tejido id`: the public key and fingerprint, read from DIR/id.pub so that it
  * works without the passphrase and without a running node.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -171,6 +172,35 @@ static int cli__init_keys(const struct cli_ctx *ctx, const struct cli__init_args
 	return CLI_OK;
 }
 
+/*
+ * A node goes into a new or empty directory: never over another node, and
+ * never into a directory of other files (say, $HOME by mistake), which init
+ * would make private and fill.
+ */
+static int cli__check_fresh(const char *dir)
+{
+	char keypath[CLI_PATH_MAX];
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	bool empty = true;
+
+	if (d == NULL)
+		return CLI_OK; /* absent (or unreadable: mkdir will say) */
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = false;
+	closedir(d);
+	if (cli_path(keypath, dir, "key") == 0 && access(keypath, F_OK) == 0) {
+		cli_err("%s already holds a node (%s exists); use another --data DIR", dir, keypath);
+		return CLI_FAIL;
+	}
+	if (!empty) {
+		cli_err("%s is not empty; give a new or empty directory with --data DIR", dir);
+		return CLI_FAIL;
+	}
+	return CLI_OK;
+}
+
 int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 {
 	struct cli__init_args a;
@@ -183,25 +213,24 @@ int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 		return rc < 0 ? CLI_OK : rc;
 	if ((rc = cli_resolve_datadir(ctx, NULL)) != 0)
 		return rc;
+	if ((rc = cli__check_fresh(ctx->datadir)) != CLI_OK)
+		return rc;
 	if ((rc = cli__mkdir_data(ctx->datadir)) != 0) {
 		cli_err("cannot create %s: %s", ctx->datadir, strerror(-rc));
 		return CLI_FAIL;
 	}
 	if ((rc = cli_resolve_datadir(ctx, NULL)) != 0 || (rc = cli_path(keypath, ctx->datadir, "key")) != 0)
 		return CLI_FAIL;
-	if (access(keypath, F_OK) == 0) {
-		cli_err("%s already holds a node (%s exists); use another --data DIR", ctx->datadir, keypath);
-		return CLI_FAIL;
-	}
 	if ((rc = cli__init_keys(ctx, &a, keypath, &u)) != CLI_OK)
 		goto out;
 	io.network_name = a.name;
 	rc = tj_node_init(ctx->datadir, u, &io);
 	if (rc != 0) {
 		cli_err("cannot create the node's store in %s: %s", ctx->datadir, tj_strerror(rc));
-		/* Leave no key without a store, so that `tejido init` can simply be run again. */
+		/* A key without a store is useless: destroy it rather than leave a secret behind. */
 		if (tj_keyfile_destroy(keypath) != 0)
-			cli_err("also failed to remove %s; remove it by hand before retrying", keypath);
+			cli_err("also failed to destroy %s", keypath);
+		cli_err("nothing usable was created; remove %s and run `tejido init` again", ctx->datadir);
 		rc = CLI_FAIL;
 		goto out;
 	}

@@ -77,6 +77,12 @@ usage export --format xml
 usage vocab no_such_field
 usage node restart
 usage init --kdf weak
+expect_rc 1 tj init --kdf min
+grep -q 'already holds a node' "$T/err" || fail "init over a node: message"
+mkdir "$T/full" && touch "$T/full/notes.txt" && chmod 755 "$T/full"
+expect_rc 1 tj --data "$T/full" init --kdf min
+grep -q 'not empty' "$T/err" || fail "init into a non-empty directory: message"
+[ "$(stat -c %a "$T/full")" = 755 ] || fail "init changed the mode of a directory it refused"
 usage peer add 127.0.0.1:7450 not-a-key
 usage peer remove
 expect_rc 0 tj peer list
