@@ -47,6 +47,8 @@
  *                   uptime_s, own_seq, store_bytes, map_bytes: uint,
  *                   has_network: bool, network_name: str|nil}
  *   stop        -> {} and the node shuts down gracefully after replying.
+ *   member_add, member_list: see tj_member.h (a steward admits a node and
+ *               gets its welcome bundle; the derived membership with names).
  *
  * Framing errors (length 0 or over TJ_CTL_REQUEST_MAX_BYTES, a body that is
  * not one msgpack map within the limits) get one error reply, then the

@@ -15,6 +15,7 @@
 #include "tj_ingest.h"
 #include "tj_keys.h"
 #include "tj_log.h"
+#include "tj_member.h"
 #include "tj_mp.h"
 #include "tj_peer.h"
 
@@ -672,6 +673,17 @@ static int tj__op_peer_list(struct tj__ctl *c)
 	return tj_peer_ctl_list(c->node, c->req, c->len, c->out);
 }
 
+/* Membership: the logic and the reply live in tj_member_ops.c. */
+static int tj__op_member_add(struct tj__ctl *c)
+{
+	return tj_member_ctl_add(c->node, c->req, c->len, c->out);
+}
+
+static int tj__op_member_list(struct tj__ctl *c)
+{
+	return tj_member_ctl_list(c->node, c->req, c->len, c->out);
+}
+
 static int tj__op_stop(struct tj__ctl *c)
 {
 	c->flags->stop = true;
@@ -685,6 +697,7 @@ static const struct {
 	{"ping", tj__op_ping}, {"id", tj__op_id},     {"add", tj__op_add},       {"add_batch", tj__op_add_batch},
 	{"list", tj__op_list}, {"show", tj__op_show}, {"status", tj__op_status}, {"stop", tj__op_stop},
 	{"peer_add", tj__op_peer_add}, {"peer_list", tj__op_peer_list},
+	{"member_add", tj__op_member_add}, {"member_list", tj__op_member_list},
 };
 
 int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out,
@@ -710,16 +723,17 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 	}
 	rc = tj__arg_str(&c, "op", op, sizeof(op));
 	if (rc == TJ_ELIMIT)
-		return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list");
+		return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list");
 	if (rc != 0)
 		return tj__fail(&c, TJ_EMALFORMED, "the request has no 'op' string");
 	for (size_t i = 0; i < sizeof(tj__ops) / sizeof(tj__ops[0]); i++) {
 		if (strcmp(op, tj__ops[i].name) != 0)
 			continue;
+		TJ_LOG_D("ctl", "request: %s", op);
 		rc = tj__ops[i].fn(&c);
 		free(c.buf); /* only set if an op failed midway */
 		return rc;
 	}
-	return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op '%s'; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list",
+	return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op '%s'; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list",
 			op);
 }
