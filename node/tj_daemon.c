@@ -472,6 +472,19 @@ static int tj__peers(struct tj__daemon *d)
 	return rc;
 }
 
+/* Public key and network id as short prefixes: enough to tell nodes apart in a log. */
+static void tj__log_opened(struct tj_node *n)
+{
+	char pk[TJ_LOG_HEX_CHARS], net[TJ_LOG_HEX_CHARS];
+	struct tj_node_status st;
+
+	if (tj_node_status(n, &st) != 0)
+		st.store.records = 0;
+	TJ_LOG_I("daemon", "node %s open: network %s, %llu records", tj_log_hex(n->u->id->pk, pk),
+		 n->has_network ? tj_log_hex(n->network_id, net) : "(none yet)",
+		 (unsigned long long)st.store.records);
+}
+
 /* Config and node; takes opts->unlocked whatever happens. */
 static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, char listen[TJ_CONFIG_LISTEN_MAX])
 {
@@ -496,9 +509,12 @@ static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, c
 		snprintf(cfg.listen, sizeof(cfg.listen), "%s", opts->listen);
 	snprintf(listen, TJ_CONFIG_LISTEN_MAX, "%s", cfg.listen);
 	rc = tj_node_open(opts->datadir, cfg.map_size_mb * 1024u * 1024u, u, node);
-	if (rc != 0)
+	if (rc != 0) {
 		TJ_LOG_E("daemon", "cannot open the node: %s", tj_strerror(rc));
-	return rc;
+		return rc;
+	}
+	tj__log_opened(*node);
+	return 0;
 }
 
 int tj_daemon_run(struct tj_daemon_opts *opts)
