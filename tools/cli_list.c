@@ -77,7 +77,7 @@ void cli_list_header(enum tj_lang lang)
 	bool es = lang == TJ_LANG_ES;
 
 	cli__cell("ID", 12);
-	cli__cell(es ? "FECHA" : "DATE", 10);
+	cli__cell(es ? "FECHA" : "DATE", 11);
 	cli__cell(es ? "ESTADO" : "STATE", 16);
 	cli__cell(es ? "MUNICIPIO" : "MUNICIPALITY", 20);
 	cli__cell(es ? "ACTOS" : "ACTS", 28);
@@ -92,11 +92,16 @@ void cli_list_row(const struct cli_item *it, enum tj_lang lang)
 
 	tj_hex(it->meta.id, 32, hex);
 	hex[12] = '\0';
-	cli_date_range(s, date);
+	/* The table shows the start: "+" marks a range, "~" an estimate (show gives the rest). */
+	tj_date_format(&s->occurred.start, date);
+	if (strcmp(s->occurred.precision, "range") == 0)
+		strcat(date, "+");
+	else if (strcmp(s->occurred.precision, "estimate") == 0)
+		strcat(date, "~");
 	cli__acts_text(s, lang, acts, sizeof(acts));
 	snprintf(sev, sizeof(sev), "%u", (unsigned)it->severity);
 	cli__cell(hex, 12);
-	cli__cell(date, 10);
+	cli__cell(date, 11);
 	cli__cell(cli_state_name(s->location.state), 16);
 	cli__cell(s->location.municipality[0] ? cli_municipality_name(s->location.municipality) : "-", 20);
 	cli__cell(acts, 28);
