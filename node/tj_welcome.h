@@ -31,7 +31,7 @@
 
 #define TJ_WELCOME_MAGIC "TJW1"
 #define TJ_WELCOME_MAGIC_BYTES 4
-#define TJ_WELCOME_MAX_BYTES (4u * 1024u * 1024u)
+#define TJ_WELCOME_MAX_BYTES (1024u * 1024u) /* fits one bin of a CLI reply */
 #define TJ_WELCOME_PEERS_MAX 64
 #define TJ_WELCOME_HOST_MAX 46
 #define TJ_WELCOME_PEER_NAME_MAX 64

@@ -147,6 +147,8 @@ int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_vocab(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_peer(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_member(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv);
 
 /* cli_form.c: the interactive form; fills *doc with one incident's JSON form. */
 int cli_form_run(struct cli_ctx *ctx, cJSON **doc);

@@ -20,13 +20,15 @@
 
 static const char cli__init_usage[] =
     "usage: tejido init [--data DIR] [--kdf interactive|moderate|sensitive] [--name NETWORK]\n"
-    "                   [--person NAME]\n\n"
+    "                   [--person NAME] [--no-network]\n\n"
     "Creates DIR (mode 0700) with a new identity, its key file sealed with a passphrase\n"
     "(asked twice, or read from TEJIDO_PASSPHRASE_FILE) and a single-node network.\n\n"
     "  --kdf LEVEL    Argon2id cost of the passphrase: interactive, moderate (default),\n"
     "                 sensitive; `min` is for tests only (weak against guessing)\n"
     "  --name NAME    the network's name (default \"Tejido\")\n"
     "  --person NAME  who holds this passphrase (default: $USER)\n"
+    "  --no-network   an identity only: a steward admits it (`tejido member add`), then\n"
+    "                 `tejido network join FILE` joins with the welcome bundle\n"
     "  --json         print the result as JSON\n";
 
 static int cli__parse_kdf(const char *s, enum tj_kdf_level *kdf)
@@ -106,6 +108,7 @@ struct cli__init_args {
 	enum tj_kdf_level kdf;
 	const char *name;
 	const char *person;
+	bool no_network;
 };
 
 static int cli__init_parse(struct cli_ctx *ctx, int argc, char **argv, struct cli__init_args *a)
@@ -117,12 +120,14 @@ static int cli__init_parse(struct cli_ctx *ctx, int argc, char **argv, struct cl
 	    {"kdf", required_argument, NULL, 'k'},
 	    {"name", required_argument, NULL, 'n'},
 	    {"person", required_argument, NULL, 'p'},
+	    {"no-network", no_argument, NULL, 'N'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 
 	a->kdf = TJ_KDF_MODERATE;
 	a->name = NULL;
+	a->no_network = false;
 	a->person = getenv("USER") != NULL && getenv("USER")[0] != '\0' ? getenv("USER") : "admin";
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -135,6 +140,8 @@ static int cli__init_parse(struct cli_ctx *ctx, int argc, char **argv, struct cl
 			a->name = optarg;
 		} else if (opt == 'p') {
 			a->person = optarg;
+		} else if (opt == 'N') {
+			a->no_network = true;
 		} else if (opt != 'k' && cli_common_opt(ctx, opt, optarg) != 0) {
 			return cli_usage_err("init", "bad option");
 		}
@@ -224,6 +231,7 @@ int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	if ((rc = cli__init_keys(ctx, &a, keypath, &u)) != CLI_OK)
 		goto out;
 	io.network_name = a.name;
+	io.no_network = a.no_network;
 	rc = tj_node_init(ctx->datadir, u, &io);
 	if (rc != 0) {
 		cli_err("cannot create the node's store in %s: %s", ctx->datadir, tj_strerror(rc));
@@ -239,7 +247,11 @@ int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	if (!ctx->json)
 		printf("Created a new node in %s\n", ctx->datadir);
 	cli__print_id(ctx, hex, fp);
-	if (!ctx->json)
+	if (!ctx->json && a.no_network)
+		printf("This node belongs to no network yet: read the key and fingerprint to a steward, who\n"
+		       "admits it with `tejido member add`; then: tejido --data %s network join FILE\n",
+		       ctx->datadir);
+	else if (!ctx->json)
 		printf("Start it with: tejido --data %s node start\n", ctx->datadir);
 	rc = CLI_OK;
 out:

@@ -21,6 +21,8 @@ static const struct cli_command cli__commands[] = {
     {"export", "export every incident as CSV or JSON", cli_cmd_export},
     {"id", "print this node's public key and fingerprint", cli_cmd_id},
     {"peer", "trust another node and see the sync state (peer add | list)", cli_cmd_peer},
+    {"member", "admit a node and write its welcome; list members (member add | list)", cli_cmd_member},
+    {"network", "join a network with a welcome bundle (network join FILE)", cli_cmd_network},
     {"vocab", "list the coded fields and their codes", cli_cmd_vocab},
 };
 
