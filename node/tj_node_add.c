@@ -9,6 +9,7 @@
 
 #include <sodium.h>
 
+#include "tj_alert.h"
 #include "tj_ingest.h"
 #include "tj_log.h"
 #include "tj_node_core.h"
@@ -278,6 +279,66 @@ out:
 	return rc;
 }
 
+/*
+ * Alerts are derived data: once the incidents are committed, index them and
+ * run the rules (tj_alert.h). A failure there is logged, never undoes an add.
+ */
+static void tj__add_alerts(struct tj_node *n, const struct tj_add_item *items, size_t n_items)
+{
+	uint8_t(*ids)[32] = malloc(n_items * 32);
+	size_t k = 0;
+	int rc;
+
+	if (ids == NULL) {
+		TJ_LOG_E("node", "alerts not evaluated for %zu added incidents: out of memory", n_items);
+		return;
+	}
+	for (size_t i = 0; i < n_items; i++)
+		if (items[i].err == 0)
+			memcpy(ids[k++], items[i].id, 32);
+	if ((rc = tj_alert_after_store(n, (const uint8_t(*)[32])ids, k)) != 0)
+		TJ_LOG_E("node", "alerts not evaluated for %zu added incidents: %s", k, tj_strerror(rc));
+	free(ids);
+}
+
+int tj_node_append(struct tj_node *n, uint8_t kind, const uint8_t *body, size_t body_len, uint8_t id[32],
+		   uint64_t *ts_ms)
+{
+	const struct tj_sym_key *epoch = n->has_network ? tj_keyring_current_epoch(n->keyring) : NULL;
+	struct tj__add_scratch s = {0};
+	struct tj_seal_in in;
+	struct tj__head head;
+	struct tj_txn t;
+	int rc;
+
+	if (epoch == NULL)
+		return TJ_ESTATE;
+	if (body_len + TJ__SEAL_OVERHEAD_BYTES > TJ_RECORD_MAX_BYTES)
+		return TJ_ELIMIT;
+	if ((s.rec = malloc(TJ__SEAL_OUT_BYTES)) == NULL)
+		return -ENOMEM;
+	memset(&in, 0, sizeof(in));
+	in.ts_ms = tj_now_ms();
+	in.kind = kind;
+	in.audience.type = TJ_AUD_NETWORK;
+	in.audience.has_ref = true;
+	memcpy(in.audience.ref, epoch->id, 32);
+	in.epoch = epoch;
+	in.body = body;
+	in.body_len = body_len;
+	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
+		goto out;
+	if ((rc = tj__head_load(&t, &head)) == 0 && (rc = tj__seal_store(n, &t, &s, &head, &in, id)) == 0 &&
+	    (rc = tj__head_save(&t, &head)) == 0)
+		rc = tj_txn_commit(&t);
+	tj_txn_abort(&t);
+	if (rc == 0 && ts_ms != NULL)
+		*ts_ms = in.ts_ms;
+out:
+	free(s.rec);
+	return rc;
+}
+
 int tj_node_add(struct tj_node *n, struct tj_add_item *items, size_t n_items)
 {
 	struct tj__add_scratch s = {0};
@@ -299,6 +360,8 @@ int tj_node_add(struct tj_node *n, struct tj_add_item *items, size_t n_items)
 		n_valid += items[i].err == 0;
 	}
 	rc = n_valid > 0 ? tj__add_txn(n, &s, items, n_items) : 0;
+	if (rc == 0 && n_valid > 0)
+		tj__add_alerts(n, items, n_items);
 	for (size_t i = 0; i < n_items && rc != 0; i++) {
 		if (items[i].err == 0) {
 			/* Nothing of the transaction was stored: no item may claim an id. */

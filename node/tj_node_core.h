@@ -82,6 +82,15 @@ struct tj_add_item {
  */
 TJ_MUST_CHECK int tj_node_add(struct tj_node *n, struct tj_add_item *items, size_t n_items);
 
+/*
+ * Appends one record of ours (kind, canonical body) sealed to the network's
+ * current epoch, audience network, in one write transaction: alert
+ * acknowledgements and resolutions (tj_alert.h). Returns its id and ts_ms
+ * once committed. TJ_ESTATE before the node joined a network.
+ */
+TJ_MUST_CHECK int tj_node_append(struct tj_node *n, uint8_t kind, const uint8_t *body, size_t body_len,
+				 uint8_t id[32], uint64_t *ts_ms);
+
 /* Filters and paging for tj_node_list. */
 struct tj_list_query {
 	char state[3];          /* "" = any */

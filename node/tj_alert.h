@@ -1,0 +1,230 @@
+/*
+ * Alerts (DESIGN.md "Alerts"): rules T1-T7 evaluated on every incident this
+ * node can read, stored sealed in LMDB, acknowledged and resolved by records.
+ *
+ * Determinism. An alert's id is BLAKE2b-256("tejido-alert-v1" || trigger ||
+ * defining key), where the defining key never depends on the order in which
+ * incidents arrived nor on anything local to a node:
+ *   T1, T2, T6, T7  the incident's id
+ *   T3              the anchor incident's id: an incident with >= cluster_min
+ *                   incidents in its municipality dated in [day - window, day]
+ *                   (itself included); a growing cluster raises one alert per
+ *                   anchor, each listing the whole window
+ *   T4              the anchor incident's id: an incident whose victim (same
+ *                   author and victims[].ref) has another incident dated in
+ *                   [day - window, day] (on the same day the one with the
+ *                   lower id is the earlier)
+ *   T5              aggressor type + the anchor incident's id: >= victims_min
+ *                   distinct victims of acts by that aggressor type in the
+ *                   anchor's state dated in [day - window, day]
+ * "Within N days" means the occurred dates differ by at most N days. Windows
+ * use occurred.start (a partial date counts from its first day). Because an
+ * arriving incident re-evaluates every anchor its date can affect, the same
+ * set of incidents gives the same alerts (ids and incident lists) on every
+ * node, whatever the order; nodes that raise one alert independently share
+ * its id, so acknowledgements apply everywhere.
+ *
+ * What an alert holds: codes and ids only (trigger, priority, states, act
+ * types, aggressor types, highest severity, victim roles and genders, a
+ * protection flag, incident ids). No names, refs or free text exist in it.
+ * At rest it is still sealed (XChaCha20-Poly1305 under a key derived from
+ * the node's blinding key), since which incident concerns a disappearance in
+ * which state is itself sensitive.
+ *
+ * Named database "alerts" (tj_store_ext_dbi), keys by a one-byte prefix:
+ *   'A' alert id(32)                 -> sealed alert
+ *   'E' event seq(8)                 -> alert id(32): raised or re-raised (T7)
+ *   'K' alert id(32) record id(32)   -> [kind, author(bin 32), ts_ms, code]
+ *   'U' contact pk(32)               -> subscription [states[], min_severity, triggers]
+ *   'N'                              -> next event seq(8)
+ *   'H'                              -> events delivered to the hook so far(8)
+ *
+ * Everything runs on the loop thread; each public function begins and ends
+ * its own transaction unless it takes a struct tj_txn.
+ */
+#ifndef TJ_ALERT_H
+#define TJ_ALERT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tj_error.h"
+#include "tj_incident.h"
+#include "tj_node_core.h"
+#include "tj_store.h"
+
+#define TJ_ALERT_DBI_NAME "alerts"
+#define TJ_ALERT_INCIDENTS_MAX 64 /* ids one alert lists; a window holding more keeps the latest */
+#define TJ_ALERT_CODES_MAX 16     /* distinct codes per list field */
+#define TJ_ALERT_ACKS_MAX 16      /* acknowledgements shown per alert */
+#define TJ_ALERT_SEALED_MAX_BYTES 4096u
+#define TJ_ALERT_HOOK_PATH_MAX 256
+
+enum tj_trigger {
+	TJ_T1_FLASH = 1,      /* severity >= t1_min_severity */
+	TJ_T2_PROTECTED = 2,  /* a victim under protection measures */
+	TJ_T3_CLUSTER = 3,    /* incidents clustered in a municipality */
+	TJ_T4_ESCALATION = 4, /* same victim again within the window */
+	TJ_T5_PATTERN = 5,    /* same aggressor type, several victims, one state */
+	TJ_T6_DISPLACED = 6,  /* occurred outside the state of residence */
+	TJ_T7_ONGOING = 7,    /* disappearance or detention still open */
+};
+#define TJ_TRIGGERS_ALL 0xfeu /* bit t for trigger t */
+
+enum tj_priority { TJ_PRIO_LOW = 1, TJ_PRIO_MEDIUM = 2, TJ_PRIO_HIGH = 3, TJ_PRIO_CRITICAL = 4 };
+
+enum tj_alert_status { TJ_ALERT_OPEN = 0, TJ_ALERT_ACKNOWLEDGED = 1, TJ_ALERT_RESOLVED = 2 };
+
+/* Thresholds: the [alerts] section of tejido.conf (tj_config.h). */
+struct tj_alert_config {
+	uint32_t t1_min_severity;      /* 4 */
+	uint32_t t3_min_incidents;     /* 3 */
+	uint32_t t3_window_days;       /* 14 */
+	uint32_t t4_window_days;       /* 90 */
+	uint32_t t5_min_victims;       /* 2 */
+	uint32_t t5_window_days;       /* 30 */
+	uint32_t t7_reraise_s;         /* 21600: an open T7 alert is raised again every 6 hours */
+	char hook[TJ_ALERT_HOOK_PATH_MAX]; /* alert_hook: "" = none */
+	uint32_t hook_timeout_s;       /* 10 */
+};
+
+struct tj_code_set {
+	uint32_t n;
+	char v[TJ_ALERT_CODES_MAX][TJ_CODE_MAX]; /* sorted, distinct */
+};
+
+struct tj_alert_ack {
+	uint8_t kind;          /* TJ_KIND_ALERT_ACK or TJ_KIND_ALERT_RESOLVE */
+	uint8_t author[32];
+	uint64_t ts_ms;
+	char code[TJ_CODE_MAX]; /* note code (ack) or outcome (resolve) */
+};
+
+struct tj_alert {
+	uint8_t id[32];
+	uint8_t trigger;             /* enum tj_trigger */
+	uint8_t priority;            /* enum tj_priority */
+	uint8_t severity;            /* highest of its incidents */
+	bool protection;             /* a victim was under protection measures */
+	struct tj_code_set states;   /* occurrence (and, for T6, residence) states */
+	struct tj_code_set acts;
+	struct tj_code_set aggressors;
+	struct tj_code_set roles;
+	struct tj_code_set genders;
+	uint32_t n_incidents;
+	uint8_t incidents[TJ_ALERT_INCIDENTS_MAX][32]; /* sorted */
+	uint64_t created_ms;         /* when this node first raised it */
+	uint64_t raised_ms;          /* last raise (T7 re-raises) */
+	uint32_t raises;
+	uint64_t last_event;         /* the event seq of the last raise */
+	/* Filled by the readers from the 'K' entries, not stored in the alert: */
+	uint8_t status;              /* enum tj_alert_status */
+	uint32_t n_acks;
+	struct tj_alert_ack acks[TJ_ALERT_ACKS_MAX];
+};
+
+struct tj_subscription {
+	uint8_t contact[32];
+	struct tj_code_set states;   /* empty = every state */
+	uint8_t min_severity;        /* 1..5 */
+	uint8_t triggers;            /* bit t for trigger t */
+};
+
+/* Defaults, and one "key = value" of [alerts]: TJ_ECONFIG with why (static text). */
+void tj_alert_config_defaults(struct tj_alert_config *c);
+TJ_MUST_CHECK int tj_alert_config_set(struct tj_alert_config *c, const char *key, const char *value,
+				      const char **why);
+/* The thresholds the rules use from now on (copied). The defaults until called. */
+void tj_alert_configure(const struct tj_alert_config *c);
+const struct tj_alert_config *tj_alert_config_current(void);
+
+/* Codes <-> names: "T1".."T7"; "low".."critical"; "open".. */
+TJ_MUST_CHECK int tj_trigger_parse(const char *s, uint8_t *trigger);
+const char *tj_trigger_name(uint8_t trigger);
+TJ_MUST_CHECK int tj_priority_parse(const char *s, uint8_t *prio);
+const char *tj_priority_name(uint8_t prio);
+TJ_MUST_CHECK int tj_alert_status_parse(const char *s, uint8_t *status);
+const char *tj_alert_status_name(uint8_t status);
+/* A comma list "T1,T3" into a trigger mask; TJ_ESCHEMA names the bad one in bad (NULL ok). */
+TJ_MUST_CHECK int tj_triggers_parse(const char *list, uint8_t *mask, char bad[16]);
+/* Ack note codes (responding, verifying, contacted) and resolve outcomes. */
+bool tj_alert_note_valid(const char *code);
+bool tj_alert_outcome_valid(const char *code);
+const char *tj_alert_code_label(const char *code, bool spanish);
+
+/*
+ * After records were committed (local adds, peers' batches): for each id,
+ * an incident this node can read is indexed (tj_query.h) and the rules run;
+ * an ALERT_ACK / ALERT_RESOLVE record is noted against its alert. One write
+ * transaction for all of them. Failures are logged and returned; the records
+ * themselves are stored regardless (alerts are derived data: `tejido alerts
+ * --rebuild` is not needed because the next ingest re-evaluates windows).
+ */
+TJ_MUST_CHECK int tj_alert_after_store(struct tj_node *n, const uint8_t (*ids)[32], size_t n_ids);
+
+/* The same for one record inside the caller's write transaction. */
+TJ_MUST_CHECK int tj_alert_process_txn(struct tj_node *n, struct tj_txn *t, const uint8_t id[32]);
+
+/* Evaluates T1-T7 for one readable incident (already indexed) in t. */
+TJ_MUST_CHECK int tj_alert_evaluate(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
+				    const uint8_t author[32], const uint8_t id[32]);
+
+/* Reads one alert with its acks and status. TJ_ENOTFOUND if none. */
+TJ_MUST_CHECK int tj_alert_get(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_alert *out);
+
+/* Filters for tj_alert_list. */
+struct tj_alert_filter {
+	struct tj_code_set states; /* empty = any; else an alert with one of them */
+	uint8_t min_priority;      /* 0 = any */
+	int status;                /* -1 = any */
+	uint8_t triggers;          /* 0 = any */
+	uint8_t min_severity;      /* 0 = any */
+	uint64_t after_event;      /* list only alerts raised in events > this (follow); 0 = all */
+};
+bool tj_alert_matches(const struct tj_alert_filter *f, const struct tj_alert *a);
+
+/*
+ * Calls cb for every matching alert, newest raised first (or, with
+ * after_event, in event order, at most limit). *last_event = the newest
+ * event seq seen. cb returns nonzero to stop.
+ */
+typedef int (*tj_alert_cb)(void *ctx, const struct tj_alert *a, uint64_t event);
+TJ_MUST_CHECK int tj_alert_list(struct tj_node *n, const struct tj_alert_filter *f, uint32_t limit, tj_alert_cb cb,
+				void *ctx, uint64_t *last_event);
+
+/*
+ * Writes an ALERT_ACK (code = note) or ALERT_RESOLVE (code = outcome) record
+ * about alert_id, sealed to the network's epoch like an incident, stores it,
+ * notes it locally, and returns its id (shared with peers by the caller).
+ * The alert must be known here: TJ_ENOTFOUND otherwise.
+ */
+TJ_MUST_CHECK int tj_alert_respond(struct tj_node *n, uint8_t kind, const uint8_t alert_id[32], const char *code,
+				   uint8_t record_id[32]);
+
+/* Ack/resolve record bodies: canonical [alert id(bin 32), code(str)]. */
+TJ_MUST_CHECK int tj_alert_ack_body_encode(const uint8_t alert_id[32], const char *code, uint8_t *buf, size_t cap,
+					   size_t *len);
+TJ_MUST_CHECK int tj_alert_ack_body_decode(const uint8_t *buf, size_t len, uint8_t alert_id[32],
+					   char code[TJ_CODE_MAX]);
+
+/* Subscriptions (local, never shared). */
+TJ_MUST_CHECK int tj_alert_subscribe(struct tj_node *n, const struct tj_subscription *s);
+/* Every stored subscription; *n_out of at most cap. */
+TJ_MUST_CHECK int tj_alert_subscriptions(struct tj_node *n, struct tj_subscription *subs, size_t cap, size_t *n_out);
+/* Does a matches any of subs (none stored = everything matches)? */
+bool tj_alert_subscribed(const struct tj_subscription *subs, size_t n_subs, const struct tj_alert *a);
+
+/* T7: raises every open, unresolved T7 alert whose last raise is older than t7_reraise_s. *n = how many. */
+TJ_MUST_CHECK int tj_alert_reraise(struct tj_node *n, uint64_t now_ms, size_t *n_raised);
+
+/* Hook delivery cursor (events delivered so far). */
+TJ_MUST_CHECK int tj_alert_hook_cursor(struct tj_node *n, uint64_t *delivered);
+TJ_MUST_CHECK int tj_alert_hook_advance(struct tj_node *n, uint64_t delivered);
+/* The alert of event seq (TJ_ENOTFOUND past the last one). */
+TJ_MUST_CHECK int tj_alert_event(struct tj_node *n, uint64_t seq, struct tj_alert *out);
+
+/* The alert as JSON (codes with labels in lang; acks by fingerprint). Caller cJSON_Delete()s. */
+struct cJSON *tj_alert_to_json(const struct tj_alert *a, enum tj_lang lang);
+
+#endif

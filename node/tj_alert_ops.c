@@ -1,0 +1,391 @@
+/*
+ * Alert operations: processing stored records, listing, responding
+ * (ack/resolve records), subscriptions and the T7 re-raise.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "tj_alert.h"
+#include "tj_alert_int.h"
+#include "tj_ingest.h"
+#include "tj_log.h"
+#include "tj_mp.h"
+#include "tj_query.h"
+#include "tj_seal.h"
+
+#define TJ__ACK_BODY_MAX 96u
+
+int tj_alert_ack_body_encode(const uint8_t alert_id[32], const char *code, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct tj_mp_writer w;
+
+	if (strlen(code) >= TJ_CODE_MAX)
+		return TJ_ELIMIT;
+	tj_mp_writer_init(&w, buf, cap);
+	tj_mp_put_array(&w, 2);
+	tj_mp_put_bin(&w, alert_id, 32);
+	tj_mp_put_cstr(&w, code);
+	return tj_mp_writer_finish(&w, len);
+}
+
+int tj_alert_ack_body_decode(const uint8_t *buf, size_t len, uint8_t alert_id[32], char code[TJ_CODE_MAX])
+{
+	static const struct tj_mp_limits lim = {.max_depth = 2, .max_items = 4, .max_str = 64, .canonical = true};
+	struct tj_mp_reader r;
+	const char *p;
+	uint32_t n, slen;
+	size_t used = 0;
+	int rc;
+
+	if ((rc = tj_mp_check(buf, len, &lim, true, &used)) != 0)
+		return rc;
+	tj_mp_reader_init(&r, buf, len);
+	if (tj_mp_read_array(&r, &n) != 0 || n != 2 || tj_mp_read_bin_exact(&r, alert_id, 32) != 0 ||
+	    tj_mp_read_str(&r, &p, &slen) != 0 || slen == 0 || slen >= TJ_CODE_MAX || memchr(p, '\0', slen) != NULL)
+		return TJ_EMALFORMED;
+	memcpy(code, p, slen);
+	code[slen] = '\0';
+	return 0;
+}
+
+/* An ALERT_ACK / ALERT_RESOLVE record: noted against its alert, known or not yet. */
+static int tj__process_ack(struct tj_node *n, struct tj_txn *t, const uint8_t *enc, const struct tj_record *rec,
+			   const uint8_t id[32])
+{
+	uint8_t plain[TJ__ACK_BODY_MAX], alert_id[32];
+	struct tj_alert_ack ack;
+	size_t plen = 0;
+	int rc;
+
+	if (rec->ciphertext_len > sizeof(plain) + 16)
+		return 0; /* not a body of ours: nothing to note */
+	rc = tj_record_open(enc, rec, n->u->id, tj_keyring_lookup, n->keyring, plain, sizeof(plain), &plen);
+	if (rc == TJ_ENOKEY || rc == TJ_EDECRYPT)
+		return 0;
+	if (rc != 0)
+		return rc;
+	memset(&ack, 0, sizeof(ack));
+	rc = tj_alert_ack_body_decode(plain, plen, alert_id, ack.code);
+	sodium_memzero(plain, sizeof(plain));
+	if (rc != 0 || !(rec->kind == TJ_KIND_ALERT_ACK ? tj_alert_note_valid(ack.code)
+							: tj_alert_outcome_valid(ack.code))) {
+		char h[TJ_LOG_HEX_CHARS];
+		TJ_LOG_W("alert", "record %s is not a valid acknowledgement; ignored", tj_log_hex(id, h));
+		return 0;
+	}
+	ack.kind = rec->kind;
+	memcpy(ack.author, rec->author, 32);
+	ack.ts_ms = rec->ts_ms;
+	return tj__ack_put(n, t, alert_id, id, &ack);
+}
+
+int tj_alert_process_txn(struct tj_node *n, struct tj_txn *t, const uint8_t id[32])
+{
+	struct tj_incident_summary *s;
+	struct tj_record rec;
+	const uint8_t *enc;
+	uint8_t author[32];
+	size_t len;
+	int rc;
+
+	if ((rc = tj_store_get(t, id, &enc, &len)) != 0)
+		return rc == TJ_ENOTFOUND ? 0 : rc;
+	if (tj_record_decode(enc, len, &rec) != 0)
+		return TJ_ESTORE;
+	if (rec.kind == TJ_KIND_ALERT_ACK || rec.kind == TJ_KIND_ALERT_RESOLVE)
+		return tj__process_ack(n, t, enc, &rec, id);
+	if (rec.kind != TJ_KIND_INCIDENT)
+		return 0;
+	if ((s = tj_incident_summary_new()) == NULL)
+		return -ENOMEM;
+	rc = tj_query_open(n, t, id, s, author, NULL);
+	if (rc == 0 && (rc = tj_query_index_put(n, t, s, id)) == 0)
+		rc = tj_alert_evaluate(n, t, s, author, id);
+	else if (rc == TJ_ENOTFOUND || rc == TJ_ENOKEY || rc == TJ_EDECRYPT)
+		rc = 0; /* not readable here: relayed, not evaluated */
+	sodium_memzero(s, sizeof(*s));
+	tj_incident_summary_free(s);
+	return rc;
+}
+
+int tj_alert_after_store(struct tj_node *n, const uint8_t (*ids)[32], size_t n_ids)
+{
+	struct tj_txn t;
+	int rc;
+
+	if (n_ids == 0)
+		return 0;
+	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
+		return rc;
+	for (size_t i = 0; i < n_ids && rc == 0; i++)
+		rc = tj_alert_process_txn(n, &t, ids[i]);
+	if (rc == 0)
+		rc = tj_txn_commit(&t);
+	tj_txn_abort(&t);
+	if (rc != 0)
+		TJ_LOG_E("alert", "could not evaluate %zu stored records: %s", n_ids, tj_strerror(rc));
+	return rc;
+}
+
+/* ---- listing ----------------------------------------------------------------- */
+
+struct tj__ev {
+	uint64_t seq;
+	uint8_t id[32];
+};
+
+/* Walks events from after_event (ascending) or from the newest (descending). */
+static int tj__list_walk(struct tj_node *n, struct tj_txn *t, const struct tj_alert_filter *f, uint32_t limit,
+			 tj_alert_cb cb, void *ctx, uint64_t *last_event, struct tj_alert *a)
+{
+	bool asc = f->after_event > 0;
+	uint8_t key[9], seen_first = 0;
+	MDB_val k = {sizeof(key), key}, v;
+	MDB_cursor *cur = NULL;
+	uint32_t emitted = 0;
+	MDB_dbi dbi;
+	int rc;
+
+	key[0] = 'E';
+	tj_store_be64(asc ? f->after_event + 1 : UINT64_MAX, key + 1);
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	if (mdb_cursor_open(t->txn, dbi, &cur) != 0)
+		return TJ_ESTORE;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	if (!asc)
+		rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	for (; rc == 0 && emitted < limit; rc = mdb_cursor_get(cur, &k, &v, asc ? MDB_NEXT : MDB_PREV)) {
+		uint64_t seq;
+		if (k.mv_size != 9 || ((const uint8_t *)k.mv_data)[0] != 'E' || v.mv_size != 32)
+			break;
+		seq = tj_store_rd64((const uint8_t *)k.mv_data + 1);
+		if (asc || !seen_first)
+			*last_event = seq > *last_event ? seq : *last_event;
+		seen_first = 1;
+		if ((rc = tj_alert_get(n, t, v.mv_data, a)) != 0)
+			break;
+		if (!asc && seq != a->last_event)
+			continue; /* a T7 re-raise listed at its latest event */
+		if (!tj_alert_matches(f, a))
+			continue;
+		emitted++;
+		if (cb(ctx, a, seq) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : (rc < 0 ? rc : TJ_ESTORE);
+}
+
+int tj_alert_list(struct tj_node *n, const struct tj_alert_filter *f, uint32_t limit, tj_alert_cb cb, void *ctx,
+		  uint64_t *last_event)
+{
+	struct tj_alert *a = malloc(sizeof(*a));
+	struct tj_txn t;
+	int rc;
+
+	*last_event = f->after_event;
+	if (a == NULL)
+		return -ENOMEM;
+	if ((rc = tj_txn_begin(n->store, false, &t)) == 0) {
+		rc = tj__list_walk(n, &t, f, limit, cb, ctx, last_event, a);
+		tj_txn_abort(&t);
+	}
+	free(a);
+	return rc;
+}
+
+/* ---- responding ----------------------------------------------------------------- */
+
+int tj_alert_respond(struct tj_node *n, uint8_t kind, const uint8_t alert_id[32], const char *code,
+		     uint8_t record_id[32])
+{
+	struct tj_alert *a = malloc(sizeof(*a));
+	uint8_t body[TJ__ACK_BODY_MAX];
+	struct tj_txn t;
+	size_t len = 0;
+	uint64_t ts = 0;
+	int rc;
+
+	if (a == NULL)
+		return -ENOMEM;
+	if (kind != TJ_KIND_ALERT_ACK && kind != TJ_KIND_ALERT_RESOLVE) {
+		rc = -EINVAL;
+		goto out;
+	}
+	if (!(kind == TJ_KIND_ALERT_ACK ? tj_alert_note_valid(code) : tj_alert_outcome_valid(code))) {
+		rc = TJ_ESCHEMA;
+		goto out;
+	}
+	if ((rc = tj_txn_begin(n->store, false, &t)) != 0)
+		goto out;
+	rc = tj__alert_load(n, &t, alert_id, a);
+	tj_txn_abort(&t);
+	if (rc != 0 || (rc = tj_alert_ack_body_encode(alert_id, code, body, sizeof(body), &len)) != 0)
+		goto out;
+	if ((rc = tj_node_append(n, kind, body, len, record_id, &ts)) != 0)
+		goto out;
+	rc = tj_alert_after_store(n, (const uint8_t(*)[32])record_id, 1);
+out:
+	free(a);
+	return rc;
+}
+
+/* ---- subscriptions ------------------------------------------------------------------ */
+
+/* [states[], min_severity, triggers] */
+int tj_alert_subscribe(struct tj_node *n, const struct tj_subscription *s)
+{
+	uint8_t key[33], buf[TJ_ALERT_CODES_MAX * 8 + 32];
+	struct tj_mp_writer w;
+	struct tj_txn t;
+	size_t len = 0;
+	int rc;
+
+	tj_mp_writer_init(&w, buf, sizeof(buf));
+	tj_mp_put_array(&w, 3);
+	tj_mp_put_array(&w, s->states.n);
+	for (uint32_t i = 0; i < s->states.n; i++)
+		tj_mp_put_cstr(&w, s->states.v[i]);
+	tj_mp_put_uint(&w, s->min_severity);
+	tj_mp_put_uint(&w, s->triggers);
+	if ((rc = tj_mp_writer_finish(&w, &len)) != 0)
+		return rc;
+	key[0] = 'U';
+	memcpy(key + 1, s->contact, 32);
+	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
+		return rc;
+	if ((rc = tj__alert_put_sealed(n, &t, key, sizeof(key), buf, len)) == 0)
+		rc = tj_txn_commit(&t);
+	tj_txn_abort(&t);
+	return rc;
+}
+
+static int tj__sub_decode(const uint8_t *buf, size_t len, struct tj_subscription *s)
+{
+	struct tj_mp_reader r;
+	const char *p;
+	uint64_t sev, trig;
+	uint32_t n, slen;
+
+	tj_mp_reader_init(&r, buf, len);
+	if (tj_mp_read_array(&r, &n) != 0 || n != 3 || tj_mp_read_array(&r, &n) != 0 || n > TJ_ALERT_CODES_MAX)
+		return TJ_ESTORE;
+	for (uint32_t i = 0; i < n; i++) {
+		if (tj_mp_read_str(&r, &p, &slen) != 0 || slen >= TJ_CODE_MAX)
+			return TJ_ESTORE;
+		memcpy(s->states.v[i], p, slen);
+		s->states.v[i][slen] = '\0';
+	}
+	s->states.n = n;
+	if (tj_mp_read_uint(&r, &sev) != 0 || sev > 5 || tj_mp_read_uint(&r, &trig) != 0 || trig > 0xff)
+		return TJ_ESTORE;
+	s->min_severity = (uint8_t)sev;
+	s->triggers = (uint8_t)trig;
+	return 0;
+}
+
+int tj_alert_subscriptions(struct tj_node *n, struct tj_subscription *subs, size_t cap, size_t *n_out)
+{
+	uint8_t key = 'U', plain[TJ_ALERT_CODES_MAX * 8 + 32];
+	MDB_val k = {1, &key}, v;
+	MDB_cursor *cur = NULL;
+	struct tj_txn t;
+	MDB_dbi dbi;
+	int rc;
+
+	*n_out = 0;
+	if ((rc = tj_txn_begin(n->store, false, &t)) != 0)
+		return rc;
+	if ((rc = tj__alert_dbi(&t, &dbi)) != 0 || mdb_cursor_open(t.txn, dbi, &cur) != 0) {
+		rc = rc != 0 ? rc : TJ_ESTORE;
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n_out < cap;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		size_t plen = 0;
+		if (k.mv_size != 33 || ((const uint8_t *)k.mv_data)[0] != 'U')
+			break;
+		memset(&subs[*n_out], 0, sizeof(subs[0]));
+		if (tj__alert_open_val(n, k.mv_data, k.mv_size, &v, plain, sizeof(plain), &plen) != 0 ||
+		    tj__sub_decode(plain, plen, &subs[*n_out]) != 0)
+			continue;
+		memcpy(subs[*n_out].contact, (const uint8_t *)k.mv_data + 1, 32);
+		(*n_out)++;
+	}
+	rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+out:
+	mdb_cursor_close(cur);
+	tj_txn_abort(&t);
+	return rc;
+}
+
+/* ---- T7: ongoing ------------------------------------------------------------------------ */
+
+/* Collects the ids of T7 alerts due again (raised before cutoff), at most cap. */
+static int tj__reraise_due(struct tj_node *n, struct tj_txn *t, uint64_t cutoff_ms, uint8_t (*ids)[32], size_t cap,
+			   size_t *n_due, struct tj_alert *a)
+{
+	uint8_t key = 'A';
+	MDB_val k = {1, &key}, v;
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	int rc;
+
+	*n_due = 0;
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	if (mdb_cursor_open(t->txn, dbi, &cur) != 0)
+		return TJ_ESTORE;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && *n_due < cap;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 33 || ((const uint8_t *)k.mv_data)[0] != 'A')
+			break;
+		if (tj_alert_get(n, t, (const uint8_t *)k.mv_data + 1, a) != 0)
+			continue;
+		if (a->trigger == TJ_T7_ONGOING && a->status != TJ_ALERT_RESOLVED && a->raised_ms < cutoff_ms)
+			memcpy(ids[(*n_due)++], a->id, 32);
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+}
+
+#define TJ__RERAISE_BATCH 256
+
+int tj_alert_reraise(struct tj_node *n, uint64_t now_ms, size_t *n_raised)
+{
+	uint64_t period_ms = (uint64_t)tj_alert_config_current()->t7_reraise_s * 1000u;
+	uint8_t(*ids)[32] = malloc(TJ__RERAISE_BATCH * 32);
+	struct tj_alert *a = malloc(sizeof(*a));
+	struct tj_txn t;
+	size_t due = 0;
+	int rc;
+
+	*n_raised = 0;
+	if (ids == NULL || a == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
+		goto out;
+	rc = tj__reraise_due(n, &t, now_ms > period_ms ? now_ms - period_ms : 0, ids, TJ__RERAISE_BATCH, &due, a);
+	for (size_t i = 0; i < due && rc == 0; i++) {
+		if ((rc = tj__alert_load(n, &t, ids[i], a)) != 0)
+			break;
+		a->raised_ms = now_ms;
+		a->raises++;
+		if ((rc = tj__alert_event_append(&t, a->id, &a->last_event)) == 0)
+			rc = tj__alert_put(n, &t, a);
+	}
+	if (rc == 0 && (rc = tj_txn_commit(&t)) == 0)
+		*n_raised = due;
+	tj_txn_abort(&t);
+out:
+	free(ids);
+	free(a);
+	return rc;
+}

@@ -1,0 +1,422 @@
+/*
+ * Alerts at rest: the "alerts" database (layout in tj_alert.h). Values are
+ * sealed with XChaCha20-Poly1305 under a key derived from the node's
+ * blinding key, with the LMDB key as associated data, so a value cannot be
+ * moved to another key unnoticed.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "tj_alert.h"
+#include "tj_alert_int.h"
+#include "tj_log.h"
+#include "tj_mp.h"
+
+#define TJ__SEAL_CONTEXT "tejido-alert-seal-v1"
+#define TJ__PLAIN_MAX (TJ_ALERT_SEALED_MAX_BYTES - 24u - 16u)
+
+static void tj__seal_key(const struct tj_node *n, uint8_t k[32])
+{
+	crypto_generichash(k, 32, (const uint8_t *)TJ__SEAL_CONTEXT, strlen(TJ__SEAL_CONTEXT), n->blind_key, 32);
+}
+
+int tj__alert_dbi(struct tj_txn *t, MDB_dbi *dbi)
+{
+	return tj_store_ext_dbi(t->st, TJ_ALERT_DBI_NAME, dbi);
+}
+
+static int tj__mdb(int rc)
+{
+	if (rc == 0)
+		return 0;
+	if (rc == MDB_NOTFOUND)
+		return TJ_ENOTFOUND;
+	return rc == MDB_MAP_FULL ? TJ_ESTOREFULL : TJ_ESTORE;
+}
+
+int tj__alert_put_sealed(struct tj_node *n, struct tj_txn *t, const uint8_t *key, size_t klen, const uint8_t *plain,
+			 size_t plen)
+{
+	uint8_t k[32], buf[TJ_ALERT_SEALED_MAX_BYTES];
+	MDB_val mk = {klen, (void *)key}, mv;
+	unsigned long long clen = 0;
+	MDB_dbi dbi;
+	int rc;
+
+	if (plen > TJ__PLAIN_MAX)
+		return TJ_ELIMIT;
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	tj__seal_key(n, k);
+	randombytes_buf(buf, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(buf + 24, &clen, plain, plen, key, klen, NULL, buf, k);
+	sodium_memzero(k, sizeof(k));
+	mv.mv_size = 24 + (size_t)clen;
+	mv.mv_data = buf;
+	return tj__mdb(mdb_put(t->txn, dbi, &mk, &mv, 0));
+}
+
+int tj__alert_open_val(struct tj_node *n, const uint8_t *key, size_t klen, const MDB_val *v, uint8_t *plain,
+		       size_t cap, size_t *plen)
+{
+	unsigned long long len = 0;
+	uint8_t k[32];
+	int rc;
+
+	if (v->mv_size < 24 + 16 || v->mv_size - 24 - 16 > cap)
+		return TJ_ESTORE;
+	tj__seal_key(n, k);
+	rc = crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &len, NULL, (const uint8_t *)v->mv_data + 24,
+							v->mv_size - 24, key, klen, v->mv_data, k);
+	sodium_memzero(k, sizeof(k));
+	if (rc != 0)
+		return TJ_EDECRYPT;
+	*plen = (size_t)len;
+	return 0;
+}
+
+int tj__alert_get_sealed(struct tj_node *n, struct tj_txn *t, const uint8_t *key, size_t klen, uint8_t *plain,
+			 size_t cap, size_t *plen)
+{
+	MDB_val mk = {klen, (void *)key}, mv;
+	MDB_dbi dbi;
+	int rc;
+
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	if ((rc = tj__mdb(mdb_get(t->txn, dbi, &mk, &mv))) != 0)
+		return rc;
+	return tj__alert_open_val(n, key, klen, &mv, plain, cap, plen);
+}
+
+/* ---- the alert's encoding ------------------------------------------------- */
+
+static void tj__put_set(struct tj_mp_writer *w, const struct tj_code_set *s)
+{
+	tj_mp_put_array(w, s->n);
+	for (uint32_t i = 0; i < s->n; i++)
+		tj_mp_put_cstr(w, s->v[i]);
+}
+
+static int tj__read_set(struct tj_mp_reader *r, struct tj_code_set *s)
+{
+	const char *p;
+	uint32_t n, len;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	if ((rc = tj_mp_read_array(r, &n)) != 0)
+		return rc;
+	if (n > TJ_ALERT_CODES_MAX)
+		return TJ_ESTORE;
+	for (uint32_t i = 0; i < n; i++) {
+		if ((rc = tj_mp_read_str(r, &p, &len)) != 0)
+			return rc;
+		if (len >= TJ_CODE_MAX)
+			return TJ_ESTORE;
+		memcpy(s->v[i], p, len);
+		s->v[i][len] = '\0';
+	}
+	s->n = n;
+	return 0;
+}
+
+/* [trigger, priority, severity, protection, states, acts, aggressors, roles, genders, ids, created, raised, raises, last_event] */
+static int tj__alert_encode(const struct tj_alert *a, uint8_t *buf, size_t cap, size_t *len)
+{
+	struct tj_mp_writer w;
+
+	tj_mp_writer_init(&w, buf, cap);
+	tj_mp_put_array(&w, 14);
+	tj_mp_put_uint(&w, a->trigger);
+	tj_mp_put_uint(&w, a->priority);
+	tj_mp_put_uint(&w, a->severity);
+	tj_mp_put_bool(&w, a->protection);
+	tj__put_set(&w, &a->states);
+	tj__put_set(&w, &a->acts);
+	tj__put_set(&w, &a->aggressors);
+	tj__put_set(&w, &a->roles);
+	tj__put_set(&w, &a->genders);
+	tj_mp_put_array(&w, a->n_incidents);
+	for (uint32_t i = 0; i < a->n_incidents; i++)
+		tj_mp_put_bin(&w, a->incidents[i], 32);
+	tj_mp_put_uint(&w, a->created_ms);
+	tj_mp_put_uint(&w, a->raised_ms);
+	tj_mp_put_uint(&w, a->raises);
+	tj_mp_put_uint(&w, a->last_event);
+	return tj_mp_writer_finish(&w, len);
+}
+
+static int tj__read_u8(struct tj_mp_reader *r, uint8_t *out)
+{
+	uint64_t v;
+	int rc = tj_mp_read_uint(r, &v);
+
+	if (rc == 0 && v > 255)
+		rc = TJ_ESTORE;
+	if (rc == 0)
+		*out = (uint8_t)v;
+	return rc;
+}
+
+static int tj__alert_decode(const uint8_t *buf, size_t len, struct tj_alert *a)
+{
+	struct tj_mp_reader r;
+	uint64_t raises;
+	uint32_t n;
+	int rc;
+
+	tj_mp_reader_init(&r, buf, len);
+	if ((rc = tj_mp_read_array(&r, &n)) != 0 || n != 14)
+		return TJ_ESTORE;
+	if (tj__read_u8(&r, &a->trigger) != 0 || tj__read_u8(&r, &a->priority) != 0 ||
+	    tj__read_u8(&r, &a->severity) != 0 || tj_mp_read_bool(&r, &a->protection) != 0 ||
+	    tj__read_set(&r, &a->states) != 0 || tj__read_set(&r, &a->acts) != 0 ||
+	    tj__read_set(&r, &a->aggressors) != 0 || tj__read_set(&r, &a->roles) != 0 ||
+	    tj__read_set(&r, &a->genders) != 0 || tj_mp_read_array(&r, &n) != 0 || n > TJ_ALERT_INCIDENTS_MAX)
+		return TJ_ESTORE;
+	for (uint32_t i = 0; i < n; i++)
+		if (tj_mp_read_bin_exact(&r, a->incidents[i], 32) != 0)
+			return TJ_ESTORE;
+	a->n_incidents = n;
+	if (tj_mp_read_uint(&r, &a->created_ms) != 0 || tj_mp_read_uint(&r, &a->raised_ms) != 0 ||
+	    tj_mp_read_uint(&r, &raises) != 0 || raises > UINT32_MAX || tj_mp_read_uint(&r, &a->last_event) != 0)
+		return TJ_ESTORE;
+	a->raises = (uint32_t)raises;
+	return 0;
+}
+
+/* ---- alerts, events ------------------------------------------------------- */
+
+static void tj__akey(const uint8_t id[32], uint8_t key[33])
+{
+	key[0] = 'A';
+	memcpy(key + 1, id, 32);
+}
+
+int tj__alert_put(struct tj_node *n, struct tj_txn *t, const struct tj_alert *a)
+{
+	uint8_t key[33], buf[TJ__PLAIN_MAX];
+	size_t len = 0;
+	int rc;
+
+	if ((rc = tj__alert_encode(a, buf, sizeof(buf), &len)) != 0)
+		return rc;
+	tj__akey(a->id, key);
+	rc = tj__alert_put_sealed(n, t, key, sizeof(key), buf, len);
+	sodium_memzero(buf, len);
+	return rc;
+}
+
+/* The stored alert alone (no acks). */
+int tj__alert_load(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_alert *a)
+{
+	uint8_t key[33], buf[TJ__PLAIN_MAX];
+	size_t len = 0;
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	tj__akey(id, key);
+	if ((rc = tj__alert_get_sealed(n, t, key, sizeof(key), buf, sizeof(buf), &len)) == 0)
+		rc = tj__alert_decode(buf, len, a);
+	sodium_memzero(buf, sizeof(buf));
+	if (rc == 0)
+		memcpy(a->id, id, 32);
+	return rc;
+}
+
+static int tj__u64_get(struct tj_txn *t, char name, uint64_t *v)
+{
+	MDB_val k = {1, &name}, val;
+	MDB_dbi dbi;
+	int rc;
+
+	*v = 0;
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	rc = tj__mdb(mdb_get(t->txn, dbi, &k, &val));
+	if (rc == TJ_ENOTFOUND)
+		return 0;
+	if (rc == 0 && val.mv_size != 8)
+		return TJ_ESTORE;
+	if (rc == 0)
+		*v = tj_store_rd64(val.mv_data);
+	return rc;
+}
+
+static int tj__u64_put(struct tj_txn *t, char name, uint64_t v)
+{
+	uint8_t b[8];
+	MDB_val k = {1, &name}, val = {8, b};
+	MDB_dbi dbi;
+	int rc;
+
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	tj_store_be64(v, b);
+	return tj__mdb(mdb_put(t->txn, dbi, &k, &val, 0));
+}
+
+int tj__alert_event_append(struct tj_txn *t, const uint8_t id[32], uint64_t *seq)
+{
+	uint8_t key[9];
+	MDB_val k = {sizeof(key), key}, v = {32, (void *)id};
+	MDB_dbi dbi;
+	uint64_t next;
+	int rc;
+
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0 || (rc = tj__u64_get(t, 'N', &next)) != 0)
+		return rc;
+	next++;
+	key[0] = 'E';
+	tj_store_be64(next, key + 1);
+	if ((rc = tj__mdb(mdb_put(t->txn, dbi, &k, &v, 0))) != 0)
+		return rc;
+	if (seq != NULL)
+		*seq = next;
+	return tj__u64_put(t, 'N', next);
+}
+
+/* ---- acknowledgements ----------------------------------------------------- */
+
+/* The 'K' entries of alert a: acks, and from them its status. */
+static int tj__alert_acks(struct tj_node *n, struct tj_txn *t, struct tj_alert *a)
+{
+	uint8_t key[65], plain[128];
+	MDB_val k = {33, key}, v;
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	int rc;
+
+	a->n_acks = 0;
+	a->status = TJ_ALERT_OPEN;
+	key[0] = 'K';
+	memcpy(key + 1, a->id, 32);
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	if (mdb_cursor_open(t->txn, dbi, &cur) != 0)
+		return TJ_ESTORE;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct tj_alert_ack ack;
+		size_t plen = 0;
+		if (k.mv_size != 65 || memcmp(k.mv_data, key, 33) != 0)
+			break;
+		if (tj__alert_open_val(n, k.mv_data, k.mv_size, &v, plain, sizeof(plain), &plen) != 0 ||
+		    tj__ack_decode(plain, plen, &ack) != 0)
+			continue; /* a damaged entry hides one ack, not the alert */
+		if (ack.kind == TJ_KIND_ALERT_RESOLVE)
+			a->status = TJ_ALERT_RESOLVED;
+		else if (a->status == TJ_ALERT_OPEN)
+			a->status = TJ_ALERT_ACKNOWLEDGED;
+		if (a->n_acks < TJ_ALERT_ACKS_MAX)
+			a->acks[a->n_acks++] = ack;
+	}
+	mdb_cursor_close(cur);
+	sodium_memzero(plain, sizeof(plain));
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+}
+
+int tj_alert_get(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_alert *out)
+{
+	int rc = tj__alert_load(n, t, id, out);
+
+	return rc != 0 ? rc : tj__alert_acks(n, t, out);
+}
+
+/* [kind, author(bin 32), ts_ms, code] */
+int tj__ack_put(struct tj_node *n, struct tj_txn *t, const uint8_t alert_id[32], const uint8_t record_id[32],
+		const struct tj_alert_ack *ack)
+{
+	uint8_t key[65], buf[128];
+	struct tj_mp_writer w;
+	size_t len = 0;
+	int rc;
+
+	tj_mp_writer_init(&w, buf, sizeof(buf));
+	tj_mp_put_array(&w, 4);
+	tj_mp_put_uint(&w, ack->kind);
+	tj_mp_put_bin(&w, ack->author, 32);
+	tj_mp_put_uint(&w, ack->ts_ms);
+	tj_mp_put_cstr(&w, ack->code);
+	if ((rc = tj_mp_writer_finish(&w, &len)) != 0)
+		return rc;
+	key[0] = 'K';
+	memcpy(key + 1, alert_id, 32);
+	memcpy(key + 33, record_id, 32);
+	rc = tj__alert_put_sealed(n, t, key, sizeof(key), buf, len);
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
+}
+
+int tj__ack_decode(const uint8_t *buf, size_t len, struct tj_alert_ack *ack)
+{
+	struct tj_mp_reader r;
+	const char *p;
+	uint32_t n, slen;
+
+	memset(ack, 0, sizeof(*ack));
+	tj_mp_reader_init(&r, buf, len);
+	if (tj_mp_read_array(&r, &n) != 0 || n != 4 || tj__read_u8(&r, &ack->kind) != 0 ||
+	    tj_mp_read_bin_exact(&r, ack->author, 32) != 0 || tj_mp_read_uint(&r, &ack->ts_ms) != 0 ||
+	    tj_mp_read_str(&r, &p, &slen) != 0 || slen >= TJ_CODE_MAX)
+		return TJ_ESTORE;
+	memcpy(ack->code, p, slen);
+	ack->code[slen] = '\0';
+	return 0;
+}
+
+/* ---- hook cursor and events ------------------------------------------------ */
+
+int tj_alert_hook_cursor(struct tj_node *n, uint64_t *delivered)
+{
+	struct tj_txn t;
+	int rc;
+
+	if ((rc = tj_txn_begin(n->store, false, &t)) != 0)
+		return rc;
+	rc = tj__u64_get(&t, 'H', delivered);
+	tj_txn_abort(&t);
+	return rc;
+}
+
+int tj_alert_hook_advance(struct tj_node *n, uint64_t delivered)
+{
+	struct tj_txn t;
+	int rc;
+
+	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
+		return rc;
+	if ((rc = tj__u64_put(&t, 'H', delivered)) == 0)
+		rc = tj_txn_commit(&t);
+	tj_txn_abort(&t);
+	return rc;
+}
+
+int tj_alert_event(struct tj_node *n, uint64_t seq, struct tj_alert *out)
+{
+	uint8_t key[9], id[32];
+	MDB_val k = {sizeof(key), key}, v;
+	struct tj_txn t;
+	MDB_dbi dbi;
+	int rc;
+
+	key[0] = 'E';
+	tj_store_be64(seq, key + 1);
+	if ((rc = tj_txn_begin(n->store, false, &t)) != 0)
+		return rc;
+	if ((rc = tj__alert_dbi(&t, &dbi)) == 0 && (rc = tj__mdb(mdb_get(t.txn, dbi, &k, &v))) == 0) {
+		if (v.mv_size != 32) {
+			rc = TJ_ESTORE;
+		} else {
+			memcpy(id, v.mv_data, 32);
+			rc = tj_alert_get(n, &t, id, out);
+		}
+	}
+	tj_txn_abort(&t);
+	return rc;
+}
