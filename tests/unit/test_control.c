@@ -742,6 +742,70 @@ static void test_no_network_node(void **state)
 	tt_rmdir(dir);
 }
 
+static size_t genesis_body(uint8_t *buf, size_t cap, const char *name, uint64_t threshold, uint32_t n_stewards)
+{
+	struct tj_mp_writer w;
+	uint8_t pk[32] = {7};
+	size_t len = 0;
+
+	tj_mp_writer_init(&w, buf, cap);
+	tj_mp_put_array(&w, 3);
+	tj_mp_put_cstr(&w, name);
+	tj_mp_put_uint(&w, threshold);
+	tj_mp_put_array(&w, n_stewards);
+	for (uint32_t i = 0; i < n_stewards; i++)
+		tj_mp_put_bin(&w, pk, 32);
+	assert_int_equal(tj_mp_writer_finish(&w, &len), 0);
+	return len;
+}
+
+static void test_genesis_body_negatives(void **state)
+{
+	static uint8_t buf[4096];
+	uint8_t stewards[TJ_STEWARDS_MAX][32];
+	char name[TJ_NETWORK_NAME_MAX + 1], long_name[TJ_NETWORK_NAME_MAX + 2];
+	uint32_t th;
+	size_t len, n;
+
+	(void)state;
+	len = genesis_body(buf, sizeof(buf), "Red", 1, 1);
+	assert_int_equal(tj_genesis_body_decode(buf, len, name, &th, stewards, TJ_STEWARDS_MAX, &n), 0);
+	assert_string_equal(name, "Red");
+	assert_int_equal(th, 1);
+	assert_int_equal(n, 1);
+	/* Every truncation, and every flipped bit either refused or decoding to a sane value. */
+	for (size_t cut = 0; cut < len; cut++)
+		assert_true(tj_genesis_body_decode(buf, cut, name, &th, stewards, TJ_STEWARDS_MAX, &n) < 0);
+	for (size_t i = 0; i < len * 8; i++) {
+		buf[i / 8] ^= (uint8_t)(1u << (i % 8));
+		if (tj_genesis_body_decode(buf, len, name, &th, stewards, TJ_STEWARDS_MAX, &n) == 0)
+			assert_true(th >= 1 && th <= n && n <= TJ_STEWARDS_MAX && strlen(name) <= TJ_NETWORK_NAME_MAX);
+		buf[i / 8] ^= (uint8_t)(1u << (i % 8));
+	}
+	/* Threshold 0, above the stewards, no stewards, too many, empty and long names. */
+	len = genesis_body(buf, sizeof(buf), "Red", 0, 1);
+	assert_int_equal(tj_genesis_body_decode(buf, len, name, &th, stewards, TJ_STEWARDS_MAX, &n), TJ_EMALFORMED);
+	len = genesis_body(buf, sizeof(buf), "Red", 2, 1);
+	assert_int_equal(tj_genesis_body_decode(buf, len, name, &th, stewards, TJ_STEWARDS_MAX, &n), TJ_EMALFORMED);
+	len = genesis_body(buf, sizeof(buf), "Red", 1, 0);
+	assert_int_equal(tj_genesis_body_decode(buf, len, name, &th, stewards, TJ_STEWARDS_MAX, &n), TJ_EMALFORMED);
+	len = genesis_body(buf, sizeof(buf), "Red", 1, TJ_STEWARDS_MAX + 1);
+	assert_int_equal(tj_genesis_body_decode(buf, len, name, &th, stewards, TJ_STEWARDS_MAX, &n), TJ_EMALFORMED);
+	len = genesis_body(buf, sizeof(buf), "", 1, 1);
+	assert_int_equal(tj_genesis_body_decode(buf, len, name, &th, stewards, TJ_STEWARDS_MAX, &n), TJ_EMALFORMED);
+	memset(long_name, 'n', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	len = genesis_body(buf, sizeof(buf), long_name, 1, 1);
+	assert_int_equal(tj_genesis_body_decode(buf, len, name, &th, stewards, TJ_STEWARDS_MAX, &n), TJ_EMALFORMED);
+	/* Non-canonical (threshold as uint8) and trailing bytes. */
+	{
+		static const uint8_t noncanon[] = {0x93, 0xa1, 'R', 0xcc, 0x01, 0x90};
+		static const uint8_t trailing[] = {0x93, 0xa1, 'R', 0x01, 0x91, 0xc4, 0x01, 0x00, 0xc0};
+		assert_true(tj_genesis_body_decode(noncanon, sizeof(noncanon), name, &th, stewards, TJ_STEWARDS_MAX, &n) < 0);
+		assert_true(tj_genesis_body_decode(trailing, sizeof(trailing), name, &th, stewards, TJ_STEWARDS_MAX, &n) < 0);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -756,6 +820,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_storage_key_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_requests, setup, teardown),
 		cmocka_unit_test(test_no_network_node),
+		cmocka_unit_test(test_genesis_body_negatives),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -185,6 +185,88 @@ static void test_subkeys_differ(void **state)
 	assert_true(memcmp(a, storage_key, 32) != 0);
 }
 
+/* Seals arbitrary plaintext the way the keyring does, to reach the parser behind the AEAD. */
+static void seal_plain(const uint8_t *plain, size_t len, uint8_t *blob, size_t *blob_len)
+{
+	static const char ad[] = "tejido-keyring-v1";
+	unsigned long long clen = 0;
+	uint8_t key[32];
+
+	tj_storage_subkey(storage_key, TJ_SUBKEY_KEYRING, key);
+	randombytes_buf(blob, 24);
+	crypto_aead_xchacha20poly1305_ietf_encrypt(blob + 24, &clen, plain, len, (const uint8_t *)ad, strlen(ad), NULL,
+						   blob, key);
+	*blob_len = 24 + (size_t)clen;
+}
+
+static void test_authentic_but_malformed_contents(void **state)
+{
+	uint8_t plain[256], blob[512], k[32], id[32];
+	struct tj_keyring *kr = NULL;
+	struct tj_mp_writer w;
+	size_t len, blen;
+
+	(void)state;
+	randombytes_buf(k, 32);
+	tj_sym_key_id(k, id);
+	/* Unknown version. */
+	tj_mp_writer_init(&w, plain, sizeof(plain));
+	tj_mp_put_array(&w, 5);
+	tj_mp_put_uint(&w, 2);
+	tj_mp_put_nil(&w);
+	tj_mp_put_uint(&w, 0);
+	tj_mp_put_array(&w, 0);
+	tj_mp_put_array(&w, 0);
+	assert_int_equal(tj_mp_writer_finish(&w, &len), 0);
+	seal_plain(plain, len, blob, &blen);
+	assert_int_equal(tj_keyring_unseal(blob, blen, storage_key, &kr), TJ_EUNSUPPORTED);
+	/* Current epoch index out of range. */
+	tj_mp_writer_init(&w, plain, sizeof(plain));
+	tj_mp_put_array(&w, 5);
+	tj_mp_put_uint(&w, 1);
+	tj_mp_put_nil(&w);
+	tj_mp_put_uint(&w, 1);
+	tj_mp_put_array(&w, 1);
+	tj_mp_put_array(&w, 2);
+	tj_mp_put_bin(&w, id, 32);
+	tj_mp_put_bin(&w, k, 32);
+	tj_mp_put_array(&w, 0);
+	assert_int_equal(tj_mp_writer_finish(&w, &len), 0);
+	seal_plain(plain, len, blob, &blen);
+	assert_int_equal(tj_keyring_unseal(blob, blen, storage_key, &kr), TJ_EMALFORMED);
+	/* An id that is not the key's. */
+	id[0] ^= 1;
+	tj_mp_writer_init(&w, plain, sizeof(plain));
+	tj_mp_put_array(&w, 5);
+	tj_mp_put_uint(&w, 1);
+	tj_mp_put_bin(&w, k, 32);
+	tj_mp_put_uint(&w, 0);
+	tj_mp_put_array(&w, 1);
+	tj_mp_put_array(&w, 2);
+	tj_mp_put_bin(&w, id, 32);
+	tj_mp_put_bin(&w, k, 32);
+	tj_mp_put_array(&w, 0);
+	assert_int_equal(tj_mp_writer_finish(&w, &len), 0);
+	seal_plain(plain, len, blob, &blen);
+	assert_int_equal(tj_keyring_unseal(blob, blen, storage_key, &kr), TJ_EMALFORMED);
+	/* Wrong types, a short key, trailing bytes, a count bomb. */
+	{
+		static const uint8_t bad[][16] = {
+			{0x95, 0x01, 0xc0, 0x00, 0x90, 0x91}, /* circles is not an array of pairs */
+			{0x95, 0x01, 0xc4, 0x01, 0x00, 0x00, 0x90, 0x90}, /* 1-byte network key */
+			{0x95, 0x01, 0xc0, 0x00, 0x90, 0x90, 0xc0}, /* trailing */
+			{0xdd, 0xff, 0x00, 0x00, 0x00},         /* count bomb */
+			{0x94, 0x01, 0xc0, 0x00, 0x90},         /* four fields */
+		};
+		static const size_t lens[] = {6, 8, 7, 5, 5};
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			seal_plain(bad[i], lens[i], blob, &blen);
+			assert_true(tj_keyring_unseal(blob, blen, storage_key, &kr) < 0);
+			assert_null(kr);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +276,7 @@ int main(void)
 		cmocka_unit_test(test_limits_and_empty),
 		cmocka_unit_test(test_persist_in_store),
 		cmocka_unit_test(test_subkeys_differ),
+		cmocka_unit_test(test_authentic_but_malformed_contents),
 	};
 
 	if (sodium_init() < 0)
