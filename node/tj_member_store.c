@@ -297,7 +297,7 @@ int tj_member_ingest_check(struct tj_txn *t, const struct tj_record *rec, int *v
 	ok = tj__is_membership(rec->kind) ? ever : member;
 	if (!ok) {
 		*verdict = TJ_ENOTMEMBER;
-		TJ_LOG_W("member", "refused a %s record by %s: %s", tj_kind_name(rec->kind), tj_log_hex(rec->author, au),
+		TJ_LOG_W("member", "refused a record (%s) by %s: %s", tj_kind_name(rec->kind), tj_log_hex(rec->author, au),
 			 tj__is_membership(rec->kind) ? "its author is not a steward" : "its author is not a member");
 	}
 	return 0;
