@@ -1,0 +1,462 @@
+/*
+ * Alerts: each trigger fires on what should fire it and not on its near
+ * misses; the same incidents in another order give the same alerts;
+ * acknowledgements and resolutions are records that change the status.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "../alerts/tj_alert_testutil.h"
+#include "tj_alert.h"
+#include "tj_query.h"
+
+#define TA_MAX 64
+
+struct ta_list {
+	size_t n;
+	struct tj_alert a[TA_MAX];
+	uint64_t ev[TA_MAX];
+};
+
+static int ta__collect(void *ctx, const struct tj_alert *a, uint64_t event)
+{
+	struct ta_list *l = ctx;
+
+	assert_true(l->n < TA_MAX);
+	l->ev[l->n] = event;
+	l->a[l->n++] = *a;
+	return 0;
+}
+
+/* Every alert (of trigger, or all with 0), newest first. */
+static struct ta_list *ta_alerts(struct tj_node *n, uint8_t trigger)
+{
+	struct tj_alert_filter f = {.status = -1};
+	struct ta_list *l = calloc(1, sizeof(*l));
+	uint64_t last = 0;
+
+	assert_non_null(l);
+	if (trigger != 0)
+		f.triggers = (uint8_t)(1u << trigger);
+	assert_int_equal(tj_alert_list(n, &f, TA_MAX, ta__collect, l, &last), 0);
+	return l;
+}
+
+static bool ta_lists(const struct tj_alert *a, const uint8_t id[32])
+{
+	for (uint32_t i = 0; i < a->n_incidents; i++)
+		if (memcmp(a->incidents[i], id, 32) == 0)
+			return true;
+	return false;
+}
+
+static void test_t1_severity(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t hi[32], lo[32];
+	struct ta_list *l;
+
+	(void)state;
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "death_threat", .ref = "a"}, hi); /* 4 */
+	ta_add(n, &(struct ta_inc){.date = "2026-03-02", .act = "threat", .ref = "b"}, lo);       /* 3 */
+	l = ta_alerts(n, TJ_T1_FLASH);
+	assert_int_equal(l->n, 1);
+	assert_int_equal(l->a[0].n_incidents, 1);
+	assert_true(ta_lists(&l->a[0], hi));
+	assert_int_equal(l->a[0].severity, 4);
+	assert_int_equal(l->a[0].priority, TJ_PRIO_HIGH);
+	assert_string_equal(l->a[0].acts.v[0], "death_threat");
+	assert_string_equal(l->a[0].states.v[0], "20");
+	assert_string_equal(l->a[0].genders.v[0], "woman");
+	assert_int_equal(l->a[0].status, TJ_ALERT_OPEN);
+	free(l);
+	ta_node_close(n, dir);
+}
+
+static void test_t2_protection(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t p[32], q[32];
+	struct ta_list *l;
+
+	(void)state;
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "harassment", .prot = "federal_mechanism", .ref = "a"}, p);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "harassment", .ref = "b"}, q);
+	l = ta_alerts(n, TJ_T2_PROTECTED);
+	assert_int_equal(l->n, 1);
+	assert_true(ta_lists(&l->a[0], p));
+	assert_true(l->a[0].protection);
+	free(l);
+	ta_node_close(n, dir);
+}
+
+static void test_t3_cluster(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t a[3][32], x[32];
+	struct ta_list *l;
+
+	(void)state;
+	/* 14 days from first to last in 20067: fires. */
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .mun = "20067", .act = "harassment", .ref = "a"}, a[0]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-15", .mun = "20067", .act = "harassment", .ref = "b"}, a[2]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-08", .mun = "20067", .act = "harassment", .ref = "c"}, a[1]);
+	/* 15 days in 20001: no. */
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .mun = "20001", .act = "harassment", .ref = "d"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-08", .mun = "20001", .act = "harassment", .ref = "e"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-16", .mun = "20001", .act = "harassment", .ref = "f"}, x);
+	/* Two in 20002 and the third in 20003: no. */
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .mun = "20002", .act = "harassment", .ref = "g"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-02", .mun = "20002", .act = "harassment", .ref = "h"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-02", .mun = "20003", .act = "harassment", .ref = "i"}, x);
+	l = ta_alerts(n, TJ_T3_CLUSTER);
+	assert_int_equal(l->n, 1);
+	assert_int_equal(l->a[0].n_incidents, 3);
+	for (int i = 0; i < 3; i++)
+		assert_true(ta_lists(&l->a[0], a[i]));
+	assert_int_equal(l->a[0].priority, TJ_PRIO_HIGH);
+	free(l);
+	ta_node_close(n, dir);
+}
+
+static void test_t4_escalation(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t e1[32], e2[32], x[32];
+	struct ta_list *l;
+
+	(void)state;
+	/* Jan 10 -> Apr 10 is 90 days: fires. Jan 10 -> Apr 11 (91): no. Two refs: no. */
+	ta_add(n, &(struct ta_inc){.date = "2026-04-10", .ref = "esc", .act = "harassment", .mun = "20001"}, e2);
+	ta_add(n, &(struct ta_inc){.date = "2026-01-10", .ref = "esc", .act = "harassment", .mun = "20002"}, e1);
+	ta_add(n, &(struct ta_inc){.date = "2026-01-10", .ref = "far", .act = "harassment", .mun = "20003"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-04-11", .ref = "far", .act = "harassment", .mun = "20004"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-06-01", .ref = "one", .act = "harassment", .mun = "20005"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-06-01", .ref = "two", .act = "harassment", .mun = "20006"}, x);
+	l = ta_alerts(n, TJ_T4_ESCALATION);
+	assert_int_equal(l->n, 1);
+	assert_int_equal(l->a[0].n_incidents, 2);
+	assert_true(ta_lists(&l->a[0], e1));
+	assert_true(ta_lists(&l->a[0], e2));
+	free(l);
+	ta_node_close(n, dir);
+}
+
+static void test_t5_pattern(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t p1[32], p2[32], x[32];
+	struct ta_list *l;
+
+	(void)state;
+	/* Municipal police in Oaxaca against two victims 30 days apart: fires. */
+	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .ref = "p1", .act = "harassment", .mun = "20001"}, p1);
+	ta_add(n, &(struct ta_inc){.date = "2026-05-31", .ref = "p2", .act = "harassment", .mun = "20002"}, p2);
+	/* Organized crime in Guerrero, 31 days apart: no. */
+	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .state = "12", .mun = "", .ref = "q1", .act = "harassment",
+				   .agg = "organized_crime"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-06-01", .state = "12", .mun = "", .ref = "q2", .act = "harassment",
+				   .agg = "organized_crime"}, x);
+	/* Armed forces once in Mexico State and once in Michoacán: no. */
+	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .state = "15", .mun = "", .ref = "q3", .act = "harassment",
+				   .agg = "armed_forces"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .state = "16", .mun = "", .ref = "q4", .act = "harassment",
+				   .agg = "armed_forces"}, x);
+	/* A company twice against the same victim: one victim, no T5. */
+	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .state = "14", .mun = "", .ref = "r1", .act = "harassment",
+				   .agg = "company"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-05-02", .state = "14", .mun = "", .ref = "r1", .act = "harassment",
+				   .agg = "company"}, x);
+	l = ta_alerts(n, TJ_T5_PATTERN);
+	assert_int_equal(l->n, 1);
+	assert_int_equal(l->a[0].n_incidents, 2);
+	assert_true(ta_lists(&l->a[0], p1));
+	assert_true(ta_lists(&l->a[0], p2));
+	assert_string_equal(l->a[0].aggressors.v[0], "municipal_police");
+	assert_int_equal(l->a[0].priority, TJ_PRIO_MEDIUM);
+	free(l);
+	/* One incident with two victims is two victims. */
+	ta_add(n, &(struct ta_inc){.date = "2026-07-01", .state = "07", .mun = "", .ref = "s1", .ref2 = "s2",
+				   .act = "harassment", .agg = "private_security"}, x);
+	l = ta_alerts(n, TJ_T5_PATTERN);
+	assert_int_equal(l->n, 2);
+	free(l);
+	ta_node_close(n, dir);
+}
+
+static void test_t6_displacement(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t d[32], x[32];
+	struct ta_list *l;
+
+	(void)state;
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .res_state = "12", .act = "harassment", .ref = "a"}, d);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .res_state = "20", .act = "harassment", .ref = "b"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "harassment", .ref = "c"}, x);
+	l = ta_alerts(n, TJ_T6_DISPLACED);
+	assert_int_equal(l->n, 1);
+	assert_true(ta_lists(&l->a[0], d));
+	/* Both states see it. */
+	assert_int_equal(l->a[0].states.n, 2);
+	assert_string_equal(l->a[0].states.v[0], "12");
+	assert_string_equal(l->a[0].states.v[1], "20");
+	free(l);
+	ta_node_close(n, dir);
+}
+
+static void test_t7_ongoing_reraise_resolve(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	struct tj_alert_filter f = {.status = -1, .triggers = 1u << TJ_T7_ONGOING};
+	uint8_t d[32], x[32], rec[32];
+	uint64_t now = tj_now_ms(), period = tj_alert_config_current()->t7_reraise_s * 1000ull, last = 0;
+	struct ta_list *l;
+	size_t raised = 0;
+
+	(void)state;
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "disappearance", .ref = "a"}, d);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "physical_assault", .ref = "b"}, x);
+	l = ta_alerts(n, TJ_T7_ONGOING);
+	assert_int_equal(l->n, 1);
+	assert_int_equal(l->a[0].priority, TJ_PRIO_CRITICAL);
+	assert_int_equal(l->a[0].raises, 1);
+	/* Not due yet; due after the period. */
+	assert_int_equal(tj_alert_reraise(n, now, &raised), 0);
+	assert_int_equal(raised, 0);
+	assert_int_equal(tj_alert_reraise(n, now + period + 1000, &raised), 0);
+	assert_int_equal(raised, 1);
+	free(l);
+	l = ta_alerts(n, TJ_T7_ONGOING);
+	assert_int_equal(l->n, 1); /* listed once, at its latest raise */
+	assert_int_equal(l->a[0].raises, 2);
+	free(l);
+	/* Followers see both raises. */
+	l = calloc(1, sizeof(*l));
+	f.after_event = 1; /* events after the node's first one */
+	assert_int_equal(tj_alert_list(n, &f, TA_MAX, ta__collect, l, &last), 0);
+	assert_true(l->n >= 1);
+	assert_int_equal(l->a[l->n - 1].raises, 2);
+	free(l);
+	/* Resolved: never again. */
+	l = ta_alerts(n, TJ_T7_ONGOING);
+	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_RESOLVE, l->a[0].id, "located_alive", rec), 0);
+	free(l);
+	l = ta_alerts(n, TJ_T7_ONGOING);
+	assert_int_equal(l->a[0].status, TJ_ALERT_RESOLVED);
+	free(l);
+	assert_int_equal(tj_alert_reraise(n, now + 3 * period, &raised), 0);
+	assert_int_equal(raised, 0);
+	ta_node_close(n, dir);
+}
+
+static void test_ack_records(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t d[32], rec[32], bogus[32] = {1};
+	struct tj_store_stats st;
+	struct ta_list *l;
+	struct tj_txn t;
+	const uint8_t *enc;
+	size_t len;
+	struct tj_record r;
+
+	(void)state;
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "killing", .ref = "a"}, d);
+	l = ta_alerts(n, TJ_T1_FLASH);
+	assert_int_equal(l->n, 1);
+	assert_int_equal(l->a[0].priority, TJ_PRIO_CRITICAL);
+	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_ACK, l->a[0].id, "bogus", rec), TJ_ESCHEMA);
+	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_RESOLVE, l->a[0].id, "responding", rec), TJ_ESCHEMA);
+	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_ACK, bogus, "responding", rec), TJ_ENOTFOUND);
+	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_ACK, l->a[0].id, "responding", rec), 0);
+	/* The acknowledgement is a record of ours, of its kind, in the store. */
+	assert_int_equal(tj_txn_begin(n->store, false, &t), 0);
+	assert_int_equal(tj_store_get(&t, rec, &enc, &len), 0);
+	assert_int_equal(tj_record_decode(enc, len, &r), 0);
+	assert_int_equal(r.kind, TJ_KIND_ALERT_ACK);
+	assert_int_equal(r.audience.type, TJ_AUD_NETWORK);
+	assert_memory_equal(r.author, n->u->id->pk, 32);
+	assert_int_equal(tj_store_stats(&t, &st), 0);
+	assert_int_equal(st.by_kind[TJ_KIND_ALERT_ACK], 1);
+	tj_txn_abort(&t);
+	free(l);
+	l = ta_alerts(n, TJ_T1_FLASH);
+	assert_int_equal(l->a[0].status, TJ_ALERT_ACKNOWLEDGED);
+	assert_int_equal(l->a[0].n_acks, 1);
+	assert_memory_equal(l->a[0].acks[0].author, n->u->id->pk, 32);
+	assert_string_equal(l->a[0].acks[0].code, "responding");
+	/* Status filter. */
+	free(l);
+	{
+		struct tj_alert_filter f = {.status = TJ_ALERT_OPEN};
+		uint64_t last = 0;
+		l = calloc(1, sizeof(*l));
+		assert_int_equal(tj_alert_list(n, &f, TA_MAX, ta__collect, l, &last), 0);
+		for (size_t i = 0; i < l->n; i++)
+			assert_int_not_equal(l->a[i].trigger, TJ_T1_FLASH);
+	}
+	free(l);
+	ta_node_close(n, dir);
+}
+
+/* Drops the derived databases (alerts, index) as if the node never evaluated anything. */
+static void ta_drop_derived(struct tj_node *n)
+{
+	struct tj_txn t;
+	MDB_dbi dbi;
+
+	assert_int_equal(tj_txn_begin(n->store, true, &t), 0);
+	assert_int_equal(tj_store_ext_dbi(n->store, "alerts", &dbi), 0);
+	assert_int_equal(mdb_drop(t.txn, dbi, 0), 0);
+	assert_int_equal(tj_store_ext_dbi(n->store, "query_idx", &dbi), 0);
+	assert_int_equal(mdb_drop(t.txn, dbi, 0), 0);
+	assert_int_equal(tj_txn_commit(&t), 0);
+}
+
+static int ta__cmp_alert(const void *a, const void *b)
+{
+	return memcmp(((const struct tj_alert *)a)->id, ((const struct tj_alert *)b)->id, 32);
+}
+
+static void ta_assert_same(struct ta_list *x, struct ta_list *y)
+{
+	assert_int_equal(x->n, y->n);
+	qsort(x->a, x->n, sizeof(x->a[0]), ta__cmp_alert);
+	qsort(y->a, y->n, sizeof(y->a[0]), ta__cmp_alert);
+	for (size_t i = 0; i < x->n; i++) {
+		assert_memory_equal(x->a[i].id, y->a[i].id, 32);
+		assert_int_equal(x->a[i].n_incidents, y->a[i].n_incidents);
+		assert_memory_equal(x->a[i].incidents, y->a[i].incidents, 32 * x->a[i].n_incidents);
+		assert_int_equal(x->a[i].severity, y->a[i].severity);
+		assert_int_equal(x->a[i].states.n, y->a[i].states.n);
+	}
+}
+
+static void test_order_independent(void **state)
+{
+	static const size_t orders[3][10] = {
+		{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, {4, 0, 9, 2, 7, 5, 1, 8, 3, 6}};
+	static const struct ta_inc incs[10] = {
+		{.date = "2026-03-01", .mun = "20067", .ref = "a", .act = "harassment"},
+		{.date = "2026-03-05", .mun = "20067", .ref = "b", .act = "threat"},
+		{.date = "2026-03-09", .mun = "20067", .ref = "a", .act = "death_threat"},
+		{.date = "2026-03-12", .mun = "20067", .ref = "c", .act = "harassment"},
+		{.date = "2026-03-20", .mun = "20067", .ref = "d", .act = "disappearance"},
+		{.date = "2026-04-02", .mun = "20001", .ref = "a", .act = "raid", .prot = "state_mechanism"},
+		{.date = "2026-04-02", .mun = "20001", .ref = "e", .act = "raid", .res_state = "12"},
+		{.date = "2026-02-01", .state = "12", .mun = "", .ref = "f", .act = "threat", .agg = "organized_crime"},
+		{.date = "2026-02-20", .state = "12", .mun = "", .ref = "g", .act = "threat", .agg = "organized_crime"},
+		{.date = "2026-02-25", .state = "12", .mun = "", .ref = "f", .act = "killing", .agg = "organized_crime"},
+	};
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t ids[10][32];
+	struct ta_list *first, *again;
+	size_t seen_triggers = 0;
+
+	(void)state;
+	for (size_t i = 0; i < 10; i++)
+		ta_add(n, &incs[i], ids[i]);
+	first = ta_alerts(n, 0);
+	for (uint8_t t = 1; t <= 7; t++) {
+		struct ta_list *l = ta_alerts(n, t);
+		seen_triggers += l->n > 0;
+		free(l);
+	}
+	assert_int_equal(seen_triggers, 7); /* the set exercises every trigger */
+	for (size_t o = 0; o < 3; o++) {
+		ta_drop_derived(n);
+		for (size_t i = 0; i < 10; i++)
+			assert_int_equal(tj_alert_after_store(n, (const uint8_t(*)[32])ids[orders[o][i]], 1), 0);
+		again = ta_alerts(n, 0);
+		ta_assert_same(first, again);
+		free(again);
+	}
+	/* All at once, in one transaction, too. */
+	ta_drop_derived(n);
+	assert_int_equal(tj_alert_after_store(n, (const uint8_t(*)[32])ids, 10), 0);
+	again = ta_alerts(n, 0);
+	ta_assert_same(first, again);
+	free(again);
+	free(first);
+	ta_node_close(n, dir);
+}
+
+static void test_codes(void **state)
+{
+	uint8_t mask = 0, t = 0;
+	char bad[16];
+	struct tj_alert_config c;
+	const char *why = NULL;
+
+	(void)state;
+	assert_int_equal(tj_triggers_parse("T1,T7", &mask, bad), 0);
+	assert_int_equal(mask, (1u << 1) | (1u << 7));
+	assert_int_equal(tj_triggers_parse("T1,T9", &mask, bad), TJ_ESCHEMA);
+	assert_string_equal(bad, "T9");
+	assert_int_equal(tj_triggers_parse("", &mask, bad), TJ_ESCHEMA);
+	assert_int_equal(tj_trigger_parse("T0", &t), TJ_ESCHEMA);
+	assert_int_equal(tj_priority_parse("high", &t), 0);
+	assert_int_equal(t, TJ_PRIO_HIGH);
+	assert_int_equal(tj_priority_parse("urgent", &t), TJ_ESCHEMA);
+	tj_alert_config_defaults(&c);
+	assert_int_equal(tj_alert_config_set(&c, "t3_window_days", "21", &why), 0);
+	assert_int_equal(c.t3_window_days, 21);
+	assert_int_equal(tj_alert_config_set(&c, "t3_window_days", "0", &why), TJ_ECONFIG);
+	assert_non_null(why);
+	assert_int_equal(tj_alert_config_set(&c, "alert_hook", "relative/path", &why), TJ_ECONFIG);
+	assert_int_equal(tj_alert_config_set(&c, "alert_hook", "/bin/cat", &why), 0);
+	assert_string_equal(c.hook, "/bin/cat");
+	assert_int_equal(tj_alert_config_set(&c, "t9", "1", &why), TJ_ECONFIG);
+}
+
+static void test_ack_body(void **state)
+{
+	uint8_t id[32], back[32], buf[128];
+	char code[TJ_CODE_MAX];
+	size_t len = 0;
+
+	(void)state;
+	randombytes_buf(id, 32);
+	assert_int_equal(tj_alert_ack_body_encode(id, "verifying", buf, sizeof(buf), &len), 0);
+	assert_int_equal(tj_alert_ack_body_decode(buf, len, back, code), 0);
+	assert_memory_equal(id, back, 32);
+	assert_string_equal(code, "verifying");
+	/* Truncated, trailing byte, flipped type: refused. */
+	assert_int_not_equal(tj_alert_ack_body_decode(buf, len - 1, back, code), 0);
+	buf[len] = 0xc0;
+	assert_int_not_equal(tj_alert_ack_body_decode(buf, len + 1, back, code), 0);
+	buf[1] ^= 0x01; /* bin 8 -> another type */
+	assert_int_not_equal(tj_alert_ack_body_decode(buf, len, back, code), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_codes),
+		cmocka_unit_test(test_ack_body),
+		cmocka_unit_test(test_t1_severity),
+		cmocka_unit_test(test_t2_protection),
+		cmocka_unit_test(test_t3_cluster),
+		cmocka_unit_test(test_t4_escalation),
+		cmocka_unit_test(test_t5_pattern),
+		cmocka_unit_test(test_t6_displacement),
+		cmocka_unit_test(test_t7_ongoing_reraise_resolve),
+		cmocka_unit_test(test_ack_records),
+		cmocka_unit_test(test_order_independent),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
