@@ -265,6 +265,41 @@ static void test_meta_case_of_victim_prefix(void **state)
 	tj_txn_abort(&t);
 }
 
+static void test_prefix_ambiguous(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t enc[TT_REC_CAP];
+	uint8_t ids[40][32], found[2][32], prev[32];
+	struct tj_txn t;
+	size_t n, len, same = 0;
+
+	/* 40 records: by pigeonhole, two share their first hex digit. */
+	randombytes_buf(prev, 32);
+	for (uint64_t i = 0; i < 40; i++) {
+		len = tt_record(f->author, f->net, TJ_KIND_INCIDENT, i + 1, prev, 1000 + i, &f->epoch, "a", enc, ids[i]);
+		put_one(f, enc, len, ids[i]);
+	}
+	/* Pigeonhole: of 40 ids, some two share a first hex digit. */
+	for (size_t i = 0; i < 40 && same == 0; i++)
+		for (size_t j = i + 1; j < 40 && same == 0; j++)
+			if (ids[i][0] >> 4 == ids[j][0] >> 4)
+				same = i + 1;
+	assert_true(same > 0);
+	assert_int_equal(tj_txn_begin(f->st, false, &t), 0);
+	/* One nibble then matches at least two: cap 2 tells ambiguous from unique. */
+	assert_int_equal(tj_store_find_prefix(&t, ids[same - 1], 1, found, 2, &n), 0);
+	assert_int_equal(n, 2);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(found[i][0] >> 4, ids[same - 1][0] >> 4);
+	/* The full id is unique. */
+	assert_int_equal(tj_store_find_prefix(&t, ids[0], 64, found, 2, &n), 0);
+	assert_int_equal(n, 1);
+	assert_memory_equal(found[0], ids[0], 32);
+	assert_int_equal(tj_store_find_prefix(&t, ids[0], 0, found, 2, &n), TJ_EMALFORMED);
+	assert_int_equal(tj_store_find_prefix(&t, ids[0], 65, found, 2, &n), TJ_EMALFORMED);
+	tj_txn_abort(&t);
+}
+
 static void test_reopen_persists_and_one_env(void **state)
 {
 	struct fx *f = *state;
@@ -320,6 +355,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_chain_dups_and_freeze, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tombstone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_meta_case_of_victim_prefix, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prefix_ambiguous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_persists_and_one_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
 	};
