@@ -131,6 +131,15 @@ struct tj_subscription {
 	uint8_t triggers;            /* bit t for trigger t */
 };
 
+/* Adds code to a sorted, distinct set (ignored when full or empty). */
+void tj_code_set_add(struct tj_code_set *s, const char *code);
+/* "20,12" into a set of INEGI state codes; TJ_ESCHEMA with the bad one in bad. */
+TJ_MUST_CHECK int tj_alert_states_parse(const char *list, struct tj_code_set *set, char bad[TJ_CODE_MAX]);
+/* An alert id from 64 hex digits or a unique prefix of at least 8: TJ_ENOTFOUND, TJ_EEXIST (ambiguous), TJ_EMALFORMED. */
+TJ_MUST_CHECK int tj_alert_find(struct tj_node *n, const char *hex, uint8_t id[32]);
+/* Every subscription as a JSON array (NULL on allocation failure). */
+struct cJSON *tj_alert_subscriptions_json(struct tj_node *n);
+
 /* Defaults, and one "key = value" of [alerts]: TJ_ECONFIG with why (static text). */
 void tj_alert_config_defaults(struct tj_alert_config *c);
 TJ_MUST_CHECK int tj_alert_config_set(struct tj_alert_config *c, const char *key, const char *value,

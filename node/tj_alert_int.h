@@ -26,8 +26,6 @@ int tj__ack_put(struct tj_node *n, struct tj_txn *t, const uint8_t alert_id[32],
 		const struct tj_alert_ack *ack);
 int tj__ack_decode(const uint8_t *buf, size_t len, struct tj_alert_ack *ack);
 
-/* Adds code to a sorted set (ignored when full or empty). */
-void tj__set_add(struct tj_code_set *s, const char *code);
 /* Adds an incident id to a's sorted list; false when it was there already. */
 bool tj__alert_add_id(struct tj_alert *a, const uint8_t id[32]);
 /* Merges every code of s into a (states: occurrence; residence too when with_residence). */

@@ -17,6 +17,8 @@
 #include "tj_query.h"
 #include "tj_seal.h"
 
+#include <cJSON.h>
+
 #define TJ__ACK_BODY_MAX 96u
 
 int tj_alert_ack_body_encode(const uint8_t alert_id[32], const char *code, uint8_t *buf, size_t cap, size_t *len)
@@ -388,4 +390,97 @@ out:
 	free(ids);
 	free(a);
 	return rc;
+}
+
+/* ---- lookups for the control ops ----------------------------------------------------- */
+
+static int tj__nibble(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static bool tj__prefix_match(const uint8_t *id, const uint8_t *nib, size_t n_nib)
+{
+	for (size_t i = 0; i < n_nib; i++)
+		if (((id[i / 2] >> (i % 2 == 0 ? 4 : 0)) & 0xf) != nib[i])
+			return false;
+	return true;
+}
+
+int tj_alert_find(struct tj_node *n, const char *hex, uint8_t id[32])
+{
+	uint8_t nib[64], key[33] = {'A'};
+	size_t len = strlen(hex), found = 0;
+	MDB_val k = {sizeof(key), key}, v;
+	MDB_cursor *cur = NULL;
+	struct tj_txn t;
+	MDB_dbi dbi;
+	int rc;
+
+	if (len < 8 || len > 64)
+		return TJ_EMALFORMED;
+	for (size_t i = 0; i < len; i++) {
+		int x = tj__nibble(hex[i]);
+		if (x < 0)
+			return TJ_EMALFORMED;
+		nib[i] = (uint8_t)x;
+		key[1 + i / 2] |= (uint8_t)(i % 2 == 0 ? x << 4 : x);
+	}
+	if ((rc = tj_txn_begin(n->store, false, &t)) != 0)
+		return rc;
+	if ((rc = tj__alert_dbi(&t, &dbi)) != 0 || mdb_cursor_open(t.txn, dbi, &cur) != 0) {
+		rc = rc != 0 ? rc : TJ_ESTORE;
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0 && found < 2;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *kd = k.mv_data;
+		if (k.mv_size != 33 || kd[0] != 'A' || !tj__prefix_match(kd + 1, nib, len))
+			break;
+		if (found++ == 0)
+			memcpy(id, kd + 1, 32);
+	}
+	rc = rc != 0 && rc != MDB_NOTFOUND ? TJ_ESTORE : found == 0 ? TJ_ENOTFOUND : found > 1 ? TJ_EEXIST : 0;
+out:
+	mdb_cursor_close(cur);
+	tj_txn_abort(&t);
+	return rc;
+}
+
+cJSON *tj_alert_subscriptions_json(struct tj_node *n)
+{
+	struct tj_subscription *subs = malloc(64 * sizeof(*subs));
+	cJSON *arr = cJSON_CreateArray();
+	size_t k = 0;
+
+	if (subs == NULL || arr == NULL || tj_alert_subscriptions(n, subs, 64, &k) != 0) {
+		free(subs);
+		cJSON_Delete(arr);
+		return NULL;
+	}
+	for (size_t i = 0; i < k; i++) {
+		cJSON *o = cJSON_CreateObject(), *st, *tr;
+		char hex[65];
+		if (o == NULL)
+			break;
+		sodium_bin2hex(hex, sizeof(hex), subs[i].contact, 32);
+		cJSON_AddStringToObject(o, "contact", hex);
+		st = cJSON_AddArrayToObject(o, "states");
+		for (uint32_t j = 0; j < subs[i].states.n; j++)
+			cJSON_AddItemToArray(st, cJSON_CreateString(subs[i].states.v[j]));
+		cJSON_AddNumberToObject(o, "min_severity", subs[i].min_severity);
+		tr = cJSON_AddArrayToObject(o, "triggers");
+		for (uint8_t t = 1; t <= 7; t++)
+			if (subs[i].triggers & (1u << t))
+				cJSON_AddItemToArray(tr, cJSON_CreateString(tj_trigger_name(t)));
+		cJSON_AddItemToArray(arr, o);
+	}
+	free(subs);
+	return arr;
 }

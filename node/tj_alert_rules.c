@@ -31,7 +31,7 @@ void tj__alert_id(uint8_t trigger, const uint8_t *key, size_t klen, uint8_t id[3
 	crypto_generichash_final(&st, id, 32);
 }
 
-void tj__set_add(struct tj_code_set *s, const char *code)
+void tj_code_set_add(struct tj_code_set *s, const char *code)
 {
 	uint32_t i = 0;
 
@@ -69,18 +69,18 @@ static bool tj__protected(const struct tj_incident_summary *s)
 
 void tj__alert_add_codes(struct tj_alert *a, const struct tj_incident_summary *s, bool with_residence)
 {
-	tj__set_add(&a->states, s->location.state);
+	tj_code_set_add(&a->states, s->location.state);
 	if (with_residence)
-		tj__set_add(&a->states, s->residence.state);
+		tj_code_set_add(&a->states, s->residence.state);
 	for (uint32_t i = 0; i < s->n_acts; i++) {
 		const struct tj_act *act = &s->acts[i];
-		tj__set_add(&a->acts, act->type);
+		tj_code_set_add(&a->acts, act->type);
 		if (act->aggressor >= 0 && (uint32_t)act->aggressor < s->n_aggressors)
-			tj__set_add(&a->aggressors, s->aggressors[act->aggressor].type);
+			tj_code_set_add(&a->aggressors, s->aggressors[act->aggressor].type);
 	}
 	for (uint32_t i = 0; i < s->n_victims; i++) {
-		tj__set_add(&a->roles, s->victims[i].role);
-		tj__set_add(&a->genders, s->victims[i].gender);
+		tj_code_set_add(&a->roles, s->victims[i].role);
+		tj_code_set_add(&a->genders, s->victims[i].gender);
 	}
 	if (s->severity > a->severity)
 		a->severity = s->severity;
@@ -112,7 +112,7 @@ static bool tj__merge(struct tj_alert *a, const struct tj_alert *b)
 
 	for (size_t k = 0; k < 5; k++)
 		for (uint32_t i = 0; i < from[k]->n; i++)
-			tj__set_add(to[k], from[k]->v[i]);
+			tj_code_set_add(to[k], from[k]->v[i]);
 	for (uint32_t i = 0; i < b->n_incidents; i++)
 		(void)tj__alert_add_id(a, b->incidents[i]);
 	if (b->severity > a->severity)
@@ -426,7 +426,7 @@ static int tj__t5(struct tj__rules *r, const struct tj_incident_summary *s, cons
 		return 0;
 	for (uint32_t i = 0; i < s->n_acts; i++)
 		if (s->acts[i].aggressor >= 0 && (uint32_t)s->acts[i].aggressor < s->n_aggressors)
-			tj__set_add(&types, s->aggressors[s->acts[i].aggressor].type);
+			tj_code_set_add(&types, s->aggressors[s->acts[i].aggressor].type);
 	if (types.n > 0 && (vs = malloc(sizeof(*vs))) == NULL)
 		return -ENOMEM;
 	for (uint32_t j = 0; j < types.n && rc == 0; j++) {
