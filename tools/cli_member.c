@@ -154,8 +154,12 @@ static void cli__member_print(const msgpack_object *m)
 	tj_hex(pk, 32, hex);
 	hex[16] = '\0';
 	tj_fingerprint(pk, fp);
-	printf("%-24s %-16s %-8.*s %-24.*s %s\n", fp, hex, (int)rlen, role, (int)(nlen > 24 ? 24 : nlen),
-	       nlen > 0 ? name : "(founder)", st[0] != '\0' ? st : "-");
+	if (nlen == 0) {
+		name = "(founder)"; /* the genesis names its stewards by key only */
+		nlen = 9;
+	}
+	printf("%-24s %-16s %-8.*s %-24.*s %s\n", fp, hex, (int)rlen, role, (int)(nlen > 24 ? 24 : nlen), name,
+	       st[0] != '\0' ? st : "-");
 }
 
 static int cli__member_list(struct cli_ctx *ctx)
@@ -182,7 +186,7 @@ static int cli__member_list(struct cli_ctx *ctx)
 		goto out;
 	}
 	if (ctx->json) {
-		doc = cli_obj_to_json(&c.obj, 6);
+		doc = cli_obj_to_json(&c.obj, 0);
 		rc = doc != NULL ? cli_print_json(doc) : CLI_FAIL;
 		goto out;
 	}
