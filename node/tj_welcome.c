@@ -241,10 +241,26 @@ static int tj__check_records(const struct tj_welcome *w)
 	return 0;
 }
 
+/* The checks after the seal: form, recipient, records. Takes w (freed on failure). */
+static int tj__finish_open(struct tj_welcome *w, const uint8_t me_pk[32], struct tj_welcome **out)
+{
+	int rc = tj__plain_decode(w);
+
+	if (rc == 0 && sodium_memcmp(w->recipient, me_pk, 32) != 0)
+		rc = TJ_ENOTMEMBER;
+	if (rc == 0)
+		rc = tj__check_records(w);
+	if (rc != 0) {
+		tj_welcome_free(w);
+		return rc;
+	}
+	*out = w;
+	return 0;
+}
+
 int tj_welcome_open(const uint8_t *buf, size_t len, const struct tj_identity *me, struct tj_welcome **out)
 {
 	struct tj_welcome *w = NULL;
-	int rc;
 
 	*out = NULL;
 	if (len < TJ__SEAL_MIN_BYTES)
@@ -257,25 +273,32 @@ int tj_welcome_open(const uint8_t *buf, size_t len, const struct tj_identity *me
 		return -ENOMEM;
 	w->plain_len = len - TJ__SEAL_MIN_BYTES;
 	if ((w->plain = sodium_malloc(w->plain_len + 1)) == NULL) {
-		rc = -ENOMEM;
-		goto out;
+		tj_welcome_free(w);
+		return -ENOMEM;
 	}
 	if (crypto_box_seal_open(w->plain, buf + TJ_WELCOME_MAGIC_BYTES, len - TJ_WELCOME_MAGIC_BYTES, me->x_pk,
 				 me->x_sk) != 0) {
-		rc = TJ_EDECRYPT; /* tampered with, or sealed to another key */
-		goto out;
+		tj_welcome_free(w);
+		return TJ_EDECRYPT; /* tampered with, or sealed to another key */
 	}
-	if ((rc = tj__plain_decode(w)) != 0)
-		goto out;
-	if (sodium_memcmp(w->recipient, me->pk, 32) != 0) {
-		rc = TJ_ENOTMEMBER;
-		goto out;
+	return tj__finish_open(w, me->pk, out);
+}
+
+int tj_welcome_parse(const uint8_t *plain, size_t len, const uint8_t me_pk[32], struct tj_welcome **out)
+{
+	struct tj_welcome *w = NULL;
+
+	*out = NULL;
+	if (len > TJ_WELCOME_MAX_BYTES)
+		return TJ_ELIMIT;
+	if ((w = calloc(1, sizeof(*w))) == NULL)
+		return -ENOMEM;
+	w->plain_len = len;
+	if ((w->plain = sodium_malloc(len + 1)) == NULL) {
+		tj_welcome_free(w);
+		return -ENOMEM;
 	}
-	if ((rc = tj__check_records(w)) != 0)
-		goto out;
-	*out = w;
-	w = NULL;
-out:
-	tj_welcome_free(w);
-	return rc;
+	if (len > 0)
+		memcpy(w->plain, plain, len);
+	return tj__finish_open(w, me_pk, out);
 }

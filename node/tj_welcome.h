@@ -83,6 +83,9 @@ TJ_MUST_CHECK int tj_welcome_seal(const struct tj_welcome_in *in, const uint8_t 
 TJ_MUST_CHECK int tj_welcome_open(const uint8_t *buf, size_t len, const struct tj_identity *me,
 				  struct tj_welcome **out);
 void tj_welcome_free(struct tj_welcome *w); /* accepts NULL */
+/* The checks of tj_welcome_open after the seal, on plaintext bytes (copied): for fuzzing and tests. */
+TJ_MUST_CHECK int tj_welcome_parse(const uint8_t *plain, size_t len, const uint8_t me_pk[32],
+				   struct tj_welcome **out);
 
 /*
  * A bundle from a node's state for recipient: its keys, genesis, membership
