@@ -19,11 +19,13 @@
 #include "tj_keys.h"
 #include "tj_peer.h"
 #include "tj_query.h"
+#include "tj_stats.h"
 
 #define TJ__ARG_MAX 256
 #define TJ__ALERTS_LIMIT_MAX 1000u
 #define TJ__QUERY_LIMIT_DEFAULT 100u
-#define TJ__QUERY_LIMIT_MAX 5000u
+#define TJ__QUERY_LIMIT_MAX 200u /* a page's JSON stays under the CLI's 1 MiB string limit */
+#define TJ__JSON_REPLY_MAX ((1u << 20) - 256u)
 
 static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
@@ -107,7 +109,7 @@ static int tj__json_reply(const cJSON *doc, const char *extra_key, uint64_t extr
 	if (text == NULL)
 		return -ENOMEM;
 	tlen = strlen(text);
-	if (tlen + 128 > TJ_CTL_REPLY_MAX_BYTES) {
+	if (tlen > TJ__JSON_REPLY_MAX) {
 		sodium_memzero(text, tlen);
 		free(text);
 		return tj__fail(out, TJ_ELIMIT, "the result is too large for one reply; narrow it or lower --limit");
@@ -399,6 +401,9 @@ int tj_query_ctl_parse(const uint8_t *req, size_t len, struct tj_query *q, struc
 	    limit > TJ__QUERY_LIMIT_MAX)
 		return tj__fail(out, TJ_ESCHEMA, "limit must be 1 to %u", TJ__QUERY_LIMIT_MAX);
 	q->limit = (uint32_t)limit;
+	if (tj__arg_uint(req, len, "offset", 0, &limit) != 0 || limit > TJ_QUERY_RESULTS_MAX)
+		return tj__fail(out, TJ_ESCHEMA, "offset must be 0 to %u", TJ_QUERY_RESULTS_MAX);
+	q->offset = (uint32_t)limit;
 	*failed = false;
 	return 0;
 }
@@ -452,5 +457,68 @@ int tj_query_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj
 out:
 	tj_incident_json_free(o.arr);
 	free(q);
+	return rc;
+}
+
+/* ---- statistics ------------------------------------------------------------------- */
+
+static int tj__arg_bool(const uint8_t *req, size_t len, const char *key, bool *v)
+{
+	struct tj_mp_reader r;
+	int rc = tj__arg(req, len, key, &r);
+
+	*v = false;
+	if (rc == TJ_ENOTFOUND)
+		return 0;
+	return rc != 0 || tj_mp_read_bool(&r, v) != 0 ? TJ_EMALFORMED : 0;
+}
+
+static int tj__stats_parse(const uint8_t *req, size_t len, struct tj_stats_query *q, struct tj_ctl_reply *out,
+			   bool *failed)
+{
+	char s[TJ__ARG_MAX], bad[24];
+
+	*failed = true;
+	memset(q, 0, sizeof(*q));
+	if (tj__arg_str(req, len, "by", s) != 0 || tj_stats_dims_parse(s, q, bad) != 0)
+		return tj__fail(out, TJ_ESCHEMA,
+				"stats: '%s' is not a dimension; use one or two of gender, aggressor_type, "
+				"aggressor_level, state, month, act_type, cause, protection, failed",
+				bad);
+	if (tj__arg_str(req, len, "state", s) != 0 || (s[0] != '\0' && tj_inegi_state(s) == NULL))
+		return tj__fail(out, TJ_ESCHEMA, "stats: '%s' is not an INEGI state code (01 to 32)", s);
+	memcpy(q->state, s, s[0] != '\0' ? 3 : 1); /* a valid state code is exactly 2 digits */
+	if (tj__date_arg(req, len, "from", &q->has_from, &q->from_day, false) != 0 ||
+	    tj__date_arg(req, len, "to", &q->has_to, &q->to_day, true) != 0)
+		return tj__fail(out, TJ_ESCHEMA, "stats: dates are YYYY-MM, YYYY-MM-DD or YYYY");
+	if (q->has_from && q->has_to && q->to_day < q->from_day)
+		return tj__fail(out, TJ_ESCHEMA, "stats: the date range runs backwards: the start is after the end");
+	*failed = false;
+	return 0;
+}
+
+int tj_stats_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out)
+{
+	struct tj_stats_query q;
+	struct tj_stats *st = NULL;
+	bool failed, per_100k;
+	cJSON *doc;
+	int rc;
+
+	if ((rc = tj__stats_parse(req, len, &q, out, &failed)) != 0 || failed)
+		return rc;
+	if (tj__arg_bool(req, len, "per_100k", &per_100k) != 0)
+		return tj__fail(out, TJ_EMALFORMED, "stats: 'per_100k' must be a boolean");
+	if (node == NULL)
+		return tj__fail(out, TJ_ESTATE, "stats: the node is not open");
+	if ((rc = tj_stats_compute(node, &q, &st)) != 0)
+		return tj__fail(out, rc, "stats: %s", rc == TJ_ELIMIT ? "a dimension has too many values; narrow the dates"
+								      : tj_strerror(rc));
+	doc = tj_stats_to_json(st, per_100k, tj__arg_lang(req, len));
+	tj_stats_free(st);
+	if (doc == NULL)
+		return -ENOMEM;
+	rc = tj__json_reply(doc, NULL, 0, out);
+	cJSON_Delete(doc);
 	return rc;
 }

@@ -695,6 +695,11 @@ static int tj__op_query(struct tj__ctl *c)
 	return tj_query_ctl(c->node, c->req, c->len, c->out);
 }
 
+static int tj__op_stats(struct tj__ctl *c)
+{
+	return tj_stats_ctl(c->node, c->req, c->len, c->out);
+}
+
 /* Membership: the logic and the reply live in tj_member_ops.c. */
 static int tj__op_member_add(struct tj__ctl *c)
 {
@@ -721,7 +726,7 @@ static const struct {
 	{"peer_add", tj__op_peer_add}, {"peer_list", tj__op_peer_list},
 	{"member_add", tj__op_member_add}, {"member_list", tj__op_member_list},
 	{"alerts", tj__op_alerts}, {"alert_respond", tj__op_alert_respond},
-	{"subscribe", tj__op_subscribe}, {"query", tj__op_query},
+	{"subscribe", tj__op_subscribe}, {"query", tj__op_query}, {"stats", tj__op_stats},
 };
 
 int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out,
@@ -747,7 +752,7 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 	}
 	rc = tj__arg_str(&c, "op", op, sizeof(op));
 	if (rc == TJ_ELIMIT)
-		return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list, alerts, alert_respond, subscribe, query");
+		return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list, alerts, alert_respond, subscribe, query, stats");
 	if (rc != 0)
 		return tj__fail(&c, TJ_EMALFORMED, "the request has no 'op' string");
 	for (size_t i = 0; i < sizeof(tj__ops) / sizeof(tj__ops[0]); i++) {
@@ -758,6 +763,6 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 		free(c.buf); /* only set if an op failed midway */
 		return rc;
 	}
-	return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op '%s'; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list, alerts, alert_respond, subscribe, query",
+	return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op '%s'; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list, alerts, alert_respond, subscribe, query, stats",
 			op);
 }

@@ -35,7 +35,7 @@
 #define TJ_QUERY_CODES_MAX 16   /* codes per term */
 #define TJ_QUERY_FIELD_MAX 24
 #define TJ_QUERY_VALUES_MAX (TJ_INC_ACTS_MAX + TJ_INC_VICTIMS_MAX * TJ_INC_LIST_MAX)
-#define TJ_QUERY_RESULTS_MAX 100000u /* one query returns at most this many incidents */
+#define TJ_QUERY_RESULTS_MAX 100000u /* paging offsets a client may ask for */
 
 /* A queryable field: its name in queries and the vocabulary its codes come from. */
 struct tj_query_field {
@@ -65,7 +65,8 @@ struct tj_query {
 	struct tj_query_term terms[TJ_QUERY_TERMS_MAX];
 	bool has_since, has_until;
 	int64_t since_day, until_day; /* occurred.start, inclusive */
-	uint32_t limit;               /* 0 = TJ_QUERY_RESULTS_MAX */
+	uint32_t limit;               /* 0 = no limit */
+	uint32_t offset;              /* skip this many matches first (paging) */
 };
 
 /* Does s pass every term and the dates? */
@@ -105,8 +106,10 @@ struct tj_query_hit {
 typedef int (*tj_query_cb)(void *ctx, const struct tj_query_hit *hit);
 
 /*
- * Runs q newest occurred first; cb returns nonzero to stop. *n_matched =
- * how many were passed to cb. One read transaction.
+ * Runs q newest occurred first (ties by id, so pages are stable); skips
+ * the first q->offset matches, then passes at most q->limit to cb, which
+ * returns nonzero to stop. *n_matched = how many were passed to cb. One
+ * read transaction.
  */
 TJ_MUST_CHECK int tj_query_run(struct tj_node *n, const struct tj_query *q, tj_query_cb cb, void *ctx,
 			       uint64_t *n_matched);

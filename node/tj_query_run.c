@@ -155,14 +155,16 @@ static int tj__emit(struct tj_node *n, struct tj_txn *t, const struct tj_query *
 		    tj_query_cb cb, void *ctx, uint64_t *n_matched)
 {
 	struct tj_incident_summary *s = tj_incident_summary_new();
-	uint32_t limit = q->limit == 0 || q->limit > TJ_QUERY_RESULTS_MAX ? TJ_QUERY_RESULTS_MAX : q->limit;
+	uint32_t limit = q->limit == 0 ? UINT32_MAX : q->limit; /* 0: every match (statistics) */
 	struct tj_query_hit hit;
 	uint8_t author[32];
+	uint32_t skipped = 0;
 	int rc = 0;
 
 	if (s == NULL)
 		return -ENOMEM;
 	qsort(c->v, c->n, sizeof(c->v[0]), tj__cmp_day_desc);
+
 	for (size_t i = 0; i < c->n && *n_matched < limit; i++) {
 		rc = tj_query_open(n, t, c->v[i].id, s, author, &hit.recorded_ms);
 		if (rc == TJ_ENOTFOUND || rc == TJ_ENOKEY || rc == TJ_EDECRYPT) {
@@ -173,6 +175,10 @@ static int tj__emit(struct tj_node *n, struct tj_txn *t, const struct tj_query *
 			break;
 		if (!tj_query_matches(q, s))
 			continue;
+		if (skipped < q->offset) {
+			skipped++;
+			continue;
+		}
 		hit.id = c->v[i].id;
 		hit.author = author;
 		hit.s = s;
