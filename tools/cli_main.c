@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "cli.h"
+#include "cli_alert.h"
 
 static const struct cli_command cli__commands[] = {
     {"init", "create a new identity and a single-node network", cli_cmd_init},
@@ -24,6 +25,11 @@ static const struct cli_command cli__commands[] = {
     {"member", "admit a node and write its welcome; list members (member add | list)", cli_cmd_member},
     {"network", "join a network with a welcome bundle (network join FILE)", cli_cmd_network},
     {"vocab", "list the coded fields and their codes", cli_cmd_vocab},
+    {"alerts", "list alerts, or follow new ones (--follow)", cli_cmd_alerts},
+    {"alert", "acknowledge or resolve an alert (alert ack | resolve ID)", cli_cmd_alert},
+    {"subscribe", "choose the alerts a contact receives (states, severity, triggers)", cli_cmd_subscribe},
+    {"query", "incidents filtered on any coded field and dates", cli_cmd_query},
+    {"stats", "statistics by gender, aggressor, state, month... as table, CSV or JSON", cli_cmd_stats},
 };
 
 #define CLI_N_COMMANDS (sizeof(cli__commands) / sizeof(cli__commands[0]))
