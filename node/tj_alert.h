@@ -49,6 +49,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tj_alert_config.h"
 #include "tj_error.h"
 #include "tj_incident.h"
 #include "tj_node_core.h"
@@ -59,7 +60,6 @@
 #define TJ_ALERT_CODES_MAX 16     /* distinct codes per list field */
 #define TJ_ALERT_ACKS_MAX 16      /* acknowledgements shown per alert */
 #define TJ_ALERT_SEALED_MAX_BYTES 4096u
-#define TJ_ALERT_HOOK_PATH_MAX 256
 
 enum tj_trigger {
 	TJ_T1_FLASH = 1,      /* severity >= t1_min_severity */
@@ -76,18 +76,6 @@ enum tj_priority { TJ_PRIO_LOW = 1, TJ_PRIO_MEDIUM = 2, TJ_PRIO_HIGH = 3, TJ_PRI
 
 enum tj_alert_status { TJ_ALERT_OPEN = 0, TJ_ALERT_ACKNOWLEDGED = 1, TJ_ALERT_RESOLVED = 2 };
 
-/* Thresholds: the [alerts] section of tejido.conf (tj_config.h). */
-struct tj_alert_config {
-	uint32_t t1_min_severity;      /* 4 */
-	uint32_t t3_min_incidents;     /* 3 */
-	uint32_t t3_window_days;       /* 14 */
-	uint32_t t4_window_days;       /* 90 */
-	uint32_t t5_min_victims;       /* 2 */
-	uint32_t t5_window_days;       /* 30 */
-	uint32_t t7_reraise_s;         /* 21600: an open T7 alert is raised again every 6 hours */
-	char hook[TJ_ALERT_HOOK_PATH_MAX]; /* alert_hook: "" = none */
-	uint32_t hook_timeout_s;       /* 10 */
-};
 
 struct tj_code_set {
 	uint32_t n;
@@ -140,13 +128,6 @@ TJ_MUST_CHECK int tj_alert_find(struct tj_node *n, const char *hex, uint8_t id[3
 /* Every subscription as a JSON array (NULL on allocation failure). */
 struct cJSON *tj_alert_subscriptions_json(struct tj_node *n);
 
-/* Defaults, and one "key = value" of [alerts]: TJ_ECONFIG with why (static text). */
-void tj_alert_config_defaults(struct tj_alert_config *c);
-TJ_MUST_CHECK int tj_alert_config_set(struct tj_alert_config *c, const char *key, const char *value,
-				      const char **why);
-/* The thresholds the rules use from now on (copied). The defaults until called. */
-void tj_alert_configure(const struct tj_alert_config *c);
-const struct tj_alert_config *tj_alert_config_current(void);
 
 /* Codes <-> names: "T1".."T7"; "low".."critical"; "open".. */
 TJ_MUST_CHECK int tj_trigger_parse(const char *s, uint8_t *trigger);

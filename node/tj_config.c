@@ -108,6 +108,14 @@ static int tj__cfg_handler(void *user, const char *section, const char *name, co
 	struct tj__cfg_ctx *c = user;
 	struct tj_config *cfg = c->cfg;
 
+	if (strcmp(section, "alerts") == 0) {
+		const char *why = NULL;
+		if (tj_alert_config_set(&cfg->alerts, name, value, &why) != 0) {
+			tj__cfg_fail(c, why, strcmp(why, "unknown key in [alerts]:") == 0 ? name : NULL);
+			return 0;
+		}
+		return 1;
+	}
 	if (strcmp(section, "node") != 0) {
 		tj__cfg_fail(c, "unknown section", section);
 		return 0;
@@ -140,6 +148,7 @@ void tj_config_defaults(struct tj_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = TJ_LOG_INFO;
 	cfg->map_size_mb = TJ_CONFIG_MAP_SIZE_MB_DEFAULT;
+	tj_alert_config_defaults(&cfg->alerts);
 }
 
 int tj_config_parse(const char *text, size_t len, struct tj_config *cfg, char err[TJ_CONFIG_ERR_MAX])

@@ -12,6 +12,9 @@
  *   map_size_mb = 16384            ; LMDB map size in MiB, 16..1048576
  *                                  ; (sparse: disk is used only as records arrive)
  *
+ *   [alerts]                       ; thresholds and the alert hook: see tj_alert_config.h
+ *   alert_hook  = /path/to/program
+ *
  * Comments start with ';' or '#'.
  */
 #ifndef TJ_CONFIG_H
@@ -20,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tj_alert_config.h"
 #include "tj_error.h"
 #include "tj_log.h"
 
@@ -36,6 +40,7 @@ struct tj_config {
 	char listen[TJ_CONFIG_LISTEN_MAX]; /* "" = no peer listener */
 	enum tj_log_level log_level;
 	uint64_t map_size_mb;
+	struct tj_alert_config alerts; /* [alerts] */
 };
 
 void tj_config_defaults(struct tj_config *cfg);

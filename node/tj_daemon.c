@@ -23,7 +23,9 @@
 #include <sodium.h>
 #include <uv.h>
 
+#include "tj_alert.h"
 #include "tj_config.h"
+#include "tj_hook.h"
 #include "tj_control.h"
 #include "tj_ctl_server.h"
 #include "tj_log.h"
@@ -49,6 +51,7 @@ struct tj__daemon {
 	uv_timer_t sweep;
 	struct tj_node *node;
 	struct tj_peers *peers;                  /* the peer layer (tj_peer.h), NULL without a network */
+	struct tj_hook *hook;                    /* T7 re-raises and the alert hook (tj_hook.h) */
 	char listen[TJ_CONFIG_LISTEN_MAX];       /* where peers connect; "" = nowhere */
 	struct tj__client *clients;
 	size_t n_clients;
@@ -317,6 +320,7 @@ static void tj__daemon_stop(struct tj__daemon *d)
 		return;
 	d->stopping = true;
 	tj_peers_stop(d->peers);
+	tj_hook_stop(d->hook);
 	if (d->server_init)
 		uv_close((uv_handle_t *)&d->server, tj__handle_closed);
 	if (d->sig_int_init)
@@ -505,6 +509,7 @@ static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, c
 		return rc;
 	}
 	tj_log_set_level(cfg.log_level);
+	tj_alert_configure(&cfg.alerts);
 	if (opts->listen != NULL && opts->listen[0] != '\0')
 		snprintf(cfg.listen, sizeof(cfg.listen), "%s", opts->listen);
 	snprintf(listen, TJ_CONFIG_LISTEN_MAX, "%s", cfg.listen);
@@ -555,6 +560,12 @@ int tj_daemon_run(struct tj_daemon_opts *opts)
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		goto out;
 	}
+	if ((rc = tj_hook_start(&d->loop, d->node, &d->hook)) != 0) {
+		TJ_LOG_E("daemon", "cannot start the alert timer: %s", tj_strerror(rc));
+		tj__daemon_stop(d);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		goto out;
+	}
 	tj__ready(opts->ready_fd);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	TJ_LOG_I("daemon", "stopped");
@@ -569,6 +580,7 @@ out:
 			unlink(d->sock_path);
 	}
 	tj_peers_free(d->peers);
+	tj_hook_free(d->hook);
 	tj_node_close(d->node);
 	free(d);
 	return rc;
