@@ -43,6 +43,7 @@
 #define ANCHOR_STRFRY_DISK 2650.0
 #define GOAL_RSS_MB 100.0
 #define GOAL_DISK_PER_KIB 1600.0
+#define BENCH_LMDB_ROUNDS 3
 
 /* ---- small helpers ---------------------------------------------------------------- */
 
@@ -86,6 +87,26 @@ bool bench_schedstat(double *on_cpu, double *waiting)
 	*on_cpu = (double)a / 1e9;
 	*waiting = (double)b / 1e9;
 	return ok;
+}
+
+double bench_proc_cpu(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	unsigned long long ut = 0, st = 0;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15. */
+	if ((p = strrchr(buf, ')')) == NULL ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return 0;
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 long bench_status_kb(pid_t pid, const char *field)
@@ -170,6 +191,7 @@ uint32_t bench_rand(uint64_t *state, uint32_t n)
 struct bench_ceilings {
 	double sign, verify, xchacha_dec, blake2b, lmdb_1000, lmdb_1;
 	double sign_wall, verify_wall, xchacha_dec_wall, blake2b_wall;
+	double lmdb_1000_range[2], lmdb_1_range[2]; /* min, max of the rounds */
 };
 
 struct bench__cx {
@@ -355,6 +377,27 @@ out:
 		mdb_env_close(env);
 }
 
+static int bench__cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Disks shared with other work are noisy: three rounds, the median kept, the range shown. */
+static double bench__lmdb_median(const char *dir, uint32_t puts_per_txn, double secs, uint32_t min_txns,
+				 double range[2])
+{
+	double v[BENCH_LMDB_ROUNDS];
+
+	for (int i = 0; i < BENCH_LMDB_ROUNDS; i++)
+		v[i] = bench__lmdb_rate(dir, puts_per_txn, secs, min_txns);
+	qsort(v, BENCH_LMDB_ROUNDS, sizeof(v[0]), bench__cmp_double);
+	range[0] = v[0];
+	range[1] = v[BENCH_LMDB_ROUNDS - 1];
+	return v[BENCH_LMDB_ROUNDS / 2];
+}
+
 /* ---- options ------------------------------------------------------------------------ */
 
 static const char bench__usage[] =
@@ -366,6 +409,8 @@ static const char bench__usage[] =
 	"  --n-batch100 N   incidents added with add_batch of 100 (default 20000)\n"
 	"  --n-daemon N     incidents in the daemon's store at the end (default 100000)\n"
 	"  --n-cli N        runs of `tejido add --json FILE` (default 200)\n"
+	"  --daemon-budget S  wall seconds each daemon phase may take (default 300); a phase\n"
+	"                   that runs out reports the incidents it reached\n"
 	"  --authors N      authors of the ingested records (default 8)\n"
 	"  --threads N      validation threads of the parallel ingest (default: cores)\n"
 	"  --dir DIR        where the temp directory goes (default $TMPDIR or /tmp); use\n"
@@ -375,10 +420,11 @@ static const char bench__usage[] =
 	"  --no-daemon      skip the daemon and CLI measurements\n"
 	"  --no-cli         skip the CLI measurement\n"
 	"  --json           print JSON\n"
+	"  --json-out FILE  also write the JSON to FILE (with the table or --markdown)\n"
 	"  --markdown       print the Markdown table of docs/BENCHMARKS.md\n";
 
 enum { O_N = 1000, O_NADD, O_NB100, O_NDAEMON, O_NCLI, O_AUTHORS, O_THREADS, O_DIR, O_TEJIDO, O_DEMO, O_NODAEMON,
-       O_NOCLI };
+       O_NOCLI, O_JSONOUT, O_BUDGET };
 
 static uint64_t bench__num(const char *s, const char *opt)
 {
@@ -415,6 +461,7 @@ static void bench__parse(int argc, char **argv, struct bench_opts *o)
 		{"threads", required_argument, NULL, O_THREADS}, {"dir", required_argument, NULL, O_DIR},
 		{"tejido", required_argument, NULL, O_TEJIDO}, {"demo", required_argument, NULL, O_DEMO},
 		{"no-daemon", no_argument, NULL, O_NODAEMON}, {"no-cli", no_argument, NULL, O_NOCLI},
+		{"json-out", required_argument, NULL, O_JSONOUT}, {"daemon-budget", required_argument, NULL, O_BUDGET},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -441,6 +488,8 @@ static void bench__parse(int argc, char **argv, struct bench_opts *o)
 		case O_DEMO: o->demo_dir = optarg; break;
 		case O_NODAEMON: o->skip_daemon = true; break;
 		case O_NOCLI: o->skip_cli = true; break;
+		case O_JSONOUT: o->json_out = optarg; break;
+		case O_BUDGET: o->daemon_budget_s = (double)bench__num(optarg, "--daemon-budget"); break;
 		default: fputs(bench__usage, stderr); exit(2);
 		}
 	}
@@ -630,6 +679,10 @@ static cJSON *bench__json(const struct bench_report *r)
 	cJSON_AddNumberToObject(c, "blake2b256_1kib_per_wall_s", r->c.blake2b_wall);
 	cJSON_AddNumberToObject(c, "lmdb_durable_1000_puts_per_txn_puts_per_s", r->c.lmdb_1000);
 	cJSON_AddNumberToObject(c, "lmdb_durable_1_put_per_txn_puts_per_s", r->c.lmdb_1);
+	cJSON_AddNumberToObject(c, "lmdb_durable_1000_min", r->c.lmdb_1000_range[0]);
+	cJSON_AddNumberToObject(c, "lmdb_durable_1000_max", r->c.lmdb_1000_range[1]);
+	cJSON_AddNumberToObject(c, "lmdb_durable_1_min", r->c.lmdb_1_range[0]);
+	cJSON_AddNumberToObject(c, "lmdb_durable_1_max", r->c.lmdb_1_range[1]);
 	a = cJSON_AddObjectToObject(o, "ingest");
 	cJSON_AddNumberToObject(a, "n", (double)r->o.n);
 	cJSON_AddNumberToObject(a, "authors", r->o.authors);
@@ -639,6 +692,7 @@ static cJSON *bench__json(const struct bench_report *r)
 	bench__add_ingest(a, "parallel_validate", r, &r->ingp, r->o.threads);
 	if (r->daemon) {
 		d = cJSON_AddObjectToObject(o, "daemon");
+		cJSON_AddNumberToObject(d, "phase_budget_s", r->o.daemon_budget_s);
 		cJSON_AddNumberToObject(d, "mean_summary_body_bytes", r->d.mean_sum_bytes);
 		cJSON_AddNumberToObject(d, "mean_case_body_bytes", r->d.mean_case_bytes);
 		cJSON_AddNumberToObject(d, "add_one_n", (double)r->d.add1_n);
@@ -648,6 +702,9 @@ static cJSON *bench__json(const struct bench_report *r)
 		cJSON_AddNumberToObject(d, "add_batch_1000_n", (double)r->d.batch1000_n);
 		cJSON_AddNumberToObject(d, "add_batch_1000_per_s", r->d.batch1000_rate);
 		cJSON_AddNumberToObject(d, "add_batch_1000_items_per_request", r->d.batch1000_items_per_req);
+		cJSON_AddNumberToObject(d, "add_one_daemon_cpu_us_each", r->d.add1_cpu_us);
+		cJSON_AddNumberToObject(d, "add_batch_100_daemon_cpu_us_each", r->d.batch100_cpu_us);
+		cJSON_AddNumberToObject(d, "add_batch_1000_daemon_cpu_us_each", r->d.batch1000_cpu_us);
 		cJSON_AddNumberToObject(d, "cli_n", (double)r->d.cli_n);
 		cJSON_AddNumberToObject(d, "cli_per_s", r->d.cli_rate);
 		cJSON_AddNumberToObject(d, "cli_ms_each", r->d.cli_ms_each);
@@ -753,9 +810,12 @@ static void bench__print(const struct bench_report *r, bool md)
 	bench__row(md, "XChaCha20-Poly1305 decrypt 1 KiB, per CPU s", bench__fmt(v, 0, r->c.xchacha_dec), a);
 	snprintf(a, sizeof(a), "per wall s %.0f", r->c.blake2b_wall);
 	bench__row(md, "BLAKE2b-256 of 1 KiB, per CPU s", bench__fmt(v, 0, r->c.blake2b), a);
-	bench__row(md, "LMDB durable, 1,000 puts of 1 KiB per txn: puts/s", bench__fmt(v, 0, r->c.lmdb_1000),
-		   "anchor ~18,700");
-	bench__row(md, "LMDB durable, 1 put per txn: puts/s", bench__fmt(v, 0, r->c.lmdb_1), "anchor ~2,400");
+	snprintf(a, sizeof(a), "anchor ~18,700; median of %d rounds, %.0f to %.0f", BENCH_LMDB_ROUNDS,
+		 r->c.lmdb_1000_range[0], r->c.lmdb_1000_range[1]);
+	bench__row(md, "LMDB durable, 1,000 puts of 1 KiB per txn: puts/s", bench__fmt(v, 0, r->c.lmdb_1000), a);
+	snprintf(a, sizeof(a), "anchor ~2,400; median of %d rounds, %.0f to %.0f", BENCH_LMDB_ROUNDS,
+		 r->c.lmdb_1_range[0], r->c.lmdb_1_range[1]);
+	bench__row(md, "LMDB durable, 1 put per txn: puts/s", bench__fmt(v, 0, r->c.lmdb_1), a);
 	if (!md)
 		printf("\ningest of %llu records (mean %.0f bytes, %u authors, batches of %d):\n",
 		       (unsigned long long)r->o.n, (double)r->gen_bytes / (double)r->o.n, r->o.authors, BENCH_BATCH);
@@ -773,12 +833,14 @@ static void bench__print(const struct bench_report *r, bool md)
 	if (!md)
 		printf("\nthe node's add path (daemon over its control socket; bodies %.0f + %.0f bytes):\n",
 		       r->d.mean_sum_bytes, r->d.mean_case_bytes);
-	snprintf(a, sizeof(a), "%llu incidents, each committed before its reply", (unsigned long long)r->d.add1_n);
+	snprintf(a, sizeof(a), "%llu incidents, each committed before its reply; daemon CPU %.0f us each",
+		 (unsigned long long)r->d.add1_n, r->d.add1_cpu_us);
 	bench__row(md, "daemon `add`, one per request: incidents/s", bench__fmt(v, 0, r->d.add1_rate), a);
-	snprintf(a, sizeof(a), "%llu incidents", (unsigned long long)r->d.batch100_n);
+	snprintf(a, sizeof(a), "%llu incidents; daemon CPU %.0f us each", (unsigned long long)r->d.batch100_n,
+		 r->d.batch100_cpu_us);
 	bench__row(md, "daemon `add_batch` of 100: incidents/s", bench__fmt(v, 0, r->d.batch100_rate), a);
-	snprintf(a, sizeof(a), "%llu incidents, %.0f per request (256 KiB request limit)",
-		 (unsigned long long)r->d.batch1000_n, r->d.batch1000_items_per_req);
+	snprintf(a, sizeof(a), "%llu incidents, %.0f per request (256 KiB request limit); daemon CPU %.0f us each",
+		 (unsigned long long)r->d.batch1000_n, r->d.batch1000_items_per_req, r->d.batch1000_cpu_us);
 	bench__row(md, "daemon `add_batch` of up to 1,000: incidents/s", bench__fmt(v, 0, r->d.batch1000_rate), a);
 	snprintf(a, sizeof(a), "%llu runs, %.1f ms each, process start included", (unsigned long long)r->d.cli_n,
 		 r->d.cli_ms_each);
@@ -809,8 +871,8 @@ static void bench__run(struct bench_report *r, const char *tmp)
 
 	bench__crypto_ceilings(secs, &r->c);
 	bench_path(path, tmp, "lmdb-ceiling");
-	r->c.lmdb_1000 = bench__lmdb_rate(path, 1000, 2 * secs, 3);
-	r->c.lmdb_1 = bench__lmdb_rate(path, 1, 2 * secs, 20);
+	r->c.lmdb_1000 = bench__lmdb_median(path, 1000, secs, 3, r->c.lmdb_1000_range);
+	r->c.lmdb_1 = bench__lmdb_median(path, 1, secs, 20, r->c.lmdb_1_range);
 
 	bench_path(rec, tmp, "records.bin");
 	r->gen_bytes = bench_gen_records(corpus, net, r->o.n, rec);
@@ -843,7 +905,7 @@ int main(int argc, char **argv)
 	const char *base = getenv("TMPDIR");
 
 	r.o = (struct bench_opts){.n = 100000, .n_add = 2000, .n_batch100 = 20000, .n_daemon = 100000,
-				  .n_cli = 200, .authors = 8, .ceiling_s = 1.0, .demo_dir = TJ_BENCH_DEMO_DIR};
+				  .n_cli = 200, .authors = 8, .ceiling_s = 1.0, .daemon_budget_s = 300, .demo_dir = TJ_BENCH_DEMO_DIR};
 	r.o.threads = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
 	bench__default_tejido(&r.o, tejido, sizeof(tejido));
 	bench__parse(argc, argv, &r.o);
@@ -860,16 +922,21 @@ int main(int argc, char **argv)
 	bench__run(&r, tmp);
 	bench__loadavg(r.m.load_after);
 	bench_rmtree(tmp);
-	if (r.o.json) {
+	if (r.o.json || r.o.json_out != NULL) {
 		cJSON *j = bench__json(&r);
 		char *s = cJSON_Print(j);
+		FILE *f;
 		if (s == NULL)
 			bench_die("out of memory");
-		printf("%s\n", s);
+		if (r.o.json)
+			printf("%s\n", s);
+		if (r.o.json_out != NULL && ((f = fopen(r.o.json_out, "w")) == NULL || fprintf(f, "%s\n", s) < 0 ||
+					     fclose(f) != 0))
+			bench_die("cannot write %s", r.o.json_out);
 		free(s);
 		cJSON_Delete(j);
-	} else {
-		bench__print(&r, r.o.markdown);
 	}
+	if (!r.o.json)
+		bench__print(&r, r.o.markdown);
 	return r.ing1.err != 0 || r.ingp.err != 0 || r.ing1.refused != 0 || r.ingp.refused != 0 ? 1 : 0;
 }

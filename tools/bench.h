@@ -34,9 +34,11 @@ struct bench_opts {
 	uint32_t authors;
 	uint32_t threads;     /* validation threads of the parallel ingest */
 	double ceiling_s;     /* seconds each ceiling loop runs for at least */
+	double daemon_budget_s; /* wall seconds each daemon phase may take at most */
 	const char *dir;      /* where the temp dir goes (same disk as a node's data) */
 	const char *tejido;   /* the CLI binary */
 	const char *demo_dir;
+	const char *json_out; /* also write the JSON here */
 	bool skip_daemon;
 	bool skip_cli;
 };
@@ -48,6 +50,8 @@ double bench_cpu_self(void);   /* user + system of this process, seconds */
 bool bench_schedstat(double *on_cpu, double *waiting);
 /* A field of /proc/PID/status in kB ("VmHWM", "VmRSS", "RssAnon", "RssFile"); pid 0 = self. */
 long bench_status_kb(pid_t pid, const char *field);
+/* user + system seconds of a process, all its threads (/proc/PID/stat). */
+double bench_proc_cpu(pid_t pid);
 /* Bytes on disk (st_blocks) of the regular files under dir, recursively. */
 uint64_t bench_du(const char *dir);
 int bench_mkdir(const char *path);
@@ -143,6 +147,7 @@ struct bench_daemon_result {
 	double batch1000_rate;
 	uint64_t batch1000_n;
 	double batch1000_items_per_req; /* the request limit may cut a batch of 1,000 */
+	double add1_cpu_us, batch100_cpu_us, batch1000_cpu_us; /* the daemon's CPU per incident */
 	double cli_rate;        /* incidents/s through `tejido add --json FILE`, process start included */
 	uint64_t cli_n;
 	double cli_ms_each;

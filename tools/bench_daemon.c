@@ -11,6 +11,8 @@
  * Bodies come from a pool of BENCH_POOL incidents built before any timing;
  * the node seals every add afresh (new nonce, key, id), so a body used twice
  * is two records. Rates are incidents / the sum of the requests' round trips.
+ * Each phase stops after --daemon-budget seconds: the figures then say how
+ * many incidents it reached (the store may end short of --n-daemon).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -205,12 +207,16 @@ static size_t bench__item_bytes(const struct bench__pool *p, uint64_t i)
 	return p->sum_len[k] + p->case_len[k] + 32;
 }
 
-/* One `add` per incident: [next, next + n). Returns seconds spent in round trips. */
-static double bench__add_one_by_one(struct bench__d *d, uint64_t next, uint64_t n)
+/*
+ * One `add` per incident: [next, next + *n). Returns seconds spent in round
+ * trips; stops once budget_s of wall time passed (*n = how many were added).
+ */
+static double bench__add_one_by_one(struct bench__d *d, uint64_t next, uint64_t *n, double budget_s)
 {
-	double t = 0;
+	double t = 0, start = bench_now();
+	uint64_t i;
 
-	for (uint64_t i = next; i < next + n; i++) {
+	for (i = next; i < next + *n && bench_now() - start < budget_s; i++) {
 		struct tj_mp_writer w;
 		size_t len = 0, rl = 0;
 		double t0 = bench_now();
@@ -225,6 +231,7 @@ static double bench__add_one_by_one(struct bench__d *d, uint64_t next, uint64_t 
 		free(bench__call(d, len, &rl));
 		t += bench_now() - t0;
 	}
+	*n = i - next;
 	return t;
 }
 
@@ -261,14 +268,15 @@ static uint64_t bench__batch_stored(const uint8_t *reply, size_t len)
 	return stored;
 }
 
-/* add_batch of up to `batch` incidents a request; returns round-trip seconds, *requests. */
-static double bench__add_batches(struct bench__d *d, uint64_t next, uint64_t n, uint32_t batch, uint64_t *requests)
+/* add_batch of up to `batch` incidents a request; returns round-trip seconds, *requests; budget as above. */
+static double bench__add_batches(struct bench__d *d, uint64_t next, uint64_t *n, uint32_t batch, uint64_t *requests,
+				 double budget_s)
 {
-	double t = 0;
-	uint64_t i = next, end = next + n;
+	double t = 0, start = bench_now();
+	uint64_t i = next, end = next + *n;
 
 	*requests = 0;
-	while (i < end) {
+	while (i < end && bench_now() - start < budget_s) {
 		struct tj_mp_writer w;
 		size_t len = 0, rl = 0, bytes = 64;
 		uint32_t k = 0;
@@ -298,6 +306,7 @@ static double bench__add_batches(struct bench__d *d, uint64_t next, uint64_t n, 
 		i += k;
 		(*requests)++;
 	}
+	*n = i - next;
 	return t;
 }
 
@@ -379,12 +388,17 @@ static void bench__stop(struct bench__d *d)
 	waitpid(d->pid, NULL, 0);
 }
 
+static double bench__per(double v, uint64_t n)
+{
+	return n > 0 ? v / (double)n : 0;
+}
+
 void bench_daemon_run(const struct bench_opts *o, const struct bench_corpus *c, const char *dir,
 		      struct bench_daemon_result *out)
 {
 	struct bench__d d = {.fd = -1};
-	uint64_t next = 0, reqs = 0, fill;
-	double t;
+	uint64_t next = 0, reqs = 0, fill, n;
+	double t, cpu;
 
 	memset(out, 0, sizeof(*out));
 	bench_path(d.dir, dir, "node");
@@ -396,30 +410,38 @@ void bench_daemon_run(const struct bench_opts *o, const struct bench_corpus *c, 
 	bench__daemon_start(&d);
 	out->base_kb = bench_status_kb(d.pid, "VmRSS");
 
-	t = bench__add_one_by_one(&d, next, o->n_add);
-	out->add1_n = o->n_add;
-	out->add1_rate = (double)o->n_add / t;
-	next += o->n_add;
+	cpu = bench_proc_cpu(d.pid);
+	n = o->n_add;
+	t = bench__add_one_by_one(&d, next, &n, o->daemon_budget_s);
+	out->add1_cpu_us = bench__per(1e6 * (bench_proc_cpu(d.pid) - cpu), n);
+	out->add1_n = n;
+	out->add1_rate = t > 0 ? (double)n / t : 0;
+	next += n;
 
 	if (!o->skip_cli && o->n_cli > 0) {
 		t = bench__cli(o, c, d.dir, o->n_cli);
 		out->cli_n = o->n_cli;
-		out->cli_rate = (double)o->n_cli / t;
+		out->cli_rate = t > 0 ? (double)o->n_cli / t : 0;
 		out->cli_ms_each = 1000.0 * t / (double)o->n_cli;
 	}
 
-	t = bench__add_batches(&d, next, o->n_batch100, 100, &reqs);
-	out->batch100_n = o->n_batch100;
-	out->batch100_rate = (double)o->n_batch100 / t;
-	next += o->n_batch100;
+	cpu = bench_proc_cpu(d.pid);
+	n = o->n_batch100;
+	t = bench__add_batches(&d, next, &n, 100, &reqs, o->daemon_budget_s);
+	out->batch100_cpu_us = bench__per(1e6 * (bench_proc_cpu(d.pid) - cpu), n);
+	out->batch100_n = n;
+	out->batch100_rate = t > 0 ? (double)n / t : 0;
+	next += n;
 
 	/* The rest of the fill, with batches of up to 1,000: the store ends with n_daemon incidents. */
 	fill = o->n_daemon > next + out->cli_n ? o->n_daemon - next - out->cli_n : 0;
 	if (fill > 0) {
-		t = bench__add_batches(&d, next, fill, 1000, &reqs);
+		cpu = bench_proc_cpu(d.pid);
+		t = bench__add_batches(&d, next, &fill, 1000, &reqs, o->daemon_budget_s);
+		out->batch1000_cpu_us = bench__per(1e6 * (bench_proc_cpu(d.pid) - cpu), fill);
 		out->batch1000_n = fill;
-		out->batch1000_rate = (double)fill / t;
-		out->batch1000_items_per_req = (double)fill / (double)reqs;
+		out->batch1000_rate = t > 0 ? (double)fill / t : 0;
+		out->batch1000_items_per_req = bench__per((double)fill, reqs);
 	}
 
 	bench__status(&d, out);

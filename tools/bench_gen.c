@@ -23,6 +23,10 @@
 #define BENCH_PAIR_TARGET_BYTES 2048u
 #define BENCH_ENVELOPE_GUESS_BYTES 360u
 #define BENCH_DAY_MS (86400ull * 1000ull)
+#define BENCH_MUNI_MAX 3000 /* Mexico has 2,475 municipalities */
+#define BENCH_MUNI_PROBE 600 /* INEGI numbers them from 001 within a state; Oaxaca has 570 */
+#define BENCH_FIRST_YEAR 2016 /* ten years of a network's documentation */
+#define BENCH_YEARS 10
 
 struct bench_corpus {
 	size_t n;
@@ -33,6 +37,8 @@ struct bench_corpus {
 	size_t pool_len;
 	struct tj_incident_summary *scratch;
 	const struct tj_incident_case *with_case; /* for incidents whose demo has no case face */
+	size_t n_muni;
+	char muni[BENCH_MUNI_MAX][6]; /* every municipality of the catalogue: where incidents happen */
 };
 
 static char *bench__slurp(const char *path, size_t *len)
@@ -129,6 +135,22 @@ static void bench__make_pool(struct bench_corpus *c)
 	c->pool[off] = '\0';
 }
 
+/* The catalogue, probed by code: incidents spread over the whole country, as a network's would. */
+static void bench__municipalities(struct bench_corpus *c)
+{
+	size_t n_states = 0;
+	const struct tj_state_info *st = tj_inegi_states(&n_states);
+
+	for (size_t i = 0; i < n_states; i++) {
+		for (unsigned m = 1; m < BENCH_MUNI_PROBE && c->n_muni < BENCH_MUNI_MAX; m++) {
+			char code[8];
+			snprintf(code, sizeof(code), "%.2s%03u", st[i].code, m);
+			if (tj_inegi_municipality(code) != NULL)
+				memcpy(c->muni[c->n_muni++], code, 6);
+		}
+	}
+}
+
 struct bench_corpus *bench_corpus_load(const char *dir)
 {
 	struct bench_corpus *c = calloc(1, sizeof(*c));
@@ -158,6 +180,7 @@ struct bench_corpus *bench_corpus_load(const char *dir)
 	if (c->with_case == NULL)
 		bench_die("no incident with a case narrative in %s", dir);
 	bench__make_pool(c);
+	bench__municipalities(c);
 	c->scratch = tj_incident_summary_new();
 	if (c->scratch == NULL)
 		bench_die("out of memory");
@@ -203,11 +226,31 @@ static void bench__set_code(char dst[TJ_CODE_MAX], const char *code)
 		snprintf(dst, TJ_CODE_MAX, "%s", code);
 }
 
-/* Varies the fields a documentation team would: date, who, how sure. */
-static void bench__vary(struct tj_incident_summary *s, uint64_t i, uint64_t *rs)
+/* Moves the incident to a random municipality; a residence in the same place moves with it. */
+static void bench__move(const struct bench_corpus *c, struct tj_incident_summary *s, uint64_t *rs)
 {
+	const char *m;
+	bool with = strcmp(s->residence.state, s->location.state) == 0 &&
+		    strcmp(s->residence.municipality, s->location.municipality) == 0;
+
+	if (c->n_muni == 0)
+		return;
+	m = c->muni[bench_rand(rs, (uint32_t)c->n_muni)];
+	memcpy(s->location.state, m, 2);
+	s->location.state[2] = '\0';
+	memcpy(s->location.municipality, m, 6);
+	if (with) {
+		memcpy(s->residence.state, s->location.state, 3);
+		memcpy(s->residence.municipality, s->location.municipality, 6);
+	}
+}
+
+/* Varies the fields a documentation team would: date, place, who, how sure. */
+static void bench__vary(const struct bench_corpus *c, struct tj_incident_summary *s, uint64_t i, uint64_t *rs)
+{
+	bench__move(c, s, rs);
 	if (strcmp(s->occurred.precision, "day") == 0) {
-		s->occurred.start.year = 2024 + (int32_t)bench_rand(rs, 2);
+		s->occurred.start.year = BENCH_FIRST_YEAR + (int32_t)bench_rand(rs, BENCH_YEARS);
 		s->occurred.start.month = (uint8_t)(1 + bench_rand(rs, 12));
 		s->occurred.start.day = (uint8_t)(1 + bench_rand(rs, 28));
 	}
@@ -227,12 +270,15 @@ static void bench__summary(const struct bench_corpus *c, uint64_t i, uint64_t *r
 {
 	size_t d = (size_t)(i % c->n);
 	struct tj_incident_summary *s = c->scratch;
+	struct tj_verr verr;
 
 	memcpy(s, c->sum[d], sizeof(*s));
-	bench__vary(s, i, rs);
+	bench__vary(c, s, i, rs);
 	s->severity_explicit = false;
 	s->severity = tj_incident_compute_severity(s, false);
-	if (tj_incident_validate(s, NULL, TJ_LANG_EN, tj_now_ms(), NULL) != 0) {
+	if (tj_incident_validate(s, NULL, TJ_LANG_EN, tj_now_ms(), &verr) != 0) {
+		if (getenv("TJ_BENCH_DEBUG") != NULL)
+			fprintf(stderr, "variation refused: %s\n", verr.message);
 		/* A variation this vocabulary forbids (e.g. a gender for a unit): keep the demo's own. */
 		memcpy(s, c->sum[d], sizeof(*s));
 	}
