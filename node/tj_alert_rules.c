@@ -217,16 +217,35 @@ struct tj__rules {
 	struct tj_txn *t;
 	struct tj__win anchors, win;
 	struct tj_incident_summary s;
-	struct tj_alert a;
+	struct tj_alert a, old;
 };
 
-/* Fills a from the incidents of r->win (skipping unreadable ones); the codes of each. */
+static bool tj__lists(const struct tj_alert *a, const uint8_t id[32])
+{
+	for (uint32_t i = 0; i < a->n_incidents; i++)
+		if (memcmp(a->incidents[i], id, 32) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Fills r->a (id set) from the incidents of r->win up to upto, skipping
+ * unreadable ones. An incident the stored alert already lists is not opened
+ * again: a window only grows, so an alert raised before needs only the
+ * newcomers' codes (this keeps a busy municipality linear, not quadratic).
+ */
 static int tj__alert_from_window(struct tj__rules *r, size_t upto)
 {
 	uint8_t author[32];
-	int rc;
+	bool known;
+	int rc = tj__alert_load(r->n, r->t, r->a.id, &r->old);
 
+	if (rc != 0 && rc != TJ_ENOTFOUND)
+		return rc;
+	known = rc == 0;
 	for (size_t i = 0; i < upto; i++) {
+		if (known && tj__lists(&r->old, r->win.ids[i]))
+			continue;
 		rc = tj__open(r->n, r->t, r->win.ids[i], &r->s, author);
 		if (rc == TJ_ENOTFOUND)
 			continue;
@@ -393,6 +412,19 @@ static int tj__t5_anchor(struct tj__rules *r, const uint8_t key[32], const char 
 	if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win)) != 0)
 		return rc;
 	memset(&r->a, 0, sizeof(r->a));
+	r->a.trigger = TJ_T5_PATTERN;
+	memcpy(idkey, X, xl + 1); /* the type with its NUL, then the anchor */
+	memcpy(idkey + xl + 1, r->anchors.ids[i], 32);
+	tj__alert_id(TJ_T5_PATTERN, idkey, xl + 1 + 32, r->a.id);
+	rc = tj__alert_load(r->n, r->t, r->a.id, &r->old);
+	if (rc == 0) {
+		/* Raised already: the window only grew; add the newcomers. */
+		if ((rc = tj__alert_from_window(r, r->win.n)) == 0)
+			rc = tj__alert_upsert(r->n, r->t, &r->a);
+		return rc;
+	}
+	if (rc != TJ_ENOTFOUND)
+		return rc;
 	vs->n = 0;
 	for (size_t k = 0; k < r->win.n; k++) {
 		rc = tj__open(r->n, r->t, r->win.ids[k], &r->s, author);
@@ -406,10 +438,6 @@ static int tj__t5_anchor(struct tj__rules *r, const uint8_t key[32], const char 
 	}
 	if (vs->n < tj_alert_config_current()->t5_min_victims)
 		return 0;
-	r->a.trigger = TJ_T5_PATTERN;
-	memcpy(idkey, X, xl + 1); /* the type with its NUL, then the anchor */
-	memcpy(idkey + xl + 1, r->anchors.ids[i], 32);
-	tj__alert_id(TJ_T5_PATTERN, idkey, xl + 1 + 32, r->a.id);
 	return tj__alert_upsert(r->n, r->t, &r->a);
 }
 
