@@ -86,6 +86,8 @@ static void tj__sort_unique(struct tj__vec *vec)
 {
 	size_t w = 0;
 
+	if (vec->n == 0)
+		return; /* v may be NULL: qsort must not see it */
 	qsort(vec->v, vec->n, sizeof(vec->v[0]), tj__cmp_id);
 	for (size_t i = 0; i < vec->n; i++)
 		if (w == 0 || memcmp(vec->v[w - 1].id, vec->v[i].id, 32) != 0)
@@ -163,7 +165,8 @@ static int tj__emit(struct tj_node *n, struct tj_txn *t, const struct tj_query *
 
 	if (s == NULL)
 		return -ENOMEM;
-	qsort(c->v, c->n, sizeof(c->v[0]), tj__cmp_day_desc);
+	if (c->n > 0)
+		qsort(c->v, c->n, sizeof(c->v[0]), tj__cmp_day_desc);
 
 	for (size_t i = 0; i < c->n && *n_matched < limit; i++) {
 		rc = tj_query_open(n, t, c->v[i].id, s, author, &hit.recorded_ms);
