@@ -224,6 +224,15 @@ int tj__conn_send(struct tj__conn *c, const uint8_t *msg, size_t len)
 	return tj__conn_write(c, wr);
 }
 
+/* A peer that does not take our goodbye within a few seconds is closed anyway. */
+static void tj__hangup_expired(uv_timer_t *t)
+{
+	struct tj__conn *c = t->data;
+
+	if (!c->closing)
+		tj__conn_close(c);
+}
+
 void tj__conn_bye(struct tj__conn *c, uint64_t reason, const char *why)
 {
 	uint8_t msg[16], gb[TJ_BOXSTREAM_GOODBYE_BYTES];
@@ -248,6 +257,7 @@ void tj__conn_bye(struct tj__conn *c, uint64_t reason, const char *why)
 	}
 	c->hangup = true;
 	uv_read_stop((uv_stream_t *)&c->tcp);
+	uv_timer_start(&c->timer, tj__hangup_expired, 5000, 0);
 }
 
 /* ---- reading and quotas ---------------------------------------------------- */

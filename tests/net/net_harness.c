@@ -169,8 +169,8 @@ void net_destroy(struct net *net)
 	if (net->root[0] == '\0')
 		return;
 	for (size_t i = 0; i < net->n; i++)
-		net_kill(net, i);
-	if (getenv("NET_KEEP") == NULL)
+		net_stop(net, i);
+	if (getenv("NET_KEEP") == NULL && net->bad_exits == 0)
 		nftw(net->root, net__rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	else
 		fprintf(stderr, "kept %s\n", net->root);
@@ -265,13 +265,11 @@ int net_start(struct net *net, size_t i)
 	return -1;
 }
 
-/* Waits up to ms for the child; true when reaped. */
-static bool net__reap(struct net_node *nd, unsigned ms)
+/* Waits up to ms for the child; true when reaped (its wait status in *st). */
+static bool net__reap(struct net_node *nd, unsigned ms, int *st)
 {
-	int st;
-
 	for (uint64_t until = net_now_ms() + ms; net_now_ms() < until; net_sleep_ms(20))
-		if (waitpid(nd->pid, &st, WNOHANG) == nd->pid) {
+		if (waitpid(nd->pid, st, WNOHANG) == nd->pid) {
 			nd->pid = 0;
 			return true;
 		}
@@ -293,13 +291,18 @@ void net_kill(struct net *net, size_t i)
 void net_stop(struct net *net, size_t i)
 {
 	struct net_node *nd = &net->nodes[i];
+	int st = 0;
 
 	if (nd->pid <= 0)
 		return;
 	kill(nd->pid, SIGTERM);
-	if (!net__reap(nd, 20000)) {
+	if (!net__reap(nd, 20000, &st)) {
 		fprintf(stderr, "node %zu did not stop in 20 s; killed\n", i);
 		net_kill(net, i);
+		net->bad_exits++;
+	} else if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		fprintf(stderr, "node %zu exited with status %d on SIGTERM (see %s/node.log)\n", i, st, nd->dir);
+		net->bad_exits++;
 	}
 }
 

@@ -35,12 +35,13 @@ struct net {
 	size_t n;
 	uint8_t network_id[32];
 	uint8_t network_key[32]; /* test only: the SHS application key */
+	unsigned bad_exits;      /* daemons that did not exit 0 on SIGTERM (errors, leaks under ASan) */
 	struct net_node nodes[NET_NODES_MAX];
 };
 
 /* Creates n nodes of one network under a fresh /tmp directory; aborts on failure. */
 void net_mknet(struct net *net, const char *tejido, size_t n);
-/* Kills every node still running and removes the directory. */
+/* Stops every node still running (SIGTERM, counted in bad_exits) and removes the directory. */
 void net_destroy(struct net *net);
 
 /* Starts node i (listening on its port) and waits until it answers; 0 or -1. */
