@@ -80,6 +80,10 @@ static int cli__add_result(const struct cli_ctx *ctx, const struct cli_conn *c, 
 		cli_err("member add: malformed reply from the node");
 		return CLI_FAIL;
 	}
+	if (!m->via.boolean && ctx->json) {
+		printf("{\"member\": false, \"fingerprint\": \"%s\", \"approvals_needed\": %" PRIu64 "}\n", fp, needed);
+		return CLI_OK;
+	}
 	if (!m->via.boolean) {
 		printf("proposal recorded for %s; it takes effect after %" PRIu64
 		       " more steward approval(s), then run member add again for the welcome\n",
