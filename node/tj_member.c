@@ -18,10 +18,10 @@
 #define TJ__GENESIS_PLAIN_BYTES 2048u
 
 static const struct tj_mp_limits tj__body_limits = {
-	.max_depth = 2,
-	.max_items = 8 + TJ_MEMBER_STATES_MAX,
-	.max_str = TJ_MEMBER_REASON_MAX,
-	.canonical = true,
+    .max_depth = 2,
+    .max_items = 8 + TJ_MEMBER_STATES_MAX,
+    .max_str = TJ_MEMBER_REASON_MAX,
+    .canonical = true,
 };
 
 static const char *const tj__actions[] = {"admit", "remove", "role"};
@@ -308,21 +308,21 @@ struct tj__event {
 	uint8_t id[32];
 	uint8_t author[32];
 	uint8_t kind;
-	uint8_t proposal[32];        /* APPROVAL: the proposal it approves */
-	struct tj_member_body body;  /* MEMBER (plaintext: wiped) */
+	uint8_t proposal[32];       /* APPROVAL: the proposal it approves */
+	struct tj_member_body body; /* MEMBER (plaintext: wiped) */
 	/* derivation bookkeeping */
-	bool registered;             /* MEMBER: counted as a proposal */
-	bool spent;                  /* MEMBER: took effect or found void */
-	bool used;                   /* APPROVAL: counted (or dismissed) */
+	bool registered; /* MEMBER: counted as a proposal */
+	bool spent;      /* MEMBER: took effect or found void */
+	bool used;       /* APPROVAL: counted (or dismissed) */
 	uint32_t n_appr;
-	uint8_t (*appr)[32];         /* MEMBER: distinct approvers (heap, up to TJ_STEWARDS_MAX) */
+	uint8_t (*appr)[32]; /* MEMBER: distinct approvers (heap, up to TJ_STEWARDS_MAX) */
 };
 
 struct tj__derive {
 	struct tj_member_state *s;
 	struct tj__event *ev;
 	size_t n_ev;
-	const uint8_t *focus;        /* the record just ingested: its reasons go out as warnings */
+	const uint8_t *focus; /* the record just ingested: its reasons go out as warnings */
 };
 
 static int tj__event_cmp(const void *a, const void *b)
@@ -340,14 +340,15 @@ static void tj__why(const struct tj__derive *d, const struct tj__event *e, const
 	bool focus = d->focus != NULL && memcmp(d->focus, e->id, 32) == 0;
 
 	d->s->ignored++;
-	tj_log(focus ? TJ_LOG_WARN : TJ_LOG_DEBUG, "member", "%s %s by %s does not count: %s", tj_kind_name(e->kind),
-	       tj_log_hex(e->id, id), tj_log_hex(e->author, au), why);
+	tj_log(focus ? TJ_LOG_WARN : TJ_LOG_DEBUG, "member", "%s %s by %s does not count: %s",
+	       tj_kind_name(e->kind), tj_log_hex(e->id, id), tj_log_hex(e->author, au), why);
 }
 
 static struct tj__event *tj__proposal(struct tj__derive *d, const uint8_t id[32])
 {
 	for (size_t i = 0; i < d->n_ev; i++)
-		if (d->ev[i].kind == TJ_KIND_MEMBER && d->ev[i].registered && memcmp(d->ev[i].id, id, 32) == 0)
+		if (d->ev[i].kind == TJ_KIND_MEMBER && d->ev[i].registered &&
+		    memcmp(d->ev[i].id, id, 32) == 0)
 			return &d->ev[i];
 	return NULL;
 }
@@ -357,7 +358,7 @@ static const char *tj__void_reason(const struct tj_member_state *s, const struct
 {
 	const struct tj_member *m = tj_member_find(s, b->subject);
 	bool loses_steward = m != NULL && m->role == TJ_ROLE_STEWARD &&
-			     (b->action == TJ_MEMBER_REMOVE || b->role != TJ_ROLE_STEWARD);
+	                     (b->action == TJ_MEMBER_REMOVE || b->role != TJ_ROLE_STEWARD);
 
 	if (b->action == TJ_MEMBER_ADMIT && m != NULL)
 		return "the subject is already a member";
@@ -481,7 +482,7 @@ static void tj__run(struct tj__derive *d)
 
 /* The genesis: threshold and founding stewards. */
 static int tj__genesis(struct tj_member_state *s, const uint8_t *enc, const struct tj_record *rec,
-		       const uint8_t id[32], const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx)
+                       const uint8_t id[32], const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx)
 {
 	uint8_t plain[TJ__GENESIS_PLAIN_BYTES];
 	uint8_t stewards[TJ_STEWARDS_MAX][32];
@@ -511,7 +512,7 @@ static int tj__genesis(struct tj_member_state *s, const uint8_t *enc, const stru
 
 /* Opens one MEMBER / APPROVAL record into e; nonzero when it cannot count. */
 static int tj__event_load(struct tj__event *e, const uint8_t *enc, const struct tj_record *rec,
-			  const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx)
+                          const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx)
 {
 	uint8_t plain[TJ_MEMBER_BODY_MAX_BYTES];
 	size_t plen = 0;
@@ -574,8 +575,8 @@ static int tj__collect(const struct tj__derive_in *in, struct tj__derive *d, boo
 		struct tj__event *e = &d->ev[d->n_ev];
 		memcpy(e->id, id, 32);
 		if ((rc = tj__event_load(e, in->encs[i], &rec, in->me, in->lookup, in->ctx)) != 0) {
-			TJ_LOG_W("member", "%s %s cannot be read (%s); it does not count", tj_kind_name(rec.kind),
-				 tj_log_hex(id, hex), tj_errname(rc));
+			TJ_LOG_W("member", "%s %s cannot be read (%s); it does not count",
+			         tj_kind_name(rec.kind), tj_log_hex(id, hex), tj_errname(rc));
 			sodium_memzero(e, sizeof(*e));
 			d->s->ignored++;
 			continue;
@@ -612,7 +613,8 @@ static int tj__derive(const struct tj__derive_in *in, const uint8_t *focus, stru
 }
 
 int tj_member_derive(const uint8_t network_id[32], const uint8_t *const *encs, const size_t *lens, size_t n,
-		     const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx, struct tj_member_state *out)
+                     const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
+                     struct tj_member_state *out)
 {
 	struct tj__derive_in in = {network_id, encs, lens, n, me, lookup, ctx};
 
@@ -620,12 +622,12 @@ int tj_member_derive(const uint8_t network_id[32], const uint8_t *const *encs, c
 }
 
 /* For tj_member_store.c: the derivation with a record whose reasons are warnings. */
-int tj__member_derive_focus(const uint8_t network_id[32], const uint8_t *const *encs, const size_t *lens, size_t n,
-			    const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx, const uint8_t *focus,
-			    struct tj_member_state *out);
-int tj__member_derive_focus(const uint8_t network_id[32], const uint8_t *const *encs, const size_t *lens, size_t n,
-			    const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx, const uint8_t *focus,
-			    struct tj_member_state *out)
+int tj__member_derive_focus(const uint8_t network_id[32], const uint8_t *const *encs, const size_t *lens,
+                            size_t n, const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
+                            const uint8_t *focus, struct tj_member_state *out);
+int tj__member_derive_focus(const uint8_t network_id[32], const uint8_t *const *encs, const size_t *lens,
+                            size_t n, const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
+                            const uint8_t *focus, struct tj_member_state *out)
 {
 	struct tj__derive_in in = {network_id, encs, lens, n, me, lookup, ctx};
 

@@ -49,10 +49,10 @@
 #include "tj_store.h"
 
 #define TJ_MEMBERS_MAX 1024
-#define TJ_MEMBER_RECORDS_MAX 8192     /* membership records one network may hold */
-#define TJ_MEMBER_NAME_MAX 64          /* bytes, NUL excluded */
+#define TJ_MEMBER_RECORDS_MAX 8192 /* membership records one network may hold */
+#define TJ_MEMBER_NAME_MAX 64      /* bytes, NUL excluded */
 #define TJ_MEMBER_REASON_MAX 200
-#define TJ_MEMBER_STATES_MAX 32        /* INEGI states: 32 */
+#define TJ_MEMBER_STATES_MAX 32 /* INEGI states: 32 */
 #define TJ_MEMBER_BODY_MAX_BYTES 512
 #define TJ_META_MEMBERS "members"
 #define TJ_META_MEMBER_IDS "member_ids"
@@ -75,8 +75,8 @@ struct tj_member_body {
 struct tj_member {
 	uint8_t pk[32];
 	uint8_t role;
-	uint64_t since_ms;       /* ts of the record at which it took effect */
-	uint8_t proposal[32];    /* the proposal that admitted it (the genesis id for founders) */
+	uint64_t since_ms;                 /* ts of the record at which it took effect */
+	uint8_t proposal[32];              /* the proposal that admitted it (the genesis id for founders) */
 	char name[TJ_MEMBER_NAME_MAX + 1]; /* "" for genesis stewards and in the cache */
 	uint32_t n_states;
 	char states[TJ_MEMBER_STATES_MAX][3];
@@ -93,8 +93,8 @@ struct tj_member_state {
 	struct tj_member members[TJ_MEMBERS_MAX];
 	size_t n_ever;
 	uint8_t stewards_ever[TJ_MEMBERS_MAX][32];
-	uint64_t applied;        /* proposals that took effect */
-	uint64_t ignored;        /* records that did not count */
+	uint64_t applied; /* proposals that took effect */
+	uint64_t ignored; /* records that did not count */
 };
 
 TJ_MUST_CHECK int tj_member_state_new(struct tj_member_state **out);
@@ -110,7 +110,8 @@ const char *tj_member_action_name(uint8_t action);
 TJ_MUST_CHECK int tj_member_states_parse(const char *s, struct tj_member_body *b);
 
 /* Body codecs (canonical; decode is for untrusted bytes and runs tj_mp_check first). */
-TJ_MUST_CHECK int tj_member_body_encode(const struct tj_member_body *b, uint8_t *buf, size_t cap, size_t *len);
+TJ_MUST_CHECK int tj_member_body_encode(const struct tj_member_body *b, uint8_t *buf, size_t cap,
+                                        size_t *len);
 TJ_MUST_CHECK int tj_member_body_decode(const uint8_t *buf, size_t len, struct tj_member_body *b);
 TJ_MUST_CHECK int tj_approval_body_encode(const uint8_t proposal[32], uint8_t *buf, size_t cap, size_t *len);
 TJ_MUST_CHECK int tj_approval_body_decode(const uint8_t *buf, size_t len, uint8_t proposal[32]);
@@ -121,9 +122,9 @@ TJ_MUST_CHECK int tj_approval_body_decode(const uint8_t *buf, size_t len, uint8_
  * Opens bodies with me / lookup (tj_keyring_lookup with the keyring as ctx).
  * TJ_ENOTFOUND when no genesis of network_id is among them.
  */
-TJ_MUST_CHECK int tj_member_derive(const uint8_t network_id[32], const uint8_t *const *encs, const size_t *lens,
-				   size_t n, const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
-				   struct tj_member_state *out);
+TJ_MUST_CHECK int tj_member_derive(const uint8_t network_id[32], const uint8_t *const *encs,
+                                   const size_t *lens, size_t n, const struct tj_identity *me,
+                                   tj_key_lookup_fn lookup, void *ctx, struct tj_member_state *out);
 
 /*
  * The store side. tj_member_attach binds the keys the derivation opens
@@ -131,12 +132,12 @@ TJ_MUST_CHECK int tj_member_derive(const uint8_t network_id[32], const uint8_t *
  * first), and rebuilds the cache when it is missing or stale. me and kr are
  * borrowed until tj_member_detach. tj_node_open / tj_node_close call these.
  */
-TJ_MUST_CHECK int tj_member_attach(struct tj_store *st, const uint8_t network_id[32], const struct tj_identity *me,
-				   const struct tj_keyring *kr);
+TJ_MUST_CHECK int tj_member_attach(struct tj_store *st, const uint8_t network_id[32],
+                                   const struct tj_identity *me, const struct tj_keyring *kr);
 void tj_member_detach(const struct tj_store *st);
 /* Binds the keys only, no rebuild: for a caller inside its own write transaction (joining). */
 void tj_member_bind(struct tj_store *st, const uint8_t network_id[32], const struct tj_identity *me,
-		    const struct tj_keyring *kr);
+                    const struct tj_keyring *kr);
 
 /* Recomputes the cache from every stored membership record, in its own write transaction. */
 TJ_MUST_CHECK int tj_member_rebuild(struct tj_store *st);
@@ -160,7 +161,8 @@ TJ_MUST_CHECK int tj_member_load(struct tj_store *st, struct tj_member_state **o
  * store error that aborts the transaction.
  */
 TJ_MUST_CHECK int tj_member_ingest_check(struct tj_txn *t, const struct tj_record *rec, int *verdict);
-TJ_MUST_CHECK int tj_member_ingest_stored(struct tj_txn *t, const struct tj_record *rec, const uint8_t id[32]);
+TJ_MUST_CHECK int tj_member_ingest_stored(struct tj_txn *t, const struct tj_record *rec,
+                                          const uint8_t id[32]);
 
 /*
  * The peer layer's predicate (tj_is_member_fn in tj_peer.h): ctx is the
@@ -192,7 +194,9 @@ TJ_MUST_CHECK int tj_member_approve(struct tj_node *n, const uint8_t proposal[32
  * member_list -> {threshold: uint, members: [{public_key, fingerprint: str,
  *                 name: str, role: str, states: [str], since: uint}]}
  */
-TJ_MUST_CHECK int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
-TJ_MUST_CHECK int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
+TJ_MUST_CHECK int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, size_t len,
+                                    struct tj_ctl_reply *out);
+TJ_MUST_CHECK int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len,
+                                     struct tj_ctl_reply *out);
 
 #endif

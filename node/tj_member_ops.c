@@ -45,8 +45,8 @@ static int tj__head_load(struct tj_txn *t, bool *has, uint64_t *seq, uint8_t id[
 }
 
 /* Seals body as this node's next record (kind) and stores it through ingest, in t. */
-static int tj__write_txn(struct tj_node *n, struct tj_txn *t, uint8_t kind, const uint8_t *body, size_t body_len,
-			 uint8_t id[32])
+static int tj__write_txn(struct tj_node *n, struct tj_txn *t, uint8_t kind, const uint8_t *body,
+                         size_t body_len, uint8_t id[32])
 {
 	const struct tj_sym_key *epoch = tj_keyring_current_epoch(n->keyring);
 	struct tj_ingest_ctx ctx = {.has_network = true, .now_ms = tj_now_ms()};
@@ -130,7 +130,8 @@ int tj_member_approve(struct tj_node *n, const uint8_t proposal[32], uint8_t id[
 
 /* ---- control ops ----------------------------------------------------------- */
 
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
 {
 	char msg[TJ__MSG_MAX];
@@ -191,8 +192,8 @@ static bool tj__opt_str(const uint8_t *req, size_t len, const char *key, char *o
 }
 
 /* member_add's arguments into b (and the optional address into self). */
-static int tj__parse_add(const uint8_t *req, size_t len, struct tj_member_body *b, struct tj_welcome_peer *self,
-			 bool *has_self, const char **why)
+static int tj__parse_add(const uint8_t *req, size_t len, struct tj_member_body *b,
+                         struct tj_welcome_peer *self, bool *has_self, const char **why)
 {
 	char role[16], states[160], addr[TJ_WELCOME_HOST_MAX + 10];
 	struct tj_mp_reader r;
@@ -211,7 +212,8 @@ static int tj__parse_add(const uint8_t *req, size_t len, struct tj_member_body *
 	    (role[0] != '\0' && tj_member_role_parse(role, &b->role) != 0))
 		return TJ_EMALFORMED;
 	*why = "member_add: 'states' must be 2-digit INEGI state codes 01 to 32, comma-separated, no repeats";
-	if (!tj__opt_str(req, len, "states", states, sizeof(states)) || tj_member_states_parse(states, b) != 0)
+	if (!tj__opt_str(req, len, "states", states, sizeof(states)) ||
+	    tj_member_states_parse(states, b) != 0)
 		return TJ_EMALFORMED;
 	*why = "member_add: 'reason' must be at most 200 bytes without control characters";
 	if (!tj__opt_str(req, len, "reason", b->reason, sizeof(b->reason)))
@@ -231,8 +233,9 @@ static bool tj__self(struct tj_node *n, struct tj_welcome_peer *self, bool has_s
 	const struct tj_peers *P = tj_peers_active();
 	const char *listen = P != NULL ? tj_peers_listen_addr(P) : "";
 
-	if (!has_self && (listen[0] == '\0' || tj_peer_parse_addr(listen, false, self->host, &self->port) != 0 ||
-			  strcmp(self->host, "0.0.0.0") == 0 || strcmp(self->host, "::") == 0))
+	if (!has_self &&
+	    (listen[0] == '\0' || tj_peer_parse_addr(listen, false, self->host, &self->port) != 0 ||
+	     strcmp(self->host, "0.0.0.0") == 0 || strcmp(self->host, "::") == 0))
 		return false;
 	memcpy(self->pk, n->u->id->pk, 32);
 	snprintf(self->name, sizeof(self->name), "%s", "steward");
@@ -240,7 +243,7 @@ static bool tj__self(struct tj_node *n, struct tj_welcome_peer *self, bool has_s
 }
 
 static int tj__add_reply(struct tj_ctl_reply *out, const uint8_t *proposal, bool member, uint32_t needed,
-			 const uint8_t *welcome, size_t welcome_len)
+                         const uint8_t *welcome, size_t welcome_len)
 {
 	size_t cap = TJ__SMALL_REPLY_BYTES + welcome_len, len = 0;
 	uint8_t *buf = malloc(cap);
@@ -282,8 +285,9 @@ static int tj__add_reply(struct tj_ctl_reply *out, const uint8_t *proposal, bool
 static int tj__propose_fail(struct tj_ctl_reply *out, int rc)
 {
 	if (rc == TJ_ENOTMEMBER || rc == TJ_ESTATE)
-		return tj__fail(out, TJ_ESTATE, "member_add: this node is not a steward of a network; only a "
-						"steward's node can admit members");
+		return tj__fail(out, TJ_ESTATE,
+		                "member_add: this node is not a steward of a network; only a "
+		                "steward's node can admit members");
 	return tj__fail(out, rc, "member_add: the proposal was not stored: %s", tj_strerror(rc));
 }
 
@@ -317,11 +321,11 @@ int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, stru
 		return tj__propose_fail(out, rc);
 	if (member)
 		rc = tj_welcome_make(node, subject, tj__self(node, &self, has_self) ? &self : NULL, &welcome,
-				     &welcome_len);
+		                     &welcome_len);
 	if (rc != 0)
 		return tj__fail(out, rc, "member_add: the welcome could not be made: %s", tj_strerror(rc));
-	rc = tj__add_reply(out, proposed ? proposal : NULL, member, member ? 0 : node->stewards_threshold - 1, welcome,
-			   welcome_len);
+	rc = tj__add_reply(out, proposed ? proposal : NULL, member, member ? 0 : node->stewards_threshold - 1,
+	                   welcome, welcome_len);
 	free(welcome);
 	return rc;
 }

@@ -20,15 +20,15 @@
 #define TJ__CACHE_VERSION 1
 #define TJ__CACHE_MAX_BYTES (64u + TJ_MEMBERS_MAX * 60u + TJ_MEMBERS_MAX * 35u)
 
-int tj__member_derive_focus(const uint8_t network_id[32], const uint8_t *const *encs, const size_t *lens, size_t n,
-			    const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx, const uint8_t *focus,
-			    struct tj_member_state *out);
+int tj__member_derive_focus(const uint8_t network_id[32], const uint8_t *const *encs, const size_t *lens,
+                            size_t n, const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
+                            const uint8_t *focus, struct tj_member_state *out);
 
 static const struct tj_mp_limits tj__cache_limits = {
-	.max_depth = 3,
-	.max_items = 8 + TJ_MEMBERS_MAX * 5,
-	.max_str = 32,
-	.canonical = true,
+    .max_depth = 3,
+    .max_items = 8 + TJ_MEMBERS_MAX * 5,
+    .max_str = 32,
+    .canonical = true,
 };
 
 /* The keys of the one attached store (one store per process). Loop thread only. */
@@ -110,12 +110,12 @@ static int tj__cache_lookup(struct tj_txn *t, const uint8_t pk[32], bool *member
 	if (tj_mp_check(v, len, &tj__cache_limits, true, NULL) != 0)
 		return TJ_ESTORE;
 	tj_mp_reader_init(&r, v, len);
-	if (tj_mp_read_array(&r, &n) != 0 || n != 4 || tj_mp_read_uint(&r, &x) != 0 || x != TJ__CACHE_VERSION ||
-	    tj_mp_read_uint(&r, &x) != 0 || tj_mp_read_array(&r, &n) != 0)
+	if (tj_mp_read_array(&r, &n) != 0 || n != 4 || tj_mp_read_uint(&r, &x) != 0 ||
+	    x != TJ__CACHE_VERSION || tj_mp_read_uint(&r, &x) != 0 || tj_mp_read_array(&r, &n) != 0)
 		return TJ_ESTORE;
 	for (uint32_t i = 0; i < n; i++) {
-		if (tj_mp_read_array(&r, &k) != 0 || k != 3 || tj_mp_read_bin(&r, &p, &plen) != 0 || plen != 32 ||
-		    tj_mp_read_uint(&r, &x) != 0 || tj_mp_read_uint(&r, &x) != 0)
+		if (tj_mp_read_array(&r, &k) != 0 || k != 3 || tj_mp_read_bin(&r, &p, &plen) != 0 ||
+		    plen != 32 || tj_mp_read_uint(&r, &x) != 0 || tj_mp_read_uint(&r, &x) != 0)
 			return TJ_ESTORE;
 		*member = *member || memcmp(p, pk, 32) == 0;
 	}
@@ -133,7 +133,7 @@ static int tj__cache_lookup(struct tj_txn *t, const uint8_t pk[32], bool *member
 
 /* The stored genesis and membership records, borrowed from t; the caller frees encs and lens. */
 static int tj__gather(struct tj_txn *t, const uint8_t network_id[32], const uint8_t ***encs, size_t **lens,
-		      size_t *n)
+                      size_t *n)
 {
 	const uint8_t *ids;
 	size_t ids_len = 0, k = 0;
@@ -175,8 +175,8 @@ static int tj__derive_txn(struct tj_txn *t, const uint8_t *focus, struct tj_memb
 		return TJ_ESTATE;
 	rc = tj__gather(t, tj__bind.network_id, &encs, &lens, &n);
 	if (rc == 0)
-		rc = tj__member_derive_focus(tj__bind.network_id, encs, lens, n, tj__bind.me, tj_keyring_lookup,
-					     (void *)(uintptr_t)tj__bind.kr, focus, s);
+		rc = tj__member_derive_focus(tj__bind.network_id, encs, lens, n, tj__bind.me,
+		                             tj_keyring_lookup, (void *)(uintptr_t)tj__bind.kr, focus, s);
 	free(encs);
 	free(lens);
 	return rc;
@@ -237,7 +237,7 @@ int tj_member_load(struct tj_store *st, struct tj_member_state **out)
 /* ---- attaching ------------------------------------------------------------- */
 
 void tj_member_bind(struct tj_store *st, const uint8_t network_id[32], const struct tj_identity *me,
-		    const struct tj_keyring *kr)
+                    const struct tj_keyring *kr)
 {
 	tj__bind.st = st;
 	memcpy(tj__bind.network_id, network_id, 32);
@@ -246,7 +246,7 @@ void tj_member_bind(struct tj_store *st, const uint8_t network_id[32], const str
 }
 
 int tj_member_attach(struct tj_store *st, const uint8_t network_id[32], const struct tj_identity *me,
-		     const struct tj_keyring *kr)
+                     const struct tj_keyring *kr)
 {
 	static const uint8_t nobody[32] = {0};
 	struct tj_txn t;
@@ -297,8 +297,10 @@ int tj_member_ingest_check(struct tj_txn *t, const struct tj_record *rec, int *v
 	ok = tj__is_membership(rec->kind) ? ever : member;
 	if (!ok) {
 		*verdict = TJ_ENOTMEMBER;
-		TJ_LOG_W("member", "refused a record (%s) by %s: %s", tj_kind_name(rec->kind), tj_log_hex(rec->author, au),
-			 tj__is_membership(rec->kind) ? "its author is not a steward" : "its author is not a member");
+		TJ_LOG_W("member", "refused a record (%s) by %s: %s", tj_kind_name(rec->kind),
+		         tj_log_hex(rec->author, au),
+		         tj__is_membership(rec->kind) ? "its author is not a steward"
+		                                      : "its author is not a member");
 	}
 	return 0;
 }
@@ -345,7 +347,7 @@ int tj_member_ingest_stored(struct tj_txn *t, const struct tj_record *rec, const
 		/* Keep holding records to the last good state rather than to none. */
 		char hex[TJ_LOG_HEX_CHARS];
 		TJ_LOG_E("member", "cannot derive membership after %s: %s; keeping the previous state",
-			 tj_log_hex(id, hex), tj_strerror(rc));
+		         tj_log_hex(id, hex), tj_strerror(rc));
 	}
 	return 0;
 }

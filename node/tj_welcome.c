@@ -16,24 +16,25 @@
 #define TJ__RECORDS_MAX (TJ_MEMBER_RECORDS_MAX + 1)
 
 static const struct tj_mp_limits tj__welcome_limits = {
-	.max_depth = 3,
-	.max_items = 16 + TJ_KEYRING_EPOCHS_MAX + TJ__RECORDS_MAX + TJ_WELCOME_PEERS_MAX * 5,
-	.max_str = TJ_RECORD_MAX_BYTES,
-	.canonical = true,
+    .max_depth = 3,
+    .max_items = 16 + TJ_KEYRING_EPOCHS_MAX + TJ__RECORDS_MAX + TJ_WELCOME_PEERS_MAX * 5,
+    .max_str = TJ_RECORD_MAX_BYTES,
+    .canonical = true,
 };
 
 /* Plaintext bytes a bundle of in needs, with room for headers. */
 static size_t tj__plain_cap(const struct tj_welcome_in *in)
 {
-	size_t cap = 256 + in->n_epochs * 40 + in->n_peers * (TJ_WELCOME_HOST_MAX + TJ_WELCOME_PEER_NAME_MAX + 64);
+	size_t cap =
+	    256 + in->n_epochs * 40 + in->n_peers * (TJ_WELCOME_HOST_MAX + TJ_WELCOME_PEER_NAME_MAX + 64);
 
 	for (size_t i = 0; i < in->n_records; i++)
 		cap += in->lens[i] + 8;
 	return cap;
 }
 
-static int tj__plain_encode(const struct tj_welcome_in *in, const uint8_t recipient[32], uint8_t *buf, size_t cap,
-			    size_t *len)
+static int tj__plain_encode(const struct tj_welcome_in *in, const uint8_t recipient[32], uint8_t *buf,
+                            size_t cap, size_t *len)
 {
 	struct tj_mp_writer w;
 
@@ -60,7 +61,8 @@ static int tj__plain_encode(const struct tj_welcome_in *in, const uint8_t recipi
 	return tj_mp_writer_finish(&w, len);
 }
 
-int tj_welcome_seal(const struct tj_welcome_in *in, const uint8_t recipient[32], uint8_t **out, size_t *out_len)
+int tj_welcome_seal(const struct tj_welcome_in *in, const uint8_t recipient[32], uint8_t **out,
+                    size_t *out_len)
 {
 	uint8_t x_pk[32];
 	uint8_t *plain = NULL, *sealed = NULL;
@@ -189,7 +191,8 @@ static int tj__read_peers(struct tj_mp_reader *r, struct tj_welcome *w)
 		return -ENOMEM;
 	for (uint32_t i = 0; i < n; i++) {
 		struct tj_welcome_peer *p = &w->peers[i];
-		if ((rc = tj_mp_read_array(r, &k)) != 0 || k != 4 || (rc = tj__read_str(r, p->host, sizeof(p->host))) != 0 ||
+		if ((rc = tj_mp_read_array(r, &k)) != 0 || k != 4 ||
+		    (rc = tj__read_str(r, p->host, sizeof(p->host))) != 0 ||
 		    (rc = tj_mp_read_uint(r, &port)) != 0 || (rc = tj_mp_read_bin_exact(r, p->pk, 32)) != 0 ||
 		    (rc = tj__read_str(r, p->name, sizeof(p->name))) != 0)
 			return rc != 0 ? rc : TJ_EMALFORMED;
@@ -276,8 +279,8 @@ int tj_welcome_open(const uint8_t *buf, size_t len, const struct tj_identity *me
 		tj_welcome_free(w);
 		return -ENOMEM;
 	}
-	if (crypto_box_seal_open(w->plain, buf + TJ_WELCOME_MAGIC_BYTES, len - TJ_WELCOME_MAGIC_BYTES, me->x_pk,
-				 me->x_sk) != 0) {
+	if (crypto_box_seal_open(w->plain, buf + TJ_WELCOME_MAGIC_BYTES, len - TJ_WELCOME_MAGIC_BYTES,
+	                         me->x_pk, me->x_sk) != 0) {
 		tj_welcome_free(w);
 		return TJ_EDECRYPT; /* tampered with, or sealed to another key */
 	}

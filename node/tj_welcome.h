@@ -51,8 +51,8 @@ struct tj_welcome_peer {
 struct tj_welcome {
 	uint8_t network_id[32];
 	uint8_t recipient[32];
-	uint8_t *network_key;  /* 32 */
-	uint8_t *epochs;       /* 32 * n_epochs; [0] is current */
+	uint8_t *network_key; /* 32 */
+	uint8_t *epochs;      /* 32 * n_epochs; [0] is current */
 	size_t n_epochs;
 	const uint8_t **records;
 	size_t *lens;
@@ -78,22 +78,22 @@ struct tj_welcome_in {
 
 /* Seals a bundle to recipient (Ed25519). *out is malloc'd ciphertext (caller frees). */
 TJ_MUST_CHECK int tj_welcome_seal(const struct tj_welcome_in *in, const uint8_t recipient[32], uint8_t **out,
-				  size_t *out_len);
+                                  size_t *out_len);
 /* Opens and checks a bundle (untrusted bytes; see above). *out: tj_welcome_free. */
 TJ_MUST_CHECK int tj_welcome_open(const uint8_t *buf, size_t len, const struct tj_identity *me,
-				  struct tj_welcome **out);
+                                  struct tj_welcome **out);
 void tj_welcome_free(struct tj_welcome *w); /* accepts NULL */
 /* The checks of tj_welcome_open after the seal, on plaintext bytes (copied): for fuzzing and tests. */
 TJ_MUST_CHECK int tj_welcome_parse(const uint8_t *plain, size_t len, const uint8_t me_pk[32],
-				   struct tj_welcome **out);
+                                   struct tj_welcome **out);
 
 /*
  * A bundle from a node's state for recipient: its keys, genesis, membership
  * records, address book, and `self` (this node's reachable address, may be
  * NULL). The recipient must be a member already (TJ_ENOTMEMBER).
  */
-TJ_MUST_CHECK int tj_welcome_make(struct tj_node *n, const uint8_t recipient[32], const struct tj_welcome_peer *self,
-				  uint8_t **out, size_t *out_len);
+TJ_MUST_CHECK int tj_welcome_make(struct tj_node *n, const uint8_t recipient[32],
+                                  const struct tj_welcome_peer *self, uint8_t **out, size_t *out_len);
 
 /*
  * Joins: opens the bundle with u's identity, then in ONE write transaction
@@ -103,7 +103,7 @@ TJ_MUST_CHECK int tj_welcome_make(struct tj_node *n, const uint8_t recipient[32]
  * (TJ_EEXIST). TJ_ENOTMEMBER when the records do not make u a member.
  * *n_peers (may be NULL) = peers learned.
  */
-TJ_MUST_CHECK int tj_welcome_join(const char *datadir, const struct tj_unlocked *u, const uint8_t *buf, size_t len,
-				  size_t *n_peers);
+TJ_MUST_CHECK int tj_welcome_join(const char *datadir, const struct tj_unlocked *u, const uint8_t *buf,
+                                  size_t len, size_t *n_peers);
 
 #endif

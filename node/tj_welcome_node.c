@@ -19,10 +19,10 @@
 #define TJ__BOOK_BYTES (TJ_WELCOME_PEERS_MAX * (TJ_WELCOME_HOST_MAX + TJ_WELCOME_PEER_NAME_MAX + 48u) + 16u)
 
 static const struct tj_mp_limits tj__book_limits = {
-	.max_depth = 2,
-	.max_items = 1 + TJ_WELCOME_PEERS_MAX * 5,
-	.max_str = TJ_WELCOME_PEER_NAME_MAX,
-	.canonical = true,
+    .max_depth = 2,
+    .max_items = 1 + TJ_WELCOME_PEERS_MAX * 5,
+    .max_str = TJ_WELCOME_PEER_NAME_MAX,
+    .canonical = true,
 };
 
 /* ---- making ---------------------------------------------------------------- */
@@ -129,7 +129,7 @@ static size_t tj__epochs(const struct tj_keyring *kr, const uint8_t **epochs)
 }
 
 static int tj__make_txn(struct tj_node *n, struct tj_txn *t, const uint8_t recipient[32],
-			struct tj_welcome_peer *peers, size_t n_peers, uint8_t **out, size_t *out_len)
+                        struct tj_welcome_peer *peers, size_t n_peers, uint8_t **out, size_t *out_len)
 {
 	const uint8_t *epochs[TJ_KEYRING_EPOCHS_MAX];
 	struct tj__ordered *recs = NULL;
@@ -171,7 +171,7 @@ out:
 }
 
 int tj_welcome_make(struct tj_node *n, const uint8_t recipient[32], const struct tj_welcome_peer *self,
-		    uint8_t **out, size_t *out_len)
+                    uint8_t **out, size_t *out_len)
 {
 	struct tj_welcome_peer *peers;
 	struct tj_txn t;
@@ -227,7 +227,8 @@ static int tj__install_records(struct tj_txn *t, const struct tj_welcome *w)
 		if ((rc = tj_ingest_put(t, &it)) != 0)
 			return rc;
 		if (it.result != 0 && it.result != TJ_EEXIST) {
-			TJ_LOG_W("welcome", "record %zu of the welcome refused: %s", i, tj_strerror(it.result));
+			TJ_LOG_W("welcome", "record %zu of the welcome refused: %s", i,
+			         tj_strerror(it.result));
 			if (i == 0)
 				return it.result;
 			refused++;
@@ -269,7 +270,7 @@ static int tj__install_peers(struct tj_txn *t, const struct tj_welcome *w)
 }
 
 static int tj__join_txn(struct tj_store *st, struct tj_txn *t, const struct tj_unlocked *u,
-			const struct tj_welcome *w)
+                        const struct tj_welcome *w)
 {
 	struct tj_keyring *kr = NULL;
 	const uint8_t *v;
@@ -283,7 +284,8 @@ static int tj__join_txn(struct tj_store *st, struct tj_txn *t, const struct tj_u
 	rc = tj_keyring_load(t, u->storage_key, &kr);
 	if (rc != 0)
 		return rc == TJ_ENOTFOUND ? TJ_ESTATE : rc;
-	if ((rc = tj__install_keys(kr, w)) != 0 || (rc = tj_store_meta_put(t, TJ_META_NETWORK_ID, w->network_id, 32)) != 0)
+	if ((rc = tj__install_keys(kr, w)) != 0 ||
+	    (rc = tj_store_meta_put(t, TJ_META_NETWORK_ID, w->network_id, 32)) != 0)
 		goto out;
 	tj_member_bind(st, w->network_id, u->id, kr);
 	rc = tj__install_records(t, w);
@@ -302,7 +304,7 @@ out:
 }
 
 int tj_welcome_join(const char *datadir, const struct tj_unlocked *u, const uint8_t *buf, size_t len,
-		    size_t *n_peers)
+                    size_t *n_peers)
 {
 	struct tj_welcome *w = NULL;
 	struct tj_store *st = NULL;

@@ -19,29 +19,30 @@
 #include "tj_welcome.h"
 
 static const char cli__member_usage[] =
-	"usage: tejido member add PUBLIC_KEY --name NAME --out FILE [--role member|steward|contact]\n"
-	"                         [--states 20,12] [--reason TEXT] [--address HOST:PORT]\n"
-	"       tejido member list [--json]\n\n"
-	"  add    admits the node whose key is PUBLIC_KEY (64 hex digits: `tejido id` on that\n"
-	"         node; read its fingerprint back to its owner before admitting). Writes a\n"
-	"         signed membership record and, once the stewards' threshold is met, a welcome\n"
-	"         bundle to FILE (mode 0600) sealed to that key: send it by any channel, then\n"
-	"         run `tejido network join FILE` on the new node.\n"
-	"         --address is where the new node can reach this node (default: the listen\n"
-	"         address, unless it is a wildcard).\n"
-	"  list   the network's members: fingerprint, name, role, states, since when\n";
+    "usage: tejido member add PUBLIC_KEY --name NAME --out FILE [--role member|steward|contact]\n"
+    "                         [--states 20,12] [--reason TEXT] [--address HOST:PORT]\n"
+    "       tejido member list [--json]\n\n"
+    "  add    admits the node whose key is PUBLIC_KEY (64 hex digits: `tejido id` on that\n"
+    "         node; read its fingerprint back to its owner before admitting). Writes a\n"
+    "         signed membership record and, once the stewards' threshold is met, a welcome\n"
+    "         bundle to FILE (mode 0600) sealed to that key: send it by any channel, then\n"
+    "         run `tejido network join FILE` on the new node.\n"
+    "         --address is where the new node can reach this node (default: the listen\n"
+    "         address, unless it is a wildcard).\n"
+    "  list   the network's members: fingerprint, name, role, states, since when\n";
 
 static const char cli__network_usage[] =
-	"usage: tejido network join FILE\n\n"
-	"  join   joins the network of a welcome bundle (from `tejido member add` on a\n"
-	"         steward's node). The node must be stopped and made with\n"
-	"         `tejido init --no-network`; asks for this node's passphrase.\n";
+    "usage: tejido network join FILE\n\n"
+    "  join   joins the network of a welcome bundle (from `tejido member add` on a\n"
+    "         steward's node). The node must be stopped and made with\n"
+    "         `tejido init --no-network`; asks for this node's passphrase.\n";
 
 struct cli__add_args {
 	const char *key_hex, *name, *role, *states, *reason, *address, *out;
 };
 
-static int cli__add_request(struct cli_conn *c, const struct cli__add_args *a, const uint8_t pk[32], size_t *len)
+static int cli__add_request(struct cli_conn *c, const struct cli__add_args *a, const uint8_t pk[32],
+                            size_t *len)
 {
 	struct tj_mp_writer w;
 	uint32_t n = 3 + (a->role != NULL) + (a->states != NULL) + (a->reason != NULL) + (a->address != NULL);
@@ -67,7 +68,7 @@ static int cli__add_request(struct cli_conn *c, const struct cli__add_args *a, c
 
 /* Writes the welcome of the reply to a->out, or says why there is none yet. */
 static int cli__add_result(const struct cli_ctx *ctx, const struct cli_conn *c, const struct cli__add_args *a,
-			   const uint8_t pk[32])
+                           const uint8_t pk[32])
 {
 	const msgpack_object *m = cli_map_get(&c->obj, "member");
 	const uint8_t *welcome = NULL;
@@ -76,12 +77,14 @@ static int cli__add_result(const struct cli_ctx *ctx, const struct cli_conn *c, 
 	int rc;
 
 	tj_fingerprint(pk, fp);
-	if (m == NULL || m->type != MSGPACK_OBJECT_BOOLEAN || !cli_obj_uint(cli_map_get(&c->obj, "approvals_needed"), &needed)) {
+	if (m == NULL || m->type != MSGPACK_OBJECT_BOOLEAN ||
+	    !cli_obj_uint(cli_map_get(&c->obj, "approvals_needed"), &needed)) {
 		cli_err("member add: malformed reply from the node");
 		return CLI_FAIL;
 	}
 	if (!m->via.boolean && ctx->json) {
-		printf("{\"member\": false, \"fingerprint\": \"%s\", \"approvals_needed\": %" PRIu64 "}\n", fp, needed);
+		printf("{\"member\": false, \"fingerprint\": \"%s\", \"approvals_needed\": %" PRIu64 "}\n",
+		       fp, needed);
 		return CLI_OK;
 	}
 	if (!m->via.boolean) {
@@ -117,9 +120,11 @@ static int cli__member_add(struct cli_ctx *ctx, const struct cli__add_args *a)
 	int rc;
 
 	if (strlen(a->key_hex) != 64 || tj_unhex(a->key_hex, pk, 32) != 0)
-		return cli_usage_err("member", "PUBLIC_KEY must be 64 hex digits (see `tejido id` on that node)");
+		return cli_usage_err("member",
+		                     "PUBLIC_KEY must be 64 hex digits (see `tejido id` on that node)");
 	if (a->name == NULL || a->name[0] == '\0')
-		return cli_usage_err("member", "add needs --name NAME (the organization, as members know it)");
+		return cli_usage_err("member",
+		                     "add needs --name NAME (the organization, as members know it)");
 	if (a->out == NULL)
 		return cli_usage_err("member", "add needs --out FILE for the welcome bundle");
 	if ((rc = cli_connect(ctx, &c)) != CLI_OK)
@@ -148,12 +153,13 @@ static void cli__member_print(const msgpack_object *m)
 		return;
 	(void)cli_obj_str(cli_map_get(m, "name"), &name, &nlen);
 	(void)cli_obj_str(cli_map_get(m, "role"), &role, &rlen);
-	for (uint32_t i = 0; states != NULL && states->type == MSGPACK_OBJECT_ARRAY && i < states->via.array.size &&
-			     i < TJ_MEMBER_STATES_MAX;
+	for (uint32_t i = 0; states != NULL && states->type == MSGPACK_OBJECT_ARRAY &&
+	                     i < states->via.array.size && i < TJ_MEMBER_STATES_MAX;
 	     i++) {
 		const msgpack_object *s = &states->via.array.ptr[i];
 		if (s->type == MSGPACK_OBJECT_STR && s->via.str.size == 2)
-			off += (size_t)snprintf(st + off, sizeof(st) - off, "%s%.2s", i > 0 ? "," : "", s->via.str.ptr);
+			off += (size_t)snprintf(st + off, sizeof(st) - off, "%s%.2s", i > 0 ? "," : "",
+			                        s->via.str.ptr);
 	}
 	tj_hex(pk, 32, hex);
 	hex[16] = '\0';
@@ -162,8 +168,8 @@ static void cli__member_print(const msgpack_object *m)
 		name = "(founder)"; /* the genesis names its stewards by key only */
 		nlen = 9;
 	}
-	printf("%-24s %-16s %-8.*s %-24.*s %s\n", fp, hex, (int)rlen, role, (int)(nlen > 24 ? 24 : nlen), name,
-	       st[0] != '\0' ? st : "-");
+	printf("%-24s %-16s %-8.*s %-24.*s %s\n", fp, hex, (int)rlen, role, (int)(nlen > 24 ? 24 : nlen),
+	       name, st[0] != '\0' ? st : "-");
 }
 
 static int cli__member_list(struct cli_ctx *ctx)
@@ -207,11 +213,16 @@ int cli_cmd_member(struct cli_ctx *ctx, int argc, char **argv)
 {
 	enum { OPT_NAME = CLI_OPT_FIRST_FREE, OPT_ROLE, OPT_STATES, OPT_REASON, OPT_ADDRESS, OPT_OUT };
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA},  {"json", no_argument, NULL, CLI_OPT_JSON},
-		{"name", required_argument, NULL, OPT_NAME},      {"role", required_argument, NULL, OPT_ROLE},
-		{"states", required_argument, NULL, OPT_STATES},  {"reason", required_argument, NULL, OPT_REASON},
-		{"address", required_argument, NULL, OPT_ADDRESS}, {"out", required_argument, NULL, OPT_OUT},
-		{"help", no_argument, NULL, 'h'},                 {NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"name", required_argument, NULL, OPT_NAME},
+	    {"role", required_argument, NULL, OPT_ROLE},
+	    {"states", required_argument, NULL, OPT_STATES},
+	    {"reason", required_argument, NULL, OPT_REASON},
+	    {"address", required_argument, NULL, OPT_ADDRESS},
+	    {"out", required_argument, NULL, OPT_OUT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cli__add_args a = {0};
 	int opt;
@@ -222,12 +233,24 @@ int cli_cmd_member(struct cli_ctx *ctx, int argc, char **argv)
 		case 'h':
 			fputs(cli__member_usage, stdout);
 			return CLI_OK;
-		case OPT_NAME: a.name = optarg; break;
-		case OPT_ROLE: a.role = optarg; break;
-		case OPT_STATES: a.states = optarg; break;
-		case OPT_REASON: a.reason = optarg; break;
-		case OPT_ADDRESS: a.address = optarg; break;
-		case OPT_OUT: a.out = optarg; break;
+		case OPT_NAME:
+			a.name = optarg;
+			break;
+		case OPT_ROLE:
+			a.role = optarg;
+			break;
+		case OPT_STATES:
+			a.states = optarg;
+			break;
+		case OPT_REASON:
+			a.reason = optarg;
+			break;
+		case OPT_ADDRESS:
+			a.address = optarg;
+			break;
+		case OPT_OUT:
+			a.out = optarg;
+			break;
 		default:
 			if (cli_common_opt(ctx, opt, optarg) != 0)
 				return cli_usage_err("member", "bad option");
@@ -251,14 +274,16 @@ static int cli__join_error(const char *file, int rc)
 	switch (rc) {
 	case TJ_EDECRYPT:
 		cli_err("%s was not sealed to this node's key, or was damaged; ask the steward to run "
-			"`tejido member add` with the key `tejido id` shows here", file);
+		        "`tejido member add` with the key `tejido id` shows here",
+		        file);
 		break;
 	case TJ_EEXIST:
 		cli_err("this node already belongs to a network; a node joins one network only");
 		break;
 	case TJ_ENOTMEMBER:
 		cli_err("%s does not make this node a member (another key, or an admission still awaiting "
-			"approvals); nothing was changed", file);
+		        "approvals); nothing was changed",
+		        file);
 		break;
 	case TJ_ENETWORK:
 	case TJ_EBADSIG:
@@ -291,7 +316,7 @@ static int cli__network_join(struct cli_ctx *ctx, const char *file)
 	if (cli_connect_quiet(ctx->datadir, &c) == 0) {
 		cli_conn_close(&c);
 		cli_err("the node in %s is running; stop it (`tejido node stop`), join, then start it again",
-			ctx->datadir);
+		        ctx->datadir);
 		return CLI_FAIL;
 	}
 	if ((rc = cli_read_file(file, TJ_WELCOME_MAX_BYTES + 1, &buf, &len)) != 0) {
@@ -308,7 +333,8 @@ static int cli__network_join(struct cli_ctx *ctx, const char *file)
 	if (ctx->json)
 		printf("{\"joined\": true, \"peers\": %zu}\n", n_peers);
 	else
-		printf("joined the network (%zu peer address%s learned); start the node with: tejido --data %s node "
+		printf("joined the network (%zu peer address%s learned); start the node with: tejido --data "
+		       "%s node "
 		       "start\n",
 		       n_peers, n_peers == 1 ? "" : "es", ctx->datadir);
 	rc = CLI_OK;
@@ -323,8 +349,10 @@ out:
 int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"json", no_argument, NULL, CLI_OPT_JSON},
-		{"help", no_argument, NULL, 'h'},                {NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 

@@ -68,7 +68,8 @@ static void fuzz__member_body(const uint8_t *data, size_t size)
 			abort();
 		return;
 	}
-	if (tj_member_body_encode(&b, out, sizeof(out), &len) != 0 || len != size || memcmp(out, data, size) != 0)
+	if (tj_member_body_encode(&b, out, sizeof(out), &len) != 0 || len != size ||
+	    memcmp(out, data, size) != 0)
 		abort();
 }
 

@@ -13,8 +13,8 @@
 #include "tj_member.h"
 #include "tj_node_testutil.h"
 
-#define NW 8    /* identities */
-#define NR 64   /* records */
+#define NW 8  /* identities */
+#define NR 64 /* records */
 
 enum { A, B, C, M, X, Y, Z, Q };
 
@@ -88,7 +88,7 @@ static void genesis(struct fx *f, const int *stewards, size_t n, uint32_t thresh
 }
 
 static size_t propose(struct fx *f, int who, uint8_t action, int subject, uint8_t role, const char *states,
-		      uint64_t ts)
+                      uint64_t ts)
 {
 	struct tj_member_body b;
 	uint8_t body[TJ_MEMBER_BODY_MAX_BYTES];
@@ -204,10 +204,10 @@ static void test_body_codec(void **state)
 static void test_body_refused(void **state)
 {
 	static const char *const bad[][3] = {
-		{"admit", "Org", "20 12"}, /* states out of order */
-		{"adopt", "Org", ""},
-		{"admit", "", ""},
-		{"admit", "Org\n", ""},
+	    {"admit", "Org", "20 12"}, /* states out of order */
+	    {"adopt", "Org", ""},
+	    {"admit", "", ""},
+	    {"admit", "Org\n", ""},
 	};
 	struct tj_member_body d;
 	uint8_t buf[256], subject[32] = {1};
@@ -319,14 +319,14 @@ static void test_shuffled_orders_one_state(void **state)
 	propose(f, B, TJ_MEMBER_ADMIT, M, TJ_ROLE_CONTACT, "07,20", 2000); /* same ts: the id decides */
 	propose(f, B, TJ_MEMBER_ADMIT, X, TJ_ROLE_STEWARD, "", 2100);
 	p = propose(f, X, TJ_MEMBER_ADMIT, Y, TJ_ROLE_MEMBER, "", 2200);
-	approve(f, A, p, 2300);                                        /* after it took effect: void */
-	propose(f, C, TJ_MEMBER_ADMIT, Z, TJ_ROLE_MEMBER, "", 2400);   /* not a steward: void */
+	approve(f, A, p, 2300);                                      /* after it took effect: void */
+	propose(f, C, TJ_MEMBER_ADMIT, Z, TJ_ROLE_MEMBER, "", 2400); /* not a steward: void */
 	propose(f, A, TJ_MEMBER_ROLE, C, TJ_ROLE_STEWARD, "", 2500);
-	propose(f, C, TJ_MEMBER_ADMIT, Z, TJ_ROLE_MEMBER, "", 2600);   /* a steward now */
+	propose(f, C, TJ_MEMBER_ADMIT, Z, TJ_ROLE_MEMBER, "", 2600); /* a steward now */
 	propose(f, B, TJ_MEMBER_REMOVE, Y, TJ_ROLE_MEMBER, "", 2700);
-	propose(f, A, TJ_MEMBER_ADMIT, C, TJ_ROLE_MEMBER, "", 2800);   /* already a member: void */
+	propose(f, A, TJ_MEMBER_ADMIT, C, TJ_ROLE_MEMBER, "", 2800); /* already a member: void */
 	propose(f, X, TJ_MEMBER_REMOVE, A, TJ_ROLE_MEMBER, "", 2900);
-	propose(f, A, TJ_MEMBER_ADMIT, Q, TJ_ROLE_MEMBER, "", 3000);   /* removed: void */
+	propose(f, A, TJ_MEMBER_ADMIT, Q, TJ_ROLE_MEMBER, "", 3000); /* removed: void */
 	assert_order_free(f, 300);
 	{
 		struct tj_member_state *s = NULL;
@@ -358,7 +358,7 @@ static void test_threshold2_concurrent(void **state)
 	derive(f, NULL, 0, s);
 	assert_null(find(f, s, X)); /* one approval each: pending */
 	assert_null(find(f, s, Y));
-	approve(f, A, px, 2002);    /* its own proposal again: does not count twice */
+	approve(f, A, px, 2002); /* its own proposal again: does not count twice */
 	derive(f, NULL, 0, s);
 	assert_null(find(f, s, X));
 	approve(f, C, px, 2003);
@@ -367,7 +367,7 @@ static void test_threshold2_concurrent(void **state)
 	assert_int_equal(find(f, s, X)->since_ms, 2003);
 	assert_null(find(f, s, Y));
 	approve(f, A, py, 2004);
-	approve(f, C, py, 2005);    /* after it took effect: a replay */
+	approve(f, C, py, 2005); /* after it took effect: a replay */
 	derive(f, NULL, 0, s);
 	assert_non_null(find(f, s, Y));
 	assert_int_equal(find(f, s, Y)->since_ms, 2004);
@@ -413,11 +413,11 @@ static void test_refused_records(void **state)
 	assert_non_null(find(f, before, M));
 	assert_null(find(f, before, X));
 
-	approve(f, M, px, 2003);                                       /* a member, not a steward */
-	propose(f, M, TJ_MEMBER_ADMIT, Y, TJ_ROLE_MEMBER, "", 2004);   /* a member's proposal */
-	approve(f, Z, px, 2005);                                       /* a stranger */
-	propose(f, A, TJ_MEMBER_REMOVE, B, TJ_ROLE_MEMBER, "", 2006);  /* below the threshold, if approved */
-	approve(f, B, pm, 2007);                                       /* replay after it took effect */
+	approve(f, M, px, 2003);                                      /* a member, not a steward */
+	propose(f, M, TJ_MEMBER_ADMIT, Y, TJ_ROLE_MEMBER, "", 2004);  /* a member's proposal */
+	approve(f, Z, px, 2005);                                      /* a stranger */
+	propose(f, A, TJ_MEMBER_REMOVE, B, TJ_ROLE_MEMBER, "", 2006); /* below the threshold, if approved */
+	approve(f, B, pm, 2007);                                      /* replay after it took effect */
 	derive(f, NULL, 0, s);
 	assert_null(find(f, s, X));
 	assert_null(find(f, s, Y));
@@ -449,22 +449,23 @@ static void test_no_genesis(void **state)
 	assert_int_equal(tj_member_derive(f->net, encs, lens, 1, f->w[Q], lookup, f, s), TJ_ENOTFOUND);
 	/* A record of the genesis with one flipped bit is not the genesis. */
 	f->recs[0][f->lens[0] - 1] ^= 1;
-	assert_int_equal(tj_member_derive(f->net, (const uint8_t *const *)f->recs, f->lens, 2, f->w[Q], lookup, f, s),
-			 TJ_ENOTFOUND);
+	assert_int_equal(
+	    tj_member_derive(f->net, (const uint8_t *const *)f->recs, f->lens, 2, f->w[Q], lookup, f, s),
+	    TJ_ENOTFOUND);
 	tj_member_state_free(s);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_body_codec),
-		cmocka_unit_test(test_body_refused),
-		cmocka_unit_test_setup_teardown(test_threshold1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_shuffled_orders_one_state, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_threshold2_concurrent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_approval_before_proposal, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_refused_records, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_no_genesis, setup, teardown),
+	    cmocka_unit_test(test_body_codec),
+	    cmocka_unit_test(test_body_refused),
+	    cmocka_unit_test_setup_teardown(test_threshold1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_shuffled_orders_one_state, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_threshold2_concurrent, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_approval_before_proposal, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_refused_records, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_no_genesis, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,8 +52,8 @@ static int teardown(void **state)
 }
 
 /* A record by author (seq 0 unless prev), sealed under the node's epoch. */
-static size_t seal(struct fx *f, const struct tj_identity *author, uint8_t kind, uint64_t seq, const uint8_t *prev,
-		   const uint8_t *body, size_t body_len, uint8_t *out, uint8_t id[32])
+static size_t seal(struct fx *f, const struct tj_identity *author, uint8_t kind, uint64_t seq,
+                   const uint8_t *prev, const uint8_t *body, size_t body_len, uint8_t *out, uint8_t id[32])
 {
 	struct tj_seal_in in;
 	size_t len = 0;
@@ -294,14 +294,14 @@ static void test_last_steward_stays(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_founder_is_steward, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_non_member_refused_until_admitted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_member_record_from_non_member, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_approval_by_non_steward, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_forged_approval, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_replays_change_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rebuild_matches, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_last_steward_stays, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_founder_is_steward, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_non_member_refused_until_admitted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_member_record_from_non_member, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_approval_by_non_steward, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_forged_approval, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_replays_change_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_rebuild_matches, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_last_steward_stays, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -291,7 +291,7 @@ static void test_join_then_speak(void **state)
 		uint8_t sid[32];
 		assert_int_equal(tj_identity_generate(&stranger), 0);
 		items[1].len = tt_record(stranger, f->network_id, TJ_KIND_INCIDENT, 0, NULL, tj_now_ms(),
-					 tj_keyring_current_epoch(n->keyring), "opaque", stranger_rec, sid);
+		                         tj_keyring_current_epoch(n->keyring), "opaque", stranger_rec, sid);
 		items[1].enc = stranger_rec;
 		tj_identity_free(stranger);
 	}
@@ -309,14 +309,14 @@ static void test_join_then_speak(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_open_round_trip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wrong_recipient, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_truncated_and_oversized, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_genesis_must_match, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_join_not_admitted, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_join_needs_an_identity_store, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_join_then_speak, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_open_round_trip, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wrong_recipient, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tampered, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_truncated_and_oversized, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_genesis_must_match, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_join_not_admitted, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_join_needs_an_identity_store, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_join_then_speak, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
