@@ -19,6 +19,7 @@
 #include "tj_member.h"
 #include "tj_mp.h"
 #include "tj_peer.h"
+#include "tj_wipe.h"
 
 #define TJ__SMALL_REPLY_BYTES 4096u
 #define TJ__SHOW_REPLY_BYTES (2u * TJ_RECORD_MAX_BYTES + 4096u)
@@ -711,6 +712,16 @@ static int tj__op_member_list(struct tj__ctl *c)
 	return tj_member_ctl_list(c->node, c->req, c->len, c->out);
 }
 
+/* Panic wipe (tj_wipe.h): every key in memory is overwritten, then the node stops. */
+static int tj__op_wipe(struct tj__ctl *c)
+{
+	int rc = tj_wipe_ctl(c->node, c->req, c->len, c->out);
+
+	if (rc == 0 && c->node != NULL)
+		c->flags->stop = true;
+	return rc;
+}
+
 static int tj__op_stop(struct tj__ctl *c)
 {
 	c->flags->stop = true;
@@ -723,6 +734,7 @@ static const struct {
 } tj__ops[] = {
 	{"ping", tj__op_ping}, {"id", tj__op_id},     {"add", tj__op_add},       {"add_batch", tj__op_add_batch},
 	{"list", tj__op_list}, {"show", tj__op_show}, {"status", tj__op_status}, {"stop", tj__op_stop},
+	{"wipe", tj__op_wipe},
 	{"peer_add", tj__op_peer_add}, {"peer_list", tj__op_peer_list},
 	{"member_add", tj__op_member_add}, {"member_list", tj__op_member_list},
 	{"alerts", tj__op_alerts}, {"alert_respond", tj__op_alert_respond},

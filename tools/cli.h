@@ -28,6 +28,7 @@ enum cli_exit {
 	CLI_NONODE = 4,     /* no node is running in the data directory */
 	CLI_PASSPHRASE = 5, /* wrong passphrase */
 	CLI_NOTFOUND = 6,   /* no such incident */
+	CLI_WIPED = 7,      /* this node's keys were wiped (`tejido wipe`) */
 };
 
 #define CLI_PATH_MAX 4096
@@ -149,6 +150,13 @@ int cli_cmd_vocab(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_peer(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_member(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_wipe(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_unlock(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_retract(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cli_wipe.c: CLI_OK, or prints why a wiped node cannot unlock and returns CLI_WIPED. */
+int cli_wipe_refuse(const char *datadir);
 
 /* cli_form.c: the interactive form; fills *doc with one incident's JSON form. */
 int cli_form_run(struct cli_ctx *ctx, cJSON **doc);

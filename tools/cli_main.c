@@ -25,6 +25,7 @@ static const struct cli_command cli__commands[] = {
     {"member", "admit a node and write its welcome; list members (member add | list)", cli_cmd_member},
     {"network", "join a network with a welcome bundle (network join FILE)", cli_cmd_network},
     {"vocab", "list the coded fields and their codes", cli_cmd_vocab},
+    {"wipe", "panic wipe: destroy the key file and every key in memory", cli_cmd_wipe},
     {"alerts", "list alerts, or follow new ones (--follow)", cli_cmd_alerts},
     {"alert", "acknowledge or resolve an alert (alert ack | resolve ID)", cli_cmd_alert},
     {"subscribe", "choose the alerts a contact receives (states, severity, triggers)", cli_cmd_subscribe},
@@ -58,7 +59,8 @@ static void cli__help(FILE *f)
 	        "  3  invalid incident input: nothing was stored\n"
 	        "  4  no node is running in the data directory\n"
 	        "  5  wrong passphrase\n"
-	        "  6  no such incident\n");
+	        "  6  no such incident\n"
+	        "  7  this node's keys were wiped\n");
 }
 
 /*

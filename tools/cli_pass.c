@@ -202,6 +202,8 @@ int cli_unlock(const struct cli_ctx *ctx, struct tj_unlocked **u)
 	char path[CLI_PATH_MAX];
 	int rc;
 
+	if ((rc = cli_wipe_refuse(ctx->datadir)) != CLI_OK)
+		return rc;
 	if (cli_path(path, ctx->datadir, "key") != 0 || access(path, F_OK) != 0) {
 		cli_err("no key file in %s; create a node there with `tejido init`", ctx->datadir);
 		return CLI_FAIL;
