@@ -67,16 +67,22 @@ step "9. Another, in English: no case face was recorded for it"
 obstr=$(first_id "$(tejido list --act obstruction_of_work --state 20 --limit 1 --json)")
 tejido show --lang en "${obstr:0:12}"
 
-step "10. Export (CSV, one row per act; summary only: no names)"
+step "10. Alerts the node raised (codes only, never names)"
+tejido alerts --lang es --limit 10
+
+step "11. Statistics by state (any cell under 5 is suppressed)"
+tejido stats --by state
+
+step "12. Export (CSV, one row per act; summary only: no names)"
 tejido export --format csv --out "$work/incidentes.csv"
 head -3 "$work/incidentes.csv" | cut -c1-160
 echo "... $(($(wc -l < "$work/incidentes.csv") - 1)) act rows in $work/incidentes.csv (mode 0600)"
 
-step "11. What the node holds"
+step "13. What the node holds"
 tejido node status
 tejido id
 
-step "12. Stop the node"
+step "14. Stop the node"
 tejido node stop
 trap - EXIT
 
