@@ -26,6 +26,7 @@ static const struct cli_command cli__commands[] = {
     {"network", "join a network with a welcome bundle (network join FILE)", cli_cmd_network},
     {"vocab", "list the coded fields and their codes", cli_cmd_vocab},
     {"wipe", "panic wipe: destroy the key file and every key in memory", cli_cmd_wipe},
+    {"unlock", "who may unlock this node (unlock add-person | remove-person | list)", cli_cmd_unlock},
     {"alerts", "list alerts, or follow new ones (--follow)", cli_cmd_alerts},
     {"alert", "acknowledge or resolve an alert (alert ack | resolve ID)", cli_cmd_alert},
     {"subscribe", "choose the alerts a contact receives (states, severity, triggers)", cli_cmd_subscribe},
@@ -44,7 +45,7 @@ static void cli__help(FILE *f)
 	        "Tejido: an encrypted peer-to-peer incident-sharing network for human-rights defenders.\n\n"
 	        "Commands:\n");
 	for (i = 0; i < CLI_N_COMMANDS; i++)
-		fprintf(f, "  %-8s %s\n", cli__commands[i].name, cli__commands[i].summary);
+		fprintf(f, "  %-10s %s\n", cli__commands[i].name, cli__commands[i].summary);
 	fprintf(f,
 	        "\nEvery command takes --help.\n\n"
 	        "Environment:\n"
