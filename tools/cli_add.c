@@ -690,7 +690,10 @@ static int cli__send_chunk(struct cli_conn *c, struct cli_add_batch *b, size_t f
 		return cli_exit_for_node(node_err);
 	}
 	if (rc != 0) {
-		cli_err("add_batch: %s", tj_strerror(rc));
+		/* The reply is lost, not necessarily the incidents: say so rather than guess. */
+		cli_err("add_batch: %s; incidents %zu to %zu may or may not be stored: check `tejido list` "
+		        "before adding them again",
+		        tj_strerror(rc), from, from + n - 1);
 		return CLI_FAIL;
 	}
 	return cli__batch_results(c, b, from, n);

@@ -196,7 +196,11 @@ int cli_call_or_report(struct cli_conn *c, size_t req_len, const char *what)
 	if (rc == -ETIMEDOUT)
 		cli_err("%s: the node did not answer within %d s; see its log", what, CLI_IO_TIMEOUT_S);
 	else if (rc == TJ_ETRUNC || rc == -ECONNRESET || rc == -EPIPE)
-		cli_err("%s: the node closed the connection; it may have stopped (see node.log)", what);
+		cli_err("%s: the node closed the connection; it may have stopped (see node.log)%s", what,
+		        strncmp(what, "add", 3) == 0
+		            ? ".\nWhat was being added may or may not be stored: check "
+		              "`tejido list` before adding it again"
+		            : "");
 	else
 		cli_err("%s: %s", what, tj_strerror(rc));
 	return CLI_FAIL;
