@@ -1,0 +1,24 @@
+# Evidence tests (issue 7): crash consistency, seizure, adversarial ingest,
+# partitions and floods. Each ctest entry is sized for about 90 s on two
+# loaded cores under ASan+UBSan; TJ_EVIDENCE_SCALE=N multiplies the counts
+# for longer runs by hand. Each prints FIGURE lines that
+# tools/security-figures.sh collects into docs/SECURITY.md.
+if(TARGET tejido)
+  set(EV ${CMAKE_CURRENT_SOURCE_DIR}/evidence)
+  add_library(ev_common STATIC ${EV}/ev_common.c ${EV}/ev_check.c)
+  target_link_libraries(ev_common PUBLIC tj_node)
+  target_include_directories(ev_common PUBLIC ${EV})
+
+  add_executable(ev_check ${EV}/ev_check_main.c)
+  target_link_libraries(ev_check PRIVATE ev_common)
+
+  add_executable(ev_crash ${EV}/ev_crash.c)
+  target_link_libraries(ev_crash PRIVATE ev_common)
+  add_test(NAME evidence/crash COMMAND ev_crash $<TARGET_FILE:tejido>)
+  set_tests_properties(evidence/crash PROPERTIES TIMEOUT 300 LABELS "evidence;crash")
+
+  add_executable(ev_seizure ${EV}/ev_seizure.c ${EV}/ev_memscan.c)
+  target_link_libraries(ev_seizure PRIVATE ev_common)
+  add_test(NAME evidence/seizure COMMAND ev_seizure $<TARGET_FILE:tejido>)
+  set_tests_properties(evidence/seizure PROPERTIES TIMEOUT 300 LABELS "evidence;seizure")
+endif()
