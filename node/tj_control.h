@@ -47,6 +47,7 @@
  *                   uptime_s, own_seq, store_bytes, map_bytes: uint,
  *                   has_network: bool, network_name: str|nil}
  *   stop        -> {} and the node shuts down gracefully after replying.
+ *   retract, retraction, share: see tj_retract.h and tj_share.h.
  *   wipe        -> {wiped_ms: uint}: panic wipe (tj_wipe.h); every key in memory is
  *               overwritten, then the node stops after replying.
  *   member_add, member_list: see tj_member.h (a steward admits a node and

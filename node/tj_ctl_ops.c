@@ -19,6 +19,8 @@
 #include "tj_member.h"
 #include "tj_mp.h"
 #include "tj_peer.h"
+#include "tj_retract.h"
+#include "tj_share.h"
 #include "tj_wipe.h"
 
 #define TJ__SMALL_REPLY_BYTES 4096u
@@ -712,6 +714,22 @@ static int tj__op_member_list(struct tj__ctl *c)
 	return tj_member_ctl_list(c->node, c->req, c->len, c->out);
 }
 
+/* Retraction and sharing the case face: the logic and the replies live in tj_retract_ops.c, tj_share.c. */
+static int tj__op_retract(struct tj__ctl *c)
+{
+	return tj_retract_ctl(c->node, c->req, c->len, c->out);
+}
+
+static int tj__op_retraction(struct tj__ctl *c)
+{
+	return tj_retract_ctl_info(c->node, c->req, c->len, c->out);
+}
+
+static int tj__op_share(struct tj__ctl *c)
+{
+	return tj_share_ctl(c->node, c->req, c->len, c->out);
+}
+
 /* Panic wipe (tj_wipe.h): every key in memory is overwritten, then the node stops. */
 static int tj__op_wipe(struct tj__ctl *c)
 {
@@ -734,7 +752,8 @@ static const struct {
 } tj__ops[] = {
 	{"ping", tj__op_ping}, {"id", tj__op_id},     {"add", tj__op_add},       {"add_batch", tj__op_add_batch},
 	{"list", tj__op_list}, {"show", tj__op_show}, {"status", tj__op_status}, {"stop", tj__op_stop},
-	{"wipe", tj__op_wipe},
+	{"wipe", tj__op_wipe}, {"retract", tj__op_retract}, {"retraction", tj__op_retraction},
+	{"share", tj__op_share},
 	{"peer_add", tj__op_peer_add}, {"peer_list", tj__op_peer_list},
 	{"member_add", tj__op_member_add}, {"member_list", tj__op_member_list},
 	{"alerts", tj__op_alerts}, {"alert_respond", tj__op_alert_respond},

@@ -7,6 +7,7 @@
 
 #include "tj_log.h"
 #include "tj_member.h"
+#include "tj_retract.h"
 #include "tj_seal.h"
 
 uint64_t tj_now_ms(void)
@@ -132,6 +133,10 @@ int tj_ingest_put(struct tj_txn *t, struct tj_ingest_item *it)
 	/* Who may speak (tj_member.h): non-members' records, and non-stewards' membership records, stop here. */
 	if ((rc = tj_member_ingest_check(t, &it->rec, &it->result)) != 0 || it->result != 0)
 		return rc;
+	/* Retractions, the targets of earlier ones, slot grants (tj_retract.h). */
+	if ((rc = tj_retract_ingest_check(t, it->enc, it->len, &it->rec, it->id, &it->result)) != 0 ||
+	    it->result != 0)
+		return rc;
 	if ((rc = tj_store_chain_ids(t, it->rec.author, it->rec.seq, other, 4, &n)) != 0)
 		return rc;
 	if (n > 0)
@@ -147,6 +152,8 @@ int tj_ingest_put(struct tj_txn *t, struct tj_ingest_item *it)
 	    (rc = tj_store_case_of_put(t, it->rec.audience.ref, it->id)) != 0)
 		return rc;
 	if ((rc = tj_member_ingest_stored(t, &it->rec, it->id)) != 0)
+		return rc;
+	if ((rc = tj_retract_ingest_stored(t, it->enc, it->len, &it->rec, it->id)) != 0)
 		return rc;
 	it->stored = true;
 	it->result = 0;

@@ -13,6 +13,7 @@
 #include "tj_mp.h"
 #include "tj_node.h"
 #include "tj_node_core.h"
+#include "tj_retract.h"
 #include "tj_seal.h"
 
 #define TJ__GENESIS_BODY_MAX_BYTES (128u + TJ_STEWARDS_MAX * 40u)
@@ -242,6 +243,8 @@ int tj_node_open(const char *datadir, uint64_t map_size_bytes, struct tj_unlocke
 		rc = tj_member_attach(n->store, n->network_id, n->u->id, n->keyring);
 	if (rc != 0)
 		goto out;
+	/* Retractions and confirmations are opened at ingest with the same keys (tj_retract.h). */
+	tj_retract_attach(n->store, n->u->id, n->keyring);
 	*out = n;
 	n = NULL;
 out:
@@ -254,6 +257,7 @@ void tj_node_close(struct tj_node *n)
 	if (n == NULL)
 		return;
 	tj_member_detach(n->store);
+	tj_retract_detach(n->store);
 	tj_store_close(n->store);
 	tj_keyring_free(n->keyring);
 	tj_unlocked_free(n->u);

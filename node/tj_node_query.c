@@ -9,6 +9,7 @@
 #include "tj_log.h"
 #include "tj_node_core.h"
 #include "tj_seal.h"
+#include "tj_share.h"
 
 #define TJ__CASES_PER_SUMMARY_MAX 8
 /* Reply bytes per listed item besides the summary (ids, keys, numbers, keys' names). */
@@ -228,6 +229,8 @@ static int tj__load_case(struct tj_node *n, struct tj_txn *t, struct tj_listed *
 		if (rec.kind != TJ_KIND_CASE || memcmp(rec.author, out->author, 32) != 0)
 			continue;
 		rc = tj__open_stored(n, enc, &rec, &out->case_body, &out->case_len);
+		if (rc == TJ_ENOKEY) /* shared with us later? (tj_share.h) */
+			rc = tj_share_open_case(t, n->u->id, ids[i], enc, &rec, &out->case_body, &out->case_len);
 		if (rc == TJ_ENOKEY) {
 			out->case_status = "not_shared";
 			continue; /* a later one may be readable */

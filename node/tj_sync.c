@@ -17,6 +17,7 @@
 #include <sodium.h>
 
 #include "tj_alert.h"
+#include "tj_retract.h"
 #include "tj_ingest.h"
 #include "tj_log.h"
 #include "tj_peer_int.h"
@@ -500,6 +501,8 @@ static void tj__job_store(struct tj__job *j)
 	/* Derived data (index, alerts, acknowledgements): a failure is logged there; the records stay stored. */
 	if (tj_alert_after_store(P->node, (const uint8_t(*)[32])f.ids, f.n) != 0)
 		TJ_LOG_W("sync", "alerts not evaluated for a batch of %zu records", f.n);
+	/* Retractions applied by this batch: write our confirmations (tj_retract.h). */
+	tj_retract_after_store(P->node, (const uint8_t(*)[32])f.ids, f.n);
 out:
 	if (rc != 0)
 		TJ_LOG_E("sync", "could not store a batch of %zu records: %s", j->n, tj_strerror(rc));

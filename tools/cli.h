@@ -155,6 +155,9 @@ int cli_cmd_unlock(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_retract(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv);
 
+/* cli_retract.c: prints what the node knows of a retraction of the record idarg
+ * (full id); CLI_NOTFOUND, silently, when it knows none. */
+int cli_retract_show(struct cli_ctx *ctx, struct cli_conn *c, const char *idarg);
 /* cli_wipe.c: CLI_OK, or prints why a wiped node cannot unlock and returns CLI_WIPED. */
 int cli_wipe_refuse(const char *datadir);
 

@@ -388,6 +388,11 @@ int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 	if ((rc = cli_show_check_id(argv[optind])) != CLI_OK || (rc = cli_resolve_datadir(ctx, NULL)) != 0 ||
 	    (rc = cli_connect(ctx, &c)) != CLI_OK)
 		return rc;
+	/* A retracted record: when and why, and which nodes confirmed (cli_retract.c). */
+	if ((rc = cli_retract_show(ctx, &c, argv[optind])) != CLI_NOTFOUND) {
+		cli_conn_close(&c);
+		return rc;
+	}
 	rc = cli_show_fetch(&c, argv[optind], &it);
 	if (rc == CLI_OK && ctx->json) {
 		cJSON *j = cli_item_json(&it, ctx->lang);
