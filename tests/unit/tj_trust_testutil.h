@@ -66,17 +66,14 @@ static inline int tr_teardown(void **state)
 	return 0;
 }
 
-/* An incident with a case face (the canary in a name and the narrative) added by the node. */
-static inline void tr_add(struct tr_fx *f, uint8_t id[32], uint8_t case_id[32])
+/* Canonical bodies of an incident whose case face holds the canary (in a name and the narrative). */
+static inline void tr_bodies(const uint8_t summary_id[32], uint8_t *summary, size_t *slen, uint8_t *kase,
+			     size_t *clen)
 {
-	uint8_t summary[4096], kase[4096];
 	struct tj_incident_summary *s = NULL;
 	struct tj_incident_case *c = NULL;
-	struct tj_add_item it;
 	struct tj_verr verr;
-	uint8_t zero[32] = {0};
 	char json[2048];
-	size_t slen = 0, clen = 0;
 
 	snprintf(json, sizeof(json),
 		 "{\"occurred\": {\"start\": \"2025-03-14\", \"precision\": \"day\"},"
@@ -94,8 +91,20 @@ static inline void tr_add(struct tr_fx *f, uint8_t id[32], uint8_t case_id[32])
 		 TR_CANARY, TR_CANARY);
 	assert_int_equal(tj_incident_from_json(json, strlen(json), TJ_LANG_EN, tj_now_ms(), &s, &c, &verr), 0);
 	assert_non_null(c);
-	assert_int_equal(tj_incident_summary_encode(s, summary, sizeof(summary), &slen), 0);
-	assert_int_equal(tj_incident_case_encode(c, zero, kase, sizeof(kase), &clen), 0);
+	assert_int_equal(tj_incident_summary_encode(s, summary, 4096, slen), 0);
+	assert_int_equal(tj_incident_case_encode(c, summary_id, kase, 4096, clen), 0);
+	tj_incident_summary_free(s);
+	tj_incident_case_free(c);
+}
+
+/* An incident with that case face added by the node. */
+static inline void tr_add(struct tr_fx *f, uint8_t id[32], uint8_t case_id[32])
+{
+	uint8_t summary[4096], kase[4096], zero[32] = {0};
+	struct tj_add_item it;
+	size_t slen = 0, clen = 0;
+
+	tr_bodies(zero, summary, &slen, kase, &clen);
 	memset(&it, 0, sizeof(it));
 	it.summary = summary;
 	it.summary_len = slen;
@@ -106,8 +115,6 @@ static inline void tr_add(struct tr_fx *f, uint8_t id[32], uint8_t case_id[32])
 	assert_true(it.has_case);
 	memcpy(id, it.id, 32);
 	memcpy(case_id, it.case_id, 32);
-	tj_incident_summary_free(s);
-	tj_incident_case_free(c);
 }
 
 /* Seals a record as who (its next seq); NAMED audiences name ref and seal to readers. */
