@@ -555,15 +555,21 @@ static int cli__narrative(struct cli__form *f, cJSON *c)
 {
 	char *text = NULL;
 	size_t len = 0;
+	bool overflow = false;
 	const char *a;
 	int rc = 0;
 
 	printf("\n%s\n", T(f, "Narrative: what happened (end with a line holding only a dot):",
 	                   "Narración: qué ocurrió (termine con una línea que solo tenga un punto):"));
-	while (len <= TJ_INC_TEXT_MAX_BYTES && (rc = cli__read(f, "", &a)) == 0 && strcmp(a, ".") != 0) {
+	/* Read up to the dot whatever the length, so that no line of it answers the next question. */
+	while ((rc = cli__read(f, "", &a)) == 0 && strcmp(a, ".") != 0) {
 		size_t n = strlen(a);
-		char *grown = malloc(len + n + 2);
-		if (grown == NULL) {
+		char *grown;
+		if (len + n + 2 > 2 * TJ_INC_TEXT_MAX_BYTES) {
+			overflow = true; /* kept bounded; the review says it is too long */
+			continue;
+		}
+		if ((grown = malloc(len + n + 2)) == NULL) {
 			rc = -ENOMEM;
 			break;
 		}
@@ -580,6 +586,10 @@ static int cli__narrative(struct cli__form *f, cJSON *c)
 	}
 	if (rc == CLI_FORM_CANCEL && text != NULL)
 		rc = 0; /* end of input closes the narrative */
+	if (overflow)
+		printf(T(f, "  (the narrative was cut at %u bytes; at most %u are allowed)\n",
+		         "  (la narración se cortó en %u bytes; se permiten como máximo %u)\n"),
+		       2 * TJ_INC_TEXT_MAX_BYTES, TJ_INC_TEXT_MAX_BYTES);
 	if (rc == 0 && text != NULL) {
 		text[len - 1] = '\0';
 		rc = cJSON_AddStringToObject(c, "narrative", text) != NULL ? 0 : -ENOMEM;
