@@ -15,7 +15,8 @@
  *   ping        -> {}
  *   id          -> {public_key, fingerprint: str, network_id: bin|nil, network_name: str|nil}
  *               (nil while the node has not joined a network)
- *   add         {summary: bin, case: bin|nil}
+ *   add         {summary: bin, case: bin|nil, case_readers: bin|nil (more readers of the
+ *               case face: 1 to 15 Ed25519 keys, 32 bytes each, packed)}
  *               -> {id, case_id: bin|nil, severity: uint, recorded_at: uint}
  *               summary/case are the canonical bodies of tj_incident.h (the case
  *               body's summary id is ignored and set by the node). The node

@@ -271,6 +271,14 @@ static int tj__read_add_item(struct tj_mp_reader *r, struct tj_add_item *it)
 				return rc;
 			it->case_body = p;
 			it->case_len = blen;
+		} else if (klen == 12 && memcmp(k, "case_readers", 12) == 0 && !tj_mp_peek_nil(r)) {
+			/* Packed keys, borrowed from the request (tj_share.h checks them). */
+			if ((rc = tj_mp_read_bin(r, &p, &blen)) != 0)
+				return rc;
+			if (blen == 0 || blen % 32 != 0 || blen / 32 > TJ_SHARE_READERS_MAX)
+				return TJ_ELIMIT;
+			it->case_readers = p;
+			it->n_case_readers = blen / 32;
 		} else if ((rc = tj_mp_skip(r)) != 0) {
 			return rc;
 		}

@@ -14,6 +14,7 @@
 #include "tj_log.h"
 #include "tj_node_core.h"
 #include "tj_seal.h"
+#include "tj_share.h"
 
 #define TJ__SEAL_OUT_BYTES (TJ_RECORD_MAX_BYTES + 1024u)
 /* Envelope bytes around a body with one slot: header, slot, tag, signature. */
@@ -70,7 +71,13 @@ static void tj__add_check(struct tj_node *n, struct tj__add_scratch *s, struct t
 			tj__verr_set(&it->verr, "case", "the case body does not decode", rc);
 			goto out;
 		}
-		if (it->case_len + TJ__SEAL_OVERHEAD_BYTES > TJ_RECORD_MAX_BYTES) {
+		/* Extra readers of the case face (tj_share.h): checked now, sealed to in phase 2. */
+		if ((rc = tj_share_readers_check(it->case_readers, it->n_case_readers)) != 0) {
+			it->err = rc;
+			tj__verr_set(&it->verr, "case_readers", "a case reader is not a valid public key", rc);
+			goto out;
+		}
+		if (it->case_len + TJ__SEAL_OVERHEAD_BYTES + 120u * it->n_case_readers > TJ_RECORD_MAX_BYTES) {
 			it->err = TJ_ELIMIT;
 			tj__verr_set(&it->verr, "case", "the case is too large for one record", it->err);
 			goto out;
@@ -162,7 +169,7 @@ static int tj__add_case(struct tj_node *n, struct tj_txn *t, struct tj__add_scra
 			struct tj_add_item *it, uint64_t ts_ms)
 {
 	struct tj_incident_case *c = tj_incident_case_new();
-	const uint8_t(*me)[32] = (const uint8_t(*)[32])n->u->id->pk;
+	uint8_t readers[TJ_RECORD_SLOTS_MAX][32];
 	struct tj_seal_in in;
 	uint8_t ignored_id[32];
 	size_t len = 0;
@@ -179,8 +186,12 @@ static int tj__add_case(struct tj_node *n, struct tj_txn *t, struct tj__add_scra
 	in.audience.type = TJ_AUD_NAMED;
 	in.audience.has_ref = true; /* links the summary, readable or not (case_of) */
 	memcpy(in.audience.ref, it->id, 32);
-	in.readers = me; /* sealed to this node only; sharing adds slots later */
-	in.n_readers = 1;
+	/* Sealed to this node and the readers named at add time; sharing adds slots later. */
+	memcpy(readers[0], n->u->id->pk, 32);
+	if (it->n_case_readers > 0)
+		memcpy(readers[1], it->case_readers, 32u * it->n_case_readers);
+	in.readers = (const uint8_t(*)[32])readers;
+	in.n_readers = 1 + it->n_case_readers;
 	in.body = s->body;
 	in.body_len = len;
 	if ((rc = tj__seal_store(n, t, s, head, &in, it->case_id)) == 0)

@@ -63,6 +63,8 @@ struct tj_add_item {
 	size_t summary_len;
 	const uint8_t *case_body; /* canonical case body, or NULL */
 	size_t case_len;
+	const uint8_t *case_readers; /* more readers of the case face: n keys of 32 bytes, packed; borrowed */
+	uint32_t n_case_readers;     /* 0 to TJ_SHARE_READERS_MAX (tj_share.h) */
 	/* results */
 	int err;                  /* 0, or why this item was not stored */
 	struct tj_verr verr;      /* message when err is TJ_ESCHEMA (or a decode error) */

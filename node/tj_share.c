@@ -219,6 +219,21 @@ int tj_share_open_case(struct tj_txn *t, const struct tj_identity *me, const uin
 	return TJ_ENOKEY;
 }
 
+int tj_share_readers_check(const uint8_t *readers, uint32_t n)
+{
+	uint8_t x[crypto_scalarmult_curve25519_BYTES];
+	int rc = 0;
+
+	if (n > TJ_SHARE_READERS_MAX)
+		return TJ_ELIMIT;
+	for (uint32_t i = 0; i < n && rc == 0; i++)
+		if (crypto_core_ed25519_is_valid_point(readers + 32u * i) != 1 ||
+		    crypto_sign_ed25519_pk_to_curve25519(x, readers + 32u * i) != 0)
+			rc = TJ_ECRYPTO;
+	sodium_memzero(x, sizeof(x));
+	return rc;
+}
+
 /* ---- granting ----------------------------------------------------------------- */
 
 /* Our chain head (TJ_META_HEAD: seq(8) || id(32)), as tj_node_add.c keeps it. */

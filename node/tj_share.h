@@ -74,6 +74,14 @@ TJ_MUST_CHECK int tj_share_open_case(struct tj_txn *t, const struct tj_identity 
 				     const uint8_t *enc, const struct tj_record *rec, uint8_t **plain,
 				     size_t *plain_len);
 
+/*
+ * Checks reader keys given at add time (tj_add_item.case_readers: n keys of
+ * 32 bytes, packed): at most TJ_SHARE_READERS_MAX, each a valid Ed25519 point
+ * that converts to X25519 (TJ_ECRYPTO otherwise), so that sealing to them
+ * cannot fail inside the add's transaction.
+ */
+TJ_MUST_CHECK int tj_share_readers_check(const uint8_t *readers, uint32_t n);
+
 /* Control op: share {id: bin 32 | prefix: str, readers: [bin 32...]} -> {case, grant}. */
 TJ_MUST_CHECK int tj_share_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
 

@@ -158,6 +158,8 @@ int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv);
 /* cli_retract.c: prints what the node knows of a retraction of the record idarg
  * (full id); CLI_NOTFOUND, silently, when it knows none. */
 int cli_retract_show(struct cli_ctx *ctx, struct cli_conn *c, const char *idarg);
+/* "org:KEY,org:KEY" (the org label optional; at most 15) into readers; a usage error for cmd otherwise. */
+int cli_parse_readers(const char *cmd, const char *arg, uint8_t (*readers)[32], uint32_t *n);
 /* cli_wipe.c: CLI_OK, or prints why a wiped node cannot unlock and returns CLI_WIPED. */
 int cli_wipe_refuse(const char *datadir);
 

@@ -39,6 +39,8 @@ static const char cli__add_usage[] =
     "  --source TYPE         --reliability R   --verification V   --severity 1-5 (override)\n"
     "  case face (names and text; sealed for this organization only):\n"
     "  --victim-name NAME *  --contact TEXT *  --exact-place TEXT  --consent C *\n"
+    "  --case-readers ORG:KEY,...  also seal the case face to these organizations' keys\n"
+    "                        (`tejido id` on their node; later: `tejido share`)\n"
     "  --narrative TEXT      --narrative-file FILE|-   (flags are visible to other local users\n"
     "                        in `ps`: prefer the form or --json for names and narratives)\n\n"
     "Output: the new incident's id and severity; --json prints the results as JSON.\n"
@@ -71,7 +73,14 @@ enum {
 	CLI_A_NARRATIVE_FILE,
 	CLI_A_PLACE_EXACT,
 	CLI_A_CONSENT,
+	CLI_A_CASE_READERS,
 };
+
+/* --case-readers: sealed slots on each case record, besides this node's (node/tj_share.h). */
+static struct {
+	uint8_t keys[15][32];
+	uint32_t n;
+} cli__case_readers;
 
 static const struct option cli__add_opts[] = {
     {"data", required_argument, NULL, CLI_OPT_DATA},
@@ -104,6 +113,7 @@ static const struct option cli__add_opts[] = {
     {"narrative-file", required_argument, NULL, CLI_A_NARRATIVE_FILE},
     {"exact-place", required_argument, NULL, CLI_A_PLACE_EXACT},
     {"consent", required_argument, NULL, CLI_A_CONSENT},
+    {"case-readers", required_argument, NULL, CLI_A_CASE_READERS},
     {NULL, 0, NULL, 0},
 };
 
@@ -438,6 +448,11 @@ static int cli__parse(struct cli_ctx *ctx, int argc, char **argv, struct cli_add
 			a->json_path = optarg;
 			continue;
 		}
+		if (opt == CLI_A_CASE_READERS) {
+			if ((rc = cli_parse_readers("add", optarg, cli__case_readers.keys, &cli__case_readers.n)) != CLI_OK)
+				return rc;
+			continue;
+		}
 		if (opt == '?' || opt < CLI_A_DATE)
 			return cli_usage_err("add", "bad option");
 		a->n_flags++;
@@ -556,6 +571,12 @@ int cli_add_prepare(const struct cli_ctx *ctx, const cJSON *doc, struct cli_add_
 
 /* ---- sending ---------------------------------------------------------------------------- */
 
+/* Keys of one item's map: summary, case, and case_readers when there are any. */
+static uint32_t cli__item_keys(const struct cli_add_item *it)
+{
+	return it->kase != NULL && cli__case_readers.n > 0 ? 3 : 2;
+}
+
 static void cli__put_item(struct tj_mp_writer *w, const struct cli_add_item *it)
 {
 	tj_mp_put_cstr(w, "summary");
@@ -565,6 +586,10 @@ static void cli__put_item(struct tj_mp_writer *w, const struct cli_add_item *it)
 		tj_mp_put_bin(w, it->kase, it->case_len);
 	else
 		tj_mp_put_nil(w);
+	if (cli__item_keys(it) == 3) {
+		tj_mp_put_cstr(w, "case_readers");
+		tj_mp_put_bin(w, cli__case_readers.keys, 32u * cli__case_readers.n);
+	}
 }
 
 /* Copies one add result ({id, case_id, severity, recorded_at}) into it. */
@@ -590,7 +615,7 @@ static int cli__send_one(struct cli_conn *c, struct cli_add_item *it)
 	int rc;
 
 	tj_mp_writer_init(&w, c->req, TJ_CTL_REQUEST_MAX_BYTES);
-	tj_mp_put_map(&w, 3);
+	tj_mp_put_map(&w, 1 + cli__item_keys(it));
 	tj_mp_put_cstr(&w, "op");
 	tj_mp_put_cstr(&w, "add");
 	cli__put_item(&w, it);
@@ -610,10 +635,13 @@ static int cli__send_one(struct cli_conn *c, struct cli_add_item *it)
 /* How many items from `from` fit one add_batch request. */
 static size_t cli__chunk(const struct cli_add_batch *b, size_t from)
 {
+	/* Items with case readers carry one more key: the node's request limits allow fewer of them. */
+	size_t max_items = cli__case_readers.n > 0 ? CLI_BATCH_MAX_ITEMS / 2 : CLI_BATCH_MAX_ITEMS;
 	size_t bytes = 64, n = 0;
 
-	while (from + n < b->n && n < CLI_BATCH_MAX_ITEMS) {
-		size_t sz = b->items[from + n].summary_len + b->items[from + n].case_len + 32;
+	while (from + n < b->n && n < max_items) {
+		/* + keys and bin headers, + the case readers (sent with every item that has a case) */
+		size_t sz = b->items[from + n].summary_len + b->items[from + n].case_len + 48 + 32u * cli__case_readers.n;
 		if (n > 0 && bytes + sz > CLI_BATCH_MAX_BYTES)
 			break;
 		bytes += sz;
@@ -672,7 +700,7 @@ static int cli__send_chunk(struct cli_conn *c, struct cli_add_batch *b, size_t f
 	tj_mp_put_cstr(&w, "items");
 	tj_mp_put_array(&w, (uint32_t)n);
 	for (i = 0; i < n; i++) {
-		tj_mp_put_map(&w, 2);
+		tj_mp_put_map(&w, cli__item_keys(&b->items[from + i]));
 		cli__put_item(&w, &b->items[from + i]);
 	}
 	if (tj_mp_writer_finish(&w, &len) != 0) {

@@ -204,8 +204,7 @@ int cli_retract_show(struct cli_ctx *ctx, struct cli_conn *c, const char *idarg)
 
 /* ---- share -------------------------------------------------------------------------- */
 
-/* "org:KEY,org:KEY" (the org label is optional) into readers. */
-static int cli__parse_readers(const char *arg, uint8_t (*readers)[32], uint32_t *n)
+int cli_parse_readers(const char *cmd, const char *arg, uint8_t (*readers)[32], uint32_t *n)
 {
 	const char *p = arg;
 
@@ -219,18 +218,18 @@ static int cli__parse_readers(const char *arg, uint8_t (*readers)[32], uint32_t 
 		char hex[65];
 
 		if (*n == TJ_SHARE_READERS_MAX)
-			return cli_usage_err("share", "at most %d readers per command", TJ_SHARE_READERS_MAX);
+			return cli_usage_err(cmd, "at most %d readers per command", TJ_SHARE_READERS_MAX);
 		if (klen != 64)
-			return cli_usage_err("share", "--with: '%.*s' is not ORG:PUBLIC_KEY (64 hex digits)", (int)len, p);
+			return cli_usage_err(cmd, "'%.*s' is not ORG:PUBLIC_KEY (64 hex digits)", (int)len, p);
 		for (size_t i = 0; i < 64; i++)
 			hex[i] = (char)tolower((unsigned char)key[i]);
 		hex[64] = '\0';
 		if (tj_unhex(hex, readers[*n], 32) != 0)
-			return cli_usage_err("share", "--with: '%.*s' is not ORG:PUBLIC_KEY (64 hex digits)", (int)len, p);
+			return cli_usage_err(cmd, "'%.*s' is not ORG:PUBLIC_KEY (64 hex digits)", (int)len, p);
 		(*n)++;
 		p += len + (end != NULL);
 	}
-	return *n > 0 ? CLI_OK : cli_usage_err("share", "--with needs at least one ORG:PUBLIC_KEY");
+	return *n > 0 ? CLI_OK : cli_usage_err(cmd, "give at least one ORG:PUBLIC_KEY");
 }
 
 static int cli__share_run(struct cli_ctx *ctx, const char *idarg, const uint8_t (*readers)[32], uint32_t n)
@@ -295,7 +294,7 @@ int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_err("share", "say with whom: --with ORG:PUBLIC_KEY[,ORG:PUBLIC_KEY...]");
 	if (cli_show_check_id(argv[optind]) != CLI_OK)
 		return CLI_USAGE;
-	if ((rc = cli__parse_readers(with, readers, &n)) != CLI_OK)
+	if ((rc = cli_parse_readers("share", with, readers, &n)) != CLI_OK)
 		return rc;
 	if (cli_resolve_datadir(ctx, NULL) != 0)
 		return CLI_FAIL;

@@ -39,4 +39,20 @@ grep -q "Persona Inventada 4" "$T/out" || fail "the author no longer reads its c
 expect_rc 6 tj share "$grant" --with "centro:$PK"
 expect_rc 0 tj share "$id" --with "centro:$PK" --json
 grep -q '"grant":[[:space:]]*"[0-9a-f]\{64\}"' "$T/out" || fail "share --json: $(cat "$T/out")"
+
+# At add time: --case-readers seals the case face to them as well (one more slot, same records).
+expect_rc 2 tj add --json "$T/one.json" --case-readers "centro:${PK:0:63}"
+expect_rc 0 tj add --json "$T/one.json" --case-readers "centro:$PK"
+id2=$(cut -d' ' -f1 "$T/out")
+expect_rc 0 tj show "$id2"
+grep -q "Persona Inventada 4" "$T/out" || fail "the author no longer reads a case given extra readers"
+gen_array 1 3 > "$T/many.json"
+expect_rc 0 tj add --json "$T/many.json" --case-readers "$PK"
+[ "$(wc -l < "$T/out")" -ge 3 ] || fail "batch add with --case-readers: $(cat "$T/out")"
+# More than one request's worth of items with readers (the CLI splits them).
+gen_array 1 700 > "$T/lots.json"
+expect_rc 0 tj add --json "$T/lots.json" --case-readers "$PK"
+# A key that is not a point on the curve is refused before anything is stored.
+expect_rc 1 tj add --json "$T/one.json" --case-readers "centro:$(printf 'f%.0s' $(seq 64))"
+grep -q "case reader is not a valid public key" "$T/err" || fail "bad case reader: $(cat "$T/err")"
 echo "share: ok"

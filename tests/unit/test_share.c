@@ -182,12 +182,53 @@ static void test_reader_node(void **state)
 	tj_listed_free(&l);
 }
 
+/* Readers named at add time hold a slot of the case record itself. */
+static void test_case_readers_at_add(void **state)
+{
+	struct tr_fx *f = *state;
+	uint8_t summary[4096], kase[4096], zero[32] = {0}, bad[32];
+	uint8_t *plain = malloc(TJ_RECORD_MAX_BYTES);
+	struct tj_add_item it;
+	struct tj_record rec;
+	const uint8_t *enc;
+	struct tj_txn t;
+	size_t slen = 0, clen = 0, len, plen = 0;
+
+	assert_non_null(plain);
+	tr_bodies(zero, summary, &slen, kase, &clen);
+	memset(&it, 0, sizeof(it));
+	it.summary = summary;
+	it.summary_len = slen;
+	it.case_body = kase;
+	it.case_len = clen;
+	memset(bad, 0xff, sizeof(bad));
+	it.case_readers = bad; /* not a point: refused before the transaction */
+	it.n_case_readers = 1;
+	assert_int_equal(tj_node_add(f->node, &it, 1), 0);
+	assert_int_equal(it.err, TJ_ECRYPTO);
+	it.case_readers = f->other->pk;
+	assert_int_equal(tj_node_add(f->node, &it, 1), 0);
+	assert_int_equal(it.err, 0);
+	assert_int_equal(tj_txn_begin(f->node->store, false, &t), 0);
+	assert_int_equal(tj_store_get(&t, it.case_id, &enc, &len), 0);
+	assert_int_equal(tj_record_decode(enc, len, &rec), 0);
+	assert_int_equal(rec.n_slots, 2);
+	assert_int_equal(tj_record_open(enc, &rec, f->other, NULL, NULL, plain, TJ_RECORD_MAX_BYTES, &plen), 0);
+	assert_non_null(memmem(plain, plen, TR_CANARY, strlen(TR_CANARY)));
+	assert_int_equal(tj_record_open(enc, &rec, f->third, NULL, NULL, plain, TJ_RECORD_MAX_BYTES, &plen),
+			 TJ_ENOKEY);
+	tj_txn_abort(&t);
+	sodium_memzero(plain, TJ_RECORD_MAX_BYTES);
+	free(plain);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_body_codec),
 		cmocka_unit_test_setup_teardown(test_grant_opens_case, tr_setup, tr_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_node, tr_setup, tr_teardown),
+		cmocka_unit_test_setup_teardown(test_case_readers_at_add, tr_setup, tr_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
