@@ -22,6 +22,9 @@ grep -q "$CANARY" "$T/out" || fail "show does not print the canary: the test wou
 expect_rc 0 tj id --json
 me=$(grep -o '"public_key":[[:space:]]*"[0-9a-f]\{64\}"' "$T/out" | grep -o '[0-9a-f]\{64\}')
 
+expect_rc 0 tj query --json
+grep -q "$id" "$T/out" || fail "query does not return the incident before its retraction"
+
 # Refusals before anything changes.
 expect_rc 2 tj retract "$id"
 expect_rc 2 tj retract "$id" --reason because
@@ -42,6 +45,10 @@ grep -q "$CANARY" "$T/out" && fail "show prints the retracted case text"
 expect_rc 0 tj show "$id" --json
 grep -q '"reason":[[:space:]]*"consent_withdrawn"' "$T/out" || fail "show --json of a retracted record: $(cat "$T/out")"
 expect_rc 6 tj show "${id:0:12}"
+# Derived data forgets it too: queries open the record, which is gone.
+expect_rc 0 tj query --json
+grep -q "$keep" "$T/out" || fail "query lost the other incident: $(head -c 300 "$T/out")"
+grep -q "$id" "$T/out" && fail "query still returns the retracted incident"
 expect_rc 1 tj retract "$id" --reason error
 grep -q "already retracted" "$T/err" || fail "second retraction: $(cat "$T/err")"
 expect_rc 0 tj node status --json
