@@ -22,3 +22,16 @@ if(TARGET tejido)
   add_test(NAME evidence/seizure COMMAND ev_seizure $<TARGET_FILE:tejido>)
   set_tests_properties(evidence/seizure PROPERTIES TIMEOUT 300 LABELS "evidence;seizure")
 endif()
+
+# Multi-node evidence: the peers engineer's harness (tests/net/, compiled in,
+# not modified) and the fault-injecting proxy.
+if(TARGET tejido)
+  add_executable(ev_net ${EV}/ev_net.c ${EV}/faultproxy.c ${CMAKE_CURRENT_SOURCE_DIR}/net/net_harness.c
+                        ${CMAKE_CURRENT_SOURCE_DIR}/net/net_rogue.c)
+  target_include_directories(ev_net PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/net)
+  target_link_libraries(ev_net PRIVATE ev_common)
+  foreach(sc partitions synckill flood)
+    add_test(NAME evidence/${sc} COMMAND ev_net $<TARGET_FILE:tejido> ${sc})
+    set_tests_properties(evidence/${sc} PROPERTIES TIMEOUT 300 LABELS "evidence;net")
+  endforeach()
+endif()
