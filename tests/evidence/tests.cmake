@@ -35,3 +35,11 @@ if(TARGET tejido)
     set_tests_properties(evidence/${sc} PROPERTIES TIMEOUT 300 LABELS "evidence;net")
   endforeach()
 endif()
+
+# Adversarial ingest at volume (the unit tests show each rule once).
+add_executable(ev_adversarial ${CMAKE_CURRENT_SOURCE_DIR}/evidence/ev_adversarial.c
+                              ${CMAKE_CURRENT_SOURCE_DIR}/evidence/ev_common.c)
+target_include_directories(ev_adversarial PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/unit ${CMAKE_CURRENT_SOURCE_DIR}/evidence)
+target_link_libraries(ev_adversarial PRIVATE tj_node)
+add_test(NAME evidence/adversarial COMMAND ev_adversarial)
+set_tests_properties(evidence/adversarial PROPERTIES TIMEOUT 300 LABELS "evidence")
