@@ -21,10 +21,10 @@
 #define TJ__ENTRY_MAX_BYTES 160
 
 static const struct tj_mp_limits tj__body_limits = {
-	.max_depth = 2,
-	.max_items = 8,
-	.max_str = 64,
-	.canonical = true,
+    .max_depth = 2,
+    .max_items = 8,
+    .max_str = 64,
+    .canonical = true,
 };
 
 /* The keys of the one attached store. Loop thread only. */
@@ -58,7 +58,8 @@ void tj_retract_detach(const struct tj_store *st)
 
 /* ---- bodies ---------------------------------------------------------------- */
 
-int tj_retract_body_encode(const uint8_t target[32], const char *reason, uint8_t *buf, size_t cap, size_t *len)
+int tj_retract_body_encode(const uint8_t target[32], const char *reason, uint8_t *buf, size_t cap,
+                           size_t *len)
 {
 	struct tj_mp_writer w;
 
@@ -95,7 +96,7 @@ int tj_retract_body_decode(const uint8_t *buf, size_t len, uint8_t target[32], c
 }
 
 int tj_confirm_body_encode(const uint8_t retraction[32], const uint8_t target[32], uint8_t *buf, size_t cap,
-			   size_t *len)
+                           size_t *len)
 {
 	struct tj_mp_writer w;
 
@@ -150,7 +151,8 @@ int tj__retract_entry_get(struct tj_txn *t, const uint8_t target[32], struct tj_
 	tj_mp_reader_init(&r, v, len);
 	if (tj_mp_read_array(&r, &n) != 0 || n != 5 || tj_mp_read_bin_exact(&r, info->retraction, 32) != 0 ||
 	    tj_mp_read_bin_exact(&r, info->retractor, 32) != 0 || tj_mp_read_uint(&r, &info->ts_ms) != 0 ||
-	    tj_mp_read_str(&r, &s, &slen) != 0 || slen >= TJ_CODE_MAX || tj_mp_read_bool(&r, &info->applied) != 0)
+	    tj_mp_read_str(&r, &s, &slen) != 0 || slen >= TJ_CODE_MAX ||
+	    tj_mp_read_bool(&r, &info->applied) != 0)
 		return TJ_ESTORE;
 	memcpy(info->reason, s, slen);
 	info->reason[slen] = '\0';
@@ -238,7 +240,7 @@ static bool tj__retractable(uint8_t kind)
 
 /* Opens a small body with the attached keys: TJ_ENOKEY when none are attached or no slot is ours. */
 static int tj__open_small(const uint8_t *enc, const struct tj_record *rec, uint8_t *plain, size_t cap,
-			  size_t *plen)
+                          size_t *plen)
 {
 	if (tj__rb.kr == NULL || tj__rb.me == NULL)
 		return TJ_ENOKEY;
@@ -248,7 +250,7 @@ static int tj__open_small(const uint8_t *enc, const struct tj_record *rec, uint8
 }
 
 static int tj__read_retraction(const uint8_t *enc, const struct tj_record *rec, uint8_t target[32],
-			       char reason[TJ_CODE_MAX])
+                               char reason[TJ_CODE_MAX])
 {
 	uint8_t plain[TJ_RETRACT_BODY_MAX_BYTES];
 	size_t plen = 0;
@@ -279,7 +281,7 @@ static int tj__stored_author(struct tj_txn *t, const uint8_t id[32], uint8_t aut
 
 /* May rec (a retraction, id) retract a record written by target_author? */
 static bool tj__may_retract(struct tj_txn *t, const struct tj_record *rec, const uint8_t id[32],
-			    const uint8_t target_author[32])
+                            const uint8_t target_author[32])
 {
 	if (memcmp(rec->author, target_author, 32) == 0)
 		return true;
@@ -287,7 +289,7 @@ static bool tj__may_retract(struct tj_txn *t, const struct tj_record *rec, const
 }
 
 static int tj__check_retraction(struct tj_txn *t, const uint8_t *enc, const struct tj_record *rec,
-				const uint8_t id[32], int *verdict)
+                                const uint8_t id[32], int *verdict)
 {
 	char reason[TJ_CODE_MAX], a[TJ_LOG_HEX_CHARS], x[TJ_LOG_HEX_CHARS];
 	uint8_t target[32], author[32], kind = 0;
@@ -297,7 +299,7 @@ static int tj__check_retraction(struct tj_txn *t, const uint8_t *enc, const stru
 		return 0; /* not ours to read: stored and relayed, not applied here */
 	if (rc != 0) {
 		TJ_LOG_W("retract", "retraction %s refused: its body is not [target, reason code] (%s)",
-			 tj_log_hex(id, x), tj_errname(rc));
+		         tj_log_hex(id, x), tj_errname(rc));
 		*verdict = TJ_EMALFORMED;
 		return 0;
 	}
@@ -307,16 +309,18 @@ static int tj__check_retraction(struct tj_txn *t, const uint8_t *enc, const stru
 	if (rc != 0)
 		return rc;
 	if (!tj__may_retract(t, rec, id, author)) {
-		TJ_LOG_W("retract", "retraction %s by %s refused: only the author (or the stewards' threshold) can "
-			 "retract a record",
-			 tj_log_hex(id, x), tj_log_hex(rec->author, a));
+		TJ_LOG_W("retract",
+		         "retraction %s by %s refused: only the author (or the stewards' threshold) can "
+		         "retract a record",
+		         tj_log_hex(id, x), tj_log_hex(rec->author, a));
 		*verdict = TJ_ENOTMEMBER;
 	}
 	return 0;
 }
 
 /* A record whose retraction came first: refuse it (and remember the tombstone) if its author retracted it. */
-static int tj__check_pending(struct tj_txn *t, const struct tj_record *rec, const uint8_t id[32], int *verdict)
+static int tj__check_pending(struct tj_txn *t, const struct tj_record *rec, const uint8_t id[32],
+                             int *verdict)
 {
 	struct tj_retraction_info info;
 	const uint8_t *key = id;
@@ -334,9 +338,10 @@ static int tj__check_pending(struct tj_txn *t, const struct tj_record *rec, cons
 		return rc;
 	if (!tj__retractable(rec->kind) || memcmp(info.retractor, rec->author, 32) != 0) {
 		if (key == id)
-			TJ_LOG_W("retract", "record %s arrived after a retraction by another author; that retraction "
-				 "does not count",
-				 tj_log_hex(id, x));
+			TJ_LOG_W("retract",
+			         "record %s arrived after a retraction by another author; that retraction "
+			         "does not count",
+			         tj_log_hex(id, x));
 		return 0;
 	}
 	if ((rc = tj_store_tombstone(t, id, rec->author, info.ts_ms, info.reason)) != 0)
@@ -351,7 +356,7 @@ static int tj__check_pending(struct tj_txn *t, const struct tj_record *rec, cons
 }
 
 int tj_retract_ingest_check(struct tj_txn *t, const uint8_t *enc, size_t len, const struct tj_record *rec,
-			    const uint8_t id[32], int *verdict)
+                            const uint8_t id[32], int *verdict)
 {
 	int rc;
 
@@ -368,7 +373,7 @@ int tj_retract_ingest_check(struct tj_txn *t, const uint8_t *enc, size_t len, co
 
 /* Tombstones an incident's case records written by its author. */
 static int tj__tombstone_cases(struct tj_txn *t, const uint8_t summary[32], const uint8_t author[32],
-			       const struct tj_retraction_info *info)
+                               const struct tj_retraction_info *info)
 {
 	uint8_t ids[8][32], case_author[32], kind = 0;
 	size_t n = 0;
@@ -408,17 +413,19 @@ static int tj__apply(struct tj_txn *t, const uint8_t *enc, const struct tj_recor
 		return rc;
 	if (rc == 0 && !tj__retractable(kind)) {
 		TJ_LOG_W("retract", "retraction %s names a %s record, which cannot be retracted; ignored",
-			 tj_log_hex(id, x), tj_kind_name(kind));
+		         tj_log_hex(id, x), tj_kind_name(kind));
 		return 0;
 	}
 	if (rc == 0) {
 		if ((rc = tj_store_tombstone(t, info.target, author, rec->ts_ms, info.reason)) != 0)
 			return rc;
-		if (kind == TJ_KIND_INCIDENT && (rc = tj__tombstone_cases(t, info.target, author, &info)) != 0)
+		if (kind == TJ_KIND_INCIDENT &&
+		    (rc = tj__tombstone_cases(t, info.target, author, &info)) != 0)
 			return rc;
 		info.applied = true;
 	}
-	TJ_LOG_I("retract", "retraction %s %s", tj_log_hex(id, x), info.applied ? "applied" : "pending its target");
+	TJ_LOG_I("retract", "retraction %s %s", tj_log_hex(id, x),
+	         info.applied ? "applied" : "pending its target");
 	return tj__entry_put(t, &info);
 }
 
@@ -437,7 +444,7 @@ static int tj__record_confirm(struct tj_txn *t, const uint8_t *enc, const struct
 }
 
 int tj_retract_ingest_stored(struct tj_txn *t, const uint8_t *enc, size_t len, const struct tj_record *rec,
-			     const uint8_t id[32])
+                             const uint8_t id[32])
 {
 	(void)len;
 	if (rec->kind == TJ_KIND_RETRACTION)

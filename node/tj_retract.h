@@ -57,14 +57,14 @@
 #define TJ_RETRACT_CONFIRMS_MAX 256
 
 /* Bodies. reason must be a code of the "retraction_reason" vocabulary (TJ_ESCHEMA otherwise). */
-TJ_MUST_CHECK int tj_retract_body_encode(const uint8_t target[32], const char *reason, uint8_t *buf, size_t cap,
-					 size_t *len);
+TJ_MUST_CHECK int tj_retract_body_encode(const uint8_t target[32], const char *reason, uint8_t *buf,
+                                         size_t cap, size_t *len);
 TJ_MUST_CHECK int tj_retract_body_decode(const uint8_t *buf, size_t len, uint8_t target[32],
-					 char reason[TJ_CODE_MAX]);
+                                         char reason[TJ_CODE_MAX]);
 TJ_MUST_CHECK int tj_confirm_body_encode(const uint8_t retraction[32], const uint8_t target[32], uint8_t *buf,
-					 size_t cap, size_t *len);
+                                         size_t cap, size_t *len);
 TJ_MUST_CHECK int tj_confirm_body_decode(const uint8_t *buf, size_t len, uint8_t retraction[32],
-					 uint8_t target[32]);
+                                         uint8_t target[32]);
 
 /*
  * The extension point for the stewards' threshold: called when a retraction's
@@ -72,7 +72,7 @@ TJ_MUST_CHECK int tj_confirm_body_decode(const uint8_t *buf, size_t len, uint8_t
  * (e.g. enough steward approvals name it). NULL (the default) = authors only.
  */
 typedef bool (*tj_retract_steward_fn)(struct tj_txn *t, const uint8_t retraction_id[32],
-				      const struct tj_record *retraction, const uint8_t target_author[32]);
+                                      const struct tj_record *retraction, const uint8_t target_author[32]);
 void tj_retract_set_steward_rule(tj_retract_steward_fn fn);
 
 /*
@@ -91,9 +91,9 @@ void tj_retract_detach(const struct tj_store *st);
  * store error that aborts the transaction.
  */
 TJ_MUST_CHECK int tj_retract_ingest_check(struct tj_txn *t, const uint8_t *enc, size_t len,
-					  const struct tj_record *rec, const uint8_t id[32], int *verdict);
+                                          const struct tj_record *rec, const uint8_t id[32], int *verdict);
 TJ_MUST_CHECK int tj_retract_ingest_stored(struct tj_txn *t, const uint8_t *enc, size_t len,
-					   const struct tj_record *rec, const uint8_t id[32]);
+                                           const struct tj_record *rec, const uint8_t id[32]);
 
 /* 0 when id is tombstoned (retracted), TJ_ENOTFOUND when not. For the sync layer. */
 TJ_MUST_CHECK int tj_retract_is_tombstoned(struct tj_txn *t, const uint8_t id[32]);
@@ -106,7 +106,7 @@ TJ_MUST_CHECK int tj_retract_is_tombstoned(struct tj_txn *t, const uint8_t id[32
  * retracted, TJ_EUNSUPPORTED for a kind that cannot be retracted.
  */
 TJ_MUST_CHECK int tj_retract_run(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibbles,
-				 const char *reason, uint8_t target[32], uint8_t retraction_id[32]);
+                                 const char *reason, uint8_t target[32], uint8_t retraction_id[32]);
 
 /*
  * After records from a peer were committed: confirms each retraction among
@@ -121,12 +121,13 @@ struct tj_retraction_info {
 	uint8_t retractor[32];
 	uint64_t ts_ms;
 	char reason[TJ_CODE_MAX];
-	bool applied;  /* false: the target never reached this node (pending) */
+	bool applied; /* false: the target never reached this node (pending) */
 	size_t n_confirms;
 	uint8_t confirms[TJ_RETRACT_CONFIRMS_MAX][32];
 };
 /* TJ_ENOTFOUND when this node knows no retraction of target. info is heap-sized: allocate it. */
-TJ_MUST_CHECK int tj_retract_info(struct tj_node *n, const uint8_t target[32], struct tj_retraction_info *info);
+TJ_MUST_CHECK int tj_retract_info(struct tj_node *n, const uint8_t target[32],
+                                  struct tj_retraction_info *info);
 
 /*
  * Control ops (tj_control.h):
@@ -134,8 +135,9 @@ TJ_MUST_CHECK int tj_retract_info(struct tj_node *n, const uint8_t target[32], s
  *   retraction  {id: bin 32} -> {target, retraction, retractor, retracted_at,
  *               reason, applied, confirmed_by: [bin 32...]}; TJ_ENOTFOUND if none
  */
-TJ_MUST_CHECK int tj_retract_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
+TJ_MUST_CHECK int tj_retract_ctl(struct tj_node *node, const uint8_t *req, size_t len,
+                                 struct tj_ctl_reply *out);
 TJ_MUST_CHECK int tj_retract_ctl_info(struct tj_node *node, const uint8_t *req, size_t len,
-				      struct tj_ctl_reply *out);
+                                      struct tj_ctl_reply *out);
 
 #endif

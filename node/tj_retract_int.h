@@ -6,10 +6,11 @@
 #include "tj_retract.h"
 
 /* The "rt:" entry of target into info (confirms not included); TJ_ENOTFOUND if none. */
-TJ_MUST_CHECK int tj__retract_entry_get(struct tj_txn *t, const uint8_t target[32], struct tj_retraction_info *info);
+TJ_MUST_CHECK int tj__retract_entry_get(struct tj_txn *t, const uint8_t target[32],
+                                        struct tj_retraction_info *info);
 /* The confirmers of a retraction into info->confirms / n_confirms. */
 TJ_MUST_CHECK int tj__retract_confirms_get(struct tj_txn *t, const uint8_t retraction[32],
-					   struct tj_retraction_info *info);
+                                           struct tj_retraction_info *info);
 
 /* Control ops' helpers: an id or hex prefix argument; finishing a reply frame (frees buf on error). */
 TJ_MUST_CHECK int tj__trust_ctl_target(const uint8_t *req, size_t len, uint8_t id[32], size_t *nibbles);

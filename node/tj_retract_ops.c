@@ -49,9 +49,10 @@ static int tj__find_target(struct tj_node *n, const uint8_t *id_or_prefix, size_
 		goto out;
 	}
 	if (memcmp(rec.author, n->u->id->pk, 32) != 0)
-		rc = TJ_ENOTMEMBER; /* the stewards' rule, once registered, decides for peers' records at ingest */
+		rc = TJ_ENOTMEMBER; /* the stewards' rule, once registered, decides for peers' records at
+		                       ingest */
 	else if (rec.kind != TJ_KIND_INCIDENT && rec.kind != TJ_KIND_CASE && rec.kind != TJ_KIND_UPDATE &&
-		 rec.kind != TJ_KIND_SLOT_GRANT)
+	         rec.kind != TJ_KIND_SLOT_GRANT)
 		rc = TJ_EUNSUPPORTED;
 	memcpy(target, ids[0], 32);
 out:
@@ -71,7 +72,7 @@ static int tj__confirm(struct tj_node *n, const uint8_t retraction[32], const ui
 }
 
 int tj_retract_run(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibbles, const char *reason,
-		   uint8_t target[32], uint8_t retraction_id[32])
+                   uint8_t target[32], uint8_t retraction_id[32])
 {
 	uint8_t body[TJ_RETRACT_BODY_MAX_BYTES];
 	char x[TJ_LOG_HEX_CHARS];
@@ -87,8 +88,8 @@ int tj_retract_run(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibble
 		return rc;
 	TJ_LOG_I("retract", "retracted %s", tj_log_hex(target, x));
 	if ((rc = tj__confirm(n, retraction_id, target)) != 0)
-		TJ_LOG_E("retract", "retraction %s stored but not confirmed: %s", tj_log_hex(retraction_id, x),
-			 tj_strerror(rc));
+		TJ_LOG_E("retract", "retraction %s stored but not confirmed: %s",
+		         tj_log_hex(retraction_id, x), tj_strerror(rc));
 	return 0;
 }
 
@@ -112,8 +113,8 @@ static bool tj__known_retraction(struct tj_node *n, const uint8_t id[32], uint8_
 		uint8_t plain[TJ_RETRACT_BODY_MAX_BYTES];
 		size_t plen = 0;
 		char reason[TJ_CODE_MAX];
-		if (tj_record_open(enc, &rec, n->u->id, tj_keyring_lookup, n->keyring, plain, sizeof(plain), &plen) ==
-			    0 &&
+		if (tj_record_open(enc, &rec, n->u->id, tj_keyring_lookup, n->keyring, plain, sizeof(plain),
+		                   &plen) == 0 &&
 		    tj_retract_body_decode(plain, plen, target, reason) == 0 &&
 		    tj__retract_entry_get(&t, target, info) == 0 && memcmp(info->retraction, id, 32) == 0)
 			known = true;
@@ -134,8 +135,8 @@ void tj_retract_after_store(struct tj_node *n, const uint8_t (*ids)[32], size_t 
 		if (!tj__known_retraction(n, ids[i], target))
 			continue;
 		if ((rc = tj__confirm(n, ids[i], target)) != 0)
-			TJ_LOG_E("retract", "retraction %s applied but not confirmed: %s", tj_log_hex(ids[i], x),
-				 tj_strerror(rc));
+			TJ_LOG_E("retract", "retraction %s applied but not confirmed: %s",
+			         tj_log_hex(ids[i], x), tj_strerror(rc));
 	}
 }
 
@@ -155,7 +156,8 @@ int tj_retract_info(struct tj_node *n, const uint8_t target[32], struct tj_retra
 
 /* ---- control ops -------------------------------------------------------------- */
 
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
 {
 	char msg[512];
@@ -203,9 +205,9 @@ int tj__trust_ctl_target(const uint8_t *req, size_t len, uint8_t id[32], size_t 
 		return TJ_EMALFORMED;
 	for (uint32_t i = 0; i < n; i++) {
 		int v = s[i] >= '0' && s[i] <= '9'   ? s[i] - '0'
-			: s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
-			: s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
-						     : -1;
+		        : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
+		        : s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
+		                                     : -1;
 		if (v < 0)
 			return TJ_EMALFORMED;
 		id[i / 2] = (uint8_t)(id[i / 2] | (i % 2 == 0 ? v << 4 : v));
@@ -236,7 +238,8 @@ static int tj__retract_fail(struct tj_ctl_reply *out, int rc)
 {
 	switch (rc) {
 	case TJ_ENOTMEMBER:
-		return tj__fail(out, rc, "only the author can retract a record, and this node did not write it");
+		return tj__fail(out, rc,
+		                "only the author can retract a record, and this node did not write it");
 	case TJ_ENOTFOUND:
 		return tj__fail(out, rc, "no record with that id here");
 	case TJ_EEXIST:
@@ -246,7 +249,8 @@ static int tj__retract_fail(struct tj_ctl_reply *out, int rc)
 	case TJ_EUNSUPPORTED:
 		return tj__fail(out, rc, "records of that kind cannot be retracted");
 	case TJ_ESCHEMA:
-		return tj__fail(out, rc, "unknown reason; use error, duplicate, consent_withdrawn, safety or other");
+		return tj__fail(out, rc,
+		                "unknown reason; use error, duplicate, consent_withdrawn, safety or other");
 	case TJ_ESTATE:
 		return tj__fail(out, rc, "this node has not joined a network yet");
 	default:
@@ -267,8 +271,10 @@ int tj_retract_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct 
 	int rc;
 
 	if (tj__trust_ctl_target(req, len, id, &nibbles) != 0)
-		return tj__fail(out, TJ_EMALFORMED, "retract: needs 'id' (bin 32) or 'prefix' (8 to 64 hex digits)");
-	if (tj__arg(req, len, "reason", &r) != 0 || tj_mp_read_str(&r, &s, &n) != 0 || n == 0 || n >= TJ_CODE_MAX)
+		return tj__fail(out, TJ_EMALFORMED,
+		                "retract: needs 'id' (bin 32) or 'prefix' (8 to 64 hex digits)");
+	if (tj__arg(req, len, "reason", &r) != 0 || tj_mp_read_str(&r, &s, &n) != 0 || n == 0 ||
+	    n >= TJ_CODE_MAX)
 		return tj__fail(out, TJ_EMALFORMED, "retract: needs 'reason', a reason code");
 	memcpy(reason, s, n);
 	reason[n] = '\0';
@@ -330,7 +336,7 @@ int tj_retract_ctl_info(struct tj_node *node, const uint8_t *req, size_t len, st
 	if (rc != 0) {
 		free(info);
 		return rc == TJ_ENOTFOUND ? tj__fail(out, rc, "no retraction of that record is known here")
-					  : tj__fail(out, rc, "retraction: %s", tj_strerror(rc));
+		                          : tj__fail(out, rc, "retraction: %s", tj_strerror(rc));
 	}
 	if ((buf = malloc(TJ__INFO_REPLY_BYTES)) == NULL) {
 		free(info);

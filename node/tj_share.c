@@ -18,10 +18,10 @@
 #define TJ__GRANTS_MAX 32
 
 static const struct tj_mp_limits tj__grant_limits = {
-	.max_depth = 3,
-	.max_items = 8 + TJ_SHARE_READERS_MAX * 4,
-	.max_str = TJ_SHARE_WRAPPED_BYTES,
-	.canonical = true,
+    .max_depth = 3,
+    .max_items = 8 + TJ_SHARE_READERS_MAX * 4,
+    .max_str = TJ_SHARE_WRAPPED_BYTES,
+    .canonical = true,
 };
 
 int tj_share_body_encode(const struct tj_share_body *b, uint8_t *buf, size_t cap, size_t *len)
@@ -123,7 +123,7 @@ int tj_share_ingest_check(struct tj_txn *t, const struct tj_record *rec, const u
 		return rc;
 	if (memcmp(author, rec->author, 32) != 0) {
 		TJ_LOG_W("share", "slot grant %s by %s refused: only the case's author can share it",
-			 tj_log_hex(id, x), tj_log_hex(rec->author, a));
+		         tj_log_hex(id, x), tj_log_hex(rec->author, a));
 		*verdict = TJ_ENOTMEMBER;
 	}
 	return 0;
@@ -142,7 +142,8 @@ static int tj__key_from_body(const struct tj_share_body *b, const struct tj_iden
 	for (uint32_t i = 0; i < b->n; i++) {
 		if (memcmp(b->slots[i].ref, me->pk, 32) != 0)
 			continue;
-		if (crypto_box_seal_open(rk, b->slots[i].wrapped, b->slots[i].wrapped_len, me->x_pk, me->x_sk) != 0)
+		if (crypto_box_seal_open(rk, b->slots[i].wrapped, b->slots[i].wrapped_len, me->x_pk,
+		                         me->x_sk) != 0)
 			return TJ_EDECRYPT;
 		return 0;
 	}
@@ -151,7 +152,7 @@ static int tj__key_from_body(const struct tj_share_body *b, const struct tj_iden
 
 /* The case key out of one stored grant, if it is by the case's author and sealed to me. */
 static int tj__key_from_grant(struct tj_txn *t, const struct tj_identity *me, const uint8_t grant_id[32],
-			      const uint8_t case_id[32], const uint8_t case_author[32], uint8_t rk[32])
+                              const uint8_t case_id[32], const uint8_t case_author[32], uint8_t rk[32])
 {
 	uint8_t plain[TJ__GRANT_BODY_MAX_BYTES];
 	struct tj_share_body b;
@@ -162,7 +163,8 @@ static int tj__key_from_grant(struct tj_txn *t, const struct tj_identity *me, co
 
 	if ((rc = tj_store_get(t, grant_id, &enc, &len)) != 0)
 		return rc == TJ_ENOTFOUND ? TJ_ENOKEY : rc;
-	if (tj_record_decode(enc, len, &g) != 0 || g.kind != TJ_KIND_SLOT_GRANT || memcmp(g.author, case_author, 32) != 0)
+	if (tj_record_decode(enc, len, &g) != 0 || g.kind != TJ_KIND_SLOT_GRANT ||
+	    memcmp(g.author, case_author, 32) != 0)
 		return TJ_ENOKEY;
 	rc = tj_record_open(enc, &g, me, NULL, NULL, plain, sizeof(plain), &plen);
 	if (rc == 0)
@@ -173,8 +175,8 @@ static int tj__key_from_grant(struct tj_txn *t, const struct tj_identity *me, co
 	return rc == TJ_ENOKEY || rc == 0 ? rc : TJ_ENOKEY;
 }
 
-static int tj__decrypt_with(const uint8_t *enc, const struct tj_record *rec, const uint8_t rk[32], uint8_t **plain,
-			    size_t *plain_len)
+static int tj__decrypt_with(const uint8_t *enc, const struct tj_record *rec, const uint8_t rk[32],
+                            uint8_t **plain, size_t *plain_len)
 {
 	size_t cap = rec->ciphertext_len > 0 ? rec->ciphertext_len : 1;
 	unsigned long long plen = 0;
@@ -182,8 +184,8 @@ static int tj__decrypt_with(const uint8_t *enc, const struct tj_record *rec, con
 
 	if (buf == NULL)
 		return -ENOMEM;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(buf, &plen, NULL, rec->ciphertext, rec->ciphertext_len, enc,
-						       rec->header_len, rec->nonce, rk) != 0) {
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(buf, &plen, NULL, rec->ciphertext, rec->ciphertext_len,
+	                                               enc, rec->header_len, rec->nonce, rk) != 0) {
 		sodium_memzero(buf, cap);
 		free(buf);
 		return TJ_EDECRYPT;
@@ -194,7 +196,7 @@ static int tj__decrypt_with(const uint8_t *enc, const struct tj_record *rec, con
 }
 
 int tj_share_open_case(struct tj_txn *t, const struct tj_identity *me, const uint8_t case_id[32],
-		       const uint8_t *enc, const struct tj_record *rec, uint8_t **plain, size_t *plain_len)
+                       const uint8_t *enc, const struct tj_record *rec, uint8_t **plain, size_t *plain_len)
 {
 	uint8_t grants[TJ__GRANTS_MAX][32], rk[32];
 	size_t n = 0;
@@ -272,7 +274,8 @@ static int tj__resolve_case(struct tj_txn *t, const uint8_t id[32], uint8_t case
 	if ((rc = tj_store_case_of_get(t, id, cases, TJ__CASES_MAX, &n)) != 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		if (tj__author_of(t, cases[i], TJ_KIND_CASE, case_author) == 0 && memcmp(case_author, author, 32) == 0) {
+		if (tj__author_of(t, cases[i], TJ_KIND_CASE, case_author) == 0 &&
+		    memcmp(case_author, author, 32) == 0) {
 			memcpy(case_id, cases[i], 32);
 			return 0;
 		}
@@ -290,7 +293,7 @@ struct tj__grant {
 
 /* Finds the case, checks it is ours, and builds the grant body with the case key sealed to each reader. */
 static int tj__grant_body(struct tj_node *n, struct tj_txn *t, const uint8_t *id_or_prefix, size_t nibbles,
-			  const uint8_t (*readers)[32], uint32_t n_readers, struct tj__grant *g)
+                          const uint8_t (*readers)[32], uint32_t n_readers, struct tj__grant *g)
 {
 	struct tj_share_body b = {.n = n_readers};
 	struct tj_record rec;
@@ -304,7 +307,8 @@ static int tj__grant_body(struct tj_node *n, struct tj_txn *t, const uint8_t *id
 	if (found != 1)
 		return found == 0 ? TJ_ENOTFOUND : TJ_EEXIST;
 	if ((rc = tj__resolve_case(t, ids[0], g->case_id)) != 0 ||
-	    (rc = tj_store_get(t, g->case_id, &enc, &len)) != 0 || (rc = tj_record_verify(enc, len, &rec, cid)) != 0)
+	    (rc = tj_store_get(t, g->case_id, &enc, &len)) != 0 ||
+	    (rc = tj_record_verify(enc, len, &rec, cid)) != 0)
 		return rc;
 	if (memcmp(rec.author, n->u->id->pk, 32) != 0)
 		return TJ_ENOTMEMBER;
@@ -325,8 +329,8 @@ static int tj__grant_body(struct tj_node *n, struct tj_txn *t, const uint8_t *id
 }
 
 /* Seals the grant as our next record (named: the readers and us) and stores it through ingest. */
-static int tj__grant_store(struct tj_node *n, struct tj_txn *t, const uint8_t (*readers)[32], uint32_t n_readers,
-			   struct tj__grant *g, uint8_t grant_id[32])
+static int tj__grant_store(struct tj_node *n, struct tj_txn *t, const uint8_t (*readers)[32],
+                           uint32_t n_readers, struct tj__grant *g, uint8_t grant_id[32])
 {
 	uint8_t all[TJ_RECORD_SLOTS_MAX][32], head[40];
 	struct tj_ingest_ctx ctx = {.has_network = true, .now_ms = tj_now_ms()};
@@ -365,8 +369,9 @@ static int tj__grant_store(struct tj_node *n, struct tj_txn *t, const uint8_t (*
 	return tj_store_meta_put(t, TJ_META_HEAD, head, sizeof(head));
 }
 
-int tj_share_grant(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibbles, const uint8_t (*readers)[32],
-		   uint32_t n_readers, uint8_t case_id[32], uint8_t grant_id[32])
+int tj_share_grant(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibbles,
+                   const uint8_t (*readers)[32], uint32_t n_readers, uint8_t case_id[32],
+                   uint8_t grant_id[32])
 {
 	struct tj__grant *g = NULL;
 	struct tj_txn t;
@@ -434,11 +439,13 @@ static int tj__share_fail(struct tj_ctl_reply *out, int rc)
 {
 	switch (rc) {
 	case TJ_ENOTMEMBER:
-		return tj_ctl_error_reply(rc, "only the author can share a case, and this node did not write it", out);
+		return tj_ctl_error_reply(
+		    rc, "only the author can share a case, and this node did not write it", out);
 	case TJ_ENOTFOUND:
 		return tj_ctl_error_reply(rc, "no incident with a case face matches that id here", out);
 	case TJ_EEXIST:
-		return tj_ctl_error_reply(rc, "that prefix matches more than one record; give more digits", out);
+		return tj_ctl_error_reply(rc, "that prefix matches more than one record; give more digits",
+		                          out);
 	case TJ_ECRYPTO:
 		return tj_ctl_error_reply(rc, "a reader key is not a valid public key", out);
 	case TJ_ESTATE:
@@ -458,13 +465,15 @@ int tj_share_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj
 	int rc;
 
 	if (tj__trust_ctl_target(req, len, id, &nibbles) != 0)
-		return tj_ctl_error_reply(TJ_EMALFORMED, "share: needs 'id' (bin 32) or 'prefix' (8 to 64 hex digits)",
-					  out);
+		return tj_ctl_error_reply(TJ_EMALFORMED,
+		                          "share: needs 'id' (bin 32) or 'prefix' (8 to 64 hex digits)", out);
 	if (tj__ctl_readers(req, len, readers, &n_readers) != 0)
-		return tj_ctl_error_reply(TJ_EMALFORMED, "share: needs 'readers', 1 to 15 public keys (bin 32)", out);
+		return tj_ctl_error_reply(TJ_EMALFORMED,
+		                          "share: needs 'readers', 1 to 15 public keys (bin 32)", out);
 	if (node == NULL)
 		return tj_ctl_error_reply(TJ_ESTATE, "share: no node is open", out);
-	if ((rc = tj_share_grant(node, id, nibbles, (const uint8_t(*)[32])readers, n_readers, case_id, grant_id)) != 0)
+	if ((rc = tj_share_grant(node, id, nibbles, (const uint8_t(*)[32])readers, n_readers, case_id,
+	                         grant_id)) != 0)
 		return tj__share_fail(out, rc);
 	if ((buf = malloc(256)) == NULL)
 		return -ENOMEM;

@@ -52,7 +52,7 @@ TJ_MUST_CHECK int tj_share_body_decode(const uint8_t *buf, size_t len, struct tj
  * stored indexes it under the case id.
  */
 TJ_MUST_CHECK int tj_share_ingest_check(struct tj_txn *t, const struct tj_record *rec, const uint8_t id[32],
-					int *verdict);
+                                        int *verdict);
 TJ_MUST_CHECK int tj_share_ingest_stored(struct tj_txn *t, const struct tj_record *rec, const uint8_t id[32]);
 
 /*
@@ -62,17 +62,17 @@ TJ_MUST_CHECK int tj_share_ingest_stored(struct tj_txn *t, const struct tj_recor
  * case face, TJ_ELIMIT for more than TJ_SHARE_READERS_MAX readers.
  */
 TJ_MUST_CHECK int tj_share_grant(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibbles,
-				 const uint8_t (*readers)[32], uint32_t n_readers, uint8_t case_id[32],
-				 uint8_t grant_id[32]);
+                                 const uint8_t (*readers)[32], uint32_t n_readers, uint8_t case_id[32],
+                                 uint8_t grant_id[32]);
 
 /*
  * Opens a case record (enc, rec: stored, verified at ingest) as me through
  * the grants stored for it in t. *plain is malloc'd (wipe and free it).
  * TJ_ENOKEY when no grant by the case's author is sealed to me.
  */
-TJ_MUST_CHECK int tj_share_open_case(struct tj_txn *t, const struct tj_identity *me, const uint8_t case_id[32],
-				     const uint8_t *enc, const struct tj_record *rec, uint8_t **plain,
-				     size_t *plain_len);
+TJ_MUST_CHECK int tj_share_open_case(struct tj_txn *t, const struct tj_identity *me,
+                                     const uint8_t case_id[32], const uint8_t *enc,
+                                     const struct tj_record *rec, uint8_t **plain, size_t *plain_len);
 
 /*
  * Checks reader keys given at add time (tj_add_item.case_readers: n keys of
@@ -83,6 +83,7 @@ TJ_MUST_CHECK int tj_share_open_case(struct tj_txn *t, const struct tj_identity 
 TJ_MUST_CHECK int tj_share_readers_check(const uint8_t *readers, uint32_t n);
 
 /* Control op: share {id: bin 32 | prefix: str, readers: [bin 32...]} -> {case, grant}. */
-TJ_MUST_CHECK int tj_share_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
+TJ_MUST_CHECK int tj_share_ctl(struct tj_node *node, const uint8_t *req, size_t len,
+                               struct tj_ctl_reply *out);
 
 #endif

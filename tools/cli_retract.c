@@ -18,18 +18,18 @@
 #include "tj_share.h"
 
 static const char cli__retract_usage[] =
-	"usage: tejido retract ID --reason error|duplicate|consent_withdrawn|safety|other\n\n"
-	"  Retracts one of this node's records (an incident takes its case face with it):\n"
-	"  every node deletes the body and keeps a tombstone so the record never comes back,\n"
-	"  then confirms. `tejido show ID` (the full id) lists the nodes that confirmed.\n"
-	"  Only the author can retract.\n";
+    "usage: tejido retract ID --reason error|duplicate|consent_withdrawn|safety|other\n\n"
+    "  Retracts one of this node's records (an incident takes its case face with it):\n"
+    "  every node deletes the body and keeps a tombstone so the record never comes back,\n"
+    "  then confirms. `tejido show ID` (the full id) lists the nodes that confirmed.\n"
+    "  Only the author can retract.\n";
 
 static const char cli__share_usage[] =
-	"usage: tejido share ID --with ORG:PUBLIC_KEY[,ORG:PUBLIC_KEY...]\n\n"
-	"  Lets other organizations read the case face (names, narrative, exact place) of\n"
-	"  one of this node's incidents: the case key is sealed to each reader's public key\n"
-	"  (64 hex digits: `tejido id` on their node); ORG is a label for you. The incident\n"
-	"  is not rewritten. At most 15 readers per command. Only the author can share.\n";
+    "usage: tejido share ID --with ORG:PUBLIC_KEY[,ORG:PUBLIC_KEY...]\n\n"
+    "  Lets other organizations read the case face (names, narrative, exact place) of\n"
+    "  one of this node's incidents: the case key is sealed to each reader's public key\n"
+    "  (64 hex digits: `tejido id` on their node); ORG is a label for you. The incident\n"
+    "  is not rewritten. At most 15 readers per command. Only the author can share.\n";
 
 /* Writes {op, id | prefix} plus extra fields' count; the caller adds the rest. */
 static int cli__target(struct tj_mp_writer *w, const char *op, const char *idarg, uint32_t extra)
@@ -74,8 +74,10 @@ static int cli__retract_run(struct cli_ctx *ctx, const char *idarg, const char *
 	int rc;
 
 	if (tj_vocab_lookup("retraction_reason", reason) == NULL)
-		return cli_usage_err("retract", "--reason: '%s' is not one of error, duplicate, consent_withdrawn, "
-					       "safety, other", reason);
+		return cli_usage_err("retract",
+		                     "--reason: '%s' is not one of error, duplicate, consent_withdrawn, "
+		                     "safety, other",
+		                     reason);
 	if ((rc = cli_connect(ctx, &c)) != CLI_OK)
 		return rc;
 	tj_mp_writer_init(&w, c.req, TJ_CTL_REQUEST_MAX_BYTES);
@@ -102,9 +104,11 @@ out:
 int cli_cmd_retract(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"json", no_argument, NULL, CLI_OPT_JSON},
-		{"reason", required_argument, NULL, 'r'},        {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"reason", required_argument, NULL, 'r'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *reason = NULL;
 	int opt;
@@ -123,7 +127,8 @@ int cli_cmd_retract(struct cli_ctx *ctx, int argc, char **argv)
 	if (optind + 1 != argc)
 		return cli_usage_err("retract", "give one record id (or a prefix of at least 8 hex digits)");
 	if (reason == NULL)
-		return cli_usage_err("retract", "say why with --reason error|duplicate|consent_withdrawn|safety|other");
+		return cli_usage_err("retract",
+		                     "say why with --reason error|duplicate|consent_withdrawn|safety|other");
 	if (cli_show_check_id(argv[optind]) != CLI_OK)
 		return CLI_USAGE;
 	if (cli_resolve_datadir(ctx, NULL) != 0)
@@ -152,7 +157,8 @@ static void cli__print_retraction(const struct cli_ctx *ctx, const msgpack_objec
 	printf("status       retracted on %s (%.*s)\n", when, (int)reason_len, reason);
 	cli__print_id("retraction   ", cli_map_get(m, "retraction"));
 	cli__print_id("retracted by ", cli_map_get(m, "retractor"));
-	printf("confirmed by %u node%s\n", cf != NULL && cf->type == MSGPACK_OBJECT_ARRAY ? cf->via.array.size : 0,
+	printf("confirmed by %u node%s\n",
+	       cf != NULL && cf->type == MSGPACK_OBJECT_ARRAY ? cf->via.array.size : 0,
 	       cf != NULL && cf->type == MSGPACK_OBJECT_ARRAY && cf->via.array.size == 1 ? "" : "s");
 	for (uint32_t i = 0; cf != NULL && cf->type == MSGPACK_OBJECT_ARRAY && i < cf->via.array.size; i++) {
 		const uint8_t *pk;
@@ -220,12 +226,14 @@ int cli_parse_readers(const char *cmd, const char *arg, uint8_t (*readers)[32], 
 		if (*n == TJ_SHARE_READERS_MAX)
 			return cli_usage_err(cmd, "at most %d readers per command", TJ_SHARE_READERS_MAX);
 		if (klen != 64)
-			return cli_usage_err(cmd, "'%.*s' is not ORG:PUBLIC_KEY (64 hex digits)", (int)len, p);
+			return cli_usage_err(cmd, "'%.*s' is not ORG:PUBLIC_KEY (64 hex digits)", (int)len,
+			                     p);
 		for (size_t i = 0; i < 64; i++)
 			hex[i] = (char)tolower((unsigned char)key[i]);
 		hex[64] = '\0';
 		if (tj_unhex(hex, readers[*n], 32) != 0)
-			return cli_usage_err(cmd, "'%.*s' is not ORG:PUBLIC_KEY (64 hex digits)", (int)len, p);
+			return cli_usage_err(cmd, "'%.*s' is not ORG:PUBLIC_KEY (64 hex digits)", (int)len,
+			                     p);
 		(*n)++;
 		p += len + (end != NULL);
 	}
@@ -268,9 +276,11 @@ out:
 int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"json", no_argument, NULL, CLI_OPT_JSON},
-		{"with", required_argument, NULL, 'w'},          {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"with", required_argument, NULL, 'w'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	uint8_t readers[TJ_SHARE_READERS_MAX][32];
 	const char *with = NULL;

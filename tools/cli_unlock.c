@@ -20,19 +20,19 @@
 #include "cli.h"
 
 static const char cli__unlock_usage[] =
-	"usage: tejido unlock add-person NAME [--kdf interactive|moderate|sensitive]\n"
-	"                                     [--new-passphrase-file FILE]\n"
-	"       tejido unlock remove-person NAME\n"
-	"       tejido unlock list [--json]\n\n"
-	"  add-person     lets one more person unlock this node with their own passphrase.\n"
-	"                 Asks a current passphrase (anyone's) and the new person's, twice.\n"
-	"  remove-person  removes a person's passphrase (asks a current passphrase). The\n"
-	"                 last person cannot be removed. WARNING: a copy of the key file\n"
-	"                 made before still opens with the removed passphrase; if the\n"
-	"                 person may have kept one, move to a new node identity.\n"
-	"  list           who can unlock this node (no passphrase needed)\n\n"
-	"For scripts: TEJIDO_PASSPHRASE_FILE holds a current passphrase;\n"
-	"TEJIDO_NEW_PASSPHRASE_FILE (or --new-passphrase-file) the new person's.\n";
+    "usage: tejido unlock add-person NAME [--kdf interactive|moderate|sensitive]\n"
+    "                                     [--new-passphrase-file FILE]\n"
+    "       tejido unlock remove-person NAME\n"
+    "       tejido unlock list [--json]\n\n"
+    "  add-person     lets one more person unlock this node with their own passphrase.\n"
+    "                 Asks a current passphrase (anyone's) and the new person's, twice.\n"
+    "  remove-person  removes a person's passphrase (asks a current passphrase). The\n"
+    "                 last person cannot be removed. WARNING: a copy of the key file\n"
+    "                 made before still opens with the removed passphrase; if the\n"
+    "                 person may have kept one, move to a new node identity.\n"
+    "  list           who can unlock this node (no passphrase needed)\n\n"
+    "For scripts: TEJIDO_PASSPHRASE_FILE holds a current passphrase;\n"
+    "TEJIDO_NEW_PASSPHRASE_FILE (or --new-passphrase-file) the new person's.\n";
 
 struct cli__unlock_args {
 	const char *verb;
@@ -47,9 +47,9 @@ static int cli__parse_kdf(const char *s, enum tj_kdf_level *kdf)
 		const char *name;
 		enum tj_kdf_level level;
 	} levels[] = {{"min", TJ_KDF_MIN},
-		      {"interactive", TJ_KDF_INTERACTIVE},
-		      {"moderate", TJ_KDF_MODERATE},
-		      {"sensitive", TJ_KDF_SENSITIVE}};
+	              {"interactive", TJ_KDF_INTERACTIVE},
+	              {"moderate", TJ_KDF_MODERATE},
+	              {"sensitive", TJ_KDF_SENSITIVE}};
 
 	for (size_t i = 0; i < sizeof(levels) / sizeof(levels[0]); i++) {
 		if (strcmp(s, levels[i].name) == 0) {
@@ -210,12 +210,12 @@ static int cli__unlock_run(const struct cli_ctx *ctx, const struct cli__unlock_a
 int cli_cmd_unlock(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA},
-		{"json", no_argument, NULL, CLI_OPT_JSON},
-		{"kdf", required_argument, NULL, 'k'},
-		{"new-passphrase-file", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"kdf", required_argument, NULL, 'k'},
+	    {"new-passphrase-file", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct cli__unlock_args a = {.kdf = TJ_KDF_MODERATE};
 	int opt;
@@ -245,7 +245,8 @@ int cli_cmd_unlock(struct cli_ctx *ctx, int argc, char **argv)
 			return cli_usage_err("unlock", "%s needs one NAME", a.verb);
 		a.name = argv[optind + 1];
 		if (strlen(a.name) >= TJ_PERSON_NAME_MAX)
-			return cli_usage_err("unlock", "NAME is longer than %d bytes", TJ_PERSON_NAME_MAX - 1);
+			return cli_usage_err("unlock", "NAME is longer than %d bytes",
+			                     TJ_PERSON_NAME_MAX - 1);
 	} else {
 		return cli_usage_err("unlock", "unknown verb '%s'", a.verb);
 	}

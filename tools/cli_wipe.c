@@ -28,14 +28,14 @@
 #define CLI__WIPE_POLL_MS 2
 
 static const char cli__wipe_usage[] =
-	"usage: tejido wipe [--yes]\n\n"
-	"  Panic wipe: overwrites and removes this node's key file, makes the running node\n"
-	"  overwrite every key it holds in memory and stop. Everything else under the data\n"
-	"  directory is ciphertext, so afterwards nothing there can be read, by anyone,\n"
-	"  with any passphrase. There is no undo.\n\n"
-	"  --yes   do not ask for confirmation (for scripts and panic buttons)\n\n"
-	"Exit codes: 0 wiped; 1 the key file could not be destroyed (see the message);\n"
-	"2 usage, or no terminal to confirm on without --yes.\n";
+    "usage: tejido wipe [--yes]\n\n"
+    "  Panic wipe: overwrites and removes this node's key file, makes the running node\n"
+    "  overwrite every key it holds in memory and stop. Everything else under the data\n"
+    "  directory is ciphertext, so afterwards nothing there can be read, by anyone,\n"
+    "  with any passphrase. There is no undo.\n\n"
+    "  --yes   do not ask for confirmation (for scripts and panic buttons)\n\n"
+    "Exit codes: 0 wiped; 1 the key file could not be destroyed (see the message);\n"
+    "2 usage, or no terminal to confirm on without --yes.\n";
 
 static double cli__mono_ms(void)
 {
@@ -80,9 +80,9 @@ static bool cli__confirm(const char *datadir)
 	if (tty == NULL)
 		return false;
 	fprintf(tty,
-		"This destroys the keys of the node in %s. Its data can never be read again.\n"
-		"Type WIPE to go on: ",
-		datadir);
+	        "This destroys the keys of the node in %s. Its data can never be read again.\n"
+	        "Type WIPE to go on: ",
+	        datadir);
 	fflush(tty);
 	yes = fgets(line, sizeof(line), tty) != NULL && strcmp(line, "WIPE\n") == 0;
 	fclose(tty);
@@ -181,17 +181,17 @@ static int cli__wipe(const struct cli_ctx *ctx)
 	node = cli__wipe_node(ctx->datadir);
 	ms = cli__mono_ms() - t0;
 	if (rc != 0) {
-		cli_err("the key file in %s could not be destroyed: %s; delete %s/key by any means", ctx->datadir,
-			tj_strerror(rc), ctx->datadir);
+		cli_err("the key file in %s could not be destroyed: %s; delete %s/key by any means",
+		        ctx->datadir, tj_strerror(rc), ctx->datadir);
 		return CLI_FAIL;
 	}
 	if (ctx->json) {
 		printf("{\"wiped\": true, \"node\": \"%s\", \"elapsed_ms\": %.1f}\n", node, ms);
 	} else {
 		printf("wiped: key file destroyed; %s; in %.1f ms\n",
-		       strcmp(node, "none") == 0 ? "no node was running"
+		       strcmp(node, "none") == 0    ? "no node was running"
 		       : strcmp(node, "wiped") == 0 ? "the node overwrote its keys in memory and stopped"
-						   : "the node did not answer and was killed",
+		                                    : "the node did not answer and was killed",
 		       ms);
 	}
 	return CLI_OK;
@@ -200,9 +200,11 @@ static int cli__wipe(const struct cli_ctx *ctx)
 int cli_cmd_wipe(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"json", no_argument, NULL, CLI_OPT_JSON},
-		{"yes", no_argument, NULL, 'y'},                 {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"yes", no_argument, NULL, 'y'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	bool yes = false;
 	int opt;

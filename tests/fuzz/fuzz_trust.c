@@ -19,7 +19,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static void fuzz__result(int rc, const uint8_t *in, size_t in_len, const uint8_t *out, size_t out_len, int enc_rc)
+static void fuzz__result(int rc, const uint8_t *in, size_t in_len, const uint8_t *out, size_t out_len,
+                         int enc_rc)
 {
 	if (rc != 0) {
 		if (rc >= 0 || rc < TJ_E_FIRST || rc >= TJ_E_LAST)

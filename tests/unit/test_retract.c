@@ -95,8 +95,8 @@ static void other_incident(struct tr_fx *f, uint8_t id[32])
 	assert_int_equal(tr_ingest(f, rec, len), 0);
 }
 
-static size_t retraction_by(struct tr_fx *f, const struct tj_identity *who, const uint8_t target[32], uint8_t *rec,
-			    uint8_t id[32])
+static size_t retraction_by(struct tr_fx *f, const struct tj_identity *who, const uint8_t target[32],
+                            uint8_t *rec, uint8_t id[32])
 {
 	uint8_t body[TJ_RETRACT_BODY_MAX_BYTES];
 	size_t blen = 0;
@@ -172,7 +172,8 @@ static void test_retraction_before_target(void **state)
 	free(info);
 }
 
-static bool allow_all(struct tj_txn *t, const uint8_t rid[32], const struct tj_record *r, const uint8_t author[32])
+static bool allow_all(struct tj_txn *t, const uint8_t rid[32], const struct tj_record *r,
+                      const uint8_t author[32])
 {
 	(void)t;
 	(void)rid;
@@ -222,12 +223,12 @@ static void test_membership_not_retractable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bodies),
-		cmocka_unit_test_setup_teardown(test_author_retracts, tr_setup, tr_teardown),
-		cmocka_unit_test_setup_teardown(test_non_author_refused, tr_setup, tr_teardown),
-		cmocka_unit_test_setup_teardown(test_retraction_before_target, tr_setup, tr_teardown),
-		cmocka_unit_test_setup_teardown(test_steward_rule, tr_setup, tr_teardown),
-		cmocka_unit_test_setup_teardown(test_membership_not_retractable, tr_setup, tr_teardown),
+	    cmocka_unit_test(test_bodies),
+	    cmocka_unit_test_setup_teardown(test_author_retracts, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_non_author_refused, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_retraction_before_target, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_steward_rule, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_membership_not_retractable, tr_setup, tr_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -67,7 +67,8 @@ static int open_as(struct tr_fx *f, const struct tj_identity *who, const uint8_t
 	assert_int_equal(tj_store_get(&t, case_id, &enc, &len), 0);
 	assert_int_equal(tj_record_decode(enc, len, &rec), 0);
 	/* Never through the record's own slots: it is sealed to its author only. */
-	rc = tj_record_open(enc, &rec, who, NULL, NULL, (uint8_t[TJ_RECORD_MAX_BYTES]){0}, TJ_RECORD_MAX_BYTES, &plen);
+	rc = tj_record_open(enc, &rec, who, NULL, NULL, (uint8_t[TJ_RECORD_MAX_BYTES]){0},
+	                    TJ_RECORD_MAX_BYTES, &plen);
 	assert_int_equal(rc, TJ_ENOKEY);
 	rc = tj_share_open_case(&t, who, case_id, enc, &rec, &plain, &plen);
 	tj_txn_abort(&t);
@@ -89,7 +90,8 @@ static void test_grant_opens_case(void **state)
 
 	tr_add(f, id, case_id);
 	assert_int_equal(open_as(f, f->other, case_id, &canary), TJ_ENOKEY);
-	assert_int_equal(tj_share_grant(f->node, id, 64, (const uint8_t(*)[32])f->other->pk, 1, got_case, grant), 0);
+	assert_int_equal(
+	    tj_share_grant(f->node, id, 64, (const uint8_t(*)[32])f->other->pk, 1, got_case, grant), 0);
 	assert_memory_equal(got_case, case_id, 32);
 	assert_int_equal(open_as(f, f->other, case_id, &canary), 0);
 	assert_true(canary);
@@ -99,18 +101,18 @@ static void test_grant_opens_case(void **state)
 	assert_string_equal(l.case_status, "readable");
 	tj_listed_free(&l);
 	/* Granting through the case id works as well, and a bad prefix says so. */
-	assert_int_equal(tj_share_grant(f->node, case_id, 64, (const uint8_t(*)[32])f->third->pk, 1, got_case, grant),
-			 0);
+	assert_int_equal(
+	    tj_share_grant(f->node, case_id, 64, (const uint8_t(*)[32])f->third->pk, 1, got_case, grant), 0);
 	assert_int_equal(open_as(f, f->third, case_id, &canary), 0);
 	assert_true(canary);
 	assert_int_equal(tj_share_grant(f->node, (const uint8_t *)"\xff\xff\xff\xff", 8,
-					(const uint8_t(*)[32])f->third->pk, 1, got_case, grant),
-			 TJ_ENOTFOUND);
+	                                (const uint8_t(*)[32])f->third->pk, 1, got_case, grant),
+	                 TJ_ENOTFOUND);
 }
 
 /* other's incident with a case sealed to other only, stored on the node. */
 static void other_incident(struct tr_fx *f, uint8_t id[32], uint8_t case_id[32], uint8_t *case_rec,
-			   size_t *case_len)
+                           size_t *case_len)
 {
 	uint8_t rec[TT_REC_CAP], body[4096], kase[4096], zero[32] = {0};
 	const uint8_t(*me)[32] = (const uint8_t(*)[32])f->other->pk;
@@ -126,8 +128,8 @@ static void other_incident(struct tr_fx *f, uint8_t id[32], uint8_t case_id[32],
 
 /* A grant body as who writes it: the case key (unwrapped by unwrapper) sealed to reader. */
 static size_t grant_by(struct tr_fx *f, const struct tj_identity *who, const struct tj_identity *unwrapper,
-		       const uint8_t *case_rec, size_t case_len, const uint8_t case_id[32], const uint8_t reader[32],
-		       uint8_t *out, uint8_t id[32])
+                       const uint8_t *case_rec, size_t case_len, const uint8_t case_id[32],
+                       const uint8_t reader[32], uint8_t *out, uint8_t id[32])
 {
 	uint8_t wrapped[TJ_SHARE_WRAPPED_BYTES], rk[32], body[512], cid[32];
 	const uint8_t(*readers)[32] = (const uint8_t(*)[32])reader;
@@ -165,7 +167,7 @@ static void test_reader_node(void **state)
 	tj_listed_free(&l);
 	/* This node cannot share what it did not write. */
 	assert_int_equal(tj_share_grant(f->node, id, 64, (const uint8_t(*)[32])f->third->pk, 1, got, gid),
-			 TJ_ENOTMEMBER);
+	                 TJ_ENOTMEMBER);
 	/* third (who cannot even read it, but pretends with a key it made up) is refused at ingest. */
 	glen = grant_by(f, f->third, f->other, case_rec, case_len, case_id, me, grec, gid);
 	assert_int_equal(tr_ingest(f, grec, glen), TJ_ENOTMEMBER);
@@ -213,10 +215,11 @@ static void test_case_readers_at_add(void **state)
 	assert_int_equal(tj_store_get(&t, it.case_id, &enc, &len), 0);
 	assert_int_equal(tj_record_decode(enc, len, &rec), 0);
 	assert_int_equal(rec.n_slots, 2);
-	assert_int_equal(tj_record_open(enc, &rec, f->other, NULL, NULL, plain, TJ_RECORD_MAX_BYTES, &plen), 0);
+	assert_int_equal(tj_record_open(enc, &rec, f->other, NULL, NULL, plain, TJ_RECORD_MAX_BYTES, &plen),
+	                 0);
 	assert_non_null(memmem(plain, plen, TR_CANARY, strlen(TR_CANARY)));
 	assert_int_equal(tj_record_open(enc, &rec, f->third, NULL, NULL, plain, TJ_RECORD_MAX_BYTES, &plen),
-			 TJ_ENOKEY);
+	                 TJ_ENOKEY);
 	tj_txn_abort(&t);
 	sodium_memzero(plain, TJ_RECORD_MAX_BYTES);
 	free(plain);
@@ -225,10 +228,10 @@ static void test_case_readers_at_add(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_body_codec),
-		cmocka_unit_test_setup_teardown(test_grant_opens_case, tr_setup, tr_teardown),
-		cmocka_unit_test_setup_teardown(test_reader_node, tr_setup, tr_teardown),
-		cmocka_unit_test_setup_teardown(test_case_readers_at_add, tr_setup, tr_teardown),
+	    cmocka_unit_test(test_body_codec),
+	    cmocka_unit_test_setup_teardown(test_grant_opens_case, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_reader_node, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_case_readers_at_add, tr_setup, tr_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -89,10 +89,11 @@ static void test_wipe_node(void **state)
 	size_t len, plen = 0, k = 0;
 
 	assert_non_null(epoch);
-	len = tt_record(f->node->u->id, f->node->network_id, TJ_KIND_INCIDENT, 0, NULL, tj_now_ms(), epoch, "cuerpo",
-			rec, id);
+	len = tt_record(f->node->u->id, f->node->network_id, TJ_KIND_INCIDENT, 0, NULL, tj_now_ms(), epoch,
+	                "cuerpo", rec, id);
 	assert_int_equal(tj_record_verify(rec, len, &r, id), 0);
-	assert_int_equal(tj_record_open(rec, &r, f->node->u->id, tj_keyring_lookup, kr, plain, sizeof(plain), &plen), 0);
+	assert_int_equal(
+	    tj_record_open(rec, &r, f->node->u->id, tj_keyring_lookup, kr, plain, sizeof(plain), &plen), 0);
 	save(&s[k++], f->node->u->id->sk, 64);
 	save(&s[k++], f->node->u->id->x_sk, 32);
 	save(&s[k++], f->node->u->storage_key, 32);
@@ -105,7 +106,7 @@ static void test_wipe_node(void **state)
 		assert_scrubbed(&s[i]);
 	/* What the keys opened no longer opens. */
 	assert_int_not_equal(
-		tj_record_open(rec, &r, f->node->u->id, tj_keyring_lookup, kr, plain, sizeof(plain), &plen), 0);
+	    tj_record_open(rec, &r, f->node->u->id, tj_keyring_lookup, kr, plain, sizeof(plain), &plen), 0);
 	tj_wipe_node(NULL); /* accepts NULL */
 }
 
@@ -169,9 +170,9 @@ static void test_wipe_ctl(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_wipe_node, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wipe_datadir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_wipe_ctl, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wipe_node, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wipe_datadir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_wipe_ctl, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

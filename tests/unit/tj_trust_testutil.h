@@ -68,7 +68,7 @@ static inline int tr_teardown(void **state)
 
 /* Canonical bodies of an incident whose case face holds the canary (in a name and the narrative). */
 static inline void tr_bodies(const uint8_t summary_id[32], uint8_t *summary, size_t *slen, uint8_t *kase,
-			     size_t *clen)
+                             size_t *clen)
 {
 	struct tj_incident_summary *s = NULL;
 	struct tj_incident_case *c = NULL;
@@ -76,20 +76,21 @@ static inline void tr_bodies(const uint8_t summary_id[32], uint8_t *summary, siz
 	char json[2048];
 
 	snprintf(json, sizeof(json),
-		 "{\"occurred\": {\"start\": \"2025-03-14\", \"precision\": \"day\"},"
-		 " \"location\": {\"state\": \"20\", \"municipality\": \"20067\", \"place_type\": \"home\"},"
-		 " \"victims\": [{\"ref\": \"v-1\", \"unit\": \"individual\", \"role\": \"defender\","
-		 " \"gender\": \"woman\", \"age_band\": \"30_44\"}],"
-		 " \"aggressors\": [{\"category\": \"state\", \"type\": \"municipal_police\","
-		 " \"level\": \"municipal\", \"involvement\": \"direct\"}],"
-		 " \"acts\": [{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}],"
-		 " \"protection\": {\"status\": \"none\"},"
-		 " \"source\": {\"type\": \"victim_testimony\", \"reliability\": \"usually_reliable\"},"
-		 " \"verification\": \"confirmed\","
-		 " \"case\": {\"victim_names\": [\"Persona %s\"], \"narrative\": \"Relato %s\","
-		 " \"consent\": [\"network_statistics\"]}}",
-		 TR_CANARY, TR_CANARY);
-	assert_int_equal(tj_incident_from_json(json, strlen(json), TJ_LANG_EN, tj_now_ms(), &s, &c, &verr), 0);
+	         "{\"occurred\": {\"start\": \"2025-03-14\", \"precision\": \"day\"},"
+	         " \"location\": {\"state\": \"20\", \"municipality\": \"20067\", \"place_type\": \"home\"},"
+	         " \"victims\": [{\"ref\": \"v-1\", \"unit\": \"individual\", \"role\": \"defender\","
+	         " \"gender\": \"woman\", \"age_band\": \"30_44\"}],"
+	         " \"aggressors\": [{\"category\": \"state\", \"type\": \"municipal_police\","
+	         " \"level\": \"municipal\", \"involvement\": \"direct\"}],"
+	         " \"acts\": [{\"type\": \"death_threat\", \"victim\": 0, \"aggressor\": 0}],"
+	         " \"protection\": {\"status\": \"none\"},"
+	         " \"source\": {\"type\": \"victim_testimony\", \"reliability\": \"usually_reliable\"},"
+	         " \"verification\": \"confirmed\","
+	         " \"case\": {\"victim_names\": [\"Persona %s\"], \"narrative\": \"Relato %s\","
+	         " \"consent\": [\"network_statistics\"]}}",
+	         TR_CANARY, TR_CANARY);
+	assert_int_equal(tj_incident_from_json(json, strlen(json), TJ_LANG_EN, tj_now_ms(), &s, &c, &verr),
+	                 0);
 	assert_non_null(c);
 	assert_int_equal(tj_incident_summary_encode(s, summary, 4096, slen), 0);
 	assert_int_equal(tj_incident_case_encode(c, summary_id, kase, 4096, clen), 0);
@@ -118,9 +119,9 @@ static inline void tr_add(struct tr_fx *f, uint8_t id[32], uint8_t case_id[32])
 }
 
 /* Seals a record as who (its next seq); NAMED audiences name ref and seal to readers. */
-static inline size_t tr_seal(struct tr_fx *f, const struct tj_identity *who, uint8_t kind, const uint8_t *body,
-			     size_t body_len, const uint8_t *named_ref, const uint8_t (*readers)[32], uint32_t n_readers,
-			     uint8_t *out, uint8_t id[32])
+static inline size_t tr_seal(struct tr_fx *f, const struct tj_identity *who, uint8_t kind,
+                             const uint8_t *body, size_t body_len, const uint8_t *named_ref,
+                             const uint8_t (*readers)[32], uint32_t n_readers, uint8_t *out, uint8_t id[32])
 {
 	bool other = who == f->other;
 	uint64_t *seq = other ? &f->other_seq : &f->third_seq;
