@@ -37,7 +37,7 @@
 #define TJ_WIRE_VERSION 1
 #define TJ_WIRE_HELLO_MAX_BYTES 128u
 #define TJ_WIRE_NEG_MAX_BYTES (64u * 1024u)
-#define TJ_WIRE_WANT_MAX 64u
+#define TJ_WIRE_WANT_MAX 256u
 #define TJ_WIRE_HAVE_MAX 1024u
 #define TJ_WIRE_RECORDS_MAX 256u
 #define TJ_WIRE_RECORDS_MAX_BYTES (512u * 1024u) /* record bytes in one RECORDS / PUSH */

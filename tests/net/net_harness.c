@@ -526,7 +526,15 @@ int net_wait_converged(struct net *net, const size_t *which, size_t k, size_t wa
 	int rc = -1;
 
 	while (a != NULL && b != NULL && rc != 0 && net_now_ms() < until) {
-		bool same = net_ids(net, which[0], a, cap, &n0, &r0) == 0 && n0 == want;
+		bool same = net__records(net, which[0], &r0) == 0;
+		/* Cheap first: equal record counts (status), then the ids themselves (list). */
+		for (size_t j = 1; j < k && same; j++)
+			same = net__records(net, which[j], &r) == 0 && r == r0;
+		if (!same) {
+			net_sleep_ms(100);
+			continue;
+		}
+		same = net_ids(net, which[0], a, cap, &n0, &r0) == 0 && n0 == want;
 		for (size_t j = 1; j < k && same; j++)
 			same = net_ids(net, which[j], b, cap, &n, &r) == 0 && n == n0 && r == r0 &&
 			       memcmp(a, b, n * 32) == 0;
