@@ -1,0 +1,6 @@
+# Alerts, queries and statistics through the CLI on a real node (issue 5).
+if(TARGET tejido)
+  add_test(NAME alerts/cli_alerts
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/alerts/cli_alerts.sh $<TARGET_FILE:tejido>)
+  set_tests_properties(alerts/cli_alerts PROPERTIES TIMEOUT 600 LABELS "integration;alerts" SKIP_RETURN_CODE 77)
+endif()
