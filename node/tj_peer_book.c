@@ -314,6 +314,15 @@ int tj_peer_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, struct
 	return tj__reply(buf, &w, out);
 }
 
+#define TJ__ADDR_CHARS (TJ_PEER_HOST_MAX + 10)
+
+/* "host:port", or "[host]:port" for IPv6. */
+static void tj__fmt_addr(const struct tj__entry *e, char out[TJ__ADDR_CHARS])
+{
+	snprintf(out, TJ__ADDR_CHARS, strchr(e->host, ':') != NULL ? "[%.*s]:%u" : "%.*s:%u", TJ_PEER_HOST_MAX - 1,
+		 e->host, (unsigned)e->port);
+}
+
 /* One peer of peer_list. addr may be NULL (inbound only). */
 static void tj__put_peer(struct tj_mp_writer *w, const char *addr, const uint8_t pk[32], const char *name,
 			 const struct tj__conn *c, const struct tj__pstat *ps)
@@ -372,7 +381,7 @@ static bool tj__in_book(const struct tj_peers *P, const uint8_t pk[32])
 
 static void tj__put_peers(struct tj_mp_writer *w, const struct tj_peers *P)
 {
-	char addr[TJ_PEER_HOST_MAX + 10];
+	char addr[TJ__ADDR_CHARS];
 	uint32_t n = (uint32_t)P->n_book;
 	const struct tj__conn *c;
 
@@ -381,8 +390,7 @@ static void tj__put_peers(struct tj_mp_writer *w, const struct tj_peers *P)
 	tj_mp_put_array(w, n);
 	for (size_t i = 0; i < P->n_book; i++) {
 		const struct tj__entry *e = &P->book[i];
-		snprintf(addr, sizeof(addr), strchr(e->host, ':') != NULL ? "[%s]:%u" : "%s:%u", e->host,
-			 (unsigned)e->port);
+		tj__fmt_addr(e, addr);
 		c = e->conn != NULL && e->conn->state == TJ__READY ? e->conn : tj__inbound_from(P, e->pk);
 		tj__put_peer(w, addr, e->pk, e->name, c, tj__pstat_find(P, e->pk));
 	}
@@ -424,8 +432,8 @@ int tj_peer_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, struc
 	}
 	tj_mp_put_array(&w, (uint32_t)n);
 	for (size_t i = 0; i < n; i++) {
-		char addr[TJ_PEER_HOST_MAX + 10];
-		snprintf(addr, sizeof(addr), "%s:%u", book[i].host, (unsigned)book[i].port);
+		char addr[TJ__ADDR_CHARS];
+		tj__fmt_addr(&book[i], addr);
 		tj__put_peer(&w, addr, book[i].pk, book[i].name, NULL, NULL);
 	}
 	return tj__reply(buf, &w, out);
