@@ -4,3 +4,6 @@ if(TARGET tejido)
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/alerts/cli_alerts.sh $<TARGET_FILE:tejido>)
   set_tests_properties(alerts/cli_alerts PROPERTIES TIMEOUT 600 LABELS "integration;alerts" SKIP_RETURN_CODE 77)
 endif()
+# A measurement, not a test: `measure_alerts [N]` (query and statistics times over N incidents).
+add_executable(measure_alerts ${CMAKE_CURRENT_SOURCE_DIR}/alerts/measure_alerts.c)
+target_link_libraries(measure_alerts PRIVATE tj_node)
