@@ -202,6 +202,13 @@ TJ_MUST_CHECK int tj_alert_ack_body_decode(const uint8_t *buf, size_t len, uint8
 TJ_MUST_CHECK int tj_alert_subscribe(struct tj_node *n, const struct tj_subscription *s);
 /* Every stored subscription; *n_out of at most cap. */
 TJ_MUST_CHECK int tj_alert_subscriptions(struct tj_node *n, struct tj_subscription *subs, size_t cap, size_t *n_out);
+/*
+ * The subscriptions the hook uses: the stored ones, or by default, when none
+ * is stored and membership makes this node a contact for some states, those
+ * states (every trigger, any severity). None at all: every alert.
+ */
+TJ_MUST_CHECK int tj_alert_subscriptions_effective(struct tj_node *n, struct tj_subscription *subs, size_t cap,
+						   size_t *n_out);
 /* Does a matches any of subs (none stored = everything matches)? */
 bool tj_alert_subscribed(const struct tj_subscription *subs, size_t n_subs, const struct tj_alert *a);
 

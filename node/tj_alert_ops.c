@@ -13,6 +13,7 @@
 #include "tj_alert_int.h"
 #include "tj_ingest.h"
 #include "tj_log.h"
+#include "tj_member.h"
 #include "tj_mp.h"
 #include "tj_query.h"
 #include "tj_seal.h"
@@ -483,4 +484,37 @@ cJSON *tj_alert_subscriptions_json(struct tj_node *n)
 	}
 	free(subs);
 	return arr;
+}
+
+/*
+ * With no subscription stored, a node whose membership makes it a contact
+ * for some states follows those states (every trigger, any severity).
+ */
+static void tj__member_default(struct tj_node *n, struct tj_subscription *subs, size_t cap, size_t *n_out)
+{
+	struct tj_member_state *ms = NULL;
+	const struct tj_member *me;
+
+	if (cap == 0 || tj_member_load(n->store, &ms) != 0)
+		return;
+	me = tj_member_find(ms, n->u->id->pk);
+	if (me != NULL && me->role == TJ_ROLE_CONTACT && me->n_states > 0) {
+		memset(&subs[0], 0, sizeof(subs[0]));
+		memcpy(subs[0].contact, n->u->id->pk, 32);
+		for (uint32_t i = 0; i < me->n_states; i++)
+			tj_code_set_add(&subs[0].states, me->states[i]);
+		subs[0].min_severity = 1;
+		subs[0].triggers = TJ_TRIGGERS_ALL;
+		*n_out = 1;
+	}
+	tj_member_state_free(ms);
+}
+
+int tj_alert_subscriptions_effective(struct tj_node *n, struct tj_subscription *subs, size_t cap, size_t *n_out)
+{
+	int rc = tj_alert_subscriptions(n, subs, cap, n_out);
+
+	if (rc == 0 && *n_out == 0)
+		tj__member_default(n, subs, cap, n_out);
+	return rc;
 }

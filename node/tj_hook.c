@@ -147,11 +147,14 @@ static int tj__next(struct tj_hook *h, struct tj_alert *a, uint64_t *seq)
 
 	if (subs == NULL)
 		return -ENOMEM;
-	if ((rc = tj_alert_hook_cursor(h->node, &done)) != 0 ||
-	    (rc = tj_alert_subscriptions(h->node, subs, TJ__SUBS_MAX, &n_subs)) != 0)
+	if ((rc = tj_alert_hook_cursor(h->node, &done)) != 0)
 		goto out;
+	/* Subscriptions (membership may be decrypted) only once there is an event. */
+	if ((rc = tj_alert_event(h->node, done + 1, a)) != 0 ||
+	    (rc = tj_alert_subscriptions_effective(h->node, subs, TJ__SUBS_MAX, &n_subs)) != 0)
+		goto out; /* TJ_ENOTFOUND: nothing new */
 	for (int i = 0; i < TJ__SKIP_PER_TICK; i++) {
-		if ((rc = tj_alert_event(h->node, done + 1, a)) != 0)
+		if (i > 0 && (rc = tj_alert_event(h->node, done + 1, a)) != 0)
 			break; /* TJ_ENOTFOUND: nothing new */
 		if (tj_alert_subscribed(subs, n_subs, a)) {
 			*seq = done + 1;
