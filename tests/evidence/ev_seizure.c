@@ -216,6 +216,9 @@ static int run(struct ev_node *nd, struct secrets *s)
 	EV_CHECK(show(nd, ids[0]) == 0);
 	EV_CHECK(show(nd, ids[2]) == 0);
 	scan_memory(nd->pid, s, "running, after show");
+	/* Does the plaintext linger once other requests came through? */
+	EV_CHECK(ev_add_batch(nd, 100, 8, "sin canario", ids + 16, &n) == 0);
+	scan_memory(nd->pid, s, "running, after a later add without the canary");
 	EV_CHECK(ev_daemon_stop(nd, 30000) == 0);
 
 	EV_CHECK(scan_disk(nd->dir, s, "stopped") == 0);
