@@ -14,6 +14,7 @@
 #include "tj_keys.h"
 #include "tj_log.h"
 #include "tj_mp.h"
+#include "tj_peer.h"
 #include "tj_retract_int.h"
 
 #define TJ__INFO_REPLY_BYTES (512u + TJ_RETRACT_CONFIRMS_MAX * 40u)
@@ -68,6 +69,8 @@ static int tj__confirm(struct tj_node *n, const uint8_t retraction[32], const ui
 
 	if (rc == 0)
 		rc = tj_node_append(n, TJ_KIND_CONFIRM, body, len, id, NULL);
+	if (rc == 0) /* gossip it now rather than at the next reconciliation */
+		tj_peers_local_added(tj_peers_active(), (const uint8_t(*)[32])id, 1);
 	return rc;
 }
 
@@ -87,6 +90,7 @@ int tj_retract_run(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibble
 	if ((rc = tj_node_append(n, TJ_KIND_RETRACTION, body, len, retraction_id, NULL)) != 0)
 		return rc;
 	TJ_LOG_I("retract", "retracted %s", tj_log_hex(target, x));
+	tj_peers_local_added(tj_peers_active(), (const uint8_t(*)[32])retraction_id, 1);
 	if ((rc = tj__confirm(n, retraction_id, target)) != 0)
 		TJ_LOG_E("retract", "retraction %s stored but not confirmed: %s",
 		         tj_log_hex(retraction_id, x), tj_strerror(rc));

@@ -10,6 +10,7 @@
 #include "tj_ingest.h"
 #include "tj_log.h"
 #include "tj_mp.h"
+#include "tj_peer.h"
 #include "tj_retract_int.h"
 
 #define TJ__GRANT_BODY_MAX_BYTES (16u + TJ_SHARE_READERS_MAX * (8u + 34u + 82u))
@@ -391,8 +392,10 @@ int tj_share_grant(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibble
 	    (rc = tj__grant_store(n, &t, readers, n_readers, g, grant_id)) == 0)
 		rc = tj_txn_commit(&t);
 	tj_txn_abort(&t);
-	if (rc == 0)
+	if (rc == 0) {
 		memcpy(case_id, g->case_id, 32);
+		tj_peers_local_added(tj_peers_active(), (const uint8_t(*)[32])grant_id, 1);
+	}
 out:
 	if (g != NULL) {
 		sodium_memzero(g, sizeof(*g));
