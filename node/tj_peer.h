@@ -52,6 +52,8 @@
 #define TJ_PEER_QUEUE_PAUSE_BYTES (2u * 1024u * 1024u)  /* stop reading / stop pushing above */
 #define TJ_PEER_QUEUE_MAX_BYTES (8u * 1024u * 1024u)    /* a peer that lets this pile up is dropped */
 #define TJ_PEER_WANTS_INFLIGHT 4
+/* Largest Negentropy message: large frames mean few round trips on slow, far links (<= TJ_WIRE_NEG_MAX_BYTES). */
+#define TJ_PEER_NEG_FRAME_BYTES 500000u
 #define TJ_PEER_WANT_QUEUE_MAX ((size_t)1 << 20)        /* ids waiting to be fetched */
 #define TJ_PEER_PUSH_RATE 200       /* pushed records per second a peer may send us */
 #define TJ_PEER_PUSH_BURST 1000

@@ -19,7 +19,6 @@
 #include "tj_wire.h"
 
 #define TJ__HS_TABLE 128 /* addresses remembered for the handshake rate limit */
-#define TJ__NEG_FRAME_BYTES 60000u
 
 /* One address-book entry (we dial it). */
 struct tj__entry {

@@ -247,7 +247,7 @@ static void tj__session_end(struct tj__conn *c)
 
 static void tj__sync_start(struct tj__conn *c)
 {
-	struct tj_neg_opts o = {.frame_limit_bytes = TJ__NEG_FRAME_BYTES, .max_ids = 2 * TJ_PEER_WANT_QUEUE_MAX};
+	struct tj_neg_opts o = {.frame_limit_bytes = TJ_PEER_NEG_FRAME_BYTES, .max_ids = 2 * TJ_PEER_WANT_QUEUE_MAX};
 	struct tj_neg_msg m;
 	int rc;
 
@@ -598,7 +598,7 @@ static void tj__on_hello(struct tj__conn *c, const struct tj_wire_msg *m)
 
 static void tj__on_neg(struct tj__conn *c, const struct tj_wire_msg *m)
 {
-	struct tj_neg_opts o = {.frame_limit_bytes = TJ__NEG_FRAME_BYTES};
+	struct tj_neg_opts o = {.frame_limit_bytes = TJ_PEER_NEG_FRAME_BYTES};
 	struct tj_neg *resp = NULL;
 	struct tj_neg_msg out;
 	int rc;

@@ -37,6 +37,7 @@
 #include "tj_boxstream.h"
 #include "tj_ingest.h"
 #include "tj_negentropy.h"
+#include "tj_peer.h"
 #include "tj_seal.h"
 #include "tj_shs.h"
 #include "tj_store.h"
@@ -45,7 +46,7 @@
 #define BS_AUTHORS 100
 #define BS_BODY_BYTES 700 /* a summary body is a few hundred bytes */
 #define BS_REC_CAP 4096
-#define BS_NEG_FRAME 60000u
+#define BS_NEG_FRAME TJ_PEER_NEG_FRAME_BYTES
 #define BS_BATCH 256
 #define BS_WANTS_INFLIGHT 4
 
