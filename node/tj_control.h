@@ -46,8 +46,11 @@
  *               matches more than one record), TJ_ENOKEY (held but unreadable).
  *   status      -> {records, incidents, cases, authors, frozen, tombstones,
  *                   uptime_s, own_seq, store_bytes, map_bytes: uint,
- *                   has_network: bool, network_name: str|nil}
+ *                   has_network: bool, network_name: str|nil,
+ *                   peers: {listen, known, connected, syncing, last_sync}|nil}
  *   stop        -> {} and the node shuts down gracefully after replying.
+ *   peer_add, peer_list: see tj_peer.h (the address book; each peer's
+ *               connection and last reconciliation).
  *   retract, retraction, share: see tj_retract.h and tj_share.h.
  *   wipe        -> {wiped_ms: uint}: panic wipe (tj_wipe.h); every key in memory is
  *               overwritten, then the node stops after replying.
