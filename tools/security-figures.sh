@@ -47,7 +47,7 @@ run partitions 3600 "$bin/ev_net" "$tejido" partitions
 run flood 1800 "$bin/ev_net" "$tejido" flood
 # Silent links (no RST, no FIN): a known failure, run for the record, never fatal here.
 saved=$status
-TJ_EVIDENCE_BLACKHOLE=1 run "partitions with black holes" 900 "$bin/ev_net" "$tejido" partitions
+TJ_EVIDENCE_BLACKHOLE=1 run "partitions with black holes" 300 "$bin/ev_net" "$tejido" partitions
 status=$saved
 
 : >"$out.fuzz"

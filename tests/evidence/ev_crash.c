@@ -162,6 +162,17 @@ out:
 	return rc;
 }
 
+static volatile pid_t *daemon_pid;
+
+/* Killed by ctest or timeout: take the daemon down too (kill is async-signal-safe). */
+static void on_signal(int sig)
+{
+	if (daemon_pid != NULL && *daemon_pid > 0)
+		kill(*daemon_pid, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int main(int argc, char **argv)
 {
 	struct ev_node nd;
@@ -179,6 +190,9 @@ int main(int argc, char **argv)
 	if (ev_mkdtemp(root, sizeof(root), "crash") != 0)
 		return 1;
 	snprintf(dir, sizeof(dir), "%s/node", root);
+	daemon_pid = &nd.pid;
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
 	if ((rc = ev_node_create(&nd, argv[1], dir, TJ_KDF_MIN)) != 0) {
 		fprintf(stderr, "node create: %d\n", rc);
 		ev_rmtree(root);

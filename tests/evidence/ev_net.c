@@ -447,9 +447,20 @@ static const struct {
 	int (*fn)(struct net *net);
 } scenarios[] = {{"partitions", sc_partitions}, {"synckill", sc_synckill}, {"flood", sc_flood}};
 
+static struct net net;
+
+/* Killed by ctest or timeout: take the daemons down too (kill is async-signal-safe). */
+static void on_signal(int sig)
+{
+	for (size_t i = 0; i < NET_NODES_MAX; i++)
+		if (net.nodes[i].pid > 0)
+			kill(net.nodes[i].pid, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int main(int argc, char **argv)
 {
-	struct net net;
 	int rc = 2;
 
 	if (argc != 3) {
@@ -458,6 +469,8 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IONBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
 	memset(&net, 0, sizeof(net));
 	net.tejido = argv[1];
 	for (size_t i = 0; i < sizeof(scenarios) / sizeof(scenarios[0]); i++) {

@@ -19,6 +19,7 @@
  * usage: ev_seizure PATH_TO_TEJIDO. Prints FIGURE lines.
  */
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -242,6 +243,17 @@ static int run(struct ev_node *nd, struct secrets *s)
 	return 0;
 }
 
+static volatile pid_t *daemon_pid;
+
+/* Killed by ctest or timeout: take the daemon down too (kill is async-signal-safe). */
+static void on_signal(int sig)
+{
+	if (daemon_pid != NULL && *daemon_pid > 0)
+		kill(*daemon_pid, SIGKILL);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
 int main(int argc, char **argv)
 {
 	struct secrets *s = NULL;
@@ -257,6 +269,9 @@ int main(int argc, char **argv)
 	if (sodium_init() < 0 || ev_mkdtemp(root, sizeof(root), "seize") != 0)
 		return 1;
 	snprintf(dir, sizeof(dir), "%s/node", root);
+	daemon_pid = &nd.pid;
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
 	s = sodium_malloc(sizeof(*s));
 	if (s != NULL && ev_node_create(&nd, argv[1], dir, TJ_KDF_MODERATE) == 0) {
 		memset(s, 0, sizeof(*s));
