@@ -17,7 +17,9 @@
 #include "tj_share.h"
 #include "tj_vocab.h"
 
-#define TJ__META_ID_BYTES 30 /* "rt:" + 60 hex digits fits a meta name */
+#define TJ__META_ID_BYTES 30        /* "rt:" + 60 hex digits fits a meta name */
+#define TJ__PENDING_TARGET_BYTES 22 /* "rp:" + 44 + 16 hex digits */
+#define TJ__PENDING_AUTHOR_BYTES 8
 #define TJ__ENTRY_MAX_BYTES 160
 
 static const struct tj_mp_limits tj__body_limits = {
@@ -135,9 +137,20 @@ static void tj__meta_name(const char *tag, const uint8_t id[32], char name[TJ_ST
 	snprintf(name, TJ_STORE_META_NAME_MAX, "%s%s", tag, hex);
 }
 
-int tj__retract_entry_get(struct tj_txn *t, const uint8_t target[32], struct tj_retraction_info *info)
+/* A pending retraction is keyed by (target, retractor): only the target's author's can count. */
+static void tj__pending_name(const uint8_t target[32], const uint8_t retractor[32],
+                             char name[TJ_STORE_META_NAME_MAX])
 {
-	char name[TJ_STORE_META_NAME_MAX];
+	char t[2 * TJ__PENDING_TARGET_BYTES + 1], r[2 * TJ__PENDING_AUTHOR_BYTES + 1];
+
+	tj_hex(target, TJ__PENDING_TARGET_BYTES, t);
+	tj_hex(retractor, TJ__PENDING_AUTHOR_BYTES, r);
+	snprintf(name, TJ_STORE_META_NAME_MAX, "rp:%s%s", t, r);
+}
+
+static int tj__entry_read(struct tj_txn *t, const char *name, const uint8_t target[32],
+                          struct tj_retraction_info *info)
+{
 	struct tj_mp_reader r;
 	const uint8_t *v;
 	const char *s;
@@ -145,7 +158,6 @@ int tj__retract_entry_get(struct tj_txn *t, const uint8_t target[32], struct tj_
 	size_t len;
 	int rc;
 
-	tj__meta_name("rt:", target, name);
 	if ((rc = tj_store_meta_get(t, name, &v, &len)) != 0)
 		return rc;
 	tj_mp_reader_init(&r, v, len);
@@ -160,6 +172,28 @@ int tj__retract_entry_get(struct tj_txn *t, const uint8_t target[32], struct tj_
 	return 0;
 }
 
+int tj__retract_entry_get(struct tj_txn *t, const uint8_t target[32], struct tj_retraction_info *info)
+{
+	char name[TJ_STORE_META_NAME_MAX];
+
+	tj__meta_name("rt:", target, name);
+	return tj__entry_read(t, name, target, info);
+}
+
+int tj__retract_pending_get(struct tj_txn *t, const uint8_t target[32], const uint8_t retractor[32],
+                            struct tj_retraction_info *info)
+{
+	char name[TJ_STORE_META_NAME_MAX];
+	int rc;
+
+	tj__pending_name(target, retractor, name);
+	rc = tj__entry_read(t, name, target, info);
+	if (rc == 0 && memcmp(info->retractor, retractor, 32) != 0)
+		rc = TJ_ENOTFOUND; /* the name holds a prefix of the retractor only */
+	return rc;
+}
+
+/* Applied entries under "rt:" (one per target), pending ones under "rp:" (one per target and retractor). */
 static int tj__entry_put(struct tj_txn *t, const struct tj_retraction_info *info)
 {
 	char name[TJ_STORE_META_NAME_MAX];
@@ -177,7 +211,10 @@ static int tj__entry_put(struct tj_txn *t, const struct tj_retraction_info *info
 	tj_mp_put_bool(&w, info->applied);
 	if ((rc = tj_mp_writer_finish(&w, &len)) != 0)
 		return rc;
-	tj__meta_name("rt:", info->target, name);
+	if (info->applied)
+		tj__meta_name("rt:", info->target, name);
+	else
+		tj__pending_name(info->target, info->retractor, name);
 	return tj_store_meta_put(t, name, buf, len);
 }
 
@@ -318,41 +355,45 @@ static int tj__check_retraction(struct tj_txn *t, const uint8_t *enc, const stru
 	return 0;
 }
 
-/* A record whose retraction came first: refuse it (and remember the tombstone) if its author retracted it. */
+/* Tombstones id now (its retraction came first) and refuses it. */
+static int tj__refuse_retracted(struct tj_txn *t, const struct tj_record *rec, const uint8_t id[32],
+                                const struct tj_retraction_info *info, int *verdict)
+{
+	int rc = tj_store_tombstone(t, id, rec->author, info->ts_ms, info->reason);
+
+	if (rc == 0)
+		*verdict = TJ_ERETRACTED;
+	return rc;
+}
+
+/*
+ * A record whose author retracted it before it reached us: refuse it and
+ * keep the tombstone. A case face follows its summary.
+ */
 static int tj__check_pending(struct tj_txn *t, const struct tj_record *rec, const uint8_t id[32],
                              int *verdict)
 {
 	struct tj_retraction_info info;
-	const uint8_t *key = id;
-	char x[TJ_LOG_HEX_CHARS];
 	int rc;
 
-	/* A case face follows its summary: a retracted incident's case is refused too. */
-	if (rec->kind == TJ_KIND_CASE && rec->audience.has_ref &&
-	    tj__retract_entry_get(t, rec->audience.ref, &info) == 0)
-		key = rec->audience.ref;
-	rc = tj__retract_entry_get(t, key, &info);
-	if (rc == TJ_ENOTFOUND)
+	if (!tj__retractable(rec->kind))
 		return 0;
+	if (rec->kind == TJ_KIND_CASE && rec->audience.has_ref) {
+		rc = tj__retract_entry_get(t, rec->audience.ref, &info);
+		if (rc == 0 && memcmp(info.retractor, rec->author, 32) != 0)
+			rc = TJ_ENOTFOUND;
+		if (rc == TJ_ENOTFOUND)
+			rc = tj__retract_pending_get(t, rec->audience.ref, rec->author, &info);
+		if (rc != TJ_ENOTFOUND)
+			return rc != 0 ? rc : tj__refuse_retracted(t, rec, id, &info, verdict);
+	}
+	rc = tj__retract_pending_get(t, id, rec->author, &info);
 	if (rc != 0)
+		return rc == TJ_ENOTFOUND ? 0 : rc;
+	info.applied = true;
+	if ((rc = tj__entry_put(t, &info)) != 0)
 		return rc;
-	if (!tj__retractable(rec->kind) || memcmp(info.retractor, rec->author, 32) != 0) {
-		if (key == id)
-			TJ_LOG_W("retract",
-			         "record %s arrived after a retraction by another author; that retraction "
-			         "does not count",
-			         tj_log_hex(id, x));
-		return 0;
-	}
-	if ((rc = tj_store_tombstone(t, id, rec->author, info.ts_ms, info.reason)) != 0)
-		return rc;
-	if (key == id && !info.applied) {
-		info.applied = true;
-		if ((rc = tj__entry_put(t, &info)) != 0)
-			return rc;
-	}
-	*verdict = TJ_ERETRACTED;
-	return 0;
+	return tj__refuse_retracted(t, rec, id, &info, verdict);
 }
 
 int tj_retract_ingest_check(struct tj_txn *t, const uint8_t *enc, size_t len, const struct tj_record *rec,
@@ -411,6 +452,11 @@ static int tj__apply(struct tj_txn *t, const uint8_t *enc, const struct tj_recor
 	rc = tj__stored_author(t, info.target, author, &kind);
 	if (rc != 0 && rc != TJ_ENOTFOUND)
 		return rc;
+	if (rc == TJ_ENOTFOUND && tj__retract_entry_get(t, info.target, &info) == 0) {
+		TJ_LOG_I("retract", "retraction %s names a record retracted already; the first one stands",
+		         tj_log_hex(id, x));
+		return 0;
+	}
 	if (rc == 0 && !tj__retractable(kind)) {
 		TJ_LOG_W("retract", "retraction %s names a %s record, which cannot be retracted; ignored",
 		         tj_log_hex(id, x), tj_kind_name(kind));

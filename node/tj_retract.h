@@ -25,7 +25,11 @@
  *
  * What this node knows of a retraction lives in the store's meta:
  *   "rt:" + hex of the target's first 30 bytes -> [retraction id, retractor,
- *          ts_ms, reason, applied(bool)]
+ *          ts_ms, reason, applied = true]: the retraction that took effect
+ *   "rp:" + hex of the target's first 22 bytes and the retractor's first 8
+ *          -> the same, applied = false: a retraction whose target has not
+ *          arrived, kept per retractor so that a forged one cannot hide the
+ *          author's
  *   "cf:" + hex of the retraction's first 30 bytes -> the Ed25519 keys (32
  *          bytes each) of the nodes that confirmed it
  *
@@ -121,11 +125,15 @@ struct tj_retraction_info {
 	uint8_t retractor[32];
 	uint64_t ts_ms;
 	char reason[TJ_CODE_MAX];
-	bool applied; /* false: the target never reached this node (pending) */
+	bool applied; /* always true here: pending retractions are not reported */
 	size_t n_confirms;
 	uint8_t confirms[TJ_RETRACT_CONFIRMS_MAX][32];
 };
-/* TJ_ENOTFOUND when this node knows no retraction of target. info is heap-sized: allocate it. */
+/*
+ * The retraction of target that took effect here, with its confirmations;
+ * TJ_ENOTFOUND when none did (pending ones wait for their target). info is
+ * large (the confirmers): allocate it.
+ */
 TJ_MUST_CHECK int tj_retract_info(struct tj_node *n, const uint8_t target[32],
                                   struct tj_retraction_info *info);
 

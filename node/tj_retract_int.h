@@ -8,6 +8,9 @@
 /* The "rt:" entry of target into info (confirms not included); TJ_ENOTFOUND if none. */
 TJ_MUST_CHECK int tj__retract_entry_get(struct tj_txn *t, const uint8_t target[32],
                                         struct tj_retraction_info *info);
+/* A pending retraction of target by retractor (its target never arrived); TJ_ENOTFOUND if none. */
+TJ_MUST_CHECK int tj__retract_pending_get(struct tj_txn *t, const uint8_t target[32],
+                                          const uint8_t retractor[32], struct tj_retraction_info *info);
 /* The confirmers of a retraction into info->confirms / n_confirms. */
 TJ_MUST_CHECK int tj__retract_confirms_get(struct tj_txn *t, const uint8_t retraction[32],
                                            struct tj_retraction_info *info);

@@ -120,7 +120,10 @@ static bool tj__known_retraction(struct tj_node *n, const uint8_t id[32], uint8_
 		if (tj_record_open(enc, &rec, n->u->id, tj_keyring_lookup, n->keyring, plain, sizeof(plain),
 		                   &plen) == 0 &&
 		    tj_retract_body_decode(plain, plen, target, reason) == 0 &&
-		    tj__retract_entry_get(&t, target, info) == 0 && memcmp(info->retraction, id, 32) == 0)
+		    ((tj__retract_entry_get(&t, target, info) == 0 &&
+		      memcmp(info->retraction, id, 32) == 0) ||
+		     (tj__retract_pending_get(&t, target, rec.author, info) == 0 &&
+		      memcmp(info->retraction, id, 32) == 0)))
 			known = true;
 		sodium_memzero(plain, sizeof(plain));
 	}

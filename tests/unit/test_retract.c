@@ -155,14 +155,28 @@ static void test_retraction_before_target(void **state)
 	xlen = tr_seal(f, f->other, TJ_KIND_INCIDENT, body, blen, NULL, NULL, 0, xrec, x);
 	rlen = retraction_by(f, f->other, x, rrec, rid);
 	assert_int_equal(tr_ingest(f, rrec, rlen), 0);
-	assert_int_equal(tj_retract_info(f->node, x, info), 0);
-	assert_false(info->applied); /* pending: the target is not here */
+	/* Pending: kept for the target's arrival, nothing took effect yet. */
+	assert_int_equal(tj_retract_info(f->node, x, info), TJ_ENOTFOUND);
 	assert_int_equal(tr_ingest(f, xrec, xlen), TJ_ERETRACTED);
 	assert_true(tr_tombstoned(f, x));
 	assert_int_equal(tr_ingest(f, xrec, xlen), TJ_ERETRACTED); /* and stays out */
 	assert_int_equal(tj_retract_info(f->node, x, info), 0);
 	assert_true(info->applied);
 
+	/* A forged pending retraction first does not hide the author's, which then counts. */
+	{
+		uint8_t zrec[TT_REC_CAP], grec[TT_REC_CAP], arec[TT_REC_CAP], z[32], gid[32], aid[32];
+		size_t zlen = tr_seal(f, f->other, TJ_KIND_INCIDENT, body, blen, NULL, NULL, 0, zrec, z);
+		size_t glen = retraction_by(f, f->third, z, grec, gid);
+		size_t alen = retraction_by(f, f->other, z, arec, aid);
+
+		assert_int_equal(tr_ingest(f, grec, glen), 0);
+		assert_int_equal(tr_ingest(f, arec, alen), 0);
+		assert_int_equal(tr_ingest(f, zrec, zlen), TJ_ERETRACTED);
+		assert_int_equal(tj_retract_info(f->node, z, info), 0);
+		assert_memory_equal(info->retraction, aid, 32);
+		assert_memory_equal(info->retractor, f->other->pk, 32);
+	}
 	/* A pending retraction by someone else does not keep a record out. */
 	ylen = tr_seal(f, f->other, TJ_KIND_INCIDENT, body, blen, NULL, NULL, 0, yrec, y);
 	flen = retraction_by(f, f->third, y, frec, fid);
