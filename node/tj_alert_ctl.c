@@ -22,7 +22,7 @@
 #include "tj_stats.h"
 
 #define TJ__ARG_MAX 256
-#define TJ__ALERTS_LIMIT_MAX 1000u
+#define TJ__ALERTS_LIMIT_MAX 500u /* a page of alerts stays under the CLI's 1 MiB string limit */
 #define TJ__QUERY_LIMIT_DEFAULT 100u
 #define TJ__QUERY_LIMIT_MAX 200u /* a page's JSON stays under the CLI's 1 MiB string limit */
 #define TJ__JSON_REPLY_MAX ((1u << 20) - 256u)

@@ -321,8 +321,8 @@ int cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
 		case OPT_FOLLOW: follow = true; break;
 		case OPT_LIMIT:
 			limit = strtoul(optarg, &end, 10);
-			if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || limit == 0 || limit > 1000)
-				return cli_usage_err("alerts", "--limit must be 1 to 1000");
+			if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || limit == 0 || limit > 500)
+				return cli_usage_err("alerts", "--limit must be 1 to 500");
 			break;
 		default:
 			if (cli_common_opt(ctx, opt, optarg) != 0)
@@ -345,7 +345,7 @@ int cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
 	cli_args_str(&args, "min_priority", prio);
 	cli_args_str(&args, "status", status);
 	cli_args_str(&args, "triggers", trig);
-	cli_args_uint(&args, "limit", follow ? 1000 : limit);
+	cli_args_uint(&args, "limit", follow ? 100 : limit); /* following pages through bursts */
 	if ((rc = cli_connect(ctx, &c)) != CLI_OK)
 		return rc;
 	/* The list now (or, following, only where the events stand). */
