@@ -45,15 +45,21 @@ int tj_alert_config_set(struct tj_alert_config *c, const char *key, const char *
 		uint32_t min, max;
 		const char *why;
 	} keys[] = {
-		{"t1_min_severity", offsetof(struct tj_alert_config, t1_min_severity), 1, 5, "must be 1 to 5"},
-		{"t3_min_incidents", offsetof(struct tj_alert_config, t3_min_incidents), 2, 1000, "must be 2 to 1000"},
-		{"t3_window_days", offsetof(struct tj_alert_config, t3_window_days), 1, 3650, "must be 1 to 3650"},
-		{"t4_window_days", offsetof(struct tj_alert_config, t4_window_days), 1, 3650, "must be 1 to 3650"},
-		{"t5_min_victims", offsetof(struct tj_alert_config, t5_min_victims), 2, 1000, "must be 2 to 1000"},
-		{"t5_window_days", offsetof(struct tj_alert_config, t5_window_days), 1, 3650, "must be 1 to 3650"},
-		{"t7_reraise_s", offsetof(struct tj_alert_config, t7_reraise_s), 60, 30 * 86400,
-		 "must be 60 to 2592000 seconds"},
-		{"hook_timeout_s", offsetof(struct tj_alert_config, hook_timeout_s), 1, 3600, "must be 1 to 3600"},
+	    {"t1_min_severity", offsetof(struct tj_alert_config, t1_min_severity), 1, 5, "must be 1 to 5"},
+	    {"t3_min_incidents", offsetof(struct tj_alert_config, t3_min_incidents), 2, 1000,
+	     "must be 2 to 1000"},
+	    {"t3_window_days", offsetof(struct tj_alert_config, t3_window_days), 1, 3650,
+	     "must be 1 to 3650"},
+	    {"t4_window_days", offsetof(struct tj_alert_config, t4_window_days), 1, 3650,
+	     "must be 1 to 3650"},
+	    {"t5_min_victims", offsetof(struct tj_alert_config, t5_min_victims), 2, 1000,
+	     "must be 2 to 1000"},
+	    {"t5_window_days", offsetof(struct tj_alert_config, t5_window_days), 1, 3650,
+	     "must be 1 to 3650"},
+	    {"t7_reraise_s", offsetof(struct tj_alert_config, t7_reraise_s), 60, 30 * 86400,
+	     "must be 60 to 2592000 seconds"},
+	    {"hook_timeout_s", offsetof(struct tj_alert_config, hook_timeout_s), 1, 3600,
+	     "must be 1 to 3600"},
 	};
 
 	*why = NULL;
@@ -72,7 +78,8 @@ int tj_alert_config_set(struct tj_alert_config *c, const char *key, const char *
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (strcmp(key, keys[i].key) != 0)
 			continue;
-		if (tj__u32(value, keys[i].min, keys[i].max, (uint32_t *)(void *)((char *)c + keys[i].off)) != 0) {
+		if (tj__u32(value, keys[i].min, keys[i].max, (uint32_t *)(void *)((char *)c + keys[i].off)) !=
+		    0) {
 			*why = keys[i].why;
 			return TJ_ECONFIG;
 		}
@@ -162,7 +169,7 @@ int tj_triggers_parse(const char *list, uint8_t *mask, char bad[16])
 		*mask |= (uint8_t)(1u << t);
 		p += len + (p[len] == ',');
 		continue;
-bad:
+	bad:
 		if (bad != NULL)
 			snprintf(bad, 16, "%.*s", (int)(len < 15 ? len : 15), p);
 		return TJ_ESCHEMA;
@@ -175,19 +182,19 @@ static const struct {
 	const char *code, *es, *en;
 	bool outcome;
 } tj__codes[] = {
-	{"responding", "Respondiendo", "Responding", false},
-	{"verifying", "Verificando", "Verifying", false},
-	{"contacted", "Contacto establecido", "Contacted", false},
-	{"victim_safe", "Víctima a salvo", "Victim safe", true},
-	{"relocated", "Reubicación", "Relocated", true},
-	{"released", "Liberación", "Released", true},
-	{"located_alive", "Localizada con vida", "Located alive", true},
-	{"located_dead", "Localizada sin vida", "Located dead", true},
-	{"measures_reinforced", "Medidas reforzadas", "Measures reinforced", true},
-	{"referred", "Canalizado", "Referred", true},
-	{"false_alarm", "Falsa alarma", "False alarm", true},
-	{"duplicate", "Duplicado", "Duplicate", true},
-	{"no_further_action", "Sin más acciones", "No further action", true},
+    {"responding", "Respondiendo", "Responding", false},
+    {"verifying", "Verificando", "Verifying", false},
+    {"contacted", "Contacto establecido", "Contacted", false},
+    {"victim_safe", "Víctima a salvo", "Victim safe", true},
+    {"relocated", "Reubicación", "Relocated", true},
+    {"released", "Liberación", "Released", true},
+    {"located_alive", "Localizada con vida", "Located alive", true},
+    {"located_dead", "Localizada sin vida", "Located dead", true},
+    {"measures_reinforced", "Medidas reforzadas", "Measures reinforced", true},
+    {"referred", "Canalizado", "Referred", true},
+    {"false_alarm", "Falsa alarma", "False alarm", true},
+    {"duplicate", "Duplicado", "Duplicate", true},
+    {"no_further_action", "Sin más acciones", "No further action", true},
 };
 
 static bool tj__code_valid(const char *code, bool outcome)

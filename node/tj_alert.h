@@ -76,14 +76,13 @@ enum tj_priority { TJ_PRIO_LOW = 1, TJ_PRIO_MEDIUM = 2, TJ_PRIO_HIGH = 3, TJ_PRI
 
 enum tj_alert_status { TJ_ALERT_OPEN = 0, TJ_ALERT_ACKNOWLEDGED = 1, TJ_ALERT_RESOLVED = 2 };
 
-
 struct tj_code_set {
 	uint32_t n;
 	char v[TJ_ALERT_CODES_MAX][TJ_CODE_MAX]; /* sorted, distinct */
 };
 
 struct tj_alert_ack {
-	uint8_t kind;          /* TJ_KIND_ALERT_ACK or TJ_KIND_ALERT_RESOLVE */
+	uint8_t kind; /* TJ_KIND_ALERT_ACK or TJ_KIND_ALERT_RESOLVE */
 	uint8_t author[32];
 	uint64_t ts_ms;
 	char code[TJ_CODE_MAX]; /* note code (ack) or outcome (resolve) */
@@ -91,43 +90,43 @@ struct tj_alert_ack {
 
 struct tj_alert {
 	uint8_t id[32];
-	uint8_t trigger;             /* enum tj_trigger */
-	uint8_t priority;            /* enum tj_priority */
-	uint8_t severity;            /* highest of its incidents */
-	bool protection;             /* a victim was under protection measures */
-	struct tj_code_set states;   /* occurrence (and, for T6, residence) states */
+	uint8_t trigger;           /* enum tj_trigger */
+	uint8_t priority;          /* enum tj_priority */
+	uint8_t severity;          /* highest of its incidents */
+	bool protection;           /* a victim was under protection measures */
+	struct tj_code_set states; /* occurrence (and, for T6, residence) states */
 	struct tj_code_set acts;
 	struct tj_code_set aggressors;
 	struct tj_code_set roles;
 	struct tj_code_set genders;
 	uint32_t n_incidents;
 	uint8_t incidents[TJ_ALERT_INCIDENTS_MAX][32]; /* sorted */
-	uint64_t created_ms;         /* when this node first raised it */
-	uint64_t raised_ms;          /* last raise (T7 re-raises) */
+	uint64_t created_ms;                           /* when this node first raised it */
+	uint64_t raised_ms;                            /* last raise (T7 re-raises) */
 	uint32_t raises;
-	uint64_t last_event;         /* the event seq of the last raise */
+	uint64_t last_event; /* the event seq of the last raise */
 	/* Filled by the readers from the 'K' entries, not stored in the alert: */
-	uint8_t status;              /* enum tj_alert_status */
+	uint8_t status; /* enum tj_alert_status */
 	uint32_t n_acks;
 	struct tj_alert_ack acks[TJ_ALERT_ACKS_MAX];
 };
 
 struct tj_subscription {
 	uint8_t contact[32];
-	struct tj_code_set states;   /* empty = every state */
-	uint8_t min_severity;        /* 1..5 */
-	uint8_t triggers;            /* bit t for trigger t */
+	struct tj_code_set states; /* empty = every state */
+	uint8_t min_severity;      /* 1..5 */
+	uint8_t triggers;          /* bit t for trigger t */
 };
 
 /* Adds code to a sorted, distinct set (ignored when full or empty). */
 void tj_code_set_add(struct tj_code_set *s, const char *code);
 /* "20,12" into a set of INEGI state codes; TJ_ESCHEMA with the bad one in bad. */
 TJ_MUST_CHECK int tj_alert_states_parse(const char *list, struct tj_code_set *set, char bad[TJ_CODE_MAX]);
-/* An alert id from 64 hex digits or a unique prefix of at least 8: TJ_ENOTFOUND, TJ_EEXIST (ambiguous), TJ_EMALFORMED. */
+/* An alert id from 64 hex digits or a unique prefix of at least 8: TJ_ENOTFOUND, TJ_EEXIST (ambiguous),
+ * TJ_EMALFORMED. */
 TJ_MUST_CHECK int tj_alert_find(struct tj_node *n, const char *hex, uint8_t id[32]);
 /* Every subscription as a JSON array (NULL on allocation failure). */
 struct cJSON *tj_alert_subscriptions_json(struct tj_node *n);
-
 
 /* Codes <-> names: "T1".."T7"; "low".."critical"; "open".. */
 TJ_MUST_CHECK int tj_trigger_parse(const char *s, uint8_t *trigger);
@@ -158,10 +157,11 @@ TJ_MUST_CHECK int tj_alert_process_txn(struct tj_node *n, struct tj_txn *t, cons
 
 /* Evaluates T1-T7 for one readable incident (already indexed) in t. */
 TJ_MUST_CHECK int tj_alert_evaluate(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
-				    const uint8_t author[32], const uint8_t id[32]);
+                                    const uint8_t author[32], const uint8_t id[32]);
 
 /* Reads one alert with its acks and status. TJ_ENOTFOUND if none. */
-TJ_MUST_CHECK int tj_alert_get(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_alert *out);
+TJ_MUST_CHECK int tj_alert_get(struct tj_node *n, struct tj_txn *t, const uint8_t id[32],
+                               struct tj_alert *out);
 
 /* Filters for tj_alert_list. */
 struct tj_alert_filter {
@@ -180,8 +180,8 @@ bool tj_alert_matches(const struct tj_alert_filter *f, const struct tj_alert *a)
  * event seq seen. cb returns nonzero to stop.
  */
 typedef int (*tj_alert_cb)(void *ctx, const struct tj_alert *a, uint64_t event);
-TJ_MUST_CHECK int tj_alert_list(struct tj_node *n, const struct tj_alert_filter *f, uint32_t limit, tj_alert_cb cb,
-				void *ctx, uint64_t *last_event);
+TJ_MUST_CHECK int tj_alert_list(struct tj_node *n, const struct tj_alert_filter *f, uint32_t limit,
+                                tj_alert_cb cb, void *ctx, uint64_t *last_event);
 
 /*
  * Writes an ALERT_ACK (code = note) or ALERT_RESOLVE (code = outcome) record
@@ -189,26 +189,27 @@ TJ_MUST_CHECK int tj_alert_list(struct tj_node *n, const struct tj_alert_filter 
  * notes it locally, and returns its id (shared with peers by the caller).
  * The alert must be known here: TJ_ENOTFOUND otherwise.
  */
-TJ_MUST_CHECK int tj_alert_respond(struct tj_node *n, uint8_t kind, const uint8_t alert_id[32], const char *code,
-				   uint8_t record_id[32]);
+TJ_MUST_CHECK int tj_alert_respond(struct tj_node *n, uint8_t kind, const uint8_t alert_id[32],
+                                   const char *code, uint8_t record_id[32]);
 
 /* Ack/resolve record bodies: canonical [alert id(bin 32), code(str)]. */
-TJ_MUST_CHECK int tj_alert_ack_body_encode(const uint8_t alert_id[32], const char *code, uint8_t *buf, size_t cap,
-					   size_t *len);
+TJ_MUST_CHECK int tj_alert_ack_body_encode(const uint8_t alert_id[32], const char *code, uint8_t *buf,
+                                           size_t cap, size_t *len);
 TJ_MUST_CHECK int tj_alert_ack_body_decode(const uint8_t *buf, size_t len, uint8_t alert_id[32],
-					   char code[TJ_CODE_MAX]);
+                                           char code[TJ_CODE_MAX]);
 
 /* Subscriptions (local, never shared). */
 TJ_MUST_CHECK int tj_alert_subscribe(struct tj_node *n, const struct tj_subscription *s);
 /* Every stored subscription; *n_out of at most cap. */
-TJ_MUST_CHECK int tj_alert_subscriptions(struct tj_node *n, struct tj_subscription *subs, size_t cap, size_t *n_out);
+TJ_MUST_CHECK int tj_alert_subscriptions(struct tj_node *n, struct tj_subscription *subs, size_t cap,
+                                         size_t *n_out);
 /*
  * The subscriptions the hook uses: the stored ones, or by default, when none
  * is stored and membership makes this node a contact for some states, those
  * states (every trigger, any severity). None at all: every alert.
  */
-TJ_MUST_CHECK int tj_alert_subscriptions_effective(struct tj_node *n, struct tj_subscription *subs, size_t cap,
-						   size_t *n_out);
+TJ_MUST_CHECK int tj_alert_subscriptions_effective(struct tj_node *n, struct tj_subscription *subs,
+                                                   size_t cap, size_t *n_out);
 /* Does a matches any of subs (none stored = everything matches)? */
 bool tj_alert_subscribed(const struct tj_subscription *subs, size_t n_subs, const struct tj_alert *a);
 

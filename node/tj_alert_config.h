@@ -24,21 +24,21 @@
 
 /* Thresholds: the [alerts] section of tejido.conf (tj_config.h). */
 struct tj_alert_config {
-	uint32_t t1_min_severity;      /* 4 */
-	uint32_t t3_min_incidents;     /* 3 */
-	uint32_t t3_window_days;       /* 14 */
-	uint32_t t4_window_days;       /* 90 */
-	uint32_t t5_min_victims;       /* 2 */
-	uint32_t t5_window_days;       /* 30 */
-	uint32_t t7_reraise_s;         /* 21600: an open T7 alert is raised again every 6 hours */
+	uint32_t t1_min_severity;          /* 4 */
+	uint32_t t3_min_incidents;         /* 3 */
+	uint32_t t3_window_days;           /* 14 */
+	uint32_t t4_window_days;           /* 90 */
+	uint32_t t5_min_victims;           /* 2 */
+	uint32_t t5_window_days;           /* 30 */
+	uint32_t t7_reraise_s;             /* 21600: an open T7 alert is raised again every 6 hours */
 	char hook[TJ_ALERT_HOOK_PATH_MAX]; /* alert_hook: "" = none */
-	uint32_t hook_timeout_s;       /* 10 */
+	uint32_t hook_timeout_s;           /* 10 */
 };
 
 /* Defaults, and one "key = value" of [alerts]: TJ_ECONFIG with why (static text). */
 void tj_alert_config_defaults(struct tj_alert_config *c);
 TJ_MUST_CHECK int tj_alert_config_set(struct tj_alert_config *c, const char *key, const char *value,
-				      const char **why);
+                                      const char **why);
 /* The thresholds the rules use from now on (copied). The defaults until called. */
 void tj_alert_configure(const struct tj_alert_config *c);
 const struct tj_alert_config *tj_alert_config_current(void);

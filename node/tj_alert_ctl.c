@@ -27,7 +27,8 @@
 #define TJ__QUERY_LIMIT_MAX 200u /* a page's JSON stays under the CLI's 1 MiB string limit */
 #define TJ__JSON_REPLY_MAX ((1u << 20) - 256u)
 
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
 {
 	char msg[512];
@@ -112,7 +113,8 @@ static int tj__json_reply(const cJSON *doc, const char *extra_key, uint64_t extr
 	if (tlen > TJ__JSON_REPLY_MAX) {
 		sodium_memzero(text, tlen);
 		free(text);
-		return tj__fail(out, TJ_ELIMIT, "the result is too large for one reply; narrow it or lower --limit");
+		return tj__fail(out, TJ_ELIMIT,
+		                "the result is too large for one reply; narrow it or lower --limit");
 	}
 	cap = tlen + 128;
 	if ((buf = malloc(cap)) == NULL) {
@@ -155,7 +157,8 @@ int tj_alert_states_parse(const char *list, struct tj_code_set *set, char bad[TJ
 		size_t len = strcspn(p, ",");
 		char code[TJ_CODE_MAX];
 		if (len == 0 || len >= sizeof(code) || set->n == TJ_ALERT_CODES_MAX) {
-			snprintf(bad, TJ_CODE_MAX, "%.*s", (int)(len < TJ_CODE_MAX - 1 ? len : TJ_CODE_MAX - 1), p);
+			snprintf(bad, TJ_CODE_MAX, "%.*s",
+			         (int)(len < TJ_CODE_MAX - 1 ? len : TJ_CODE_MAX - 1), p);
 			return TJ_ESCHEMA;
 		}
 		memcpy(code, p, len);
@@ -172,8 +175,8 @@ int tj_alert_states_parse(const char *list, struct tj_code_set *set, char bad[TJ
 
 /* ---- alerts ------------------------------------------------------------------ */
 
-static int tj__alerts_filter(const uint8_t *req, size_t len, struct tj_alert_filter *f, struct tj_ctl_reply *out,
-			     bool *failed)
+static int tj__alerts_filter(const uint8_t *req, size_t len, struct tj_alert_filter *f,
+                             struct tj_ctl_reply *out, bool *failed)
 {
 	char s[TJ__ARG_MAX], bad[TJ_CODE_MAX];
 	uint64_t v;
@@ -184,13 +187,15 @@ static int tj__alerts_filter(const uint8_t *req, size_t len, struct tj_alert_fil
 	f->status = -1;
 	if (tj__arg_str(req, len, "states", s) != 0 || tj_alert_states_parse(s, &f->states, bad) != 0)
 		return tj__fail(out, TJ_ESCHEMA, "alerts: '%s' is not an INEGI state code (01 to 32)", bad);
-	if (tj__arg_str(req, len, "min_priority", s) != 0 || (s[0] != '\0' && tj_priority_parse(s, &f->min_priority) != 0))
+	if (tj__arg_str(req, len, "min_priority", s) != 0 ||
+	    (s[0] != '\0' && tj_priority_parse(s, &f->min_priority) != 0))
 		return tj__fail(out, TJ_ESCHEMA, "alerts: priority must be low, medium, high or critical");
 	if (tj__arg_str(req, len, "status", s) != 0 || (s[0] != '\0' && tj_alert_status_parse(s, &u8) != 0))
 		return tj__fail(out, TJ_ESCHEMA, "alerts: status must be open, acknowledged or resolved");
 	if (s[0] != '\0')
 		f->status = u8;
-	if (tj__arg_str(req, len, "triggers", s) != 0 || (s[0] != '\0' && tj_triggers_parse(s, &f->triggers, bad) != 0))
+	if (tj__arg_str(req, len, "triggers", s) != 0 ||
+	    (s[0] != '\0' && tj_triggers_parse(s, &f->triggers, bad) != 0))
 		return tj__fail(out, TJ_ESCHEMA, "alerts: '%s' is not a trigger; use T1 to T7", bad);
 	if (tj__arg_uint(req, len, "min_severity", 0, &v) != 0 || v > 5)
 		return tj__fail(out, TJ_ESCHEMA, "alerts: min_severity must be 1 to 5");
@@ -245,7 +250,7 @@ int tj_alert_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, stru
 
 /* A full id (64 hex) or a unique prefix (8 or more). */
 static int tj__alert_id_arg(struct tj_node *node, const char *hex, uint8_t id[32], struct tj_ctl_reply *out,
-			    bool *failed)
+                            bool *failed)
 {
 	int rc = tj_alert_find(node, hex, id);
 
@@ -280,8 +285,8 @@ int tj_alert_ctl_respond(struct tj_node *node, const uint8_t *req, size_t len, s
 		return tj__fail(out, TJ_EMALFORMED, "alert_respond: kind must be ack or resolve");
 	if (!(kind == TJ_KIND_ALERT_ACK ? tj_alert_note_valid(code) : tj_alert_outcome_valid(code)))
 		return tj__fail(out, TJ_ESCHEMA, "'%s' is not a valid %s", code,
-				kind == TJ_KIND_ALERT_ACK ? "note code (responding, verifying, contacted)"
-							  : "outcome; see `tejido alert resolve --help`");
+		                kind == TJ_KIND_ALERT_ACK ? "note code (responding, verifying, contacted)"
+		                                          : "outcome; see `tejido alert resolve --help`");
 	if (node == NULL)
 		return tj__fail(out, TJ_ESTATE, "alert_respond: the node is not open");
 	if ((rc = tj__alert_id_arg(node, hex, id, out, &failed)) != 0 || failed)
@@ -312,14 +317,17 @@ int tj_alert_ctl_subscribe(struct tj_node *node, const uint8_t *req, size_t len,
 
 	memset(&sub, 0, sizeof(sub));
 	if (tj__arg_str(req, len, "states", s) != 0 || tj_alert_states_parse(s, &sub.states, bad) != 0)
-		return tj__fail(out, TJ_ESCHEMA, "subscribe: '%s' is not an INEGI state code (01 to 32)", bad);
+		return tj__fail(out, TJ_ESCHEMA, "subscribe: '%s' is not an INEGI state code (01 to 32)",
+		                bad);
 	if (tj__arg_uint(req, len, "min_severity", 1, &sev) != 0 || sev < 1 || sev > 5)
 		return tj__fail(out, TJ_ESCHEMA, "subscribe: min_severity must be 1 to 5");
 	sub.min_severity = (uint8_t)sev;
 	sub.triggers = TJ_TRIGGERS_ALL;
-	if (tj__arg_str(req, len, "triggers", s) != 0 || (s[0] != '\0' && tj_triggers_parse(s, &sub.triggers, bad) != 0))
+	if (tj__arg_str(req, len, "triggers", s) != 0 ||
+	    (s[0] != '\0' && tj_triggers_parse(s, &sub.triggers, bad) != 0))
 		return tj__fail(out, TJ_ESCHEMA, "subscribe: '%s' is not a trigger; use T1 to T7", bad);
-	if (tj__arg_str(req, len, "contact", s) != 0 || (s[0] != '\0' && (strlen(s) != 64 || tj_unhex(s, sub.contact, 32) != 0)))
+	if (tj__arg_str(req, len, "contact", s) != 0 ||
+	    (s[0] != '\0' && (strlen(s) != 64 || tj_unhex(s, sub.contact, 32) != 0)))
 		return tj__fail(out, TJ_ESCHEMA, "subscribe: contact must be a public key (64 hex digits)");
 	if (node == NULL)
 		return tj__fail(out, TJ_ESTATE, "subscribe: the node is not open");
@@ -354,7 +362,8 @@ static int tj__date_arg(const uint8_t *req, size_t len, const char *key, bool *h
 		d.month = 12;
 	if (upper && d.day == 0) {
 		/* The last day of a month or year given as an upper bound: the day before the next month. */
-		struct tj_date next = {d.month == 12 ? d.year + 1 : d.year, (uint8_t)(d.month == 12 ? 1 : d.month + 1), 1};
+		struct tj_date next = {d.month == 12 ? d.year + 1 : d.year,
+		                       (uint8_t)(d.month == 12 ? 1 : d.month + 1), 1};
 		*day = tj_date_days(&next) - 1;
 	}
 	return *day < 0 ? TJ_ESCHEMA : 0;
@@ -362,7 +371,7 @@ static int tj__date_arg(const uint8_t *req, size_t len, const char *key, bool *h
 
 /* Every queryable field given as an argument becomes a term. */
 static int tj__query_terms(const uint8_t *req, size_t len, struct tj_query *q, struct tj_ctl_reply *out,
-			   bool *failed)
+                           bool *failed)
 {
 	size_t nf;
 	const struct tj_query_field *f = tj_query_fields(&nf);
@@ -371,19 +380,21 @@ static int tj__query_terms(const uint8_t *req, size_t len, struct tj_query *q, s
 	*failed = true;
 	for (size_t i = 0; i < nf; i++) {
 		if (tj__arg_str(req, len, f[i].name, s) != 0)
-			return tj__fail(out, TJ_EMALFORMED, "query: '%s' must be a string of codes", f[i].name);
+			return tj__fail(out, TJ_EMALFORMED, "query: '%s' must be a string of codes",
+			                f[i].name);
 		if (s[0] == '\0')
 			continue;
 		if (tj_query_term_parse(f[i].name, s, &q->terms[q->n_terms], bad) != 0)
-			return tj__fail(out, TJ_ESCHEMA, "query: '%s' is not a %s code; see `tejido vocab`", bad,
-					f[i].name);
+			return tj__fail(out, TJ_ESCHEMA, "query: '%s' is not a %s code; see `tejido vocab`",
+			                bad, f[i].name);
 		q->n_terms++;
 	}
 	*failed = false;
 	return 0;
 }
 
-int tj_query_ctl_parse(const uint8_t *req, size_t len, struct tj_query *q, struct tj_ctl_reply *out, bool *failed)
+int tj_query_ctl_parse(const uint8_t *req, size_t len, struct tj_query *q, struct tj_ctl_reply *out,
+                       bool *failed)
 {
 	uint64_t limit;
 	int rc;
@@ -474,7 +485,7 @@ static int tj__arg_bool(const uint8_t *req, size_t len, const char *key, bool *v
 }
 
 static int tj__stats_parse(const uint8_t *req, size_t len, struct tj_stats_query *q, struct tj_ctl_reply *out,
-			   bool *failed)
+                           bool *failed)
 {
 	char s[TJ__ARG_MAX], bad[24];
 
@@ -482,9 +493,9 @@ static int tj__stats_parse(const uint8_t *req, size_t len, struct tj_stats_query
 	memset(q, 0, sizeof(*q));
 	if (tj__arg_str(req, len, "by", s) != 0 || tj_stats_dims_parse(s, q, bad) != 0)
 		return tj__fail(out, TJ_ESCHEMA,
-				"stats: '%s' is not a dimension; use one or two of gender, aggressor_type, "
-				"aggressor_level, state, month, act_type, cause, protection, failed",
-				bad);
+		                "stats: '%s' is not a dimension; use one or two of gender, aggressor_type, "
+		                "aggressor_level, state, month, act_type, cause, protection, failed",
+		                bad);
 	if (tj__arg_str(req, len, "state", s) != 0 || (s[0] != '\0' && tj_inegi_state(s) == NULL))
 		return tj__fail(out, TJ_ESCHEMA, "stats: '%s' is not an INEGI state code (01 to 32)", s);
 	memcpy(q->state, s, s[0] != '\0' ? 3 : 1); /* a valid state code is exactly 2 digits */
@@ -492,7 +503,8 @@ static int tj__stats_parse(const uint8_t *req, size_t len, struct tj_stats_query
 	    tj__date_arg(req, len, "to", &q->has_to, &q->to_day, true) != 0)
 		return tj__fail(out, TJ_ESCHEMA, "stats: dates are YYYY-MM, YYYY-MM-DD or YYYY");
 	if (q->has_from && q->has_to && q->to_day < q->from_day)
-		return tj__fail(out, TJ_ESCHEMA, "stats: the date range runs backwards: the start is after the end");
+		return tj__fail(out, TJ_ESCHEMA,
+		                "stats: the date range runs backwards: the start is after the end");
 	*failed = false;
 	return 0;
 }
@@ -512,8 +524,9 @@ int tj_stats_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj
 	if (node == NULL)
 		return tj__fail(out, TJ_ESTATE, "stats: the node is not open");
 	if ((rc = tj_stats_compute(node, &q, &st)) != 0)
-		return tj__fail(out, rc, "stats: %s", rc == TJ_ELIMIT ? "a dimension has too many values; narrow the dates"
-								      : tj_strerror(rc));
+		return tj__fail(out, rc, "stats: %s",
+		                rc == TJ_ELIMIT ? "a dimension has too many values; narrow the dates"
+		                                : tj_strerror(rc));
 	doc = tj_stats_to_json(st, per_100k, tj__arg_lang(req, len));
 	tj_stats_free(st);
 	if (doc == NULL)

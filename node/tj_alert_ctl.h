@@ -26,15 +26,18 @@
 #include "tj_ctl_server.h"
 #include "tj_query.h"
 
-TJ_MUST_CHECK int tj_alert_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
+TJ_MUST_CHECK int tj_alert_ctl_list(struct tj_node *node, const uint8_t *req, size_t len,
+                                    struct tj_ctl_reply *out);
 TJ_MUST_CHECK int tj_alert_ctl_respond(struct tj_node *node, const uint8_t *req, size_t len,
-				       struct tj_ctl_reply *out);
+                                       struct tj_ctl_reply *out);
 TJ_MUST_CHECK int tj_alert_ctl_subscribe(struct tj_node *node, const uint8_t *req, size_t len,
-					 struct tj_ctl_reply *out);
-TJ_MUST_CHECK int tj_stats_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
-TJ_MUST_CHECK int tj_query_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out);
+                                         struct tj_ctl_reply *out);
+TJ_MUST_CHECK int tj_stats_ctl(struct tj_node *node, const uint8_t *req, size_t len,
+                               struct tj_ctl_reply *out);
+TJ_MUST_CHECK int tj_query_ctl(struct tj_node *node, const uint8_t *req, size_t len,
+                               struct tj_ctl_reply *out);
 /* The query of a request; on a bad argument *failed is set and *out holds the error reply. */
-TJ_MUST_CHECK int tj_query_ctl_parse(const uint8_t *req, size_t len, struct tj_query *q, struct tj_ctl_reply *out,
-				     bool *failed);
+TJ_MUST_CHECK int tj_query_ctl_parse(const uint8_t *req, size_t len, struct tj_query *q,
+                                     struct tj_ctl_reply *out, bool *failed);
 
 #endif

@@ -29,7 +29,8 @@ static void tj__add_time(cJSON *o, const char *key, uint64_t ms)
 }
 
 /* "states": [...] and "states_label": [...] from a code set. */
-static void tj__add_set(cJSON *o, const char *key, const char *vocab, const struct tj_code_set *s, enum tj_lang lang)
+static void tj__add_set(cJSON *o, const char *key, const char *vocab, const struct tj_code_set *s,
+                        enum tj_lang lang)
 {
 	cJSON *codes = cJSON_AddArrayToObject(o, key), *labels;
 	char lkey[48];

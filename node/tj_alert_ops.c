@@ -22,7 +22,8 @@
 
 #define TJ__ACK_BODY_MAX 96u
 
-int tj_alert_ack_body_encode(const uint8_t alert_id[32], const char *code, uint8_t *buf, size_t cap, size_t *len)
+int tj_alert_ack_body_encode(const uint8_t alert_id[32], const char *code, uint8_t *buf, size_t cap,
+                             size_t *len)
 {
 	struct tj_mp_writer w;
 
@@ -37,7 +38,8 @@ int tj_alert_ack_body_encode(const uint8_t alert_id[32], const char *code, uint8
 
 int tj_alert_ack_body_decode(const uint8_t *buf, size_t len, uint8_t alert_id[32], char code[TJ_CODE_MAX])
 {
-	static const struct tj_mp_limits lim = {.max_depth = 2, .max_items = 4, .max_str = 64, .canonical = true};
+	static const struct tj_mp_limits lim = {
+	    .max_depth = 2, .max_items = 4, .max_str = 64, .canonical = true};
 	struct tj_mp_reader r;
 	const char *p;
 	uint32_t n, slen;
@@ -48,7 +50,8 @@ int tj_alert_ack_body_decode(const uint8_t *buf, size_t len, uint8_t alert_id[32
 		return rc;
 	tj_mp_reader_init(&r, buf, len);
 	if (tj_mp_read_array(&r, &n) != 0 || n != 2 || tj_mp_read_bin_exact(&r, alert_id, 32) != 0 ||
-	    tj_mp_read_str(&r, &p, &slen) != 0 || slen == 0 || slen >= TJ_CODE_MAX || memchr(p, '\0', slen) != NULL)
+	    tj_mp_read_str(&r, &p, &slen) != 0 || slen == 0 || slen >= TJ_CODE_MAX ||
+	    memchr(p, '\0', slen) != NULL)
 		return TJ_EMALFORMED;
 	memcpy(code, p, slen);
 	code[slen] = '\0';
@@ -56,8 +59,8 @@ int tj_alert_ack_body_decode(const uint8_t *buf, size_t len, uint8_t alert_id[32
 }
 
 /* An ALERT_ACK / ALERT_RESOLVE record: noted against its alert, known or not yet. */
-static int tj__process_ack(struct tj_node *n, struct tj_txn *t, const uint8_t *enc, const struct tj_record *rec,
-			   const uint8_t id[32])
+static int tj__process_ack(struct tj_node *n, struct tj_txn *t, const uint8_t *enc,
+                           const struct tj_record *rec, const uint8_t id[32])
 {
 	uint8_t plain[TJ__ACK_BODY_MAX], alert_id[32];
 	struct tj_alert_ack ack;
@@ -75,7 +78,7 @@ static int tj__process_ack(struct tj_node *n, struct tj_txn *t, const uint8_t *e
 	rc = tj_alert_ack_body_decode(plain, plen, alert_id, ack.code);
 	sodium_memzero(plain, sizeof(plain));
 	if (rc != 0 || !(rec->kind == TJ_KIND_ALERT_ACK ? tj_alert_note_valid(ack.code)
-							: tj_alert_outcome_valid(ack.code))) {
+	                                                : tj_alert_outcome_valid(ack.code))) {
 		char h[TJ_LOG_HEX_CHARS];
 		TJ_LOG_W("alert", "record %s is not a valid acknowledgement; ignored", tj_log_hex(id, h));
 		return 0;
@@ -143,7 +146,7 @@ struct tj__ev {
 
 /* Walks events from after_event (ascending) or from the newest (descending). */
 static int tj__list_walk(struct tj_node *n, struct tj_txn *t, const struct tj_alert_filter *f, uint32_t limit,
-			 tj_alert_cb cb, void *ctx, uint64_t *last_event, struct tj_alert *a)
+                         tj_alert_cb cb, void *ctx, uint64_t *last_event, struct tj_alert *a)
 {
 	bool asc = f->after_event > 0;
 	uint8_t key[9], seen_first = 0;
@@ -184,8 +187,8 @@ static int tj__list_walk(struct tj_node *n, struct tj_txn *t, const struct tj_al
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : (rc < 0 ? rc : TJ_ESTORE);
 }
 
-int tj_alert_list(struct tj_node *n, const struct tj_alert_filter *f, uint32_t limit, tj_alert_cb cb, void *ctx,
-		  uint64_t *last_event)
+int tj_alert_list(struct tj_node *n, const struct tj_alert_filter *f, uint32_t limit, tj_alert_cb cb,
+                  void *ctx, uint64_t *last_event)
 {
 	struct tj_alert *a = malloc(sizeof(*a));
 	struct tj_txn t;
@@ -205,7 +208,7 @@ int tj_alert_list(struct tj_node *n, const struct tj_alert_filter *f, uint32_t l
 /* ---- responding ----------------------------------------------------------------- */
 
 int tj_alert_respond(struct tj_node *n, uint8_t kind, const uint8_t alert_id[32], const char *code,
-		     uint8_t record_id[32])
+                     uint8_t record_id[32])
 {
 	struct tj_alert *a = malloc(sizeof(*a));
 	uint8_t body[TJ__ACK_BODY_MAX];
@@ -276,7 +279,8 @@ static int tj__sub_decode(const uint8_t *buf, size_t len, struct tj_subscription
 	uint32_t n, slen;
 
 	tj_mp_reader_init(&r, buf, len);
-	if (tj_mp_read_array(&r, &n) != 0 || n != 3 || tj_mp_read_array(&r, &n) != 0 || n > TJ_ALERT_CODES_MAX)
+	if (tj_mp_read_array(&r, &n) != 0 || n != 3 || tj_mp_read_array(&r, &n) != 0 ||
+	    n > TJ_ALERT_CODES_MAX)
 		return TJ_ESTORE;
 	for (uint32_t i = 0; i < n; i++) {
 		if (tj_mp_read_str(&r, &p, &slen) != 0 || slen >= TJ_CODE_MAX)
@@ -330,8 +334,8 @@ out:
 /* ---- T7: ongoing ------------------------------------------------------------------------ */
 
 /* Collects the ids of T7 alerts due again (raised before cutoff), at most cap. */
-static int tj__reraise_due(struct tj_node *n, struct tj_txn *t, uint64_t cutoff_ms, uint8_t (*ids)[32], size_t cap,
-			   size_t *n_due, struct tj_alert *a)
+static int tj__reraise_due(struct tj_node *n, struct tj_txn *t, uint64_t cutoff_ms, uint8_t (*ids)[32],
+                           size_t cap, size_t *n_due, struct tj_alert *a)
 {
 	uint8_t key = 'A';
 	MDB_val k = {1, &key}, v;
@@ -375,7 +379,8 @@ int tj_alert_reraise(struct tj_node *n, uint64_t now_ms, size_t *n_raised)
 	}
 	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
 		goto out;
-	rc = tj__reraise_due(n, &t, now_ms > period_ms ? now_ms - period_ms : 0, ids, TJ__RERAISE_BATCH, &due, a);
+	rc = tj__reraise_due(n, &t, now_ms > period_ms ? now_ms - period_ms : 0, ids, TJ__RERAISE_BATCH, &due,
+	                     a);
 	for (size_t i = 0; i < due && rc == 0; i++) {
 		if ((rc = tj__alert_load(n, &t, ids[i], a)) != 0)
 			break;
@@ -447,7 +452,10 @@ int tj_alert_find(struct tj_node *n, const char *hex, uint8_t id[32])
 		if (found++ == 0)
 			memcpy(id, kd + 1, 32);
 	}
-	rc = rc != 0 && rc != MDB_NOTFOUND ? TJ_ESTORE : found == 0 ? TJ_ENOTFOUND : found > 1 ? TJ_EEXIST : 0;
+	rc = rc != 0 && rc != MDB_NOTFOUND ? TJ_ESTORE
+	     : found == 0                  ? TJ_ENOTFOUND
+	     : found > 1                   ? TJ_EEXIST
+	                                   : 0;
 out:
 	mdb_cursor_close(cur);
 	tj_txn_abort(&t);
@@ -510,7 +518,8 @@ static void tj__member_default(struct tj_node *n, struct tj_subscription *subs, 
 	tj_member_state_free(ms);
 }
 
-int tj_alert_subscriptions_effective(struct tj_node *n, struct tj_subscription *subs, size_t cap, size_t *n_out)
+int tj_alert_subscriptions_effective(struct tj_node *n, struct tj_subscription *subs, size_t cap,
+                                     size_t *n_out)
 {
 	int rc = tj_alert_subscriptions(n, subs, cap, n_out);
 

@@ -145,7 +145,7 @@ int tj__alert_upsert(struct tj_node *n, struct tj_txn *t, struct tj_alert *a)
 
 /* T1, T2, T6, T7: one alert about one incident. */
 static int tj__single(struct tj_node *n, struct tj_txn *t, struct tj_alert *a, uint8_t trigger,
-		      const struct tj_incident_summary *s, const uint8_t id[32])
+                      const struct tj_incident_summary *s, const uint8_t id[32])
 {
 	memset(a, 0, sizeof(*a));
 	a->trigger = trigger;
@@ -163,8 +163,8 @@ static bool tj__has_act(const struct tj_incident_summary *s, const char *a, cons
 	return false;
 }
 
-static int tj__singles(struct tj_node *n, struct tj_txn *t, struct tj_alert *a, const struct tj_incident_summary *s,
-		       const uint8_t id[32])
+static int tj__singles(struct tj_node *n, struct tj_txn *t, struct tj_alert *a,
+                       const struct tj_incident_summary *s, const uint8_t id[32])
 {
 	const struct tj_alert_config *cfg = tj_alert_config_current();
 	int rc = 0;
@@ -204,7 +204,7 @@ static int tj__window(struct tj_txn *t, const uint8_t key[32], int64_t lo, int64
 
 /* Opens an incident of a window (skips the unreadable: TJ_ENOTFOUND). */
 static int tj__open(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_incident_summary *s,
-		    uint8_t author[32])
+                    uint8_t author[32])
 {
 	int rc = tj_query_open(n, t, id, s, author, NULL);
 
@@ -316,7 +316,8 @@ static int tj__t4_key(struct tj__rules *r, const uint8_t key[32], int64_t day)
 		if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win)) != 0)
 			break;
 		/* Keep the anchor and those earlier than it; the window is in (day, id) order. */
-		for (k = 0; k < r->win.n && tj__earlier(r->win.days[k], r->win.ids[k], r->anchors.days[i], aid); k++)
+		for (k = 0;
+		     k < r->win.n && tj__earlier(r->win.days[k], r->win.ids[k], r->anchors.days[i], aid); k++)
 			;
 		if (k == 0 || k >= r->win.n)
 			continue; /* no earlier incident (or a window cut short before the anchor) */
@@ -330,7 +331,7 @@ static int tj__t4_key(struct tj__rules *r, const uint8_t key[32], int64_t day)
 }
 
 static int tj__t4(struct tj__rules *r, const struct tj_incident_summary *s, const uint8_t author[32],
-		  const uint8_t id[32])
+                  const uint8_t id[32])
 {
 	int64_t day = tj_date_days(&s->occurred.start);
 	uint8_t key[32];
@@ -349,8 +350,8 @@ static int tj__t4(struct tj__rules *r, const struct tj_incident_summary *s, cons
 }
 
 /* The identity of victim v of incident id by author, for counting distinct victims (T5). */
-static void tj__victim_ident(const uint8_t author[32], const uint8_t id[32], const struct tj_incident_summary *s,
-			     uint32_t v, uint8_t out[16])
+static void tj__victim_ident(const uint8_t author[32], const uint8_t id[32],
+                             const struct tj_incident_summary *s, uint32_t v, uint8_t out[16])
 {
 	crypto_generichash_state st;
 	uint8_t idx[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
@@ -385,15 +386,15 @@ static void tj__victims_add(struct tj__victims *vs, const uint8_t v[16])
 }
 
 /* Adds the victims of acts by aggressor type X in r->s (incident id by author). */
-static void tj__t5_victims(const struct tj_incident_summary *s, const uint8_t author[32], const uint8_t id[32],
-			   const char *X, struct tj__victims *vs)
+static void tj__t5_victims(const struct tj_incident_summary *s, const uint8_t author[32],
+                           const uint8_t id[32], const char *X, struct tj__victims *vs)
 {
 	uint8_t ident[16];
 
 	for (uint32_t i = 0; i < s->n_acts; i++) {
 		const struct tj_act *act = &s->acts[i];
-		if (act->aggressor < 0 || (uint32_t)act->aggressor >= s->n_aggressors || act->victim >= s->n_victims ||
-		    strcmp(s->aggressors[act->aggressor].type, X) != 0)
+		if (act->aggressor < 0 || (uint32_t)act->aggressor >= s->n_aggressors ||
+		    act->victim >= s->n_victims || strcmp(s->aggressors[act->aggressor].type, X) != 0)
 			continue;
 		tj__victim_ident(author, id, s, act->victim, ident);
 		tj__victims_add(vs, ident);
@@ -402,7 +403,7 @@ static void tj__t5_victims(const struct tj_incident_summary *s, const uint8_t au
 
 /* One T5 anchor: counts the distinct victims of X in the anchor's window. */
 static int tj__t5_anchor(struct tj__rules *r, const uint8_t key[32], const char *X, size_t i,
-			 struct tj__victims *vs)
+                         struct tj__victims *vs)
 {
 	int64_t W = tj_alert_config_current()->t5_window_days;
 	uint8_t author[32], idkey[TJ_CODE_MAX + 32];
@@ -471,7 +472,7 @@ static int tj__t5(struct tj__rules *r, const struct tj_incident_summary *s, cons
 }
 
 int tj_alert_evaluate(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
-		      const uint8_t author[32], const uint8_t id[32])
+                      const uint8_t author[32], const uint8_t id[32])
 {
 	struct tj__rules *r = calloc(1, sizeof(*r));
 	int rc;

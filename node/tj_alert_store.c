@@ -21,7 +21,8 @@
 
 static void tj__seal_key(const struct tj_node *n, uint8_t k[32])
 {
-	crypto_generichash(k, 32, (const uint8_t *)TJ__SEAL_CONTEXT, strlen(TJ__SEAL_CONTEXT), n->blind_key, 32);
+	crypto_generichash(k, 32, (const uint8_t *)TJ__SEAL_CONTEXT, strlen(TJ__SEAL_CONTEXT), n->blind_key,
+	                   32);
 }
 
 int tj__alert_dbi(struct tj_txn *t, MDB_dbi *dbi)
@@ -38,8 +39,8 @@ static int tj__mdb(int rc)
 	return rc == MDB_MAP_FULL ? TJ_ESTOREFULL : TJ_ESTORE;
 }
 
-int tj__alert_put_sealed(struct tj_node *n, struct tj_txn *t, const uint8_t *key, size_t klen, const uint8_t *plain,
-			 size_t plen)
+int tj__alert_put_sealed(struct tj_node *n, struct tj_txn *t, const uint8_t *key, size_t klen,
+                         const uint8_t *plain, size_t plen)
 {
 	uint8_t k[32], buf[TJ_ALERT_SEALED_MAX_BYTES];
 	MDB_val mk = {klen, (void *)key}, mv;
@@ -61,7 +62,7 @@ int tj__alert_put_sealed(struct tj_node *n, struct tj_txn *t, const uint8_t *key
 }
 
 int tj__alert_open_val(struct tj_node *n, const uint8_t *key, size_t klen, const MDB_val *v, uint8_t *plain,
-		       size_t cap, size_t *plen)
+                       size_t cap, size_t *plen)
 {
 	unsigned long long len = 0;
 	uint8_t k[32];
@@ -71,7 +72,7 @@ int tj__alert_open_val(struct tj_node *n, const uint8_t *key, size_t klen, const
 		return TJ_ESTORE;
 	tj__seal_key(n, k);
 	rc = crypto_aead_xchacha20poly1305_ietf_decrypt(plain, &len, NULL, (const uint8_t *)v->mv_data + 24,
-							v->mv_size - 24, key, klen, v->mv_data, k);
+	                                                v->mv_size - 24, key, klen, v->mv_data, k);
 	sodium_memzero(k, sizeof(k));
 	if (rc != 0)
 		return TJ_EDECRYPT;
@@ -80,7 +81,7 @@ int tj__alert_open_val(struct tj_node *n, const uint8_t *key, size_t klen, const
 }
 
 int tj__alert_get_sealed(struct tj_node *n, struct tj_txn *t, const uint8_t *key, size_t klen, uint8_t *plain,
-			 size_t cap, size_t *plen)
+                         size_t cap, size_t *plen)
 {
 	MDB_val mk = {klen, (void *)key}, mv;
 	MDB_dbi dbi;
@@ -125,7 +126,8 @@ static int tj__read_set(struct tj_mp_reader *r, struct tj_code_set *s)
 	return 0;
 }
 
-/* [trigger, priority, severity, protection, states, acts, aggressors, roles, genders, ids, created, raised, raises, last_event] */
+/* [trigger, priority, severity, protection, states, acts, aggressors, roles, genders, ids, created, raised,
+ * raises, last_event] */
 static int tj__alert_encode(const struct tj_alert *a, uint8_t *buf, size_t cap, size_t *len)
 {
 	struct tj_mp_writer w;
@@ -184,7 +186,8 @@ static int tj__alert_decode(const uint8_t *buf, size_t len, struct tj_alert *a)
 			return TJ_ESTORE;
 	a->n_incidents = n;
 	if (tj_mp_read_uint(&r, &a->created_ms) != 0 || tj_mp_read_uint(&r, &a->raised_ms) != 0 ||
-	    tj_mp_read_uint(&r, &raises) != 0 || raises > UINT32_MAX || tj_mp_read_uint(&r, &a->last_event) != 0)
+	    tj_mp_read_uint(&r, &raises) != 0 || raises > UINT32_MAX ||
+	    tj_mp_read_uint(&r, &a->last_event) != 0)
 		return TJ_ESTORE;
 	a->raises = (uint32_t)raises;
 	return 0;
@@ -330,7 +333,7 @@ int tj_alert_get(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], stru
 
 /* [kind, author(bin 32), ts_ms, code] */
 int tj__ack_put(struct tj_node *n, struct tj_txn *t, const uint8_t alert_id[32], const uint8_t record_id[32],
-		const struct tj_alert_ack *ack)
+                const struct tj_alert_ack *ack)
 {
 	uint8_t key[65], buf[128];
 	struct tj_mp_writer w;

@@ -22,15 +22,15 @@ struct tj_hook {
 	struct tj_node *node;
 	uv_timer_t timer;
 	uv_process_t proc;
-	uv_pipe_t in;         /* the program's standard input */
+	uv_pipe_t in; /* the program's standard input */
 	uv_write_t wreq;
-	char *json;           /* what the program is being given; owned */
-	uint64_t event;       /* the event being delivered */
+	char *json;     /* what the program is being given; owned */
+	uint64_t event; /* the event being delivered */
 	uint64_t started_ms, next_try_ms, backoff_ms, last_reraise_ms;
-	int open_handles;     /* handles not yet closed */
-	bool running;         /* a program runs (proc is active) */
-	bool in_open;         /* in is initialized and not closed yet */
-	bool killed;          /* we killed it for running too long */
+	int open_handles; /* handles not yet closed */
+	bool running;     /* a program runs (proc is active) */
+	bool in_open;     /* in is initialized and not closed yet */
+	bool killed;      /* we killed it for running too long */
 	bool closing;
 };
 
@@ -57,7 +57,7 @@ static void tj__failed(struct tj_hook *h, const char *why, int64_t code)
 		h->backoff_ms = TJ_HOOK_BACKOFF_MAX_MS;
 	h->next_try_ms = uv_now(h->loop) + h->backoff_ms;
 	TJ_LOG_W("hook", "alert hook %s (%lld) for event %llu; retrying in %llu s", why, (long long)code,
-		 (unsigned long long)h->event, (unsigned long long)(h->backoff_ms / 1000u));
+	         (unsigned long long)h->event, (unsigned long long)(h->backoff_ms / 1000u));
 }
 
 static void tj__exited(uv_process_t *p, int64_t status, int term_signal)

@@ -31,7 +31,8 @@
 
 struct tj_hook;
 
-/* Starts the timer (with or without a hook program: T7 re-raising runs anyway). Uses tj_alert_config_current(). */
+/* Starts the timer (with or without a hook program: T7 re-raising runs anyway). Uses
+ * tj_alert_config_current(). */
 TJ_MUST_CHECK int tj_hook_start(uv_loop_t *loop, struct tj_node *node, struct tj_hook **out);
 void tj_hook_stop(struct tj_hook *h);
 void tj_hook_free(struct tj_hook *h);

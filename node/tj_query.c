@@ -14,30 +14,30 @@
 #define TJ__QKEY_CONTEXT "tejido-query-index-v1"
 
 static const struct tj_query_field tj__fields[] = {
-	{"state", "inegi_state"},
-	{"municipality", "inegi_municipality"},
-	{"residence_state", "inegi_state"},
-	{"place_type", "place_type"},
-	{"precision", "precision"},
-	{"act", "act_type"},
-	{"role", "role"},
-	{"gender", "gender"},
-	{"age_band", "age_band"},
-	{"unit", "unit"},
-	{"trait", "trait"},
-	{"cause", "defended_cause"},
-	{"aggressor_category", "aggressor_category"},
-	{"aggressor", "aggressor_type"},
-	{"aggressor_level", "aggressor_level"},
-	{"involvement", "involvement"},
-	{"protection", "protection_status"},
-	{"risk_level", "risk_level"},
-	{"measure", "protection_measure"},
-	{"failed", "protection_measure"},
-	{"source", "source_type"},
-	{"reliability", "reliability"},
-	{"verification", "verification"},
-	{"severity", "severity"},
+    {"state", "inegi_state"},
+    {"municipality", "inegi_municipality"},
+    {"residence_state", "inegi_state"},
+    {"place_type", "place_type"},
+    {"precision", "precision"},
+    {"act", "act_type"},
+    {"role", "role"},
+    {"gender", "gender"},
+    {"age_band", "age_band"},
+    {"unit", "unit"},
+    {"trait", "trait"},
+    {"cause", "defended_cause"},
+    {"aggressor_category", "aggressor_category"},
+    {"aggressor", "aggressor_type"},
+    {"aggressor_level", "aggressor_level"},
+    {"involvement", "involvement"},
+    {"protection", "protection_status"},
+    {"risk_level", "risk_level"},
+    {"measure", "protection_measure"},
+    {"failed", "protection_measure"},
+    {"source", "source_type"},
+    {"reliability", "reliability"},
+    {"verification", "verification"},
+    {"severity", "severity"},
 };
 
 static const char *const tj__sev_codes[] = {"0", "1", "2", "3", "4", "5"};
@@ -81,8 +81,8 @@ static void tj__push_list(const char **out, size_t cap, size_t *n, const struct 
 }
 
 /* Victim fields: one value (or list) per victim. */
-static bool tj__victim_codes(const struct tj_incident_summary *s, const char *field, const char **out, size_t cap,
-			     size_t *n)
+static bool tj__victim_codes(const struct tj_incident_summary *s, const char *field, const char **out,
+                             size_t cap, size_t *n)
 {
 	for (uint32_t i = 0; i < s->n_victims; i++) {
 		const struct tj_victim *v = &s->victims[i];
@@ -106,7 +106,7 @@ static bool tj__victim_codes(const struct tj_incident_summary *s, const char *fi
 }
 
 static bool tj__aggressor_codes(const struct tj_incident_summary *s, const char *field, const char **out,
-				size_t cap, size_t *n)
+                                size_t cap, size_t *n)
 {
 	size_t off;
 
@@ -195,9 +195,11 @@ void tj_query_key(const struct tj_node *n, const char *field, const char *code, 
 	uint8_t qkey[32];
 
 	/* A key of its own, so index keys and victim_idx keys never coincide. */
-	crypto_generichash(qkey, 32, (const uint8_t *)TJ__QKEY_CONTEXT, strlen(TJ__QKEY_CONTEXT), n->blind_key, 32);
+	crypto_generichash(qkey, 32, (const uint8_t *)TJ__QKEY_CONTEXT, strlen(TJ__QKEY_CONTEXT),
+	                   n->blind_key, 32);
 	crypto_generichash_init(&st, qkey, 32, 32);
-	crypto_generichash_update(&st, (const uint8_t *)field, strlen(field) + 1); /* with its NUL: a separator */
+	crypto_generichash_update(&st, (const uint8_t *)field,
+	                          strlen(field) + 1); /* with its NUL: a separator */
 	crypto_generichash_update(&st, (const uint8_t *)code, strlen(code));
 	crypto_generichash_final(&st, key, 32);
 	sodium_memzero(&st, sizeof(st));
@@ -229,7 +231,7 @@ int tj_query_index_add(struct tj_txn *t, const uint8_t key[32], int64_t day, con
 }
 
 int tj_query_index_put(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
-		       const uint8_t id[32])
+                       const uint8_t id[32])
 {
 	const char *vals[TJ_QUERY_VALUES_MAX];
 	int64_t day = tj_date_days(&s->occurred.start);
@@ -254,7 +256,7 @@ int tj_query_index_put(struct tj_node *n, struct tj_txn *t, const struct tj_inci
 }
 
 int tj_query_index_ids(struct tj_txn *t, const uint8_t key[32], int64_t day_lo, int64_t day_hi,
-		       uint8_t (*ids)[32], int64_t *days, size_t cap, size_t *n)
+                       uint8_t (*ids)[32], int64_t *days, size_t cap, size_t *n)
 {
 	uint8_t seek[40] = {0};
 	MDB_val k = {32, (void *)key}, v = {sizeof(seek), seek};
@@ -297,7 +299,7 @@ out:
 }
 
 int tj_query_open(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_incident_summary *s,
-		  uint8_t author[32], uint64_t *recorded_ms)
+                  uint8_t author[32], uint64_t *recorded_ms)
 {
 	struct tj_record rec;
 	const uint8_t *enc;
@@ -329,7 +331,8 @@ int tj_query_open(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], str
 	return rc;
 }
 
-int tj_query_term_parse(const char *field, const char *list, struct tj_query_term *term, char bad[TJ_CODE_MAX])
+int tj_query_term_parse(const char *field, const char *list, struct tj_query_term *term,
+                        char bad[TJ_CODE_MAX])
 {
 	const struct tj_query_field *f = tj_query_field_find(field);
 	const char *p = list;
@@ -344,7 +347,8 @@ int tj_query_term_parse(const char *field, const char *list, struct tj_query_ter
 	while (*p != '\0') {
 		size_t len = strcspn(p, ",");
 		if (len == 0 || len >= TJ_CODE_MAX || term->n_codes == TJ_QUERY_CODES_MAX) {
-			snprintf(bad, TJ_CODE_MAX, "%.*s", (int)(len < TJ_CODE_MAX - 1 ? len : TJ_CODE_MAX - 1), p);
+			snprintf(bad, TJ_CODE_MAX, "%.*s",
+			         (int)(len < TJ_CODE_MAX - 1 ? len : TJ_CODE_MAX - 1), p);
 			return TJ_ESCHEMA;
 		}
 		memcpy(term->codes[term->n_codes], p, len);

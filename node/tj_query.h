@@ -32,7 +32,7 @@
 
 #define TJ_QUERY_DBI_NAME "query_idx"
 #define TJ_QUERY_TERMS_MAX 24
-#define TJ_QUERY_CODES_MAX 16   /* codes per term */
+#define TJ_QUERY_CODES_MAX 16 /* codes per term */
 #define TJ_QUERY_FIELD_MAX 24
 #define TJ_QUERY_VALUES_MAX (TJ_INC_ACTS_MAX + TJ_INC_VICTIMS_MAX * TJ_INC_LIST_MAX)
 #define TJ_QUERY_RESULTS_MAX 100000u /* paging offsets a client may ask for */
@@ -77,16 +77,17 @@ void tj_query_key(const struct tj_node *n, const char *field, const char *code, 
 
 /* Indexes a readable incident under every (field, code) it holds, in t. */
 TJ_MUST_CHECK int tj_query_index_put(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
-				     const uint8_t id[32]);
+                                     const uint8_t id[32]);
 /* Adds one entry (used by the rules' own keys). */
-TJ_MUST_CHECK int tj_query_index_add(struct tj_txn *t, const uint8_t key[32], int64_t day, const uint8_t id[32]);
+TJ_MUST_CHECK int tj_query_index_add(struct tj_txn *t, const uint8_t key[32], int64_t day,
+                                     const uint8_t id[32]);
 
 /*
  * The ids under key with day in [day_lo, day_hi], ascending (day, id), at
  * most cap; *n = how many (TJ_ELIMIT when more exist than cap).
  */
 TJ_MUST_CHECK int tj_query_index_ids(struct tj_txn *t, const uint8_t key[32], int64_t day_lo, int64_t day_hi,
-				     uint8_t (*ids)[32], int64_t *days, size_t cap, size_t *n);
+                                     uint8_t (*ids)[32], int64_t *days, size_t cap, size_t *n);
 
 /*
  * Opens a stored incident this node can read: its summary, author and
@@ -94,7 +95,7 @@ TJ_MUST_CHECK int tj_query_index_ids(struct tj_txn *t, const uint8_t key[32], in
  * TJ_EDECRYPT when unreadable. Plaintext is wiped before return.
  */
 TJ_MUST_CHECK int tj_query_open(struct tj_node *n, struct tj_txn *t, const uint8_t id[32],
-				struct tj_incident_summary *s, uint8_t author[32], uint64_t *recorded_ms);
+                                struct tj_incident_summary *s, uint8_t author[32], uint64_t *recorded_ms);
 
 /* One result: borrowed for the callback. */
 struct tj_query_hit {
@@ -112,10 +113,10 @@ typedef int (*tj_query_cb)(void *ctx, const struct tj_query_hit *hit);
  * read transaction.
  */
 TJ_MUST_CHECK int tj_query_run(struct tj_node *n, const struct tj_query *q, tj_query_cb cb, void *ctx,
-			       uint64_t *n_matched);
+                               uint64_t *n_matched);
 
 /* Parses "a,b,c" codes of field into term, checking each: TJ_ESCHEMA with the bad code in bad. */
 TJ_MUST_CHECK int tj_query_term_parse(const char *field, const char *list, struct tj_query_term *term,
-				      char bad[TJ_CODE_MAX]);
+                                      char bad[TJ_CODE_MAX]);
 
 #endif

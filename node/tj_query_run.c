@@ -54,7 +54,7 @@ static int tj__cmp_day_desc(const void *a, const void *b)
 
 /* Appends every entry under key dated in [lo, hi]. */
 static int tj__gather(struct tj_txn *t, MDB_dbi dbi, const uint8_t key[32], int64_t lo, int64_t hi,
-		      struct tj__vec *vec)
+                      struct tj__vec *vec)
 {
 	uint8_t seek[40] = {0};
 	MDB_val k = {32, (void *)key}, v = {sizeof(seek), seek};
@@ -114,7 +114,7 @@ static void tj__intersect(struct tj__vec *acc, const struct tj__vec *next)
 
 /* The candidates of one term (or of "all" when term is NULL), sorted by id. */
 static int tj__term_cands(struct tj_node *n, struct tj_txn *t, MDB_dbi dbi, const struct tj_query *q,
-			  const struct tj_query_term *term, struct tj__vec *out)
+                          const struct tj_query_term *term, struct tj__vec *out)
 {
 	int64_t lo = q->has_since ? q->since_day : 0, hi = q->has_until ? q->until_day : -1;
 	uint8_t key[32];
@@ -154,7 +154,7 @@ static int tj__candidates(struct tj_node *n, struct tj_txn *t, const struct tj_q
 
 /* Opens and checks each candidate, newest occurred first. */
 static int tj__emit(struct tj_node *n, struct tj_txn *t, const struct tj_query *q, struct tj__vec *c,
-		    tj_query_cb cb, void *ctx, uint64_t *n_matched)
+                    tj_query_cb cb, void *ctx, uint64_t *n_matched)
 {
 	struct tj_incident_summary *s = tj_incident_summary_new();
 	uint32_t limit = q->limit == 0 ? UINT32_MAX : q->limit; /* 0: every match (statistics) */

@@ -10,8 +10,8 @@
 
 #include "tj_query.h"
 
-static const char *const tj__dims[] = {"gender", "aggressor_type", "aggressor_level", "state", "month",
-				       "act_type", "cause", "protection", "failed"};
+static const char *const tj__dims[] = {"gender",   "aggressor_type", "aggressor_level", "state", "month",
+                                       "act_type", "cause",          "protection",      "failed"};
 #define TJ__N_DIMS (sizeof(tj__dims) / sizeof(tj__dims[0]))
 #define TJ__VALS_MAX (TJ_INC_VICTIMS_MAX * TJ_INC_LIST_MAX + TJ_INC_ACTS_MAX)
 
@@ -76,8 +76,8 @@ static const char *tj__agg(const struct tj_incident_summary *s, const struct tj_
 }
 
 /* Values of a per-act or per-victim dimension for victim v (acts against v) or act a. */
-static void tj__person_values(const struct tj_incident_summary *s, const char *dim, int64_t victim, int64_t act,
-			      const char **out, size_t cap, size_t *n)
+static void tj__person_values(const struct tj_incident_summary *s, const char *dim, int64_t victim,
+                              int64_t act, const char **out, size_t cap, size_t *n)
 {
 	bool level = strcmp(dim, "aggressor_level") == 0;
 
@@ -94,8 +94,8 @@ static void tj__person_values(const struct tj_incident_summary *s, const char *d
 		tj__push(out, cap, n, "none");
 }
 
-static void tj__victim_values(const struct tj_incident_summary *s, const char *dim, uint32_t v, const char **out,
-			      size_t cap, size_t *n)
+static void tj__victim_values(const struct tj_incident_summary *s, const char *dim, uint32_t v,
+                              const char **out, size_t cap, size_t *n)
 {
 	if (v >= s->n_victims)
 		return;
@@ -105,8 +105,8 @@ static void tj__victim_values(const struct tj_incident_summary *s, const char *d
 		tj__push_list(out, cap, n, &s->victims[v].defended_causes);
 }
 
-size_t tj_stats_values(const struct tj_incident_summary *s, const char *dim, enum tj_stats_unit unit, uint32_t idx,
-		       char month[8], const char **out, size_t cap)
+size_t tj_stats_values(const struct tj_incident_summary *s, const char *dim, enum tj_stats_unit unit,
+                       uint32_t idx, char month[8], const char **out, size_t cap)
 {
 	size_t n = 0;
 
@@ -114,7 +114,8 @@ size_t tj_stats_values(const struct tj_incident_summary *s, const char *dim, enu
 		tj__push(out, cap, &n, s->location.state);
 	} else if (strcmp(dim, "month") == 0) {
 		if (s->occurred.start.month >= 1 && s->occurred.start.month <= 12)
-			snprintf(month, 8, "%04u-%02u", (unsigned)s->occurred.start.year % 10000u, s->occurred.start.month % 100u);
+			snprintf(month, 8, "%04u-%02u", (unsigned)s->occurred.start.year % 10000u,
+			         s->occurred.start.month % 100u);
 		else
 			snprintf(month, 8, "unknown");
 		tj__push(out, cap, &n, month);
@@ -131,7 +132,7 @@ size_t tj_stats_values(const struct tj_incident_summary *s, const char *dim, enu
 			tj__victim_values(s, dim, v, out, cap, &n);
 	} else {
 		tj__person_values(s, dim, unit == TJ_UNIT_VICTIMS ? (int64_t)idx : -1,
-				  unit == TJ_UNIT_ACTS ? (int64_t)idx : -1, out, cap, &n);
+		                  unit == TJ_UNIT_ACTS ? (int64_t)idx : -1, out, cap, &n);
 	}
 	return n;
 }
@@ -178,7 +179,7 @@ static int tj__dim_index(struct tj_stats_dim *d, const char *v)
 
 /* One unit: +1 in every cell its values span. */
 static int tj__count_unit(struct tj_stats *st, const struct tj_incident_summary *s, enum tj_stats_unit unit,
-			  uint32_t idx)
+                          uint32_t idx)
 {
 	const char *a[TJ__VALS_MAX], *b[TJ__VALS_MAX] = {"*"};
 	char m1[8], m2[8];
@@ -192,7 +193,8 @@ static int tj__count_unit(struct tj_stats *st, const struct tj_incident_summary 
 			int y = st->q.n_dims == 2 ? tj__dim_index(&st->dim[1], b[j]) : 0;
 			if (x < 0 || y < 0)
 				return TJ_ELIMIT;
-			st->counts[unit][(size_t)x * (st->q.n_dims == 2 ? TJ_STATS_VALUES_MAX : 1) + (size_t)y]++;
+			st->counts[unit]
+			          [(size_t)x * (st->q.n_dims == 2 ? TJ_STATS_VALUES_MAX : 1) + (size_t)y]++;
 		}
 	}
 	return 0;

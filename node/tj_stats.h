@@ -50,7 +50,7 @@ struct tj_stats_query {
 	char dims[TJ_STATS_DIMS_MAX][24]; /* names above */
 	char state[3];                    /* "" = every state */
 	bool has_from, has_to;
-	int64_t from_day, to_day;         /* occurred.start, inclusive */
+	int64_t from_day, to_day; /* occurred.start, inclusive */
 };
 
 struct tj_stats_dim {
@@ -77,8 +77,8 @@ TJ_MUST_CHECK int tj_stats_dims_parse(const char *list, struct tj_stats_query *q
  * out (pointers into s or static strings); returns how many. month needs
  * buf (8 bytes per unit call).
  */
-size_t tj_stats_values(const struct tj_incident_summary *s, const char *dim, enum tj_stats_unit unit, uint32_t idx,
-		       char month[8], const char **out, size_t cap);
+size_t tj_stats_values(const struct tj_incident_summary *s, const char *dim, enum tj_stats_unit unit,
+                       uint32_t idx, char month[8], const char **out, size_t cap);
 
 /* Adds one incident to st (used by tj_stats_compute, and by tests). */
 TJ_MUST_CHECK int tj_stats_add(struct tj_stats *st, const struct tj_incident_summary *s);

@@ -20,30 +20,30 @@
 #define CLI_FOLLOW_POLL_MS 1000
 
 static const char cli__alerts_usage[] =
-	"usage: tejido alerts [--states 20,12] [--min-priority low|medium|high|critical]\n"
-	"                     [--status open|acknowledged|resolved] [--triggers T1,T3] [--limit N]\n"
-	"                     [--follow] [--json] [--lang es|en]\n\n"
-	"Lists the alerts this node raised from the incidents it can read, newest first:\n"
-	"trigger, priority, status, severity, states, acts, and who acknowledged it and when.\n"
-	"  T1 severity >= 4   T2 victim under protection   T3 cluster in a municipality\n"
-	"  T4 escalation (same victim)   T5 aggressor pattern in a state\n"
-	"  T6 occurred outside the state of residence   T7 disappearance or detention still open\n"
-	"  --follow   print new alerts as they are raised (and T7 re-raises), until Ctrl-C;\n"
-	"             with --json, one JSON object per line\n";
+    "usage: tejido alerts [--states 20,12] [--min-priority low|medium|high|critical]\n"
+    "                     [--status open|acknowledged|resolved] [--triggers T1,T3] [--limit N]\n"
+    "                     [--follow] [--json] [--lang es|en]\n\n"
+    "Lists the alerts this node raised from the incidents it can read, newest first:\n"
+    "trigger, priority, status, severity, states, acts, and who acknowledged it and when.\n"
+    "  T1 severity >= 4   T2 victim under protection   T3 cluster in a municipality\n"
+    "  T4 escalation (same victim)   T5 aggressor pattern in a state\n"
+    "  T6 occurred outside the state of residence   T7 disappearance or detention still open\n"
+    "  --follow   print new alerts as they are raised (and T7 re-raises), until Ctrl-C;\n"
+    "             with --json, one JSON object per line\n";
 
 static const char cli__alert_usage[] =
-	"usage: tejido alert ack ALERT_ID [--note-code responding|verifying|contacted]\n"
-	"       tejido alert resolve ALERT_ID --outcome CODE\n\n"
-	"Writes a signed acknowledgement or resolution that every member's node sees.\n"
-	"ALERT_ID is the full id or a unique prefix of at least 8 hex digits.\n"
-	"Outcomes: victim_safe, relocated, released, located_alive, located_dead,\n"
-	"          measures_reinforced, referred, false_alarm, duplicate, no_further_action\n";
+    "usage: tejido alert ack ALERT_ID [--note-code responding|verifying|contacted]\n"
+    "       tejido alert resolve ALERT_ID --outcome CODE\n\n"
+    "Writes a signed acknowledgement or resolution that every member's node sees.\n"
+    "ALERT_ID is the full id or a unique prefix of at least 8 hex digits.\n"
+    "Outcomes: victim_safe, relocated, released, located_alive, located_dead,\n"
+    "          measures_reinforced, referred, false_alarm, duplicate, no_further_action\n";
 
 static const char cli__subscribe_usage[] =
-	"usage: tejido subscribe [--states 20,12] [--min-severity 1-5] [--triggers T1,T2,...]\n"
-	"                        [--contact PUBLIC_KEY] [--json]\n\n"
-	"Stores which alerts a contact wants (this node's own by default): the alert hook\n"
-	"receives the alerts that match any subscription (all alerts while there is none).\n";
+    "usage: tejido subscribe [--states 20,12] [--min-severity 1-5] [--triggers T1,T2,...]\n"
+    "                        [--contact PUBLIC_KEY] [--json]\n\n"
+    "Stores which alerts a contact wants (this node's own by default): the alert hook\n"
+    "receives the alerts that match any subscription (all alerts while there is none).\n";
 
 void cli_args_str(struct cli_args *args, const char *key, const char *val)
 {
@@ -72,8 +72,8 @@ void cli_args_bool(struct cli_args *args, const char *key, int val)
 	args->a[args->n - 1].is_bool = 1;
 }
 
-static int cli__put_args(struct cli_conn *c, const struct cli_ctx *ctx, const char *op, const struct cli_args *args,
-			 size_t *len)
+static int cli__put_args(struct cli_conn *c, const struct cli_ctx *ctx, const char *op,
+                         const struct cli_args *args, size_t *len)
 {
 	struct tj_mp_writer w;
 
@@ -96,7 +96,7 @@ static int cli__put_args(struct cli_conn *c, const struct cli_ctx *ctx, const ch
 }
 
 int cli_json_call(struct cli_conn *c, const struct cli_ctx *ctx, const char *op, const struct cli_args *args,
-		  const char *extra_key, uint64_t *extra, cJSON **doc)
+                  const char *extra_key, uint64_t *extra, cJSON **doc)
 {
 	const char *text;
 	uint32_t tlen;
@@ -132,12 +132,14 @@ int cli_check_states(const char *cmd, const char *list)
 		size_t n = strcspn(p, ",");
 		char code[8];
 		if (n == 0 || n >= sizeof(code))
-			return cli_usage_err(cmd, "'%.*s' is not an INEGI state code (01 to 32; `tejido vocab state`)",
-					     (int)(n < 16 ? n : 16), p);
+			return cli_usage_err(
+			    cmd, "'%.*s' is not an INEGI state code (01 to 32; `tejido vocab state`)",
+			    (int)(n < 16 ? n : 16), p);
 		memcpy(code, p, n);
 		code[n] = '\0';
 		if (tj_inegi_state(code) == NULL)
-			return cli_usage_err(cmd, "'%s' is not an INEGI state code (01 to 32; `tejido vocab state`)", code);
+			return cli_usage_err(
+			    cmd, "'%s' is not an INEGI state code (01 to 32; `tejido vocab state`)", code);
 		p += n + (p[n] == ',');
 	}
 	return 0;
@@ -148,7 +150,8 @@ int cli_check_date(const char *cmd, const char *what, const char *date)
 	struct tj_date d;
 
 	if (date != NULL && tj_date_parse(date, &d) != 0)
-		return cli_usage_err(cmd, "%s '%s' is not a date: use YYYY-MM-DD, YYYY-MM or YYYY", what, date);
+		return cli_usage_err(cmd, "%s '%s' is not a date: use YYYY-MM-DD, YYYY-MM or YYYY", what,
+		                     date);
 	return 0;
 }
 
@@ -163,7 +166,8 @@ int cli_check_range(const char *cmd, const char *from, const char *to)
 		b.month = 12;
 	if (b.day == 0)
 		b.day = 31; /* compared as numbers: any last day sorts after every day of the month */
-	if (a.year > b.year || (a.year == b.year && (a.month > b.month || (a.month == b.month && a.day > b.day))))
+	if (a.year > b.year ||
+	    (a.year == b.year && (a.month > b.month || (a.month == b.month && a.day > b.day))))
 		return cli_usage_err(cmd, "the date range runs backwards: %s is after %s", from, to);
 	return 0;
 }
@@ -205,7 +209,8 @@ static void cli__alert_header(enum tj_lang lang)
 
 static void cli__alert_row(const cJSON *a)
 {
-	const cJSON *sev = cJSON_GetObjectItemCaseSensitive(a, "severity"), *acks = cJSON_GetObjectItemCaseSensitive(a, "acks"), *k;
+	const cJSON *sev = cJSON_GetObjectItemCaseSensitive(a, "severity"),
+	            *acks = cJSON_GetObjectItemCaseSensitive(a, "acks"), *k;
 	char states[64], acts[256], by[256] = "";
 	size_t used = 0;
 
@@ -213,15 +218,16 @@ static void cli__alert_row(const cJSON *a)
 	cli__join(cJSON_GetObjectItemCaseSensitive(a, "acts_label"), acts, sizeof(acts));
 	cJSON_ArrayForEach(k, acks)
 	{
-		int n = snprintf(by + used, sizeof(by) - used, "%s%s %s %s", used > 0 ? "; " : "", cli__jstr(k, "by"),
-				 cli__jstr(k, "code"), cli__jstr(k, "at"));
+		int n = snprintf(by + used, sizeof(by) - used, "%s%s %s %s", used > 0 ? "; " : "",
+		                 cli__jstr(k, "by"), cli__jstr(k, "code"), cli__jstr(k, "at"));
 		if (n < 0 || (size_t)n >= sizeof(by) - used)
 			break;
 		used += (size_t)n;
 	}
-	printf("%-12.12s %-3s %-9s %-13s %-3d %-8s %-28.28s %-20s %s\n", cli__jstr(a, "id"), cli__jstr(a, "trigger"),
-	       cli__jstr(a, "priority"), cli__jstr(a, "status"), cJSON_IsNumber(sev) ? sev->valueint : 0, states, acts,
-	       cli__jstr(a, "raised"), by[0] != '\0' ? by : "-");
+	printf("%-12.12s %-3s %-9s %-13s %-3d %-8s %-28.28s %-20s %s\n", cli__jstr(a, "id"),
+	       cli__jstr(a, "trigger"), cli__jstr(a, "priority"), cli__jstr(a, "status"),
+	       cJSON_IsNumber(sev) ? sev->valueint : 0, states, acts, cli__jstr(a, "raised"),
+	       by[0] != '\0' ? by : "-");
 }
 
 static int cli__print_alerts(const cJSON *doc, const struct cli_ctx *ctx, bool lines)
@@ -289,12 +295,17 @@ int cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
 {
 	enum { OPT_STATES = CLI_OPT_FIRST_FREE, OPT_PRIO, OPT_STATUS, OPT_TRIG, OPT_LIMIT, OPT_FOLLOW };
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA},  {"lang", required_argument, NULL, CLI_OPT_LANG},
-		{"json", no_argument, NULL, CLI_OPT_JSON},        {"states", required_argument, NULL, OPT_STATES},
-		{"min-priority", required_argument, NULL, OPT_PRIO}, {"status", required_argument, NULL, OPT_STATUS},
-		{"triggers", required_argument, NULL, OPT_TRIG},  {"limit", required_argument, NULL, OPT_LIMIT},
-		{"follow", no_argument, NULL, OPT_FOLLOW},        {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"lang", required_argument, NULL, CLI_OPT_LANG},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"states", required_argument, NULL, OPT_STATES},
+	    {"min-priority", required_argument, NULL, OPT_PRIO},
+	    {"status", required_argument, NULL, OPT_STATUS},
+	    {"triggers", required_argument, NULL, OPT_TRIG},
+	    {"limit", required_argument, NULL, OPT_LIMIT},
+	    {"follow", no_argument, NULL, OPT_FOLLOW},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *states = NULL, *prio = NULL, *status = NULL, *trig = NULL;
 	struct cli_args args = {0};
@@ -314,11 +325,21 @@ int cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
 		case 'h':
 			fputs(cli__alerts_usage, stdout);
 			return CLI_OK;
-		case OPT_STATES: states = optarg; break;
-		case OPT_PRIO: prio = optarg; break;
-		case OPT_STATUS: status = optarg; break;
-		case OPT_TRIG: trig = optarg; break;
-		case OPT_FOLLOW: follow = true; break;
+		case OPT_STATES:
+			states = optarg;
+			break;
+		case OPT_PRIO:
+			prio = optarg;
+			break;
+		case OPT_STATUS:
+			status = optarg;
+			break;
+		case OPT_TRIG:
+			trig = optarg;
+			break;
+		case OPT_FOLLOW:
+			follow = true;
+			break;
 		case OPT_LIMIT:
 			limit = strtoul(optarg, &end, 10);
 			if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || limit == 0 || limit > 500)
@@ -338,7 +359,8 @@ int cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
 	if (status != NULL && tj_alert_status_parse(status, &u8) != 0)
 		return cli_usage_err("alerts", "--status must be open, acknowledged or resolved");
 	if (trig != NULL && tj_triggers_parse(trig, &u8, bad) != 0)
-		return cli_usage_err("alerts", "'%s' is not a trigger; use T1 to T7, e.g. --triggers T1,T3", bad);
+		return cli_usage_err("alerts", "'%s' is not a trigger; use T1 to T7, e.g. --triggers T1,T3",
+		                     bad);
 	if (cli_resolve_datadir(ctx, NULL) != 0)
 		return CLI_FAIL;
 	cli_args_str(&args, "states", states);
@@ -382,7 +404,7 @@ static int cli__respond(struct cli_ctx *ctx, const char *kind, const char *id, c
 	else if (rc == CLI_OK)
 		printf("%s %s: record %.16s, shared with the network\n",
 		       strcmp(kind, "ack") == 0 ? (ctx->lang == TJ_LANG_ES ? "atendida" : "acknowledged")
-						: (ctx->lang == TJ_LANG_ES ? "resuelta" : "resolved"),
+		                                : (ctx->lang == TJ_LANG_ES ? "resuelta" : "resolved"),
 		       cli__jstr(doc, "alert"), cli__jstr(doc, "record"));
 	cJSON_Delete(doc);
 	cli_conn_close(&c);
@@ -402,10 +424,13 @@ int cli_cmd_alert(struct cli_ctx *ctx, int argc, char **argv)
 {
 	enum { OPT_NOTE = CLI_OPT_FIRST_FREE, OPT_OUTCOME };
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"lang", required_argument, NULL, CLI_OPT_LANG},
-		{"json", no_argument, NULL, CLI_OPT_JSON},       {"note-code", required_argument, NULL, OPT_NOTE},
-		{"outcome", required_argument, NULL, OPT_OUTCOME}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"lang", required_argument, NULL, CLI_OPT_LANG},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"note-code", required_argument, NULL, OPT_NOTE},
+	    {"outcome", required_argument, NULL, OPT_OUTCOME},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *note = "responding", *outcome = NULL, *verb, *id;
 	int opt, rc;
@@ -424,17 +449,21 @@ int cli_cmd_alert(struct cli_ctx *ctx, int argc, char **argv)
 		}
 	}
 	if (argc - optind != 2)
-		return cli_usage_err("alert", "say `alert ack ALERT_ID` or `alert resolve ALERT_ID --outcome CODE`");
+		return cli_usage_err("alert",
+		                     "say `alert ack ALERT_ID` or `alert resolve ALERT_ID --outcome CODE`");
 	verb = argv[optind];
 	id = argv[optind + 1];
 	if ((rc = cli__check_alert_id(id)) != 0)
 		return rc;
 	if (strcmp(verb, "ack") == 0) {
 		if (!tj_alert_note_valid(note))
-			return cli_usage_err("alert", "--note-code must be responding, verifying or contacted");
+			return cli_usage_err("alert",
+			                     "--note-code must be responding, verifying or contacted");
 	} else if (strcmp(verb, "resolve") == 0) {
 		if (outcome == NULL || !tj_alert_outcome_valid(outcome))
-			return cli_usage_err("alert", "resolve needs --outcome with one of the codes in `tejido alert --help`");
+			return cli_usage_err(
+			    "alert",
+			    "resolve needs --outcome with one of the codes in `tejido alert --help`");
 	} else {
 		return cli_usage_err("alert", "unknown subcommand '%s'; say ack or resolve", verb);
 	}
@@ -449,11 +478,15 @@ int cli_cmd_subscribe(struct cli_ctx *ctx, int argc, char **argv)
 {
 	enum { OPT_STATES = CLI_OPT_FIRST_FREE, OPT_SEV, OPT_TRIG, OPT_CONTACT };
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"lang", required_argument, NULL, CLI_OPT_LANG},
-		{"json", no_argument, NULL, CLI_OPT_JSON},       {"states", required_argument, NULL, OPT_STATES},
-		{"min-severity", required_argument, NULL, OPT_SEV}, {"triggers", required_argument, NULL, OPT_TRIG},
-		{"contact", required_argument, NULL, OPT_CONTACT}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"lang", required_argument, NULL, CLI_OPT_LANG},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"states", required_argument, NULL, OPT_STATES},
+	    {"min-severity", required_argument, NULL, OPT_SEV},
+	    {"triggers", required_argument, NULL, OPT_TRIG},
+	    {"contact", required_argument, NULL, OPT_CONTACT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *states = NULL, *trig = NULL, *contact = NULL;
 	struct cli_args args = {0};
@@ -489,9 +522,11 @@ int cli_cmd_subscribe(struct cli_ctx *ctx, int argc, char **argv)
 	if ((rc = cli_check_states("subscribe", states)) != 0)
 		return rc;
 	if (trig != NULL && tj_triggers_parse(trig, &mask, bad) != 0)
-		return cli_usage_err("subscribe", "'%s' is not a trigger; use T1 to T7, e.g. --triggers T1,T3", bad);
+		return cli_usage_err("subscribe",
+		                     "'%s' is not a trigger; use T1 to T7, e.g. --triggers T1,T3", bad);
 	if (contact != NULL && (strlen(contact) != 64 || strspn(contact, "0123456789abcdefABCDEF") != 64))
-		return cli_usage_err("subscribe", "--contact must be a public key: 64 hex digits (`tejido id`)");
+		return cli_usage_err("subscribe",
+		                     "--contact must be a public key: 64 hex digits (`tejido id`)");
 	if (cli_resolve_datadir(ctx, NULL) != 0)
 		return CLI_FAIL;
 	cli_args_str(&args, "states", states);
@@ -504,8 +539,8 @@ int cli_cmd_subscribe(struct cli_ctx *ctx, int argc, char **argv)
 	if (rc == CLI_OK && ctx->json)
 		rc = cli_print_json(doc);
 	else if (rc == CLI_OK)
-		printf("subscribed: states %s, severity >= %lu, triggers %s\n", states != NULL ? states : "all", sev,
-		       trig != NULL ? trig : "T1-T7");
+		printf("subscribed: states %s, severity >= %lu, triggers %s\n",
+		       states != NULL ? states : "all", sev, trig != NULL ? trig : "T1-T7");
 	cJSON_Delete(doc);
 	cli_conn_close(&c);
 	return rc;

@@ -1,4 +1,5 @@
-/* What `alerts`, `alert`, `subscribe`, `query` and `stats` share: requests of string arguments, JSON replies. */
+/* What `alerts`, `alert`, `subscribe`, `query` and `stats` share: requests of string arguments, JSON replies.
+ */
 #ifndef TJ_CLI_ALERT_H
 #define TJ_CLI_ALERT_H
 
@@ -27,7 +28,7 @@ void cli_args_bool(struct cli_args *args, const char *key, int val);
  * extra_key when given. Prints any failure; returns a CLI exit code.
  */
 int cli_json_call(struct cli_conn *c, const struct cli_ctx *ctx, const char *op, const struct cli_args *args,
-		  const char *extra_key, uint64_t *extra, cJSON **doc);
+                  const char *extra_key, uint64_t *extra, cJSON **doc);
 
 /* Usage checks shared by the commands: 0 or CLI_USAGE (message printed). */
 int cli_check_states(const char *cmd, const char *list);

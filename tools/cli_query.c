@@ -41,7 +41,8 @@ static void cli__query_usage(void)
 /* The item of a JSON incident (the node's output form, accepted as input). */
 static int cli__item_from_json(const cJSON *j, struct cli_item *it)
 {
-	const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id"), *author = cJSON_GetObjectItemCaseSensitive(j, "author");
+	const cJSON *id = cJSON_GetObjectItemCaseSensitive(j, "id"),
+	            *author = cJSON_GetObjectItemCaseSensitive(j, "author");
 	struct tj_incident_case *kase = NULL;
 	struct tj_verr verr;
 	char *text = cJSON_PrintUnformatted(j);
@@ -54,7 +55,8 @@ static int cli__item_from_json(const cJSON *j, struct cli_item *it)
 	free(text);
 	tj_incident_case_free(kase);
 	if (rc != 0 || !cJSON_IsString(id) || !cJSON_IsString(author) || strlen(id->valuestring) != 64 ||
-	    tj_unhex(id->valuestring, it->meta.id, 32) != 0 || tj_unhex(author->valuestring, it->meta.author, 32) != 0)
+	    tj_unhex(id->valuestring, it->meta.id, 32) != 0 ||
+	    tj_unhex(author->valuestring, it->meta.author, 32) != 0)
 		return -1;
 	it->severity = it->sum->severity;
 	return 0;
@@ -136,10 +138,14 @@ int cli_cmd_query(struct cli_ctx *ctx, int argc, char **argv)
 	int opt, rc;
 
 	static const struct option fixed[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"lang", required_argument, NULL, CLI_OPT_LANG},
-		{"json", no_argument, NULL, CLI_OPT_JSON},       {"since", required_argument, NULL, OPT_SINCE},
-		{"until", required_argument, NULL, OPT_UNTIL},   {"limit", required_argument, NULL, OPT_LIMIT},
-		{"all", no_argument, NULL, OPT_ALL},             {"help", no_argument, NULL, 'h'},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"lang", required_argument, NULL, CLI_OPT_LANG},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"since", required_argument, NULL, OPT_SINCE},
+	    {"until", required_argument, NULL, OPT_UNTIL},
+	    {"limit", required_argument, NULL, OPT_LIMIT},
+	    {"all", no_argument, NULL, OPT_ALL},
+	    {"help", no_argument, NULL, 'h'},
 	};
 	for (; k < sizeof(fixed) / sizeof(fixed[0]); k++)
 		opts[k] = fixed[k];
@@ -166,7 +172,8 @@ int cli_cmd_query(struct cli_ctx *ctx, int argc, char **argv)
 			limit = CLI_QUERY_LIMIT_MAX;
 		} else if (opt == OPT_LIMIT) {
 			limit = strtoull(optarg, &end, 10);
-			if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || limit == 0 || limit > CLI_QUERY_LIMIT_MAX)
+			if (optarg[0] < '0' || optarg[0] > '9' || *end != '\0' || limit == 0 ||
+			    limit > CLI_QUERY_LIMIT_MAX)
 				return cli_usage_err("query", "--limit must be 1 to %u", CLI_QUERY_LIMIT_MAX);
 		} else if (cli_common_opt(ctx, opt, optarg) != 0) {
 			return cli_usage_err("query", "bad option");
@@ -178,10 +185,12 @@ int cli_cmd_query(struct cli_ctx *ctx, int argc, char **argv)
 		if (vals[i] == NULL)
 			continue;
 		if (tj_query_term_parse(f[i].name, vals[i], &term, bad) != 0)
-			return cli_usage_err("query", "'%s' is not a code of --%s (see `tejido vocab`)", bad, names[i]);
+			return cli_usage_err("query", "'%s' is not a code of --%s (see `tejido vocab`)", bad,
+			                     names[i]);
 		cli_args_str(&args, f[i].name, vals[i]);
 	}
-	if ((rc = cli_check_date("query", "--since", since)) != 0 || (rc = cli_check_date("query", "--until", until)) != 0 ||
+	if ((rc = cli_check_date("query", "--since", since)) != 0 ||
+	    (rc = cli_check_date("query", "--until", until)) != 0 ||
 	    (rc = cli_check_range("query", since, until)) != 0)
 		return rc;
 	cli_args_str(&args, "since", since);

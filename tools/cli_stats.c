@@ -12,15 +12,15 @@
 #include "tj_stats.h"
 
 static const char cli__stats_usage[] =
-	"usage: tejido stats --by DIM[,DIM] [--state NN] [--from YYYY-MM] [--to YYYY-MM]\n"
-	"                    [--per-100k] [--format table|csv|json] [--lang es|en]\n\n"
-	"Counts incidents, acts and victims this node can read, by one or two of:\n"
-	"  gender, aggressor_type, aggressor_level, state, month, act_type, cause,\n"
-	"  protection, failed (the protection measure that failed)\n"
-	"Cells counting 1 to 4 are suppressed (shown as <5, \"suppressed\" in CSV, and\n"
-	"{\"suppressed\": true} in JSON). --per-100k adds rates per 100,000 inhabitants\n"
-	"(INEGI 2020; women or men when the cell is of that gender). No totals are shown:\n"
-	"they would let a reader recover a suppressed cell.\n";
+    "usage: tejido stats --by DIM[,DIM] [--state NN] [--from YYYY-MM] [--to YYYY-MM]\n"
+    "                    [--per-100k] [--format table|csv|json] [--lang es|en]\n\n"
+    "Counts incidents, acts and victims this node can read, by one or two of:\n"
+    "  gender, aggressor_type, aggressor_level, state, month, act_type, cause,\n"
+    "  protection, failed (the protection measure that failed)\n"
+    "Cells counting 1 to 4 are suppressed (shown as <5, \"suppressed\" in CSV, and\n"
+    "{\"suppressed\": true} in JSON). --per-100k adds rates per 100,000 inhabitants\n"
+    "(INEGI 2020; women or men when the cell is of that gender). No totals are shown:\n"
+    "they would let a reader recover a suppressed cell.\n";
 
 static const char *const cli__units[] = {"incidents", "acts", "victims"};
 
@@ -83,7 +83,8 @@ static void cli__csv(const cJSON *doc, bool per_100k)
 	{
 		printf("%s,%s_label,", d->valuestring, d->valuestring);
 	}
-	printf("incidents,acts,victims%s\n", per_100k ? ",incidents_per_100k,acts_per_100k,victims_per_100k" : "");
+	printf("incidents,acts,victims%s\n",
+	       per_100k ? ",incidents_per_100k,acts_per_100k,victims_per_100k" : "");
 	cJSON_ArrayForEach(cell, cJSON_GetObjectItemCaseSensitive(doc, "cells"))
 	{
 		cJSON_ArrayForEach(d, by)
@@ -109,7 +110,8 @@ static void cli__csv(const cJSON *doc, bool per_100k)
 static void cli__table(const cJSON *doc, bool per_100k, enum tj_lang lang)
 {
 	static const char *const es_units[] = {"INCIDENTES", "ACTOS", "VÍCTIMAS"}, *const en_units[] = {
-		"INCIDENTS", "ACTS", "VICTIMS"};
+	                                                                               "INCIDENTS", "ACTS",
+	                                                                               "VICTIMS"};
 	const cJSON *by = cJSON_GetObjectItemCaseSensitive(doc, "by"), *d, *cell;
 	char key[48], text[32];
 
@@ -124,7 +126,8 @@ static void cli__table(const cJSON *doc, bool per_100k, enum tj_lang lang)
 	for (int u = 0; u < 3; u++)
 		printf("%11s", lang == TJ_LANG_ES ? es_units[u] : en_units[u]);
 	if (per_100k)
-		printf("  %s", lang == TJ_LANG_ES ? "TASAS POR 100 MIL (inc./actos/víct.)" : "RATES PER 100K (inc./acts/vict.)");
+		printf("  %s", lang == TJ_LANG_ES ? "TASAS POR 100 MIL (inc./actos/víct.)"
+		                                  : "RATES PER 100K (inc./acts/vict.)");
 	putchar('\n');
 	cJSON_ArrayForEach(cell, cJSON_GetObjectItemCaseSensitive(doc, "cells"))
 	{
@@ -149,12 +152,17 @@ int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
 {
 	enum { OPT_BY = CLI_OPT_FIRST_FREE, OPT_STATE, OPT_FROM, OPT_TO, OPT_RATE, OPT_FORMAT };
 	static const struct option opts[] = {
-		{"data", required_argument, NULL, CLI_OPT_DATA}, {"lang", required_argument, NULL, CLI_OPT_LANG},
-		{"json", no_argument, NULL, CLI_OPT_JSON},       {"by", required_argument, NULL, OPT_BY},
-		{"state", required_argument, NULL, OPT_STATE},   {"from", required_argument, NULL, OPT_FROM},
-		{"to", required_argument, NULL, OPT_TO},         {"per-100k", no_argument, NULL, OPT_RATE},
-		{"format", required_argument, NULL, OPT_FORMAT}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"data", required_argument, NULL, CLI_OPT_DATA},
+	    {"lang", required_argument, NULL, CLI_OPT_LANG},
+	    {"json", no_argument, NULL, CLI_OPT_JSON},
+	    {"by", required_argument, NULL, OPT_BY},
+	    {"state", required_argument, NULL, OPT_STATE},
+	    {"from", required_argument, NULL, OPT_FROM},
+	    {"to", required_argument, NULL, OPT_TO},
+	    {"per-100k", no_argument, NULL, OPT_RATE},
+	    {"format", required_argument, NULL, OPT_FORMAT},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *by = NULL, *state = NULL, *from = NULL, *to = NULL, *format = "table";
 	struct tj_stats_query q;
@@ -171,12 +179,24 @@ int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
 		case 'h':
 			fputs(cli__stats_usage, stdout);
 			return CLI_OK;
-		case OPT_BY: by = optarg; break;
-		case OPT_STATE: state = optarg; break;
-		case OPT_FROM: from = optarg; break;
-		case OPT_TO: to = optarg; break;
-		case OPT_RATE: per_100k = true; break;
-		case OPT_FORMAT: format = optarg; break;
+		case OPT_BY:
+			by = optarg;
+			break;
+		case OPT_STATE:
+			state = optarg;
+			break;
+		case OPT_FROM:
+			from = optarg;
+			break;
+		case OPT_TO:
+			to = optarg;
+			break;
+		case OPT_RATE:
+			per_100k = true;
+			break;
+		case OPT_FORMAT:
+			format = optarg;
+			break;
 		default:
 			if (cli_common_opt(ctx, opt, optarg) != 0)
 				return cli_usage_err("stats", "bad option");
@@ -188,12 +208,14 @@ int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_err("stats", "unexpected argument '%s'", argv[optind]);
 	memset(&q, 0, sizeof(q));
 	if (by == NULL || tj_stats_dims_parse(by, &q, bad) != 0)
-		return cli_usage_err("stats", "--by needs one or two different dimensions%s%s%s", by != NULL ? " ('" : "",
-				     by != NULL ? bad : "", by != NULL ? "' is not one)" : "");
+		return cli_usage_err("stats", "--by needs one or two different dimensions%s%s%s",
+		                     by != NULL ? " ('" : "", by != NULL ? bad : "",
+		                     by != NULL ? "' is not one)" : "");
 	if (state != NULL && tj_inegi_state(state) == NULL)
-		return cli_usage_err("stats", "'%s' is not an INEGI state code (01 to 32; `tejido vocab state`)", state);
-	if ((rc = cli_check_date("stats", "--from", from)) != 0 || (rc = cli_check_date("stats", "--to", to)) != 0 ||
-	    (rc = cli_check_range("stats", from, to)) != 0)
+		return cli_usage_err(
+		    "stats", "'%s' is not an INEGI state code (01 to 32; `tejido vocab state`)", state);
+	if ((rc = cli_check_date("stats", "--from", from)) != 0 ||
+	    (rc = cli_check_date("stats", "--to", to)) != 0 || (rc = cli_check_range("stats", from, to)) != 0)
 		return rc;
 	if (strcmp(format, "table") != 0 && strcmp(format, "csv") != 0 && strcmp(format, "json") != 0)
 		return cli_usage_err("stats", "--format must be table, csv or json");

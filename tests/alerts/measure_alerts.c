@@ -24,16 +24,17 @@ static double ma_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static const char *const ma_munis[] = {"20067", "20001", "20190", "12001", "12029", "07101", "07078",
-				       "08019", "09007", "30087", "15106", "16053"};
-static const char *const ma_acts[] = {"harassment", "threat", "death_threat", "surveillance", "killing",
-				      "disappearance", "defamation", "raid"};
+static const char *const ma_munis[] = {"20067", "20001", "20190", "12001", "12029", "07101",
+                                       "07078", "08019", "09007", "30087", "15106", "16053"};
+static const char *const ma_acts[] = {"harassment", "threat",        "death_threat", "surveillance",
+                                      "killing",    "disappearance", "defamation",   "raid"};
 static const char *const ma_aggs[] = {"municipal_police", "state_police", "armed_forces", "organized_crime",
-				      "company"};
+                                      "company"};
 static const char *const ma_genders[] = {"woman", "man", "non_binary"};
 
 /* One batch of generated incidents as canonical bodies. */
-static int ma_batch(struct tj_node *n, uint32_t *x, int first, int count, uint8_t (*bodies)[2048], size_t *lens)
+static int ma_batch(struct tj_node *n, uint32_t *x, int first, int count, uint8_t (*bodies)[2048],
+                    size_t *lens)
 {
 	struct tj_add_item items[MA_BATCH];
 	char json[4096], date[11], ref[24], state[3];
@@ -48,12 +49,16 @@ static int ma_batch(struct tj_node *n, uint32_t *x, int first, int count, uint8_
 		memcpy(state, mun, 2);
 		state[2] = '\0';
 		snprintf(date, sizeof(date), "20%02u-%02u-%02u", 20 + (*x >> 12) % 7, 1 + (*x >> 16) % 10,
-			 1 + (*x >> 20) % 28);
+		         1 + (*x >> 20) % 28);
 		snprintf(ref, sizeof(ref), "m-%u", (*x >> 4) % 40000); /* some victims come back: T4 */
-		ta_json(&(struct ta_inc){.date = date, .state = state, .mun = mun, .ref = ref,
-					 .act = ma_acts[(*x >> 24) % 8], .agg = ma_aggs[(*x >> 27) % 5],
-					 .gender = ma_genders[(*x >> 29) % 3]},
-			json, sizeof(json));
+		ta_json(&(struct ta_inc){.date = date,
+		                         .state = state,
+		                         .mun = mun,
+		                         .ref = ref,
+		                         .act = ma_acts[(*x >> 24) % 8],
+		                         .agg = ma_aggs[(*x >> 27) % 5],
+		                         .gender = ma_genders[(*x >> 29) % 3]},
+		        json, sizeof(json));
 		if (tj_incident_from_json(json, strlen(json), TJ_LANG_EN, 0, &s, &c, &verr) != 0 ||
 		    tj_incident_summary_encode(s, bodies[i], 2048, &lens[i]) != 0) {
 			fprintf(stderr, "generator: %s\n", verr.message);

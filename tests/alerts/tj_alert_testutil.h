@@ -53,7 +53,7 @@ static inline void ta_node_close(struct tj_node *n, const char *dir)
 static inline const char *ta__category(const char *type)
 {
 	static const char *const non_state[] = {"organized_crime", "company", "private_security",
-						"community_individual"};
+	                                        "community_individual"};
 	if (strcmp(type, "unknown") == 0)
 		return "unidentified";
 	for (size_t i = 0; i < 4; i++)
@@ -72,30 +72,33 @@ static inline size_t ta_json(const struct ta_inc *x, char *json, size_t cap)
 		snprintf(residence, sizeof(residence), "\"residence\": {\"state\": \"%s\"},", x->res_state);
 	if (x->ref2 != NULL) {
 		snprintf(victim2, sizeof(victim2),
-			 ", {\"ref\": \"%s\", \"unit\": \"individual\", \"role\": \"journalist\", \"gender\": \"man\","
-			 " \"age_band\": \"30_44\"}",
-			 x->ref2);
+		         ", {\"ref\": \"%s\", \"unit\": \"individual\", \"role\": \"journalist\", "
+		         "\"gender\": \"man\","
+		         " \"age_band\": \"30_44\"}",
+		         x->ref2);
 		snprintf(act2, sizeof(act2), ", {\"type\": \"%s\", \"victim\": 1, \"aggressor\": 0}",
-			 x->act != NULL ? x->act : "death_threat");
+		         x->act != NULL ? x->act : "death_threat");
 	}
 	if (strcmp(prot, "none") != 0)
-		snprintf(measures, sizeof(measures), ", \"measures\": [\"panic_button\"], \"failed\": [\"panic_button\"]");
+		snprintf(measures, sizeof(measures),
+		         ", \"measures\": [\"panic_button\"], \"failed\": [\"panic_button\"]");
 	return (size_t)snprintf(
-		json, cap,
-		"{\"occurred\": {\"start\": \"%s\", \"precision\": \"day\"},"
-		" \"location\": {\"state\": \"%s\"%s%s%s, \"place_type\": \"home\"}, %s"
-		" \"victims\": [{\"ref\": \"%s\", \"unit\": \"individual\", \"role\": \"%s\", \"gender\": \"%s\","
-		" \"age_band\": \"30_44\", \"defended_causes\": [\"%s\"]}%s],"
-		" \"aggressors\": [{\"category\": \"%s\", \"type\": \"%s\", \"involvement\": \"direct\"}],"
-		" \"acts\": [{\"type\": \"%s\", \"victim\": 0, \"aggressor\": 0}%s],"
-		" \"protection\": {\"status\": \"%s\"%s},"
-		" \"source\": {\"type\": \"victim_testimony\", \"reliability\": \"usually_reliable\"},"
-		" \"verification\": \"confirmed\"}",
-		x->date, x->state != NULL ? x->state : "20", x->mun == NULL || x->mun[0] != '\0' ? ", \"municipality\": \"" : "",
-		x->mun == NULL ? "20067" : x->mun, x->mun == NULL || x->mun[0] != '\0' ? "\"" : "", residence,
-		x->ref != NULL ? x->ref : "v-1", x->role != NULL ? x->role : "defender",
-		x->gender != NULL ? x->gender : "woman", x->cause != NULL ? x->cause : "land_territory", victim2,
-		ta__category(agg), agg, x->act != NULL ? x->act : "death_threat", act2, prot, measures);
+	    json, cap,
+	    "{\"occurred\": {\"start\": \"%s\", \"precision\": \"day\"},"
+	    " \"location\": {\"state\": \"%s\"%s%s%s, \"place_type\": \"home\"}, %s"
+	    " \"victims\": [{\"ref\": \"%s\", \"unit\": \"individual\", \"role\": \"%s\", \"gender\": \"%s\","
+	    " \"age_band\": \"30_44\", \"defended_causes\": [\"%s\"]}%s],"
+	    " \"aggressors\": [{\"category\": \"%s\", \"type\": \"%s\", \"involvement\": \"direct\"}],"
+	    " \"acts\": [{\"type\": \"%s\", \"victim\": 0, \"aggressor\": 0}%s],"
+	    " \"protection\": {\"status\": \"%s\"%s},"
+	    " \"source\": {\"type\": \"victim_testimony\", \"reliability\": \"usually_reliable\"},"
+	    " \"verification\": \"confirmed\"}",
+	    x->date, x->state != NULL ? x->state : "20",
+	    x->mun == NULL || x->mun[0] != '\0' ? ", \"municipality\": \"" : "",
+	    x->mun == NULL ? "20067" : x->mun, x->mun == NULL || x->mun[0] != '\0' ? "\"" : "", residence,
+	    x->ref != NULL ? x->ref : "v-1", x->role != NULL ? x->role : "defender",
+	    x->gender != NULL ? x->gender : "woman", x->cause != NULL ? x->cause : "land_territory", victim2,
+	    ta__category(agg), agg, x->act != NULL ? x->act : "death_threat", act2, prot, measures);
 }
 
 /* Adds x through tj_node_add (so alerts are evaluated); aborts if refused. */

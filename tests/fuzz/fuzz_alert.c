@@ -15,9 +15,10 @@
 
 static void tj__fuzz_ctl(const uint8_t *data, size_t size)
 {
-	static const struct tj_mp_limits lim = {.max_depth = 4, .max_items = 4096, .max_str = 65536, .canonical = false};
+	static const struct tj_mp_limits lim = {
+	    .max_depth = 4, .max_items = 4096, .max_str = 65536, .canonical = false};
 	int (*const ops[])(struct tj_node *, const uint8_t *, size_t, struct tj_ctl_reply *) = {
-		tj_alert_ctl_list, tj_alert_ctl_respond, tj_alert_ctl_subscribe, tj_query_ctl, tj_stats_ctl};
+	    tj_alert_ctl_list, tj_alert_ctl_respond, tj_alert_ctl_subscribe, tj_query_ctl, tj_stats_ctl};
 	size_t used = 0;
 
 	if (tj_mp_check(data, size, &lim, true, &used) != 0 || size == 0 || (data[0] & 0xf0) != 0x80)

@@ -86,7 +86,10 @@ static void test_t2_protection(void **state)
 	struct ta_list *l;
 
 	(void)state;
-	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "harassment", .prot = "federal_mechanism", .ref = "a"}, p);
+	ta_add(n,
+	       &(struct ta_inc){
+	           .date = "2026-03-01", .act = "harassment", .prot = "federal_mechanism", .ref = "a"},
+	       p);
 	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "harassment", .ref = "b"}, q);
 	l = ta_alerts(n, TJ_T2_PROTECTED);
 	assert_int_equal(l->n, 1);
@@ -105,9 +108,12 @@ static void test_t3_cluster(void **state)
 
 	(void)state;
 	/* 14 days from first to last in 20067: fires. */
-	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .mun = "20067", .act = "harassment", .ref = "a"}, a[0]);
-	ta_add(n, &(struct ta_inc){.date = "2026-03-15", .mun = "20067", .act = "harassment", .ref = "b"}, a[2]);
-	ta_add(n, &(struct ta_inc){.date = "2026-03-08", .mun = "20067", .act = "harassment", .ref = "c"}, a[1]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .mun = "20067", .act = "harassment", .ref = "a"},
+	       a[0]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-15", .mun = "20067", .act = "harassment", .ref = "b"},
+	       a[2]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-08", .mun = "20067", .act = "harassment", .ref = "c"},
+	       a[1]);
 	/* 15 days in 20001: no. */
 	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .mun = "20001", .act = "harassment", .ref = "d"}, x);
 	ta_add(n, &(struct ta_inc){.date = "2026-03-08", .mun = "20001", .act = "harassment", .ref = "e"}, x);
@@ -135,12 +141,18 @@ static void test_t4_escalation(void **state)
 
 	(void)state;
 	/* Jan 10 -> Apr 10 is 90 days: fires. Jan 10 -> Apr 11 (91): no. Two refs: no. */
-	ta_add(n, &(struct ta_inc){.date = "2026-04-10", .ref = "esc", .act = "harassment", .mun = "20001"}, e2);
-	ta_add(n, &(struct ta_inc){.date = "2026-01-10", .ref = "esc", .act = "harassment", .mun = "20002"}, e1);
-	ta_add(n, &(struct ta_inc){.date = "2026-01-10", .ref = "far", .act = "harassment", .mun = "20003"}, x);
-	ta_add(n, &(struct ta_inc){.date = "2026-04-11", .ref = "far", .act = "harassment", .mun = "20004"}, x);
-	ta_add(n, &(struct ta_inc){.date = "2026-06-01", .ref = "one", .act = "harassment", .mun = "20005"}, x);
-	ta_add(n, &(struct ta_inc){.date = "2026-06-01", .ref = "two", .act = "harassment", .mun = "20006"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-04-10", .ref = "esc", .act = "harassment", .mun = "20001"},
+	       e2);
+	ta_add(n, &(struct ta_inc){.date = "2026-01-10", .ref = "esc", .act = "harassment", .mun = "20002"},
+	       e1);
+	ta_add(n, &(struct ta_inc){.date = "2026-01-10", .ref = "far", .act = "harassment", .mun = "20003"},
+	       x);
+	ta_add(n, &(struct ta_inc){.date = "2026-04-11", .ref = "far", .act = "harassment", .mun = "20004"},
+	       x);
+	ta_add(n, &(struct ta_inc){.date = "2026-06-01", .ref = "one", .act = "harassment", .mun = "20005"},
+	       x);
+	ta_add(n, &(struct ta_inc){.date = "2026-06-01", .ref = "two", .act = "harassment", .mun = "20006"},
+	       x);
 	l = ta_alerts(n, TJ_T4_ESCALATION);
 	assert_int_equal(l->n, 1);
 	assert_int_equal(l->a[0].n_incidents, 2);
@@ -159,23 +171,61 @@ static void test_t5_pattern(void **state)
 
 	(void)state;
 	/* Municipal police in Oaxaca against two victims 30 days apart: fires. */
-	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .ref = "p1", .act = "harassment", .mun = "20001"}, p1);
-	ta_add(n, &(struct ta_inc){.date = "2026-05-31", .ref = "p2", .act = "harassment", .mun = "20002"}, p2);
+	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .ref = "p1", .act = "harassment", .mun = "20001"},
+	       p1);
+	ta_add(n, &(struct ta_inc){.date = "2026-05-31", .ref = "p2", .act = "harassment", .mun = "20002"},
+	       p2);
 	/* Organized crime in Guerrero, 31 days apart: no. */
-	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .state = "12", .mun = "", .ref = "q1", .act = "harassment",
-				   .agg = "organized_crime"}, x);
-	ta_add(n, &(struct ta_inc){.date = "2026-06-01", .state = "12", .mun = "", .ref = "q2", .act = "harassment",
-				   .agg = "organized_crime"}, x);
+	ta_add(n,
+	       &(struct ta_inc){.date = "2026-05-01",
+	                        .state = "12",
+	                        .mun = "",
+	                        .ref = "q1",
+	                        .act = "harassment",
+	                        .agg = "organized_crime"},
+	       x);
+	ta_add(n,
+	       &(struct ta_inc){.date = "2026-06-01",
+	                        .state = "12",
+	                        .mun = "",
+	                        .ref = "q2",
+	                        .act = "harassment",
+	                        .agg = "organized_crime"},
+	       x);
 	/* Armed forces once in Mexico State and once in Michoacán: no. */
-	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .state = "15", .mun = "", .ref = "q3", .act = "harassment",
-				   .agg = "armed_forces"}, x);
-	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .state = "16", .mun = "", .ref = "q4", .act = "harassment",
-				   .agg = "armed_forces"}, x);
+	ta_add(n,
+	       &(struct ta_inc){.date = "2026-05-01",
+	                        .state = "15",
+	                        .mun = "",
+	                        .ref = "q3",
+	                        .act = "harassment",
+	                        .agg = "armed_forces"},
+	       x);
+	ta_add(n,
+	       &(struct ta_inc){.date = "2026-05-01",
+	                        .state = "16",
+	                        .mun = "",
+	                        .ref = "q4",
+	                        .act = "harassment",
+	                        .agg = "armed_forces"},
+	       x);
 	/* A company twice against the same victim: one victim, no T5. */
-	ta_add(n, &(struct ta_inc){.date = "2026-05-01", .state = "14", .mun = "", .ref = "r1", .act = "harassment",
-				   .agg = "company"}, x);
-	ta_add(n, &(struct ta_inc){.date = "2026-05-02", .state = "14", .mun = "", .ref = "r1", .act = "harassment",
-				   .agg = "company"}, x);
+	ta_add(n,
+	       &(struct ta_inc){.date = "2026-05-01",
+	                        .state = "14",
+	                        .mun = "",
+	                        .ref = "r1",
+	                        .act = "harassment",
+	                        .agg = "company"},
+	       x);
+	ta_add(n,
+	       &(struct ta_inc){.date = "2026-05-02",
+	                        .state = "14",
+	                        .mun = "",
+	                        .ref = "r1",
+	                        .act = "harassment",
+	                        .agg = "company"},
+	       x);
 	l = ta_alerts(n, TJ_T5_PATTERN);
 	assert_int_equal(l->n, 1);
 	assert_int_equal(l->a[0].n_incidents, 2);
@@ -185,8 +235,15 @@ static void test_t5_pattern(void **state)
 	assert_int_equal(l->a[0].priority, TJ_PRIO_MEDIUM);
 	free(l);
 	/* One incident with two victims is two victims. */
-	ta_add(n, &(struct ta_inc){.date = "2026-07-01", .state = "07", .mun = "", .ref = "s1", .ref2 = "s2",
-				   .act = "harassment", .agg = "private_security"}, x);
+	ta_add(n,
+	       &(struct ta_inc){.date = "2026-07-01",
+	                        .state = "07",
+	                        .mun = "",
+	                        .ref = "s1",
+	                        .ref2 = "s2",
+	                        .act = "harassment",
+	                        .agg = "private_security"},
+	       x);
 	l = ta_alerts(n, TJ_T5_PATTERN);
 	assert_int_equal(l->n, 2);
 	free(l);
@@ -201,8 +258,10 @@ static void test_t6_displacement(void **state)
 	struct ta_list *l;
 
 	(void)state;
-	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .res_state = "12", .act = "harassment", .ref = "a"}, d);
-	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .res_state = "20", .act = "harassment", .ref = "b"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .res_state = "12", .act = "harassment", .ref = "a"},
+	       d);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .res_state = "20", .act = "harassment", .ref = "b"},
+	       x);
 	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "harassment", .ref = "c"}, x);
 	l = ta_alerts(n, TJ_T6_DISPLACED);
 	assert_int_equal(l->n, 1);
@@ -279,7 +338,8 @@ static void test_ack_records(void **state)
 	assert_int_equal(l->n, 1);
 	assert_int_equal(l->a[0].priority, TJ_PRIO_CRITICAL);
 	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_ACK, l->a[0].id, "bogus", rec), TJ_ESCHEMA);
-	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_RESOLVE, l->a[0].id, "responding", rec), TJ_ESCHEMA);
+	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_RESOLVE, l->a[0].id, "responding", rec),
+	                 TJ_ESCHEMA);
 	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_ACK, bogus, "responding", rec), TJ_ENOTFOUND);
 	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_ACK, l->a[0].id, "responding", rec), 0);
 	/* The acknowledgement is a record of ours, of its kind, in the store. */
@@ -348,18 +408,33 @@ static void ta_assert_same(struct ta_list *x, struct ta_list *y)
 static void test_order_independent(void **state)
 {
 	static const size_t orders[3][10] = {
-		{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, {4, 0, 9, 2, 7, 5, 1, 8, 3, 6}};
+	    {0, 1, 2, 3, 4, 5, 6, 7, 8, 9}, {9, 8, 7, 6, 5, 4, 3, 2, 1, 0}, {4, 0, 9, 2, 7, 5, 1, 8, 3, 6}};
 	static const struct ta_inc incs[10] = {
-		{.date = "2026-03-01", .mun = "20067", .ref = "a", .act = "harassment"},
-		{.date = "2026-03-05", .mun = "20067", .ref = "b", .act = "threat"},
-		{.date = "2026-03-09", .mun = "20067", .ref = "a", .act = "death_threat"},
-		{.date = "2026-03-12", .mun = "20067", .ref = "c", .act = "harassment"},
-		{.date = "2026-03-20", .mun = "20067", .ref = "d", .act = "disappearance"},
-		{.date = "2026-04-02", .mun = "20001", .ref = "a", .act = "raid", .prot = "state_mechanism"},
-		{.date = "2026-04-02", .mun = "20001", .ref = "e", .act = "raid", .res_state = "12"},
-		{.date = "2026-02-01", .state = "12", .mun = "", .ref = "f", .act = "threat", .agg = "organized_crime"},
-		{.date = "2026-02-20", .state = "12", .mun = "", .ref = "g", .act = "threat", .agg = "organized_crime"},
-		{.date = "2026-02-25", .state = "12", .mun = "", .ref = "f", .act = "killing", .agg = "organized_crime"},
+	    {.date = "2026-03-01", .mun = "20067", .ref = "a", .act = "harassment"},
+	    {.date = "2026-03-05", .mun = "20067", .ref = "b", .act = "threat"},
+	    {.date = "2026-03-09", .mun = "20067", .ref = "a", .act = "death_threat"},
+	    {.date = "2026-03-12", .mun = "20067", .ref = "c", .act = "harassment"},
+	    {.date = "2026-03-20", .mun = "20067", .ref = "d", .act = "disappearance"},
+	    {.date = "2026-04-02", .mun = "20001", .ref = "a", .act = "raid", .prot = "state_mechanism"},
+	    {.date = "2026-04-02", .mun = "20001", .ref = "e", .act = "raid", .res_state = "12"},
+	    {.date = "2026-02-01",
+	     .state = "12",
+	     .mun = "",
+	     .ref = "f",
+	     .act = "threat",
+	     .agg = "organized_crime"},
+	    {.date = "2026-02-20",
+	     .state = "12",
+	     .mun = "",
+	     .ref = "g",
+	     .act = "threat",
+	     .agg = "organized_crime"},
+	    {.date = "2026-02-25",
+	     .state = "12",
+	     .mun = "",
+	     .ref = "f",
+	     .act = "killing",
+	     .agg = "organized_crime"},
 	};
 	char dir[64];
 	struct tj_node *n = ta_node_open(dir);
@@ -380,7 +455,8 @@ static void test_order_independent(void **state)
 	for (size_t o = 0; o < 3; o++) {
 		ta_drop_derived(n);
 		for (size_t i = 0; i < 10; i++)
-			assert_int_equal(tj_alert_after_store(n, (const uint8_t(*)[32])ids[orders[o][i]], 1), 0);
+			assert_int_equal(tj_alert_after_store(n, (const uint8_t(*)[32])ids[orders[o][i]], 1),
+			                 0);
 		again = ta_alerts(n, 0);
 		ta_assert_same(first, again);
 		free(again);
@@ -446,17 +522,17 @@ static void test_ack_body(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_codes),
-		cmocka_unit_test(test_ack_body),
-		cmocka_unit_test(test_t1_severity),
-		cmocka_unit_test(test_t2_protection),
-		cmocka_unit_test(test_t3_cluster),
-		cmocka_unit_test(test_t4_escalation),
-		cmocka_unit_test(test_t5_pattern),
-		cmocka_unit_test(test_t6_displacement),
-		cmocka_unit_test(test_t7_ongoing_reraise_resolve),
-		cmocka_unit_test(test_ack_records),
-		cmocka_unit_test(test_order_independent),
+	    cmocka_unit_test(test_codes),
+	    cmocka_unit_test(test_ack_body),
+	    cmocka_unit_test(test_t1_severity),
+	    cmocka_unit_test(test_t2_protection),
+	    cmocka_unit_test(test_t3_cluster),
+	    cmocka_unit_test(test_t4_escalation),
+	    cmocka_unit_test(test_t5_pattern),
+	    cmocka_unit_test(test_t6_displacement),
+	    cmocka_unit_test(test_t7_ongoing_reraise_resolve),
+	    cmocka_unit_test(test_ack_records),
+	    cmocka_unit_test(test_order_independent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,9 +58,15 @@ static int tq_setup(void **state)
 		assert_int_equal(tj_date_parse(d->date, &dt), 0);
 		d->days = tj_date_days(&dt);
 		ta_add(tq_node,
-		       &(struct ta_inc){.date = d->date, .state = d->state, .mun = d->mun, .res_state = d->res,
-					.ref = d->ref, .act = tq_acts[d->act], .agg = tq_aggs[d->agg],
-					.gender = tq_genders[d->gender], .prot = d->prot ? "federal_mechanism" : "none"},
+		       &(struct ta_inc){.date = d->date,
+		                        .state = d->state,
+		                        .mun = d->mun,
+		                        .res_state = d->res,
+		                        .ref = d->ref,
+		                        .act = tq_acts[d->act],
+		                        .agg = tq_aggs[d->agg],
+		                        .gender = tq_genders[d->gender],
+		                        .prot = d->prot ? "federal_mechanism" : "none"},
 		       d->id);
 	}
 	return 0;
@@ -129,23 +135,49 @@ static void tq_term(struct tj_query *q, const char *field, const char *codes)
 	assert_int_equal(tj_query_term_parse(field, codes, &q->terms[q->n_terms++], bad), 0);
 }
 
-static bool p_all(const struct tq_inc *d) { (void)d; return true; }
-static bool p_oaxaca(const struct tq_inc *d) { return strcmp(d->state, "20") == 0; }
+static bool p_all(const struct tq_inc *d)
+{
+	(void)d;
+	return true;
+}
+static bool p_oaxaca(const struct tq_inc *d)
+{
+	return strcmp(d->state, "20") == 0;
+}
 static bool p_threats_police(const struct tq_inc *d)
 {
 	return (d->act == 1 || d->act == 2) && d->agg == 0;
 }
-static bool p_women_protected(const struct tq_inc *d) { return d->gender == 0 && d->prot; }
-static bool p_spring(const struct tq_inc *d) { return d->month >= 3 && d->month <= 5; }
-static bool p_muni_since(const struct tq_inc *d) { return strcmp(d->mun, "20067") == 0 && d->month >= 4; }
-static bool p_residence(const struct tq_inc *d) { return d->res != NULL; }
+static bool p_women_protected(const struct tq_inc *d)
+{
+	return d->gender == 0 && d->prot;
+}
+static bool p_spring(const struct tq_inc *d)
+{
+	return d->month >= 3 && d->month <= 5;
+}
+static bool p_muni_since(const struct tq_inc *d)
+{
+	return strcmp(d->mun, "20067") == 0 && d->month >= 4;
+}
+static bool p_residence(const struct tq_inc *d)
+{
+	return d->res != NULL;
+}
 static bool p_sev4(const struct tq_inc *d)
 {
 	int sev = tq_act_sev[d->act] + (d->prot ? 1 : 0);
 	return (sev > 5 ? 5 : sev) == 4;
 }
-static bool p_failed(const struct tq_inc *d) { return d->prot; }
-static bool p_none(const struct tq_inc *d) { (void)d; return false; }
+static bool p_failed(const struct tq_inc *d)
+{
+	return d->prot;
+}
+static bool p_none(const struct tq_inc *d)
+{
+	(void)d;
+	return false;
+}
 
 static void test_query_vs_brute_force(void **state)
 {
@@ -254,9 +286,9 @@ static void test_bad_terms(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_terms),
-		cmocka_unit_test(test_query_vs_brute_force),
-		cmocka_unit_test(test_pages),
+	    cmocka_unit_test(test_bad_terms),
+	    cmocka_unit_test(test_query_vs_brute_force),
+	    cmocka_unit_test(test_pages),
 	};
 	return cmocka_run_group_tests(tests, tq_setup, tq_teardown);
 }

@@ -66,8 +66,14 @@ static int ts_setup(void **state)
 		uint8_t id[32];
 		/* No municipality: these incidents test counting, not T3. */
 		ta_add(ts_node,
-		       &(struct ta_inc){.date = d->date, .state = d->state, .mun = "", .ref = d->ref, .act = d->act,
-					.agg = d->agg, .gender = d->gender, .ref2 = d->second ? d->ref2 : NULL},
+		       &(struct ta_inc){.date = d->date,
+		                        .state = d->state,
+		                        .mun = "",
+		                        .ref = d->ref,
+		                        .act = d->act,
+		                        .agg = d->agg,
+		                        .gender = d->gender,
+		                        .ref2 = d->second ? d->ref2 : NULL},
 		       id);
 	}
 	return 0;
@@ -110,7 +116,8 @@ static const cJSON *ts_cell(const cJSON *doc, const char *d1, const char *a, con
 
 	cJSON_ArrayForEach(cell, cJSON_GetObjectItemCaseSensitive(doc, "cells"))
 	{
-		const cJSON *x = cJSON_GetObjectItemCaseSensitive(cell, d1), *y = cJSON_GetObjectItemCaseSensitive(cell, d2);
+		const cJSON *x = cJSON_GetObjectItemCaseSensitive(cell, d1),
+		            *y = cJSON_GetObjectItemCaseSensitive(cell, d2);
 		if (cJSON_IsString(x) && cJSON_IsString(y) && strcmp(x->valuestring, a) == 0 &&
 		    strcmp(y->valuestring, b) == 0)
 			return cell;
@@ -119,7 +126,8 @@ static const cJSON *ts_cell(const cJSON *doc, const char *d1, const char *a, con
 }
 
 /* Every expected cell is published right (number, or suppressed) and no other cell exists. */
-static void ts_compare(const struct ts_table *t, const cJSON *doc, const char *d1, const char *d2, int *n_suppressed)
+static void ts_compare(const struct ts_table *t, const cJSON *doc, const char *d1, const char *d2,
+                       int *n_suppressed)
 {
 	static const char *const units[3] = {"incidents", "acts", "victims"};
 	int cells = 0;
@@ -136,7 +144,8 @@ static void ts_compare(const struct ts_table *t, const cJSON *doc, const char *d
 				const cJSON *v = cJSON_GetObjectItemCaseSensitive(cell, units[u]);
 				if (t->c[u][i][j] > 0 && t->c[u][i][j] < 5) {
 					assert_true(cJSON_IsObject(v));
-					assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "suppressed")));
+					assert_true(
+					    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(v, "suppressed")));
 					(*n_suppressed)++;
 				} else {
 					assert_true(cJSON_IsNumber(v));
@@ -262,9 +271,10 @@ static void test_cause_and_rates(void **state)
 	rate = cJSON_GetObjectItemCaseSensitive(cell, "victims_per_100k");
 	assert_true(cJSON_IsNumber(rate));
 	assert_true(rate->valuedouble > 0);
-	assert_true(fabs(rate->valuedouble -
-			 (double)t->c[2][ts_idx(t->v1, &t->n1, "20")][ts_idx(t->v2, &t->n2, "land_territory")] *
-				 1e5 / (double)si->pop_total) < 1e-9);
+	assert_true(
+	    fabs(rate->valuedouble -
+	         (double)t->c[2][ts_idx(t->v1, &t->n1, "20")][ts_idx(t->v2, &t->n2, "land_territory")] * 1e5 /
+	             (double)si->pop_total) < 1e-9);
 	cJSON_Delete(doc);
 	free(t);
 }
@@ -312,11 +322,11 @@ static void test_bad_dims(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bad_dims),
-		cmocka_unit_test(test_gender_by_aggressor),
-		cmocka_unit_test(test_month_by_act_filtered),
-		cmocka_unit_test(test_cause_and_rates),
-		cmocka_unit_test(test_rates_by_sex),
+	    cmocka_unit_test(test_bad_dims),
+	    cmocka_unit_test(test_gender_by_aggressor),
+	    cmocka_unit_test(test_month_by_act_filtered),
+	    cmocka_unit_test(test_cause_and_rates),
+	    cmocka_unit_test(test_rates_by_sex),
 	};
 	return cmocka_run_group_tests(tests, ts_setup, ts_teardown);
 }
