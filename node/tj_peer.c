@@ -104,14 +104,13 @@ static void tj__conn_freed(uv_handle_t *h)
 }
 
 /* Schedules the next dial of an address-book entry with backoff and jitter. */
-static void tj__entry_backoff(struct tj_peers *P, struct tj__entry *e)
+static void tj__entry_backoff(struct tj__entry *e)
 {
 	uint32_t b = e->backoff_ms < TJ_PEER_BACKOFF_MIN_MS ? TJ_PEER_BACKOFF_MIN_MS : e->backoff_ms;
 
 	/* Half to the whole backoff: peers that failed together do not redial together. */
 	e->next_dial_ms = tj__mono_ms() + b / 2 + randombytes_uniform(b / 2 + 1);
 	e->backoff_ms = b * 2 > TJ_PEER_BACKOFF_MAX_MS ? TJ_PEER_BACKOFF_MAX_MS : b * 2;
-	(void)P;
 }
 
 void tj__conn_close(struct tj__conn *c)
@@ -127,7 +126,7 @@ void tj__conn_close(struct tj__conn *c)
 	if (c->entry >= 0) {
 		P->book[c->entry].conn = NULL;
 		if (!P->stopping)
-			tj__entry_backoff(P, &P->book[c->entry]);
+			tj__entry_backoff(&P->book[c->entry]);
 	}
 	uv_close((uv_handle_t *)&c->timer, tj__conn_freed);
 	uv_close((uv_handle_t *)&c->tcp, tj__conn_freed);
@@ -626,11 +625,11 @@ void tj__dial(struct tj_peers *P, size_t idx)
 		return;
 	if (uv_ip4_addr(e->host, e->port, (struct sockaddr_in *)&sa) != 0 &&
 	    uv_ip6_addr(e->host, e->port, (struct sockaddr_in6 *)&sa) != 0) {
-		tj__entry_backoff(P, e);
+		tj__entry_backoff(e);
 		return;
 	}
 	if ((c = tj__conn_new(P, true)) == NULL) {
-		tj__entry_backoff(P, e);
+		tj__entry_backoff(e);
 		return;
 	}
 	c->entry = (int)idx;
@@ -645,6 +644,21 @@ void tj__dial(struct tj_peers *P, size_t idx)
 
 /* ---- lifecycle ------------------------------------------------------------- */
 
+/* A member removed while connected is dropped: it must not keep receiving new records. */
+static void tj__recheck_members(struct tj_peers *P, uint64_t now)
+{
+	struct tj__conn *c, *next;
+
+	if (now - P->member_check_ms < TJ_PEER_MEMBER_RECHECK_MS)
+		return;
+	P->member_check_ms = now;
+	for (c = P->conns; c != NULL; c = next) {
+		next = c->next;
+		if (c->state >= TJ__HELLO && !c->closing && !c->hangup && !P->is_member(P->member_ctx, c->peer_pk))
+			tj__conn_bye(c, TJ_WIRE_BYE_PROTOCOL, "no longer a member; dropped");
+	}
+}
+
 static void tj__tick(uv_timer_t *t)
 {
 	struct tj_peers *P = t->data;
@@ -652,6 +666,7 @@ static void tj__tick(uv_timer_t *t)
 
 	if (P->stopping)
 		return;
+	tj__recheck_members(P, now);
 	for (size_t i = 0; i < P->n_book; i++)
 		if (P->book[i].conn == NULL && now >= P->book[i].next_dial_ms)
 			tj__dial(P, i);

@@ -8,7 +8,9 @@
  *     reconnecting with exponential backoff and jitter (0.5 s .. 60 s);
  *   - per connection: SHS with the network key as application key (the
  *     dialer names the server's key, which must prove it; the server asks
- *     is_member() between messages 3 and 4, so a stranger learns nothing),
+ *     is_member() between messages 3 and 4, so a stranger learns nothing;
+ *     a peer removed while connected is dropped within
+ *     TJ_PEER_MEMBER_RECHECK_MS),
  *     a handshake deadline, then box-stream messages (tj_wire.h);
  *   - the dialer reconciles on connect and every sync interval, pulls what it
  *     lacks with pipelined WANTs and tells the peer what it lacks with HAVE;
@@ -45,6 +47,7 @@
 #define TJ_PEER_BOOK_MAX 64       /* address book entries */
 #define TJ_PEER_CONNS_MAX 128
 #define TJ_PEER_HANDSHAKE_MS 5000
+#define TJ_PEER_MEMBER_RECHECK_MS 5000 /* connected peers' membership is checked again this often */
 #define TJ_PEER_BACKOFF_MIN_MS 500
 #define TJ_PEER_BACKOFF_MAX_MS 60000
 #define TJ_PEER_SYNC_INTERVAL_MS 60000

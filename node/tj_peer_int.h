@@ -124,6 +124,8 @@ struct tj_peers {
 	unsigned jobs_inflight;
 	struct tj__hs_slot hs[TJ__HS_TABLE];
 	uint64_t hs_refused_logged_ms;
+	uint64_t member_check_ms;
+	uint64_t watch_ms;      /* newest ts_ms seen by the local-records watch */
 	uint8_t rbuf[64 * 1024];
 };
 

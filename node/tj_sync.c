@@ -73,6 +73,7 @@ out:
 	free(items);
 	if (rc == 0)
 		TJ_LOG_I("sync", "reconciliation snapshot: %zu records", n);
+	P->watch_ms = tj_now_ms();
 	return rc;
 }
 
@@ -747,8 +748,75 @@ void tj__sync_on_close(struct tj__conn *c)
 	c->want_n = c->want_next = c->want_cap = c->have_n = c->have_next = c->have_cap = 0;
 }
 
+/* Is item in the snapshot or waiting to enter it? O(log n) + the (short) pending list. */
+static bool tj__snapshot_has(const struct tj_peers *P, const struct tj_neg_item *item)
+{
+	struct tj_neg_item mid;
+	size_t lo = 0, hi = tj_neg_storage_size(P->neg_st);
+
+	while (lo < hi) {
+		size_t m = lo + (hi - lo) / 2;
+		int c;
+		if (tj_neg_storage_get(P->neg_st, m, &mid) != 0)
+			return false;
+		c = tj_neg_item_cmp(&mid, item);
+		if (c == 0)
+			return true;
+		if (c < 0)
+			lo = m + 1;
+		else
+			hi = m;
+	}
+	for (size_t i = 0; i < P->pending.n; i++)
+		if (tj_neg_item_cmp(&P->pending.items[i], item) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Records this node wrote by any path (the CLI's add, membership,
+ * retractions, acknowledgements...) carry a fresh ts_ms: the newest by_ts
+ * entries not yet in the snapshot are ours to share. Scans only the last
+ * TJ__WATCH_WINDOW_MS before the newest time seen.
+ */
+#define TJ__WATCH_WINDOW_MS 5000u
+#define TJ__WATCH_MAX 1024u
+static void tj__watch_local(struct tj_peers *P)
+{
+	uint8_t (*ids)[32] = NULL;
+	struct tj_store_iter it;
+	struct tj_neg_item item;
+	struct tj_txn t;
+	uint64_t ts_ms, newest = P->watch_ms;
+	size_t n = 0;
+
+	if (tj_txn_begin(P->node->store, false, &t) != 0)
+		return;
+	if (tj_store_iter_open(&t, true, NULL, &it) == 0) {
+		while (n < TJ__WATCH_MAX && tj_store_iter_next(&it, &ts_ms, item.id) == 0) {
+			if (ts_ms + TJ__WATCH_WINDOW_MS < P->watch_ms)
+				break;
+			newest = ts_ms > newest ? ts_ms : newest;
+			item.ts = tj_neg_ts_from_ms(ts_ms);
+			if (tj__snapshot_has(P, &item))
+				continue;
+			if (ids == NULL && (ids = calloc(TJ__WATCH_MAX, 32)) == NULL)
+				break;
+			memcpy(ids[n++], item.id, 32);
+		}
+		tj_store_iter_close(&it);
+	}
+	tj_txn_abort(&t);
+	/* A peer's record may claim a time up to 10 minutes ahead: it must not hide ours. */
+	P->watch_ms = newest < tj_now_ms() ? newest : tj_now_ms();
+	if (n > 0)
+		tj_peers_local_added(P, (const uint8_t(*)[32])ids, n);
+	free(ids);
+}
+
 void tj__sync_tick(struct tj_peers *P, uint64_t now)
 {
+	tj__watch_local(P);
 	struct tj__conn *c, *next;
 	char hex[TJ_LOG_HEX_CHARS];
 

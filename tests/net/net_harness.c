@@ -574,3 +574,30 @@ bool net_log_has(const struct net *net, size_t i, const char *needle)
 	fclose(f);
 	return found;
 }
+
+int net_remove_member(struct net *net, size_t i, size_t j)
+{
+	struct tj_member_body b;
+	struct tj_unlocked *u = NULL;
+	struct tj_node *n = NULL;
+	uint8_t pid[32];
+	char path[160];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/key", net->nodes[i].dir);
+	if ((rc = tj_keyfile_unlock(path, NET_PASS, strlen(NET_PASS), &u)) != 0 ||
+	    (rc = tj_node_open(net->nodes[i].dir, 0, u, &n)) != 0) {
+		fprintf(stderr, "net_remove_member: %s\n", tj_strerror(rc));
+		return -1;
+	}
+	memset(&b, 0, sizeof(b));
+	b.action = TJ_MEMBER_REMOVE;
+	b.role = TJ_ROLE_MEMBER;
+	memcpy(b.subject, net->nodes[j].pk, 32);
+	snprintf(b.reason, sizeof(b.reason), "prueba");
+	rc = tj_member_propose(n, &b, pid);
+	if (rc != 0)
+		fprintf(stderr, "net_remove_member: %s\n", tj_strerror(rc));
+	tj_node_close(n);
+	return rc == 0 ? 0 : -1;
+}

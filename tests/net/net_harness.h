@@ -60,6 +60,12 @@ int net_ids(struct net *net, size_t i, uint8_t (*ids)[32], size_t cap, size_t *n
 /* Waits (bounded by timeout_ms) until nodes in `which` hold want incidents with identical ids. */
 int net_wait_converged(struct net *net, const size_t *which, size_t k, size_t want, unsigned timeout_ms);
 
+/*
+ * Steward i (running or not) removes member j: a REMOVE proposal written into
+ * i's store from this process (LMDB allows a second process), 0 or -1.
+ */
+int net_remove_member(struct net *net, size_t i, size_t j);
+
 /* Does node i's log contain needle? */
 bool net_log_has(const struct net *net, size_t i, const char *needle);
 /* Milliseconds, monotonic. */

@@ -173,13 +173,45 @@ static int sc_replicate(struct net *net)
 	return 0;
 }
 
+/* A member removed while connected is dropped, cannot handshake again, and gets nothing new. */
+static int sc_removed(struct net *net)
+{
+	static const size_t all[] = {0, 1, 2}, ac[] = {0, 2};
+	uint8_t ids[8][32];
+	uint64_t records = 0, t0;
+	size_t n = 0;
+
+	net_mknet(net, net->tejido, 3);
+	CHECK(start_all(net) == 0);
+	CHECK(net_peer_add(net, 1, 0) == 0);
+	CHECK(net_peer_add(net, 2, 0) == 0);
+	CHECK(net_add(net, 0, 70, 1) == 0);
+	CHECK(net_wait_converged(net, all, 3, 1, CONVERGE_MS) == 0);
+	CHECK(net_remove_member(net, 0, 1) == 0);
+	t0 = net_now_ms();
+	while (!net_log_has(net, 0, "no longer a member; dropped") && net_now_ms() - t0 < 15000)
+		net_sleep_ms(100);
+	CHECK(net_log_has(net, 0, "no longer a member; dropped"));
+	/* The removal, written by A, reached C too; then a new record reaches C only. */
+	CHECK(net_add(net, 0, 80, 1) == 0);
+	CHECK(net_wait_converged(net, ac, 2, 2, CONVERGE_MS) == 0);
+	/* B keeps redialing (backoff) and is refused after msg3 each time. */
+	t0 = net_now_ms();
+	while (!net_log_has(net, 0, "handshake: not a member; refused") && net_now_ms() - t0 < 15000)
+		net_sleep_ms(100);
+	CHECK(net_log_has(net, 0, "handshake: not a member; refused"));
+	CHECK(net_ids(net, 1, ids, 8, &n, &records) == 0);
+	CHECK(n == 1);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct net *net);
 } scenarios[] = {
 	{"line", sc_line},       {"partition", sc_partition}, {"restarts", sc_restarts},
 	{"garbage", sc_garbage}, {"badsig", sc_badsig},       {"flood", sc_flood},
-	{"replicate", sc_replicate},
+	{"replicate", sc_replicate}, {"removed", sc_removed},
 };
 
 int main(int argc, char **argv)

@@ -5,7 +5,7 @@ if(TARGET tejido)
   add_executable(net_test ${CMAKE_CURRENT_SOURCE_DIR}/net/net_test.c ${CMAKE_CURRENT_SOURCE_DIR}/net/net_harness.c
                           ${CMAKE_CURRENT_SOURCE_DIR}/net/net_rogue.c)
   target_link_libraries(net_test PRIVATE tj_node)
-  foreach(sc line partition restarts garbage badsig flood replicate)
+  foreach(sc line partition restarts garbage badsig flood replicate removed)
     add_test(NAME net/${sc} COMMAND net_test $<TARGET_FILE:tejido> ${sc})
     set_tests_properties(net/${sc} PROPERTIES TIMEOUT 600 LABELS "net;integration")
   endforeach()
