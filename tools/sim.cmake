@@ -1,0 +1,14 @@
+# sim: N real `tejido` daemons on 127.0.0.1 in a random trusted-peer graph;
+# convergence time, wire bytes per record per node, memory (docs/SIMULATION.md).
+# A program that prints figures; the ctest below checks convergence only.
+find_package(Threads REQUIRED)
+add_executable(sim ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_main.c ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_proc.c
+                   ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_ctl.c ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_proxy.c)
+target_link_libraries(sim PRIVATE tj_node Threads::Threads)
+target_compile_options(sim PRIVATE -Werror)
+if(TARGET tejido)
+  add_dependencies(sim tejido)
+  add_test(NAME sim/smoke COMMAND sim --nodes 3 --degree 2 --records 6 --rate 20 --kill-prob 0 --seed 7
+                                      --timeout 90 --tejido $<TARGET_FILE:tejido>)
+  set_tests_properties(sim/smoke PROPERTIES TIMEOUT 120 LABELS "sim;integration")
+endif()

@@ -1,0 +1,258 @@
+/* Control socket calls to the simulated nodes (tj_control.h): see sim.h. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sim.h"
+#include "tj_control.h"
+#include "tj_incident.h"
+#include "tj_ingest.h"
+#include "tj_mp.h"
+
+/* One request, one reply (malloc'd, checked msgpack). */
+static int sim__call(const struct sim_node *nd, const uint8_t *req, size_t len, uint8_t **reply, size_t *rlen)
+{
+	static const struct tj_mp_limits lim = {.max_depth = 6, .max_items = 1u << 20, .max_str = 1u << 23};
+	int fd = -1, rc;
+
+	if ((rc = tj_ctl_connect(nd->dir, &fd)) != 0)
+		return rc;
+	rc = tj_ctl_call(fd, req, len, reply, rlen);
+	close(fd);
+	if (rc == 0 && tj_mp_check(*reply, *rlen, &lim, true, NULL) != 0) {
+		free(*reply);
+		*reply = NULL;
+		rc = -1;
+	}
+	return rc;
+}
+
+/* Positions r at the value of key in the reply's top map; 0 or -1. */
+static int sim__find(struct tj_mp_reader *r, const uint8_t *reply, size_t len, const char *key)
+{
+	const char *k;
+	uint32_t n, klen;
+
+	tj_mp_reader_init(r, reply, len);
+	if (tj_mp_read_map(r, &n) != 0)
+		return -1;
+	for (uint32_t i = 0; i < n; i++) {
+		if (tj_mp_read_str(r, &k, &klen) != 0)
+			return -1;
+		if (klen == strlen(key) && memcmp(k, key, klen) == 0)
+			return 0;
+		if (tj_mp_skip(r) != 0)
+			return -1;
+	}
+	return -1;
+}
+
+static bool sim__ok(const uint8_t *reply, size_t len)
+{
+	struct tj_mp_reader r;
+	bool ok = false;
+
+	return sim__find(&r, reply, len, "ok") == 0 && tj_mp_read_bool(&r, &ok) == 0 && ok;
+}
+
+/* Sends a finished request, returns 0 when the reply says ok (reply kept in *out if asked). */
+static int sim__request(const struct sim_node *nd, struct tj_mp_writer *w, uint8_t **out, size_t *olen)
+{
+	uint8_t *reply = NULL;
+	size_t len = 0, rlen = 0;
+	int rc;
+
+	if ((rc = tj_mp_writer_finish(w, &len)) != 0 || (rc = sim__call(nd, w->buf, len, &reply, &rlen)) != 0)
+		return rc;
+	rc = sim__ok(reply, rlen) ? 0 : -1;
+	if (rc == 0 && out != NULL) {
+		*out = reply;
+		*olen = rlen;
+	} else {
+		free(reply);
+	}
+	return rc;
+}
+
+int sim_ctl_ping(const struct sim_node *nd)
+{
+	uint8_t req[32];
+	struct tj_mp_writer w;
+
+	tj_mp_writer_init(&w, req, sizeof(req));
+	tj_mp_put_map(&w, 1);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, "ping");
+	return sim__request(nd, &w, NULL, NULL);
+}
+
+int sim_ctl_peer_add(const struct sim_node *from, const struct sim_node *to)
+{
+	uint8_t req[256];
+	char addr[32];
+	struct tj_mp_writer w;
+
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)to->proxy_port);
+	tj_mp_writer_init(&w, req, sizeof(req));
+	tj_mp_put_map(&w, 4);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, "peer_add");
+	tj_mp_put_cstr(&w, "address");
+	tj_mp_put_cstr(&w, addr);
+	tj_mp_put_cstr(&w, "public_key");
+	tj_mp_put_bin(&w, to->pk, 32);
+	tj_mp_put_cstr(&w, "name");
+	tj_mp_put_cstr(&w, "vecino");
+	return sim__request(from, &w, NULL, NULL);
+}
+
+static const char *const sim__munis[] = {"20067", "20190", "12001", "12029", "07101", "08019", "09007", "30087"};
+static const char *const sim__acts[] = {"death_threat", "threat", "harassment", "surveillance",
+					"raid",         "physical_assault", "defamation", "criminalization"};
+static const char *const sim__genders[] = {"woman", "man", "non_binary", "unknown"};
+
+/* A valid summary body for k: the fields vary with k, the victim reference is unique. */
+static int sim__summary(uint64_t k, uint8_t *buf, size_t cap, size_t *len)
+{
+	char json[1024];
+	const char *m = sim__munis[k % 8];
+	struct tj_incident_summary *s = NULL;
+	struct tj_incident_case *c = NULL;
+	struct tj_verr verr;
+	int n, rc;
+
+	n = snprintf(json, sizeof(json),
+		     "{\"occurred\":{\"start\":\"2025-%02u-%02u\",\"precision\":\"day\"},"
+		     "\"location\":{\"state\":\"%.2s\",\"municipality\":\"%s\",\"place_type\":\"home\"},"
+		     "\"victims\":[{\"ref\":\"sim-%llu\",\"unit\":\"individual\",\"role\":\"defender\","
+		     "\"gender\":\"%s\",\"age_band\":\"30_44\"}],"
+		     "\"aggressors\":[{\"category\":\"state\",\"type\":\"municipal_police\",\"level\":\"municipal\","
+		     "\"involvement\":\"direct\"}],"
+		     "\"acts\":[{\"type\":\"%s\",\"victim\":0,\"aggressor\":0}],"
+		     "\"protection\":{\"status\":\"none\"},"
+		     "\"source\":{\"type\":\"victim_testimony\",\"reliability\":\"usually_reliable\"},"
+		     "\"verification\":\"confirmed\"}",
+		     (unsigned)(k % 12 + 1), (unsigned)(k % 28 + 1), m, m, (unsigned long long)k, sim__genders[k % 4],
+		     sim__acts[(k / 8) % 8]);
+	if (n < 0 || (size_t)n >= sizeof(json))
+		return -1;
+	rc = tj_incident_from_json(json, (size_t)n, TJ_LANG_EN, tj_now_ms(), &s, &c, &verr);
+	if (rc == 0)
+		rc = tj_incident_summary_encode(s, buf, cap, len);
+	else
+		fprintf(stderr, "sim: generated incident %llu: %s\n", (unsigned long long)k, verr.message);
+	tj_incident_summary_free(s);
+	tj_incident_case_free(c);
+	return rc;
+}
+
+int sim_ctl_add(const struct sim_node *nd, uint64_t k)
+{
+	uint8_t req[1024], body[700];
+	struct tj_mp_writer w;
+	size_t blen = 0;
+	int rc;
+
+	if ((rc = sim__summary(k, body, sizeof(body), &blen)) != 0)
+		return rc;
+	tj_mp_writer_init(&w, req, sizeof(req));
+	tj_mp_put_map(&w, 2);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, "add");
+	tj_mp_put_cstr(&w, "summary");
+	tj_mp_put_bin(&w, body, blen);
+	return sim__request(nd, &w, NULL, NULL);
+}
+
+int sim_ctl_status(const struct sim_node *nd, uint64_t *records, uint64_t *incidents)
+{
+	uint8_t req[32], *reply = NULL;
+	struct tj_mp_writer w;
+	struct tj_mp_reader r;
+	size_t rlen = 0;
+	int rc;
+
+	tj_mp_writer_init(&w, req, sizeof(req));
+	tj_mp_put_map(&w, 1);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, "status");
+	if ((rc = sim__request(nd, &w, &reply, &rlen)) != 0)
+		return rc;
+	rc = -1;
+	if (sim__find(&r, reply, rlen, "records") == 0 && tj_mp_read_uint(&r, records) == 0 &&
+	    sim__find(&r, reply, rlen, "incidents") == 0 && tj_mp_read_uint(&r, incidents) == 0)
+		rc = 0;
+	free(reply);
+	return rc;
+}
+
+/* Appends the ids of one list page; sets *next when there is another page. */
+static int sim__page(const uint8_t *reply, size_t len, uint8_t (*ids)[32], size_t cap, size_t *n, bool *more,
+		     uint8_t next[32])
+{
+	struct tj_mp_reader r;
+	const char *k;
+	uint32_t count, fields, klen;
+
+	*more = false;
+	if (sim__find(&r, reply, len, "next") == 0 && !tj_mp_peek_nil(&r)) {
+		if (tj_mp_read_bin_exact(&r, next, 32) != 0)
+			return -1;
+		*more = true;
+	}
+	if (sim__find(&r, reply, len, "items") != 0 || tj_mp_read_array(&r, &count) != 0)
+		return -1;
+	for (uint32_t j = 0; j < count; j++) {
+		if (tj_mp_read_map(&r, &fields) != 0)
+			return -1;
+		for (uint32_t f = 0; f < fields; f++) {
+			if (tj_mp_read_str(&r, &k, &klen) != 0)
+				return -1;
+			if (klen == 2 && memcmp(k, "id", 2) == 0 && *n < cap) {
+				if (tj_mp_read_bin_exact(&r, ids[(*n)++], 32) != 0)
+					return -1;
+			} else if (tj_mp_skip(&r) != 0) {
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static int sim__cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+int sim_ctl_ids(const struct sim_node *nd, uint8_t (*ids)[32], size_t cap, size_t *n)
+{
+	uint8_t req[96], next[32], *reply = NULL;
+	struct tj_mp_writer w;
+	bool more = false;
+	size_t rlen = 0;
+	int rc = 0;
+
+	*n = 0;
+	for (unsigned page = 0; page < 100000; page++) {
+		tj_mp_writer_init(&w, req, sizeof(req));
+		tj_mp_put_map(&w, more ? 3 : 2);
+		tj_mp_put_cstr(&w, "op");
+		tj_mp_put_cstr(&w, "list");
+		tj_mp_put_cstr(&w, "limit");
+		tj_mp_put_uint(&w, 1000);
+		if (more) {
+			tj_mp_put_cstr(&w, "after");
+			tj_mp_put_bin(&w, next, 32);
+		}
+		if ((rc = sim__request(nd, &w, &reply, &rlen)) != 0)
+			return rc;
+		rc = sim__page(reply, rlen, ids, cap, n, &more, next);
+		free(reply);
+		reply = NULL;
+		if (rc != 0 || !more)
+			break;
+	}
+	qsort(ids, *n, 32, sim__cmp_id);
+	return rc;
+}
