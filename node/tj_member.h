@@ -29,6 +29,10 @@
  * in the state derived so far, so a record that arrives before the record
  * making its author a steward is refused and fetched again by the next
  * reconciliation (sets converge; while they differ, states may too).
+ * Of two records a steward signed at one seq (equivocation, tj_ingest.h),
+ * only the first stored counts; the author is frozen and writes no more.
+ * The state says nothing about keys: removing a member does not yet rotate
+ * the epoch key nor drop its open connections (issue 4).
  *
  * At rest: the derived state's cache (meta "members": public keys, roles,
  * since-when; public keys are in every record header anyway) and the ids of

@@ -282,6 +282,21 @@ static int tj__add_reply(struct tj_ctl_reply *out, const uint8_t *proposal, bool
 	return 0;
 }
 
+/* Is this node a steward now? (Derives with names: a control op's cost, not ingest's.) */
+static bool tj__is_steward(struct tj_node *n)
+{
+	struct tj_member_state *s = NULL;
+	const struct tj_member *m;
+	bool yes;
+
+	if (tj_member_load(n->store, &s) != 0)
+		return false;
+	m = tj_member_find(s, n->u->id->pk);
+	yes = m != NULL && m->role == TJ_ROLE_STEWARD;
+	tj_member_state_free(s);
+	return yes;
+}
+
 static int tj__propose_fail(struct tj_ctl_reply *out, int rc)
 {
 	if (rc == TJ_ENOTMEMBER || rc == TJ_ESTATE)
@@ -311,7 +326,9 @@ int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, stru
 	}
 	memcpy(subject, b.subject, 32);
 	member = tj_member_is_member(node->store, subject);
-	if (!member) {
+	if (!member && !tj__is_steward(node))
+		rc = TJ_ESTATE; /* a former steward's proposal would be stored, and count for nothing */
+	else if (!member) {
 		rc = tj_member_propose(node, &b, proposal);
 		proposed = rc == 0;
 		member = rc == 0 && tj_member_is_member(node->store, subject);
