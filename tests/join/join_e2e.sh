@@ -74,6 +74,11 @@ grep -q 'already belongs' "$T/err" || fail "a second join: $(cat "$T/err")"
 expect_rc 0 timeout 90 "$TEJIDO" --data "$J" node start
 expect_rc 0 tj --data "$J" member list
 [ "$(grep -c 'steward\|contact' "$T/out")" = 2 ] || fail "the new node derives both members"
+# A member that is not a steward admits nobody.
+KPK=$(head -1 "$K/id.pub")
+expect_rc 1 tj --data "$J" member add "$KPK" --name "Otro" --out "$T/k.tjw"
+grep -q 'not a steward' "$T/err" || fail "member add on a non-steward member: $(cat "$T/err")"
+[ ! -e "$T/k.tjw" ] || fail "a refused member add wrote a welcome"
 gen_incident 7 > "$T/inc.json"
 expect_rc 0 tj --data "$J" add --json "$T/inc.json"
 ID=$(grep -o '^[0-9a-f]\{64\}' "$T/out" | head -1)
