@@ -75,7 +75,14 @@ grep -q "this node's keys were wiped on [0-9-]* [0-9:]* UTC; its data can no lon
 # A stopped node: the key file alone.
 export TEJIDO_DATA=$T/data2
 node_init
-expect_rc 0 tj wipe --yes
+# On a terminal it asks: anything but WIPE keeps the keys.
+if command -v script >/dev/null; then
+	(sleep 1; echo wipe) | script -qec "$TEJIDO wipe" /dev/null > "$T/out" 2>&1 && fail "wipe went on without WIPE"
+	[ -f "$TEJIDO_DATA/key" ] || fail "a wipe that was not confirmed removed the key file"
+	(sleep 1; echo WIPE) | script -qec "$TEJIDO wipe" /dev/null > "$T/out" 2>&1 || fail "confirmed wipe: $(cat "$T/out")"
+else
+	expect_rc 0 tj wipe --yes
+fi
 grep -q "no node was running" "$T/out" || fail "wipe of a stopped node: $(cat "$T/out")"
 echo "wipe (node stopped): $(grep -o 'in [0-9.]* ms' "$T/out")"
 [ ! -e "$TEJIDO_DATA/key" ] || fail "the key file survived the wipe of a stopped node"
