@@ -906,7 +906,7 @@ int tj_neg_initiate(struct tj_neg *neg, struct tj_neg_msg *out)
 static int tj__reconcile(struct tj_neg *neg, const uint8_t *in, size_t in_len)
 {
 	struct tj__reader r = {in, in_len};
-	bool version_only;
+	bool version_only = false;
 
 	if (neg->stats.msgs_received >= neg->opts.max_rounds)
 		return TJ_ELIMIT;

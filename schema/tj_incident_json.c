@@ -67,10 +67,15 @@ static const struct tj__key tj__case_keys[] = {
 
 static void tj__path(char out[64], const char *parent, const char *key)
 {
+	int r;
+
+	/* A path longer than 63 bytes is cut: it only names a field in a message. */
 	if (parent && *parent)
-		snprintf(out, 64, "%s.%s", parent, key);
+		r = snprintf(out, 64, "%s.%s", parent, key);
 	else
-		snprintf(out, 64, "%s", key);
+		r = snprintf(out, 64, "%s", key);
+	if (r < 0)
+		out[0] = '\0';
 }
 
 static bool tj__key_allowed(const char *k, const struct tj__key *keys, size_t n)
@@ -187,7 +192,7 @@ static int tj__j_codelist(const cJSON *obj, const char *key, const char *vocab, 
 {
 	const cJSON *it = tj__get(obj, key), *e;
 	char f[64], fi[80];
-	uint32_t n, i = 0;
+	uint32_t n = 0, i = 0;
 	int rc;
 
 	tj__path(f, parent, key);
@@ -343,7 +348,7 @@ static int tj__j_act(const cJSON *o, const char *p, struct tj_incident_summary *
 	struct tj_act *a = &s->acts[i];
 	const cJSON *it;
 	char f[64];
-	uint32_t v;
+	uint32_t v = 0;
 	int rc;
 
 	if ((rc = tj__check_object(o, p, tj__act_keys, TJ__NKEYS(tj__act_keys), in)) ||
@@ -375,7 +380,7 @@ static int tj__j_list(const cJSON *root, const char *key, uint32_t max, tj__item
 {
 	const cJSON *arr = tj__get(root, key), *e;
 	char p[64];
-	uint32_t n, i = 0;
+	uint32_t n = 0, i = 0;
 	int rc;
 
 	*count = 0;
@@ -448,7 +453,7 @@ static int tj__j_names(const cJSON *o, const char *key, char **v, uint32_t *coun
 {
 	const cJSON *arr = tj__get(o, key), *e;
 	char f[64], fi[80];
-	uint32_t n;
+	uint32_t n = 0;
 	int rc;
 
 	tj__path(f, "case", key);
