@@ -22,8 +22,8 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 (cd build-test && ctest -j"$jobs" --output-on-failure --timeout 900)
 
-echo "== build without sanitizers for valgrind (build-valgrind/)"
-cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=Debug -DTJ_VALGRIND=ON -DTJ_WERROR=ON -DTJ_INTEROP=OFF >/dev/null
+echo "== optimized build without sanitizers, -Werror (catches -O2-only warnings), for valgrind (build-valgrind/)"
+cmake -S . -B build-valgrind -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTJ_VALGRIND=ON -DTJ_WERROR=ON -DTJ_INTEROP=OFF >/dev/null
 cmake --build build-valgrind -j"$jobs"
 
 echo "== valgrind"
