@@ -88,8 +88,8 @@ int sim_ctl_ping(const struct sim_node *nd);
 int sim_ctl_peer_add(const struct sim_node *from, const struct sim_node *to);
 /* Adds one generated incident (k makes it unique); 0 or negative. */
 int sim_ctl_add(const struct sim_node *nd, uint64_t k);
-/* status: records and incidents. */
-int sim_ctl_status(const struct sim_node *nd, uint64_t *records, uint64_t *incidents);
+/* status: records, incidents and the store's used bytes (store_bytes may be NULL). */
+int sim_ctl_status(const struct sim_node *nd, uint64_t *records, uint64_t *incidents, uint64_t *store_bytes);
 /* Sorted readable incident ids into ids (cap entries); *n set. */
 int sim_ctl_ids(const struct sim_node *nd, uint8_t (*ids)[32], size_t cap, size_t *n);
 

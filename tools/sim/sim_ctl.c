@@ -165,7 +165,7 @@ int sim_ctl_add(const struct sim_node *nd, uint64_t k)
 	return sim__request(nd, &w, NULL, NULL);
 }
 
-int sim_ctl_status(const struct sim_node *nd, uint64_t *records, uint64_t *incidents)
+int sim_ctl_status(const struct sim_node *nd, uint64_t *records, uint64_t *incidents, uint64_t *store_bytes)
 {
 	uint8_t req[32], *reply = NULL;
 	struct tj_mp_writer w;
@@ -183,6 +183,9 @@ int sim_ctl_status(const struct sim_node *nd, uint64_t *records, uint64_t *incid
 	if (sim__find(&r, reply, rlen, "records") == 0 && tj_mp_read_uint(&r, records) == 0 &&
 	    sim__find(&r, reply, rlen, "incidents") == 0 && tj_mp_read_uint(&r, incidents) == 0)
 		rc = 0;
+	if (rc == 0 && store_bytes != NULL &&
+	    (sim__find(&r, reply, rlen, "store_bytes") != 0 || tj_mp_read_uint(&r, store_bytes) != 0))
+		rc = -1;
 	free(reply);
 	return rc;
 }

@@ -39,6 +39,9 @@ struct sim_result {
 	size_t edges;
 	uint64_t setup_ms, boot_ms, inject_ms, converge_ms;
 	uint64_t bytes, conns, reconns, records_per_node, kills;
+	uint64_t store0, store1; /* largest store_bytes of a node after boot, at the end */
+	size_t diameter;
+	double mean_hops;
 	bool converged;
 };
 
@@ -191,6 +194,46 @@ static size_t sim__graph(size_t n, size_t k)
 	return edges;
 }
 
+/* Hops between nodes in the graph (BFS from each node): the diameter and the mean. */
+static void sim__hops(size_t n, size_t *diameter, double *mean)
+{
+	size_t dist[SIM_NODES_MAX], queue[SIM_NODES_MAX], pairs = 0, sum = 0;
+
+	*diameter = 0;
+	for (size_t src = 0; src < n; src++) {
+		size_t head = 0, tail = 0;
+		for (size_t i = 0; i < n; i++)
+			dist[i] = SIZE_MAX;
+		dist[src] = 0;
+		queue[tail++] = src;
+		while (head < tail) {
+			size_t u = queue[head++];
+			for (size_t v = 0; v < n; v++)
+				if (g_adj[u][v] && dist[v] == SIZE_MAX) {
+					dist[v] = dist[u] + 1;
+					queue[tail++] = v;
+				}
+		}
+		for (size_t i = 0; i < n; i++)
+			if (i != src && dist[i] != SIZE_MAX) {
+				sum += dist[i], pairs++;
+				*diameter = dist[i] > *diameter ? dist[i] : *diameter;
+			}
+	}
+	*mean = pairs > 0 ? (double)sum / (double)pairs : 0;
+}
+
+/* The largest store_bytes of any running node. */
+static uint64_t sim__max_store(const struct sim *s)
+{
+	uint64_t best = 0, r, inc, sb;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->nodes[i].state == SIM_UP && sim_ctl_status(&s->nodes[i], &r, &inc, &sb) == 0 && sb > best)
+			best = sb;
+	return best;
+}
+
 /* Restarts what is due, promotes nodes that answer, samples memory. */
 static void sim__service(struct sim *s)
 {
@@ -233,7 +276,7 @@ static bool sim__converged(struct sim *s, uint64_t want, uint64_t *records)
 	bool same = true;
 
 	for (size_t i = 0; i < s->n && same; i++)
-		same = s->nodes[i].state == SIM_UP && sim_ctl_status(&s->nodes[i], i == 0 ? &r0 : &r, &inc) == 0 &&
+		same = s->nodes[i].state == SIM_UP && sim_ctl_status(&s->nodes[i], i == 0 ? &r0 : &r, &inc, NULL) == 0 &&
 		       inc == want && (i == 0 || r == r0) && r0 >= s->n;
 	if (!same)
 		return false;
@@ -246,6 +289,19 @@ static bool sim__converged(struct sim *s, uint64_t want, uint64_t *records)
 	free(b);
 	*records = r0;
 	return same;
+}
+
+/* What each node holds, when it did not converge. */
+static void sim__dump(const struct sim *s)
+{
+	uint64_t r = 0, inc = 0, sb = 0;
+
+	for (size_t i = 0; i < s->n; i++) {
+		if (s->nodes[i].state == SIM_UP && sim_ctl_status(&s->nodes[i], &r, &inc, &sb) == 0)
+			fprintf(stderr, "sim: node %zu: %" PRIu64 " records, %" PRIu64 " incidents\n", i, r, inc);
+		else
+			fprintf(stderr, "sim: node %zu: not running (state %d)\n", i, (int)s->nodes[i].state);
+	}
 }
 
 /* Polls until converged or timeout; the time it took in *ms. */
@@ -277,14 +333,24 @@ static int sim__boot(struct sim *s, const struct sim_opts *o, struct sim_result 
 	t0 = sim_now_ms();
 	if (sim_proxy_start(s) != 0)
 		return -1;
-	for (size_t i = 0; i < s->n; i++)
+	/* A few at a time: each start unlocks its key file (Argon2id, 64 MiB). */
+	for (size_t i = 0; i < s->n; i++) {
+		size_t starting = SIZE_MAX;
+		for (unsigned w = 0; w < 6000 && starting >= 4 && !sim_stop_flag; w++, sim_sleep_ms(20)) {
+			starting = 0;
+			(void)sim_poll_starting(s);
+			for (size_t j = 0; j < i; j++)
+				starting += s->nodes[j].state == SIM_STARTING;
+		}
 		if (sim_spawn(s, i, true) != 0)
 			return -1;
+	}
 	if (sim__wait_all_up(s, 180000) != 0) {
 		fprintf(stderr, "sim: not every node started within 180 s\n");
 		return -1;
 	}
 	res->edges = sim__graph(s->n, o->degree);
+	sim__hops(s->n, &res->diameter, &res->mean_hops);
 	/* The node admitted earlier dials the later one, which already knows it from its bundle. */
 	for (size_t a = 0; a < s->n; a++)
 		for (size_t b = a + 1; b < s->n; b++)
@@ -352,7 +418,8 @@ static int sim__inject(struct sim *s, const struct sim_opts *o, struct sim_resul
 			sim_sleep_ms(left < 20 ? (unsigned)left : 20);
 		}
 		if (sim__inject_one(s, (o->seed << 24) + r) != 0) {
-			fprintf(stderr, "sim: could not add incident %" PRIu64 " at any node\n", r);
+			if (!sim_stop_flag)
+				fprintf(stderr, "sim: could not add incident %" PRIu64 " at any node\n", r);
 			return -1;
 		}
 		sim__maybe_kill(s, o, res);
@@ -373,16 +440,18 @@ static void sim__report(const struct sim_opts *o, const struct sim_result *r, co
 		       ", \"converged\": %s, \"converge_ms\": %" PRIu64 ", \"records_per_node\": %" PRIu64
 		       ", \"wire_bytes\": %" PRIu64 ", \"wire_bytes_per_record_per_node\": %.1f"
 		       ", \"peer_connections\": %" PRIu64 ", \"reconnections\": %" PRIu64 ", \"max_rss_kib\": %" PRIu64 ", \"max_hwm_kib\": %" PRIu64
-		       ", \"mem_samples\": %u}\n",
+		       ", \"mem_samples\": %u, \"diameter\": %zu, \"mean_hops\": %.2f, \"store_bytes_boot\": %" PRIu64
+		       ", \"store_bytes_end\": %" PRIu64 "}\n",
 		       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, o->seed, r->kills,
 		       r->setup_ms, r->boot_ms, r->inject_ms, r->converged ? "true" : "false", r->converge_ms,
 		       r->records_per_node, r->bytes, per, r->conns, r->reconns, s->mem.max_rss_kib, s->mem.max_hwm_kib,
-		       s->mem.samples);
+		       s->mem.samples, r->diameter, r->mean_hops, r->store0, r->store1);
 		return;
 	}
 	printf("nodes %zu, degree %zu (%zu edges, mean degree %.2f), %" PRIu64 " records at %.2f/s, "
 	       "kill-prob %.3f (%" PRIu64 " kills), seed %" PRIu64 "\n",
 	       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, r->kills, o->seed);
+	printf("graph: diameter %zu hops, mean distance %.2f hops\n", r->diameter, r->mean_hops);
 	printf("setup (init, member add, network join)   %8.1f s\n", (double)r->setup_ms / 1000.0);
 	printf("boot: start + membership sync            %8.1f s\n", (double)r->boot_ms / 1000.0);
 	printf("injection                                %8.1f s\n", (double)r->inject_ms / 1000.0);
@@ -394,6 +463,8 @@ static void sim__report(const struct sim_opts *o, const struct sim_result *r, co
 	printf("wire bytes (proxy, payload, both ways)   %8" PRIu64 "\n", r->bytes);
 	printf("peer connections (all / during the run)  %8" PRIu64 " / %" PRIu64 "\n", r->conns, r->reconns);
 	printf("wire bytes per record per node           %8.1f  (bytes / records / (nodes - 1))\n", per);
+	printf("largest store (LMDB used bytes) after boot / at the end: %" PRIu64 " / %" PRIu64 "\n", r->store0,
+	       r->store1);
 	printf("largest VmRSS of a node (sampled)        %8.1f MiB\n", (double)s->mem.max_rss_kib / 1024.0);
 	printf("largest VmHWM of a node (peak, incl. KDF)%8.1f MiB\n", (double)s->mem.max_hwm_kib / 1024.0);
 }
@@ -405,6 +476,7 @@ static int sim__run(const struct sim_opts *o, struct sim_result *res)
 
 	if (sim__boot(s, o, res) != 0)
 		return -1;
+	res->store0 = sim__max_store(s);
 	bytes0 = sim_proxy_bytes();
 	res->reconns = sim_proxy_conns();
 	if (sim__inject(s, o, res) != 0)
@@ -415,8 +487,11 @@ static int sim__run(const struct sim_opts *o, struct sim_result *res)
 			s->nodes[i].restart_at_ms = t_last;
 	res->converged = sim__wait_converged(s, o->records, o->timeout_s * 1000u, t_last, &res->converge_ms,
 					     &res->records_per_node);
+	if (!res->converged)
+		sim__dump(s);
 	sim_sample_mem(s, true);
 	res->bytes = sim_proxy_bytes() - bytes0;
+	res->store1 = sim__max_store(s);
 	res->conns = sim_proxy_conns();
 	res->reconns = res->conns - res->reconns;
 	return res->converged ? 0 : 1;
@@ -446,7 +521,7 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		sim__report(&o, &res, &g_sim);
 	else
-		fprintf(stderr, "sim: stopped before the measurement (node logs kept with SIM_KEEP=1)\n");
+		fprintf(stderr, "sim: stopped before the measurement (SIM_KEEP=1 keeps the nodes' directories and logs)\n");
 	sim_proxy_stop();
 	sim_cleanup(&g_sim);
 	return rc == 0 ? 0 : 1;

@@ -167,7 +167,7 @@ static int sim__init(struct sim *s, size_t i)
 /* The founder (running, no listener: its bundles then carry no address) admits node i; i joins. */
 static int sim__admit(struct sim *s, size_t i)
 {
-	char bundle[128], name[32];
+	char bundle[128], name[48];
 	char *add[] = {"tejido", "--data", s->nodes[0].dir, "member", "add", s->nodes[i].pk_hex,
 		       "--name", name, "--out", bundle, NULL};
 
