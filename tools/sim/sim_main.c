@@ -6,7 +6,7 @@
  * largest resident memory of any node. See docs/SIMULATION.md.
  *
  * usage: sim [--nodes N] [--degree K] [--records R] [--rate R_PER_S] [--kill-prob P]
- *            [--seed S] [--down-ms MS] [--timeout S] [--tejido PATH] [--json]
+ *            [--seed S] [--down-ms MS] [--offline K] [--timeout S] [--tejido PATH] [--json]
  * Exit: 0 converged, 1 failed or did not converge in time, 2 usage.
  */
 #ifndef _GNU_SOURCE
@@ -31,6 +31,7 @@ struct sim_opts {
 	uint64_t records, seed;
 	double rate, kill_prob;
 	unsigned down_ms, timeout_s;
+	size_t offline;
 	const char *tejido;
 	bool json;
 };
@@ -83,7 +84,7 @@ static void sim__atexit(void)
 
 static const char sim__usage[] =
     "usage: sim [--nodes N] [--degree K] [--records R] [--rate R_PER_S] [--kill-prob P]\n"
-    "           [--seed S] [--down-ms MS] [--timeout S] [--tejido PATH] [--json]\n\n"
+    "           [--seed S] [--down-ms MS] [--offline K] [--timeout S] [--tejido PATH] [--json]\n\n"
     "  --nodes N       real `tejido` daemons on 127.0.0.1, 1..64 (default 5)\n"
     "  --degree K      trusted peers per node in the random graph (default 3; a ring\n"
     "                  keeps it connected, so at least 2 when N > 2)\n"
@@ -92,6 +93,8 @@ static const char sim__usage[] =
     "  --kill-prob P   after each injection, probability of SIGKILLing a random node;\n"
     "                  it restarts after 0.5 s .. --down-ms (default 0, 3000)\n"
     "  --seed S        graph, targets, kills (default 1)\n"
+    "  --offline K     K random nodes (never the founder) are stopped for the whole\n"
+    "                  injection and restarted after it: convergence is their catch-up\n"
     "  --timeout S     bound on convergence after the last injection (default 600)\n"
     "  --tejido PATH   the CLI (default: next to this program)\n"
     "  --json          one JSON object instead of text\n";
@@ -115,7 +118,8 @@ static int sim__parse(int argc, char **argv, struct sim_opts *o)
 	    {"kill-prob", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 's'},
 	    {"down-ms", required_argument, NULL, 'd'},  {"timeout", required_argument, NULL, 't'},
 	    {"tejido", required_argument, NULL, 'T'},   {"json", no_argument, NULL, 'j'},
-	    {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+	    {"offline", required_argument, NULL, 'o'},  {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	double v = 0;
 	int opt, bad = 0;
@@ -132,11 +136,16 @@ static int sim__parse(int argc, char **argv, struct sim_opts *o)
 		case 's': bad = sim__num(optarg, 0, 1e15, &v) != 0; o->seed = (uint64_t)v; break;
 		case 'd': bad = sim__num(optarg, 500, 600000, &v) != 0; o->down_ms = (unsigned)v; break;
 		case 't': bad = sim__num(optarg, 1, 86400, &v) != 0; o->timeout_s = (unsigned)v; break;
+		case 'o': bad = sim__num(optarg, 0, SIM_NODES_MAX, &v) != 0; o->offline = (size_t)v; break;
 		case 'T': o->tejido = optarg; break;
 		case 'j': o->json = true; break;
 		case 'h': fputs(sim__usage, stdout); exit(0);
 		default: bad = 1;
 		}
+	}
+	if (!bad && o->offline * 2 > o->nodes) {
+		fprintf(stderr, "sim: --offline: at most half the nodes\n");
+		bad = 1;
 	}
 	if (bad || optind < argc) {
 		fputs(sim__usage, stderr);
@@ -428,6 +437,19 @@ static int sim__inject(struct sim *s, const struct sim_opts *o, struct sim_resul
 	return sim_stop_flag ? -1 : 0;
 }
 
+/* Stops K random nodes (not the founder) for the whole injection; they come back after it. */
+static void sim__offline(struct sim *s, const struct sim_opts *o)
+{
+	for (size_t k = 0, tries = 0; k < o->offline && tries < 1000; tries++) {
+		size_t i = 1 + sim__below(s->n - 1);
+		if (s->nodes[i].state != SIM_UP)
+			continue;
+		sim_stop(s, i);
+		s->nodes[i].restart_at_ms = UINT64_MAX; /* not before the last injection */
+		k++;
+	}
+}
+
 static void sim__report(const struct sim_opts *o, const struct sim_result *r, const struct sim *s)
 {
 	double per = o->records > 0 && s->n > 1 ? (double)r->bytes / (double)o->records / (double)(s->n - 1) : 0;
@@ -435,22 +457,22 @@ static void sim__report(const struct sim_opts *o, const struct sim_result *r, co
 
 	if (o->json) {
 		printf("{\"nodes\": %zu, \"degree\": %zu, \"edges\": %zu, \"mean_degree\": %.2f, \"records\": %" PRIu64
-		       ", \"rate\": %.2f, \"kill_prob\": %.3f, \"seed\": %" PRIu64 ", \"kills\": %" PRIu64
+		       ", \"rate\": %.2f, \"kill_prob\": %.3f, \"offline\": %zu, \"seed\": %" PRIu64 ", \"kills\": %" PRIu64
 		       ", \"setup_ms\": %" PRIu64 ", \"boot_sync_ms\": %" PRIu64 ", \"inject_ms\": %" PRIu64
 		       ", \"converged\": %s, \"converge_ms\": %" PRIu64 ", \"records_per_node\": %" PRIu64
 		       ", \"wire_bytes\": %" PRIu64 ", \"wire_bytes_per_record_per_node\": %.1f"
 		       ", \"peer_connections\": %" PRIu64 ", \"reconnections\": %" PRIu64 ", \"max_rss_kib\": %" PRIu64 ", \"max_hwm_kib\": %" PRIu64
 		       ", \"mem_samples\": %u, \"diameter\": %zu, \"mean_hops\": %.2f, \"store_bytes_boot\": %" PRIu64
 		       ", \"store_bytes_end\": %" PRIu64 "}\n",
-		       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, o->seed, r->kills,
+		       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, o->offline, o->seed, r->kills,
 		       r->setup_ms, r->boot_ms, r->inject_ms, r->converged ? "true" : "false", r->converge_ms,
 		       r->records_per_node, r->bytes, per, r->conns, r->reconns, s->mem.max_rss_kib, s->mem.max_hwm_kib,
 		       s->mem.samples, r->diameter, r->mean_hops, r->store0, r->store1);
 		return;
 	}
 	printf("nodes %zu, degree %zu (%zu edges, mean degree %.2f), %" PRIu64 " records at %.2f/s, "
-	       "kill-prob %.3f (%" PRIu64 " kills), seed %" PRIu64 "\n",
-	       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, r->kills, o->seed);
+	       "kill-prob %.3f (%" PRIu64 " kills), %zu offline during injection, seed %" PRIu64 "\n",
+	       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, r->kills, o->offline, o->seed);
 	printf("graph: diameter %zu hops, mean distance %.2f hops\n", r->diameter, r->mean_hops);
 	printf("setup (init, member add, network join)   %8.1f s\n", (double)r->setup_ms / 1000.0);
 	printf("boot: start + membership sync            %8.1f s\n", (double)r->boot_ms / 1000.0);
@@ -479,6 +501,7 @@ static int sim__run(const struct sim_opts *o, struct sim_result *res)
 	res->store0 = sim__max_store(s);
 	bytes0 = sim_proxy_bytes();
 	res->reconns = sim_proxy_conns();
+	sim__offline(s, o);
 	if (sim__inject(s, o, res) != 0)
 		return -1;
 	t_last = sim_now_ms();
