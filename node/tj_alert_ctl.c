@@ -17,6 +17,7 @@
 
 #include "tj_alert.h"
 #include "tj_keys.h"
+#include "tj_member.h"
 #include "tj_peer.h"
 #include "tj_query.h"
 #include "tj_stats.h"
@@ -209,7 +210,25 @@ static int tj__alerts_filter(const uint8_t *req, size_t len, struct tj_alert_fil
 struct tj__alerts_out {
 	cJSON *arr;
 	enum tj_lang lang;
+	struct tj_member_state *members; /* NULL when membership is unreadable */
 };
+
+/* Each acknowledgement gets "by_name": the member's name when membership gives one. */
+static void tj__ack_names(const struct tj__alerts_out *o, const struct tj_alert *a, cJSON *j)
+{
+	cJSON *acks = cJSON_GetObjectItemCaseSensitive(j, "acks"), *k;
+	uint32_t i = 0;
+
+	cJSON_ArrayForEach(k, acks)
+	{
+		const struct tj_member *m = o->members != NULL && i < a->n_acks
+		                                ? tj_member_find(o->members, a->acks[i].author)
+		                                : NULL;
+		if (m != NULL && m->name[0] != '\0')
+			cJSON_AddStringToObject(k, "by_name", m->name);
+		i++;
+	}
+}
 
 static int tj__alerts_cb(void *ctx, const struct tj_alert *a, uint64_t event)
 {
@@ -218,6 +237,7 @@ static int tj__alerts_cb(void *ctx, const struct tj_alert *a, uint64_t event)
 
 	if (j == NULL)
 		return -ENOMEM;
+	tj__ack_names(o, a, j);
 	cJSON_AddNumberToObject(j, "event", (double)event);
 	cJSON_AddItemToArray(o->arr, j);
 	return 0;
@@ -239,7 +259,10 @@ int tj_alert_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, stru
 		return tj__fail(out, TJ_ESTATE, "alerts: the node is not open");
 	if ((o.arr = cJSON_CreateArray()) == NULL)
 		return -ENOMEM;
+	if (tj_member_load(node->store, &o.members) != 0)
+		o.members = NULL; /* names are a courtesy: fingerprints identify acks anyway */
 	rc = tj_alert_list(node, &f, (uint32_t)limit, tj__alerts_cb, &o, &last);
+	tj_member_state_free(o.members);
 	if (rc == 0)
 		rc = tj__json_reply(o.arr, "last", last, out);
 	else

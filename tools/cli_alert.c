@@ -218,8 +218,11 @@ static void cli__alert_row(const cJSON *a)
 	cli__join(cJSON_GetObjectItemCaseSensitive(a, "acts_label"), acts, sizeof(acts));
 	cJSON_ArrayForEach(k, acks)
 	{
-		int n = snprintf(by + used, sizeof(by) - used, "%s%s %s %s", used > 0 ? "; " : "",
-		                 cli__jstr(k, "by"), cli__jstr(k, "code"), cli__jstr(k, "at"));
+		/* The member's name when membership gives one, else the fingerprint. */
+		const char *who =
+		    cli__jstr(k, "by_name")[0] != '\0' ? cli__jstr(k, "by_name") : cli__jstr(k, "by");
+		int n = snprintf(by + used, sizeof(by) - used, "%s%s %s %s", used > 0 ? "; " : "", who,
+		                 cli__jstr(k, "code"), cli__jstr(k, "at"));
 		if (n < 0 || (size_t)n >= sizeof(by) - used)
 			break;
 		used += (size_t)n;

@@ -83,5 +83,7 @@ wait_for 60 "K seeing J's acknowledgement" acked_on "$K" "$FPJ"
 acked_on "$J" "$FPJ" || fail "J does not show its own acknowledgement once"
 expect_rc 0 tj --data "$K" alerts --status acknowledged --json
 tr -d ' \t\n' < "$T/out" | grep -q "\"id\":\"$IDF\"" || fail "K does not list the alert as acknowledged"
+expect_rc 0 tj --data "$F" alerts --triggers T7
+grep -q "Centro J responding" "$T/out" || fail "F's table does not name J as the member who acknowledged"
 echo "figure: acknowledged once on J, seen acknowledged by J on F and K"
 echo "net alerts: ok"
