@@ -6,7 +6,7 @@
  * largest resident memory of any node. See docs/SIMULATION.md.
  *
  * usage: sim [--nodes N] [--degree K] [--records R] [--rate R_PER_S] [--kill-prob P]
- *            [--seed S] [--down-ms MS] [--offline K] [--timeout S] [--tejido PATH] [--json]
+ *            [--seed S] [--down-ms MS] [--offline K] [--idle S] [--timeout S] [--tejido PATH] [--json]
  * Exit: 0 converged, 1 failed or did not converge in time, 2 usage.
  */
 #ifndef _GNU_SOURCE
@@ -32,6 +32,7 @@ struct sim_opts {
 	double rate, kill_prob;
 	unsigned down_ms, timeout_s;
 	size_t offline;
+	unsigned idle_s;
 	const char *tejido;
 	bool json;
 };
@@ -40,6 +41,7 @@ struct sim_result {
 	size_t edges;
 	uint64_t setup_ms, boot_ms, inject_ms, converge_ms;
 	uint64_t bytes, conns, reconns, records_per_node, kills;
+	uint64_t idle_bytes, idle_ms;
 	uint64_t store0, store1; /* largest store_bytes of a node after boot, at the end */
 	size_t diameter;
 	double mean_hops;
@@ -78,13 +80,14 @@ static void sim__on_signal(int sig)
 
 static void sim__atexit(void)
 {
+	sim_cleanup(&g_sim); /* nodes first: their goodbyes still pass through the proxy */
 	sim_proxy_stop();
-	sim_cleanup(&g_sim);
 }
 
 static const char sim__usage[] =
     "usage: sim [--nodes N] [--degree K] [--records R] [--rate R_PER_S] [--kill-prob P]\n"
-    "           [--seed S] [--down-ms MS] [--offline K] [--timeout S] [--tejido PATH] [--json]\n\n"
+    "           [--seed S] [--down-ms MS] [--offline K] [--idle S] [--timeout S]\n"
+    "           [--tejido PATH] [--json]\n\n"
     "  --nodes N       real `tejido` daemons on 127.0.0.1, 1..64 (default 5)\n"
     "  --degree K      trusted peers per node in the random graph (default 3; a ring\n"
     "                  keeps it connected, so at least 2 when N > 2)\n"
@@ -95,6 +98,8 @@ static const char sim__usage[] =
     "  --seed S        graph, targets, kills (default 1)\n"
     "  --offline K     K random nodes (never the founder) are stopped for the whole\n"
     "                  injection and restarted after it: convergence is their catch-up\n"
+"  --idle S        after convergence, S more seconds with no injection: the wire\n"
+    "                  bytes of periodic reconciliation (every 60 s) in sync (default 0)\n"
     "  --timeout S     bound on convergence after the last injection (default 600)\n"
     "  --tejido PATH   the CLI (default: next to this program)\n"
     "  --json          one JSON object instead of text\n";
@@ -118,7 +123,7 @@ static int sim__parse(int argc, char **argv, struct sim_opts *o)
 	    {"kill-prob", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 's'},
 	    {"down-ms", required_argument, NULL, 'd'},  {"timeout", required_argument, NULL, 't'},
 	    {"tejido", required_argument, NULL, 'T'},   {"json", no_argument, NULL, 'j'},
-	    {"offline", required_argument, NULL, 'o'},  {"help", no_argument, NULL, 'h'},
+	    {"offline", required_argument, NULL, 'o'},  {"idle", required_argument, NULL, 'i'},  {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	double v = 0;
@@ -137,6 +142,7 @@ static int sim__parse(int argc, char **argv, struct sim_opts *o)
 		case 'd': bad = sim__num(optarg, 500, 600000, &v) != 0; o->down_ms = (unsigned)v; break;
 		case 't': bad = sim__num(optarg, 1, 86400, &v) != 0; o->timeout_s = (unsigned)v; break;
 		case 'o': bad = sim__num(optarg, 0, SIM_NODES_MAX, &v) != 0; o->offline = (size_t)v; break;
+		case 'i': bad = sim__num(optarg, 0, 3600, &v) != 0; o->idle_s = (unsigned)v; break;
 		case 'T': o->tejido = optarg; break;
 		case 'j': o->json = true; break;
 		case 'h': fputs(sim__usage, stdout); exit(0);
@@ -437,6 +443,19 @@ static int sim__inject(struct sim *s, const struct sim_opts *o, struct sim_resul
 	return sim_stop_flag ? -1 : 0;
 }
 
+/* Idle network: what periodic reconciliation costs on the wire when every node is in sync. */
+static void sim__idle(struct sim *s, const struct sim_opts *o, struct sim_result *res)
+{
+	uint64_t b0 = sim_proxy_bytes(), t0 = sim_now_ms();
+
+	while (sim_now_ms() - t0 < (uint64_t)o->idle_s * 1000u && !sim_stop_flag) {
+		sim__service(s);
+		sim_sleep_ms(100);
+	}
+	res->idle_ms = sim_now_ms() - t0;
+	res->idle_bytes = sim_proxy_bytes() - b0;
+}
+
 /* Stops K random nodes (not the founder) for the whole injection; they come back after it. */
 static void sim__offline(struct sim *s, const struct sim_opts *o)
 {
@@ -463,11 +482,13 @@ static void sim__report(const struct sim_opts *o, const struct sim_result *r, co
 		       ", \"wire_bytes\": %" PRIu64 ", \"wire_bytes_per_record_per_node\": %.1f"
 		       ", \"peer_connections\": %" PRIu64 ", \"reconnections\": %" PRIu64 ", \"max_rss_kib\": %" PRIu64 ", \"max_hwm_kib\": %" PRIu64
 		       ", \"mem_samples\": %u, \"diameter\": %zu, \"mean_hops\": %.2f, \"store_bytes_boot\": %" PRIu64
-		       ", \"store_bytes_end\": %" PRIu64 "}\n",
+		       ", \"store_bytes_end\": %" PRIu64 ", \"idle_ms\": %" PRIu64
+		       ", \"idle_bytes\": %" PRIu64 "}\n",
 		       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, o->offline, o->seed, r->kills,
 		       r->setup_ms, r->boot_ms, r->inject_ms, r->converged ? "true" : "false", r->converge_ms,
 		       r->records_per_node, r->bytes, per, r->conns, r->reconns, s->mem.max_rss_kib, s->mem.max_hwm_kib,
-		       s->mem.samples, r->diameter, r->mean_hops, r->store0, r->store1);
+		       s->mem.samples, r->diameter, r->mean_hops, r->store0, r->store1, r->idle_ms,
+		       r->idle_bytes);
 		return;
 	}
 	printf("nodes %zu, degree %zu (%zu edges, mean degree %.2f), %" PRIu64 " records at %.2f/s, "
@@ -487,6 +508,10 @@ static void sim__report(const struct sim_opts *o, const struct sim_result *r, co
 	printf("wire bytes per record per node           %8.1f  (bytes / records / (nodes - 1))\n", per);
 	printf("largest store (LMDB used bytes) after boot / at the end: %" PRIu64 " / %" PRIu64 "\n", r->store0,
 	       r->store1);
+	if (r->idle_ms > 0)
+		printf("idle, in sync: %" PRIu64 " wire bytes in %.1f s over %zu edges (%.1f bytes per edge per minute)\n",
+		       r->idle_bytes, (double)r->idle_ms / 1000.0, r->edges,
+		       r->edges > 0 ? (double)r->idle_bytes * 60000.0 / (double)r->idle_ms / (double)r->edges : 0);
 	printf("largest VmRSS of a node (sampled)        %8.1f MiB\n", (double)s->mem.max_rss_kib / 1024.0);
 	printf("largest VmHWM of a node (peak, incl. KDF)%8.1f MiB\n", (double)s->mem.max_hwm_kib / 1024.0);
 }
@@ -515,6 +540,8 @@ static int sim__run(const struct sim_opts *o, struct sim_result *res)
 	sim_sample_mem(s, true);
 	res->bytes = sim_proxy_bytes() - bytes0;
 	res->store1 = sim__max_store(s);
+	if (res->converged && o->idle_s > 0)
+		sim__idle(s, o, res);
 	res->conns = sim_proxy_conns();
 	res->reconns = res->conns - res->reconns;
 	return res->converged ? 0 : 1;
@@ -545,7 +572,7 @@ int main(int argc, char **argv)
 		sim__report(&o, &res, &g_sim);
 	else
 		fprintf(stderr, "sim: stopped before the measurement (SIM_KEEP=1 keeps the nodes' directories and logs)\n");
-	sim_proxy_stop();
 	sim_cleanup(&g_sim);
+	sim_proxy_stop();
 	return rc == 0 ? 0 : 1;
 }
