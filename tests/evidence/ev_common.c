@@ -340,6 +340,9 @@ static int ev__batch_results(struct tj_mp_reader *r, uint32_t nk, uint8_t (*ids)
 					if (tj_mp_read_bin_exact(r, ids[(*n_ids)++], 32) != 0)
 						return -1;
 				} else if (klen == 3 && memcmp(k, "err", 3) == 0) {
+					int64_t e = 0;
+					if (tj_mp_read_int(r, &e) == 0)
+						fprintf(stderr, "add_batch: item %u refused: %s\n", j, tj_errname((int)e));
 					return -1; /* every item is valid: an error is a failure */
 				} else if (tj_mp_skip(r) != 0) {
 					return -1;

@@ -105,6 +105,24 @@ static uint64_t pct(uint64_t *v, size_t n, unsigned p)
 	return v[(n - 1) * p / 100];
 }
 
+/*
+ * Adds count incidents at node i, checking every item's result (the
+ * harness's net_add checks only the reply's ok flag).
+ */
+static int add_checked(struct net *net, size_t i, unsigned seed, unsigned count)
+{
+	struct ev_node nd = {.pid = net->nodes[i].pid};
+	uint8_t ids[8][32];
+	size_t n = 0;
+
+	snprintf(nd.dir, sizeof(nd.dir), "%s", net->nodes[i].dir);
+	if (count > 4 || ev_add_batch(&nd, seed, count, NULL, ids, &n) != 0 || n != count) {
+		fprintf(stderr, "add at node %zu: %u incidents asked, %zu acknowledged\n", i, count, n);
+		return -1;
+	}
+	return 0;
+}
+
 /* Every stopped node's store is whole (signatures, chains, indexes). */
 static int check_stores(struct net *net, const char *label)
 {
@@ -185,7 +203,7 @@ static int sc_partitions(struct net *net)
 			unsigned count = 1 + randombytes_uniform(3);
 			if (net->nodes[at].pid == 0)
 				continue;
-			if (net_add(net, at, seed, count) != 0)
+			if (add_checked(net, at, seed, count) != 0)
 				goto out;
 			seed += count;
 			want += count;
@@ -204,6 +222,9 @@ static int sc_partitions(struct net *net)
 		if (net_wait_converged(net, all, NODES, want, CONVERGE_MAX_MS) != 0) {
 			fprintf(stderr, "round %u (split 0x%x): no convergence within %u s after the heal\n", r, mask,
 				CONVERGE_MAX_MS / 1000);
+			for (size_t i = 0; i < NODES; i++)
+				fprintf(stderr, "node %zu listens on %u\n", i, (unsigned)net->nodes[i].port);
+			fp_dump(L.fp, stderr);
 			goto out;
 		}
 		conv[r] = ev_now_ms() - h;

@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -302,6 +303,26 @@ void fp_get_stats(struct fp *fp, struct fp_stats *out)
 {
 	pthread_mutex_lock(&fp->mu);
 	*out = fp->stats;
+	pthread_mutex_unlock(&fp->mu);
+}
+
+void fp_dump(struct fp *fp, void *out)
+{
+	FILE *f = out;
+	uint64_t now = fp__now_ms();
+
+	pthread_mutex_lock(&fp->mu);
+	for (size_t i = 0; i < FP_CONNS_MAX; i++) {
+		const struct fp__conn *c = &fp->conns[i];
+		if (!c->used)
+			continue;
+		fprintf(f, "proxy conn %zu: link %zu (mode %d, delay %u ms) -> port %u; pending dialer->target %zu "
+			"(release in %lld ms), target->dialer %zu (release in %lld ms); budget %ld\n",
+			i, c->link, (int)fp->links[c->link].mode, fp->links[c->link].delay_ms,
+			(unsigned)fp->links[c->link].target, c->dir[0].len - c->dir[0].off,
+			(long long)c->dir[0].release_ms - (long long)now, c->dir[1].len - c->dir[1].off,
+			(long long)c->dir[1].release_ms - (long long)now, c->budget);
+	}
 	pthread_mutex_unlock(&fp->mu);
 }
 

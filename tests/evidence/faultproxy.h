@@ -34,6 +34,8 @@ int fp_link_add(struct fp *fp, uint16_t target_port, uint16_t *port, size_t *lin
 void fp_link_set(struct fp *fp, size_t link, enum fp_mode mode, unsigned delay_ms);
 void fp_cut_mid(struct fp *fp, size_t link);
 void fp_get_stats(struct fp *fp, struct fp_stats *out);
+/* One line per open connection (link, mode, bytes held each way) on out (a FILE *). */
+void fp_dump(struct fp *fp, void *out);
 /* Stops the thread and closes everything. Accepts NULL. */
 void fp_stop(struct fp *fp);
 
