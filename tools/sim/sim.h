@@ -103,5 +103,7 @@ void sim_proxy_stop(void);
 /* Payload bytes forwarded so far, both directions, every connection. */
 uint64_t sim_proxy_bytes(void);
 uint64_t sim_proxy_conns(void);
+/* Connections open now. */
+uint64_t sim_proxy_open(void);
 
 #endif

@@ -40,7 +40,7 @@ static struct {
 	pthread_t thread;
 	bool running;
 	atomic_bool stop;
-	atomic_uint_fast64_t bytes, conns;
+	atomic_uint_fast64_t bytes, conns, open;
 	struct sim__conn *conn[SIM_PROXY_CONNS_MAX];
 	size_t n;
 } P;
@@ -69,6 +69,7 @@ static void sim__close(size_t k)
 	close(c->fd[1]);
 	free(c);
 	P.conn[k] = P.conn[--P.n];
+	atomic_store(&P.open, P.n);
 }
 
 /* A peer dialed node i: connect to the daemon (loopback: immediate) or drop the peer. */
@@ -97,6 +98,7 @@ static void sim__accept(size_t i)
 		c->fd[1] = out;
 		P.conn[P.n++] = c;
 		atomic_fetch_add(&P.conns, 1);
+		atomic_store(&P.open, P.n);
 	}
 }
 
@@ -199,6 +201,11 @@ void sim_proxy_stop(void)
 uint64_t sim_proxy_bytes(void)
 {
 	return (uint64_t)atomic_load(&P.bytes);
+}
+
+uint64_t sim_proxy_open(void)
+{
+	return (uint64_t)atomic_load(&P.open);
 }
 
 uint64_t sim_proxy_conns(void)
