@@ -6,7 +6,8 @@
  * largest resident memory of any node. See docs/SIMULATION.md.
  *
  * usage: sim [--nodes N] [--degree K] [--records R] [--rate R_PER_S] [--kill-prob P]
- *            [--seed S] [--down-ms MS] [--offline K] [--idle S] [--timeout S] [--tejido PATH] [--json]
+ *            [--seed S] [--down-ms MS] [--offline K] [--probes P] [--idle S] [--timeout S]
+ *            [--tejido PATH] [--json]
  * Exit: 0 converged, 1 failed or did not converge in time, 2 usage.
  */
 #ifndef _GNU_SOURCE
@@ -32,7 +33,7 @@ struct sim_opts {
 	double rate, kill_prob;
 	unsigned down_ms, timeout_s;
 	size_t offline;
-	unsigned idle_s;
+	unsigned idle_s, probes;
 	const char *tejido;
 	bool json;
 };
@@ -42,6 +43,8 @@ struct sim_result {
 	uint64_t setup_ms, boot_ms, inject_ms, converge_ms;
 	uint64_t bytes, conns, reconns, records_per_node, kills;
 	uint64_t idle_bytes, idle_ms;
+	uint64_t probe_p50_ms, probe_max_ms;
+	unsigned probes_done;
 	uint64_t store0, store1; /* largest store_bytes of a node after boot, at the end */
 	size_t diameter;
 	double mean_hops;
@@ -86,7 +89,7 @@ static void sim__atexit(void)
 
 static const char sim__usage[] =
     "usage: sim [--nodes N] [--degree K] [--records R] [--rate R_PER_S] [--kill-prob P]\n"
-    "           [--seed S] [--down-ms MS] [--offline K] [--idle S] [--timeout S]\n"
+    "           [--seed S] [--down-ms MS] [--offline K] [--probes P] [--idle S] [--timeout S]\n"
     "           [--tejido PATH] [--json]\n\n"
     "  --nodes N       real `tejido` daemons on 127.0.0.1, 1..64 (default 5)\n"
     "  --degree K      trusted peers per node in the random graph (default 3; a ring\n"
@@ -98,7 +101,9 @@ static const char sim__usage[] =
     "  --seed S        graph, targets, kills (default 1)\n"
     "  --offline K     K random nodes (never the founder) are stopped for the whole\n"
     "                  injection and restarted after it: convergence is their catch-up\n"
-"  --idle S        after convergence, S more seconds with no injection: the wire\n"
+    "  --probes P      after convergence, P single records one at a time: how long each\n"
+    "                  takes to reach every node (default 5)\n"
+    "  --idle S        after convergence, S more seconds with no injection: the wire\n"
     "                  bytes of periodic reconciliation (every 60 s) in sync (default 0)\n"
     "  --timeout S     bound on convergence after the last injection (default 600)\n"
     "  --tejido PATH   the CLI (default: next to this program)\n"
@@ -123,14 +128,15 @@ static int sim__parse(int argc, char **argv, struct sim_opts *o)
 	    {"kill-prob", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 's'},
 	    {"down-ms", required_argument, NULL, 'd'},  {"timeout", required_argument, NULL, 't'},
 	    {"tejido", required_argument, NULL, 'T'},   {"json", no_argument, NULL, 'j'},
-	    {"offline", required_argument, NULL, 'o'},  {"idle", required_argument, NULL, 'i'},  {"help", no_argument, NULL, 'h'},
+	    {"offline", required_argument, NULL, 'o'},  {"idle", required_argument, NULL, 'i'},
+	    {"probes", required_argument, NULL, 'P'},  {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	double v = 0;
 	int opt, bad = 0;
 
 	*o = (struct sim_opts){.nodes = 5, .degree = 3, .records = 100, .seed = 1, .rate = 20,
-			       .down_ms = 3000, .timeout_s = 600};
+			       .down_ms = 3000, .timeout_s = 600, .probes = 5};
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1 && !bad) {
 		switch (opt) {
 		case 'n': bad = sim__num(optarg, 1, SIM_NODES_MAX, &v) != 0; o->nodes = (size_t)v; break;
@@ -142,6 +148,7 @@ static int sim__parse(int argc, char **argv, struct sim_opts *o)
 		case 'd': bad = sim__num(optarg, 500, 600000, &v) != 0; o->down_ms = (unsigned)v; break;
 		case 't': bad = sim__num(optarg, 1, 86400, &v) != 0; o->timeout_s = (unsigned)v; break;
 		case 'o': bad = sim__num(optarg, 0, SIM_NODES_MAX, &v) != 0; o->offline = (size_t)v; break;
+		case 'P': bad = sim__num(optarg, 0, 1000, &v) != 0; o->probes = (unsigned)v; break;
 		case 'i': bad = sim__num(optarg, 0, 3600, &v) != 0; o->idle_s = (unsigned)v; break;
 		case 'T': o->tejido = optarg; break;
 		case 'j': o->json = true; break;
@@ -452,6 +459,54 @@ static int sim__inject(struct sim *s, const struct sim_opts *o, struct sim_resul
 	return sim_stop_flag ? -1 : 0;
 }
 
+/* Every node runs and counts want incidents (status only: cheap enough to poll fast). */
+static bool sim__all_have(struct sim *s, uint64_t want)
+{
+	uint64_t r, inc;
+
+	for (size_t i = 0; i < s->n; i++)
+		if (s->nodes[i].state != SIM_UP || sim_ctl_status(&s->nodes[i], &r, &inc, NULL) != 0 || inc != want)
+			return false;
+	return true;
+}
+
+static int sim__cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Live propagation: one record at a time at a random node, timed until every node has it. */
+static int sim__probes(struct sim *s, const struct sim_opts *o, struct sim_result *res)
+{
+	uint64_t *ms = calloc(o->probes, sizeof(*ms)), want = o->records;
+	int rc = ms == NULL ? -1 : 0;
+
+	for (unsigned p = 0; ms != NULL && p < o->probes && rc == 0 && !sim_stop_flag; p++) {
+		uint64_t t0 = sim_now_ms(), until = t0 + 60000;
+		if (sim__inject_one(s, (o->seed << 24) + o->records + p) != 0)
+			rc = -1;
+		want++;
+		while (rc == 0 && !sim__all_have(s, want) && !sim_stop_flag) {
+			if (sim_now_ms() > until) {
+				fprintf(stderr, "sim: probe %u did not reach every node in 60 s\n", p);
+				rc = -1;
+			}
+			sim_sleep_ms(5);
+		}
+		ms[p] = sim_now_ms() - t0;
+		res->probes_done = p + 1;
+	}
+	if (ms != NULL && res->probes_done > 0 && rc == 0) {
+		qsort(ms, res->probes_done, sizeof(*ms), sim__cmp_u64);
+		res->probe_p50_ms = ms[res->probes_done / 2];
+		res->probe_max_ms = ms[res->probes_done - 1];
+	}
+	free(ms);
+	return rc;
+}
+
 /* Idle network: what periodic reconciliation costs on the wire when every node is in sync. */
 static void sim__idle(struct sim *s, const struct sim_opts *o, struct sim_result *res)
 {
@@ -492,12 +547,13 @@ static void sim__report(const struct sim_opts *o, const struct sim_result *r, co
 		       ", \"peer_connections\": %" PRIu64 ", \"reconnections\": %" PRIu64 ", \"max_rss_kib\": %" PRIu64 ", \"max_hwm_kib\": %" PRIu64
 		       ", \"mem_samples\": %u, \"diameter\": %zu, \"mean_hops\": %.2f, \"store_bytes_boot\": %" PRIu64
 		       ", \"store_bytes_end\": %" PRIu64 ", \"idle_ms\": %" PRIu64
-		       ", \"idle_bytes\": %" PRIu64 "}\n",
+		       ", \"idle_bytes\": %" PRIu64 ", \"probes\": %u, \"probe_p50_ms\": %" PRIu64
+		       ", \"probe_max_ms\": %" PRIu64 "}\n",
 		       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, o->offline, o->seed, r->kills,
 		       r->setup_ms, r->boot_ms, r->inject_ms, r->converged ? "true" : "false", r->converge_ms,
 		       r->records_per_node, r->bytes, per, r->conns, r->reconns, s->mem.max_rss_kib, s->mem.max_hwm_kib,
 		       s->mem.samples, r->diameter, r->mean_hops, r->store0, r->store1, r->idle_ms,
-		       r->idle_bytes);
+		       r->idle_bytes, r->probes_done, r->probe_p50_ms, r->probe_max_ms);
 		return;
 	}
 	printf("nodes %zu, degree %zu (%zu edges, mean degree %.2f), %" PRIu64 " records at %.2f/s, "
@@ -517,6 +573,9 @@ static void sim__report(const struct sim_opts *o, const struct sim_result *r, co
 	printf("wire bytes per record per node           %8.1f  (bytes / records / (nodes - 1))\n", per);
 	printf("largest store (LMDB used bytes) after boot / at the end: %" PRIu64 " / %" PRIu64 "\n", r->store0,
 	       r->store1);
+	if (r->probes_done > 0)
+		printf("one record to every node (%u probes)     median %.3f s, max %.3f s\n", r->probes_done,
+		       (double)r->probe_p50_ms / 1000.0, (double)r->probe_max_ms / 1000.0);
 	if (r->idle_ms > 0)
 		printf("idle, in sync: %" PRIu64 " wire bytes in %.1f s over %zu edges (%.1f bytes per edge per minute)\n",
 		       r->idle_bytes, (double)r->idle_ms / 1000.0, r->edges,
@@ -549,6 +608,8 @@ static int sim__run(const struct sim_opts *o, struct sim_result *res)
 	sim_sample_mem(s, true);
 	res->bytes = sim_proxy_bytes() - bytes0;
 	res->store1 = sim__max_store(s);
+	if (res->converged && o->probes > 0 && sim__probes(s, o, res) != 0)
+		return 1;
 	if (res->converged && o->idle_s > 0)
 		sim__idle(s, o, res);
 	res->conns = sim_proxy_conns();
