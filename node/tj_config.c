@@ -1,4 +1,5 @@
 #include "tj_config.h"
+#include "tj_node.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -121,8 +122,8 @@ static int tj__cfg_handler(void *user, const char *section, const char *name, co
 		return 0;
 	}
 	if (strcmp(name, "listen") == 0) {
-		if (value[0] != '\0' && tj_config_check_listen(value) != 0) {
-			tj__cfg_fail(c, "listen must be HOST:PORT, e.g. 127.0.0.1:7450 or [::1]:7450", NULL);
+		if (value[0] != '\0' && strcmp(value, TJ_LISTEN_OFF) != 0 && tj_config_check_listen(value) != 0) {
+			tj__cfg_fail(c, "listen must be HOST:PORT (e.g. 0.0.0.0:7654 or [::1]:7654) or off", NULL);
 			return 0;
 		}
 		snprintf(cfg->listen, sizeof(cfg->listen), "%s", value);

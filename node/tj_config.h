@@ -6,8 +6,9 @@
  * leave a node on defaults.
  *
  *   [node]
- *   listen      = 127.0.0.1:7450   ; HOST:PORT (IPv6 as [::1]:7450) where
- *                                  ; peers connect; "" (default) = none
+ *   listen      = 0.0.0.0:7654     ; HOST:PORT (IPv6 as [::1]:7654) where peers
+ *                                  ; connect, or off. Absent: `tejido node start`
+ *                                  ; uses 0.0.0.0:7654 (TJ_LISTEN_DEFAULT)
  *   log_level   = info             ; debug | info | warn | error
  *   map_size_mb = 16384            ; LMDB map size in MiB, 16..1048576
  *                                  ; (sparse: disk is used only as records arrive)

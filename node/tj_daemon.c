@@ -499,8 +499,9 @@ static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, c
 
 	opts->unlocked = NULL;
 	rc = tj_config_load(opts->datadir, &cfg, err);
-	if (rc == 0 && opts->listen != NULL && opts->listen[0] != '\0' && tj_config_check_listen(opts->listen) != 0) {
-		snprintf(err, sizeof(err), "--listen must be HOST:PORT, e.g. 127.0.0.1:7450");
+	if (rc == 0 && opts->listen != NULL && opts->listen[0] != '\0' && strcmp(opts->listen, TJ_LISTEN_OFF) != 0 &&
+	    tj_config_check_listen(opts->listen) != 0) {
+		snprintf(err, sizeof(err), "--listen must be HOST:PORT (e.g. 0.0.0.0:7654) or off");
 		rc = TJ_ECONFIG;
 	}
 	if (rc != 0) {
@@ -510,8 +511,13 @@ static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, c
 	}
 	tj_log_set_level(cfg.log_level);
 	tj_alert_configure(&cfg.alerts);
+	/* --listen, else the config file, else the caller's default; "off" means no listener. */
 	if (opts->listen != NULL && opts->listen[0] != '\0')
 		snprintf(cfg.listen, sizeof(cfg.listen), "%s", opts->listen);
+	else if (cfg.listen[0] == '\0' && opts->listen_default != NULL)
+		snprintf(cfg.listen, sizeof(cfg.listen), "%s", opts->listen_default);
+	if (strcmp(cfg.listen, TJ_LISTEN_OFF) == 0)
+		cfg.listen[0] = '\0';
 	snprintf(listen, TJ_CONFIG_LISTEN_MAX, "%s", cfg.listen);
 	rc = tj_node_open(opts->datadir, cfg.map_size_mb * 1024u * 1024u, u, node);
 	if (rc != 0) {

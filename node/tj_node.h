@@ -19,6 +19,11 @@
 #include "tj_error.h"
 #include "tj_keyfile.h"
 
+/* The peer port a node started from the CLI listens on unless told otherwise. */
+#define TJ_LISTEN_DEFAULT "0.0.0.0:7654"
+/* A listen value that means: accept no peer connections (we still dial out). */
+#define TJ_LISTEN_OFF "off"
+
 struct tj_init_opts {
 	const char *network_name; /* NULL = "Tejido" */
 	uint32_t stewards_threshold; /* 0 = 1 */
@@ -35,7 +40,8 @@ TJ_MUST_CHECK int tj_node_init(const char *datadir, const struct tj_unlocked *u,
 struct tj_daemon_opts {
 	const char *datadir;
 	struct tj_unlocked *unlocked; /* takes ownership */
-	const char *listen;           /* "HOST:PORT" or NULL for the config's */
+	const char *listen;           /* "HOST:PORT", "off", or NULL for the config's */
+	const char *listen_default;   /* used when neither listen nor the config sets one; NULL = "off" */
 	int ready_fd;                 /* one byte is written once the control socket listens; -1 = none */
 };
 

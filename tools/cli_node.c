@@ -21,6 +21,7 @@
 
 #include "cli.h"
 #include "tj_control.h"
+#include "tj_config.h"
 #include "tj_node.h"
 
 static const char cli__node_usage[] =
@@ -31,7 +32,8 @@ static const char cli__node_usage[] =
     "                 daemon in the background (log: DIR/node.log, pid: DIR/node.pid) and\n"
     "                 returns once it answers\n"
     "  --foreground   stay in the foreground, logging to stderr (for systemd)\n"
-    "  --listen ADDR  peer address to listen on, overriding the config file\n"
+    "  --listen ADDR  peer address to listen on (HOST:PORT, or off), overriding the\n"
+    "                 config file's [node] listen; without either: 0.0.0.0:7654\n"
     "  stop           asks the node to stop and waits until it is gone\n"
     "  status         whether a node runs, and what it stores\n";
 
@@ -80,10 +82,23 @@ static long cli__read_pid(const char *datadir)
 	return pid > 0 ? pid : 0;
 }
 
+/*
+ * Where the node listens for peers when neither --listen nor the config file
+ * says: TEJIDO_LISTEN_DEFAULT (the test suite sets "off" so that no test ever
+ * binds a public interface), else 0.0.0.0:7654. Checked in cli__start.
+ */
+static const char *cli__listen_default(void)
+{
+	const char *e = getenv("TEJIDO_LISTEN_DEFAULT");
+
+	return e != NULL && e[0] != '\0' ? e : TJ_LISTEN_DEFAULT;
+}
+
 /* The child: a new session, output to node.log, the daemon, then exit. Never returns. */
 static void cli__daemon_child(const char *datadir, struct tj_unlocked *u, const char *listen, int ready_fd)
 {
-	struct tj_daemon_opts o = {.datadir = datadir, .unlocked = u, .listen = listen, .ready_fd = ready_fd};
+	struct tj_daemon_opts o = {.datadir = datadir, .unlocked = u, .listen = listen,
+	                           .listen_default = cli__listen_default(), .ready_fd = ready_fd};
 	char path[CLI_PATH_MAX], pidtext[32];
 	int fd, rc, n;
 
@@ -139,7 +154,8 @@ static int cli__wait_ready(const struct cli_ctx *ctx, int rfd)
 static int cli__start(struct cli_ctx *ctx, bool foreground, const char *listen)
 {
 	struct tj_unlocked *u = NULL;
-	struct tj_daemon_opts o = {.datadir = ctx->datadir, .listen = listen, .ready_fd = -1};
+	struct tj_daemon_opts o = {.datadir = ctx->datadir, .listen = listen,
+	                           .listen_default = cli__listen_default(), .ready_fd = -1};
 	int pipefd[2];
 	pid_t pid;
 	int rc;
@@ -148,6 +164,9 @@ static int cli__start(struct cli_ctx *ctx, bool foreground, const char *listen)
 		cli_err("a node is already running in %s; stop it with `tejido node stop`", ctx->datadir);
 		return CLI_FAIL;
 	}
+	if (strcmp(cli__listen_default(), TJ_LISTEN_OFF) != 0 && tj_config_check_listen(cli__listen_default()) != 0)
+		return cli_usage_err("node", "TEJIDO_LISTEN_DEFAULT must be HOST:PORT or off, not '%s'",
+		                     cli__listen_default());
 	if ((rc = cli_unlock(ctx, &u)) != CLI_OK)
 		return rc;
 	if (foreground) {

@@ -39,6 +39,9 @@ static void test_defaults_and_keys(void **state)
 	assert_int_equal(parse("[node]\nlisten = [::1]:9000\r\nlog_level = warn\n", &cfg, err), 0);
 	assert_string_equal(cfg.listen, "[::1]:9000");
 	assert_int_equal(cfg.log_level, TJ_LOG_WARN);
+	/* "off": no peer listener, even where the CLI would fall back to 0.0.0.0:7654. */
+	assert_int_equal(parse("[node]\nlisten = off\n", &cfg, err), 0);
+	assert_string_equal(cfg.listen, "off");
 }
 
 /* Each bad file is refused and the message names its line. */
