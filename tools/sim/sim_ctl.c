@@ -107,34 +107,44 @@ int sim_ctl_peer_add(const struct sim_node *from, const struct sim_node *to)
 	return sim__request(from, &w, NULL, NULL);
 }
 
-static const char *const sim__munis[] = {"20067", "20190", "12001", "12029", "07101", "08019", "09007", "30087"};
-static const char *const sim__acts[] = {"death_threat", "threat", "harassment", "surveillance",
-					"raid",         "physical_assault", "defamation", "criminalization"};
+/* 64 INEGI municipalities at random, so that alert clusters stay as rare as in real data. */
+static const char *const sim__munis[] = {
+    "20236", "15048", "20353", "26066", "20238", "26019", "20538", "20327", "15062", "20549", "27015",
+    "21130", "26068", "20545", "20418", "15076", "21175", "28019", "30075", "28028", "20552", "20509",
+    "15090", "26046", "28040", "07103", "31018", "20559", "21030", "15104", "30050", "29018", "14110",
+    "31067", "20566", "21121", "15118", "31034", "29039", "20109", "32010", "21003", "21212", "16007",
+    "07026", "31044", "21008", "05012", "24020", "24057", "16021", "10022", "31065", "29020", "07020",
+    "24027", "26069", "16035", "13055", "31086", "07029", "12040", "24034", "29028"};
+static const char *const sim__acts[] = {"death_threat", "threat",           "harassment", "surveillance",
+                                        "raid",         "physical_assault", "defamation", "criminalization"};
 static const char *const sim__genders[] = {"woman", "man", "non_binary", "unknown"};
 
-/* A valid summary body for k: the fields vary with k, the victim reference is unique. */
+/* A valid summary body for k: the fields vary with k (spread over 10 years), the victim reference is unique.
+ */
 static int sim__summary(uint64_t k, uint8_t *buf, size_t cap, size_t *len)
 {
+	uint64_t h = (k + 1) * 0x9e3779b97f4a7c15u;
 	char json[1024];
-	const char *m = sim__munis[k % 8];
+	const char *m = sim__munis[(h >> 20) % 64];
 	struct tj_incident_summary *s = NULL;
 	struct tj_incident_case *c = NULL;
 	struct tj_verr verr;
 	int n, rc;
 
-	n = snprintf(json, sizeof(json),
-		     "{\"occurred\":{\"start\":\"2025-%02u-%02u\",\"precision\":\"day\"},"
-		     "\"location\":{\"state\":\"%.2s\",\"municipality\":\"%s\",\"place_type\":\"home\"},"
-		     "\"victims\":[{\"ref\":\"sim-%llu\",\"unit\":\"individual\",\"role\":\"defender\","
-		     "\"gender\":\"%s\",\"age_band\":\"30_44\"}],"
-		     "\"aggressors\":[{\"category\":\"state\",\"type\":\"municipal_police\",\"level\":\"municipal\","
-		     "\"involvement\":\"direct\"}],"
-		     "\"acts\":[{\"type\":\"%s\",\"victim\":0,\"aggressor\":0}],"
-		     "\"protection\":{\"status\":\"none\"},"
-		     "\"source\":{\"type\":\"victim_testimony\",\"reliability\":\"usually_reliable\"},"
-		     "\"verification\":\"confirmed\"}",
-		     (unsigned)(k % 12 + 1), (unsigned)(k % 28 + 1), m, m, (unsigned long long)k, sim__genders[k % 4],
-		     sim__acts[(k / 8) % 8]);
+	n = snprintf(
+	    json, sizeof(json),
+	    "{\"occurred\":{\"start\":\"%u-%02u-%02u\",\"precision\":\"day\"},"
+	    "\"location\":{\"state\":\"%.2s\",\"municipality\":\"%s\",\"place_type\":\"home\"},"
+	    "\"victims\":[{\"ref\":\"sim-%llu\",\"unit\":\"individual\",\"role\":\"defender\","
+	    "\"gender\":\"%s\",\"age_band\":\"30_44\"}],"
+	    "\"aggressors\":[{\"category\":\"state\",\"type\":\"municipal_police\",\"level\":\"municipal\","
+	    "\"involvement\":\"direct\"}],"
+	    "\"acts\":[{\"type\":\"%s\",\"victim\":0,\"aggressor\":0}],"
+	    "\"protection\":{\"status\":\"none\"},"
+	    "\"source\":{\"type\":\"victim_testimony\",\"reliability\":\"usually_reliable\"},"
+	    "\"verification\":\"confirmed\"}",
+	    (unsigned)(2016 + (h >> 30) % 10), (unsigned)((h >> 36) % 12 + 1), (unsigned)((h >> 42) % 28 + 1),
+	    m, m, (unsigned long long)k, sim__genders[k % 4], sim__acts[(h >> 48) % 8]);
 	if (n < 0 || (size_t)n >= sizeof(json))
 		return -1;
 	rc = tj_incident_from_json(json, (size_t)n, TJ_LANG_EN, tj_now_ms(), &s, &c, &verr);
@@ -192,7 +202,7 @@ int sim_ctl_status(const struct sim_node *nd, uint64_t *records, uint64_t *incid
 
 /* Appends the ids of one list page; sets *next when there is another page. */
 static int sim__page(const uint8_t *reply, size_t len, uint8_t (*ids)[32], size_t cap, size_t *n, bool *more,
-		     uint8_t next[32])
+                     uint8_t next[32])
 {
 	struct tj_mp_reader r;
 	const char *k;

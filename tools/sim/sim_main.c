@@ -7,7 +7,7 @@
  *
  * usage: sim [--nodes N] [--degree K] [--records R] [--rate R_PER_S] [--kill-prob P]
  *            [--seed S] [--down-ms MS] [--offline K] [--probes P] [--idle S] [--timeout S]
- *            [--tejido PATH] [--json]
+ *            [--mutual] [--tejido PATH] [--json]
  * Exit: 0 converged, 1 failed or did not converge in time, 2 usage.
  */
 #ifndef _GNU_SOURCE
@@ -34,6 +34,7 @@ struct sim_opts {
 	unsigned down_ms, timeout_s;
 	size_t offline;
 	unsigned idle_s, probes;
+	bool mutual;
 	const char *tejido;
 	bool json;
 };
@@ -90,7 +91,7 @@ static void sim__atexit(void)
 static const char sim__usage[] =
     "usage: sim [--nodes N] [--degree K] [--records R] [--rate R_PER_S] [--kill-prob P]\n"
     "           [--seed S] [--down-ms MS] [--offline K] [--probes P] [--idle S] [--timeout S]\n"
-    "           [--tejido PATH] [--json]\n\n"
+    "           [--mutual] [--tejido PATH] [--json]\n\n"
     "  --nodes N       real `tejido` daemons on 127.0.0.1, 1..64 (default 5)\n"
     "  --degree K      trusted peers per node in the random graph (default 3; a ring\n"
     "                  keeps it connected, so at least 2 when N > 2)\n"
@@ -105,6 +106,8 @@ static const char sim__usage[] =
     "                  takes to reach every node (default 5)\n"
     "  --idle S        after convergence, S more seconds with no injection: the wire\n"
     "                  bytes of periodic reconciliation (every 60 s) in sync (default 0)\n"
+    "  --mutual        both ends of every edge trust (and dial) each other, once the\n"
+    "                  membership is known everywhere: two connections per edge\n"
     "  --timeout S     bound on convergence after the last injection (default 600)\n"
     "  --tejido PATH   the CLI (default: next to this program)\n"
     "  --json          one JSON object instead of text\n";
@@ -123,37 +126,92 @@ static int sim__num(const char *arg, double lo, double hi, double *out)
 static int sim__parse(int argc, char **argv, struct sim_opts *o)
 {
 	static const struct option opts[] = {
-	    {"nodes", required_argument, NULL, 'n'},    {"degree", required_argument, NULL, 'k'},
-	    {"records", required_argument, NULL, 'r'},  {"rate", required_argument, NULL, 'R'},
-	    {"kill-prob", required_argument, NULL, 'p'}, {"seed", required_argument, NULL, 's'},
-	    {"down-ms", required_argument, NULL, 'd'},  {"timeout", required_argument, NULL, 't'},
-	    {"tejido", required_argument, NULL, 'T'},   {"json", no_argument, NULL, 'j'},
-	    {"offline", required_argument, NULL, 'o'},  {"idle", required_argument, NULL, 'i'},
-	    {"probes", required_argument, NULL, 'P'},  {"help", no_argument, NULL, 'h'},
+	    {"nodes", required_argument, NULL, 'n'},
+	    {"degree", required_argument, NULL, 'k'},
+	    {"records", required_argument, NULL, 'r'},
+	    {"rate", required_argument, NULL, 'R'},
+	    {"kill-prob", required_argument, NULL, 'p'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"down-ms", required_argument, NULL, 'd'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"tejido", required_argument, NULL, 'T'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"offline", required_argument, NULL, 'o'},
+	    {"idle", required_argument, NULL, 'i'},
+	    {"probes", required_argument, NULL, 'P'},
+	    {"mutual", no_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
 	double v = 0;
 	int opt, bad = 0;
 
-	*o = (struct sim_opts){.nodes = 5, .degree = 3, .records = 100, .seed = 1, .rate = 20,
-			       .down_ms = 3000, .timeout_s = 600, .probes = 5};
+	*o = (struct sim_opts){.nodes = 5,
+	                       .degree = 3,
+	                       .records = 100,
+	                       .seed = 1,
+	                       .rate = 20,
+	                       .down_ms = 3000,
+	                       .timeout_s = 600,
+	                       .probes = 5};
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1 && !bad) {
 		switch (opt) {
-		case 'n': bad = sim__num(optarg, 1, SIM_NODES_MAX, &v) != 0; o->nodes = (size_t)v; break;
-		case 'k': bad = sim__num(optarg, 1, SIM_NODES_MAX - 1, &v) != 0; o->degree = (size_t)v; break;
-		case 'r': bad = sim__num(optarg, 1, 1e7, &v) != 0; o->records = (uint64_t)v; break;
-		case 'R': bad = sim__num(optarg, 0.01, 1e5, &o->rate) != 0; break;
-		case 'p': bad = sim__num(optarg, 0, 1, &o->kill_prob) != 0; break;
-		case 's': bad = sim__num(optarg, 0, 1e15, &v) != 0; o->seed = (uint64_t)v; break;
-		case 'd': bad = sim__num(optarg, 500, 600000, &v) != 0; o->down_ms = (unsigned)v; break;
-		case 't': bad = sim__num(optarg, 1, 86400, &v) != 0; o->timeout_s = (unsigned)v; break;
-		case 'o': bad = sim__num(optarg, 0, SIM_NODES_MAX, &v) != 0; o->offline = (size_t)v; break;
-		case 'P': bad = sim__num(optarg, 0, 1000, &v) != 0; o->probes = (unsigned)v; break;
-		case 'i': bad = sim__num(optarg, 0, 3600, &v) != 0; o->idle_s = (unsigned)v; break;
-		case 'T': o->tejido = optarg; break;
-		case 'j': o->json = true; break;
-		case 'h': fputs(sim__usage, stdout); exit(0);
-		default: bad = 1;
+		case 'n':
+			bad = sim__num(optarg, 1, SIM_NODES_MAX, &v) != 0;
+			o->nodes = (size_t)v;
+			break;
+		case 'k':
+			bad = sim__num(optarg, 1, SIM_NODES_MAX - 1, &v) != 0;
+			o->degree = (size_t)v;
+			break;
+		case 'r':
+			bad = sim__num(optarg, 1, 1e7, &v) != 0;
+			o->records = (uint64_t)v;
+			break;
+		case 'R':
+			bad = sim__num(optarg, 0.01, 1e5, &o->rate) != 0;
+			break;
+		case 'p':
+			bad = sim__num(optarg, 0, 1, &o->kill_prob) != 0;
+			break;
+		case 's':
+			bad = sim__num(optarg, 0, 1e15, &v) != 0;
+			o->seed = (uint64_t)v;
+			break;
+		case 'd':
+			bad = sim__num(optarg, 500, 600000, &v) != 0;
+			o->down_ms = (unsigned)v;
+			break;
+		case 't':
+			bad = sim__num(optarg, 1, 86400, &v) != 0;
+			o->timeout_s = (unsigned)v;
+			break;
+		case 'o':
+			bad = sim__num(optarg, 0, SIM_NODES_MAX, &v) != 0;
+			o->offline = (size_t)v;
+			break;
+		case 'P':
+			bad = sim__num(optarg, 0, 1000, &v) != 0;
+			o->probes = (unsigned)v;
+			break;
+		case 'i':
+			bad = sim__num(optarg, 0, 3600, &v) != 0;
+			o->idle_s = (unsigned)v;
+			break;
+		case 'T':
+			o->tejido = optarg;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'm':
+			o->mutual = true;
+			break;
+		case 'h':
+			fputs(sim__usage, stdout);
+			exit(0);
+		default:
+			bad = 1;
 		}
 	}
 	if (!bad && o->offline * 2 > o->nodes) {
@@ -251,7 +309,8 @@ static uint64_t sim__max_store(const struct sim *s)
 	uint64_t best = 0, r, inc, sb;
 
 	for (size_t i = 0; i < s->n; i++)
-		if (s->nodes[i].state == SIM_UP && sim_ctl_status(&s->nodes[i], &r, &inc, &sb) == 0 && sb > best)
+		if (s->nodes[i].state == SIM_UP && sim_ctl_status(&s->nodes[i], &r, &inc, &sb) == 0 &&
+		    sb > best)
 			best = sb;
 	return best;
 }
@@ -277,7 +336,8 @@ static void sim__service(struct sim *s)
 /* Waits (bounded) until every node runs; 0 or -1. */
 static int sim__wait_all_up(struct sim *s, unsigned timeout_ms)
 {
-	for (uint64_t until = sim_now_ms() + timeout_ms; sim_now_ms() < until && !sim_stop_flag; sim_sleep_ms(50)) {
+	for (uint64_t until = sim_now_ms() + timeout_ms; sim_now_ms() < until && !sim_stop_flag;
+	     sim_sleep_ms(50)) {
 		size_t up;
 		sim__service(s);
 		up = 0;
@@ -289,17 +349,19 @@ static int sim__wait_all_up(struct sim *s, unsigned timeout_ms)
 	return -1;
 }
 
-/* Every node runs and holds the same records (at least s->n: genesis and admissions), want incidents, the same ids. */
+/* Every node runs and holds the same records (at least s->n: genesis and admissions), want incidents, the
+ * same ids. */
 static bool sim__converged(struct sim *s, uint64_t want, uint64_t *records)
 {
 	uint64_t r0 = 0, r, inc;
 	size_t cap = (size_t)want + 16, n0 = 0, n = 0;
-	uint8_t (*a)[32], (*b)[32];
+	uint8_t(*a)[32], (*b)[32];
 	bool same = true;
 
 	for (size_t i = 0; i < s->n && same; i++)
-		same = s->nodes[i].state == SIM_UP && sim_ctl_status(&s->nodes[i], i == 0 ? &r0 : &r, &inc, NULL) == 0 &&
-		       inc == want && (i == 0 || r == r0) && r0 >= s->n;
+		same = s->nodes[i].state == SIM_UP &&
+		       sim_ctl_status(&s->nodes[i], i == 0 ? &r0 : &r, &inc, NULL) == 0 && inc == want &&
+		       (i == 0 || r == r0) && r0 >= s->n;
 	if (!same)
 		return false;
 	a = calloc(cap, 32);
@@ -320,7 +382,8 @@ static void sim__dump(const struct sim *s)
 
 	for (size_t i = 0; i < s->n; i++) {
 		if (s->nodes[i].state == SIM_UP && sim_ctl_status(&s->nodes[i], &r, &inc, &sb) == 0)
-			fprintf(stderr, "sim: node %zu: %" PRIu64 " records, %" PRIu64 " incidents\n", i, r, inc);
+			fprintf(stderr, "sim: node %zu: %" PRIu64 " records, %" PRIu64 " incidents\n", i, r,
+			        inc);
 		else
 			fprintf(stderr, "sim: node %zu: not running (state %d)\n", i, (int)s->nodes[i].state);
 	}
@@ -328,9 +391,10 @@ static void sim__dump(const struct sim *s)
 
 /* Polls until converged or timeout; the time it took in *ms. */
 static bool sim__wait_converged(struct sim *s, uint64_t want, unsigned timeout_ms, uint64_t t0, uint64_t *ms,
-				uint64_t *records)
+                                uint64_t *records)
 {
-	for (uint64_t until = sim_now_ms() + timeout_ms; sim_now_ms() < until && !sim_stop_flag; sim_sleep_ms(50)) {
+	for (uint64_t until = sim_now_ms() + timeout_ms; sim_now_ms() < until && !sim_stop_flag;
+	     sim_sleep_ms(50)) {
 		sim__service(s);
 		if (sim__converged(s, want, records)) {
 			*ms = sim_now_ms() - t0;
@@ -384,12 +448,20 @@ static int sim__boot(struct sim *s, const struct sim_opts *o, struct sim_result 
 		fprintf(stderr, "sim: the membership records did not reach every node within 300 s\n");
 		return -1;
 	}
+	/* Now every node knows every member: the later node may dial the earlier one too. */
+	for (size_t a = 0; o->mutual && a < s->n; a++)
+		for (size_t b = a + 1; b < s->n; b++)
+			if (g_adj[a][b] && sim_ctl_peer_add(&s->nodes[b], &s->nodes[a]) != 0) {
+				fprintf(stderr, "sim: peer_add %zu -> %zu failed\n", b, a);
+				return -1;
+			}
 	/* Every edge connected too, so that the measurement starts from a running network. */
-	for (uint64_t until = sim_now_ms() + 60000; sim_proxy_open() < res->edges && !sim_stop_flag;
-	     sim_sleep_ms(50))
+	for (uint64_t until = sim_now_ms() + 60000;
+	     sim_proxy_open() < res->edges * (o->mutual ? 2u : 1u) && !sim_stop_flag; sim_sleep_ms(50))
 		if (sim_now_ms() > until) {
-			fprintf(stderr, "sim: %" PRIu64 " of %zu peer connections open after 60 s; going on\n",
-				sim_proxy_open(), res->edges);
+			fprintf(stderr,
+			        "sim: %" PRIu64 " of %zu peer connections open after 60 s; going on\n",
+			        sim_proxy_open(), res->edges);
 			break;
 		}
 	res->boot_ms = sim_now_ms() - t0;
@@ -465,7 +537,8 @@ static bool sim__all_have(struct sim *s, uint64_t want)
 	uint64_t r, inc;
 
 	for (size_t i = 0; i < s->n; i++)
-		if (s->nodes[i].state != SIM_UP || sim_ctl_status(&s->nodes[i], &r, &inc, NULL) != 0 || inc != want)
+		if (s->nodes[i].state != SIM_UP || sim_ctl_status(&s->nodes[i], &r, &inc, NULL) != 0 ||
+		    inc != want)
 			return false;
 	return true;
 }
@@ -535,51 +608,61 @@ static void sim__offline(struct sim *s, const struct sim_opts *o)
 
 static void sim__report(const struct sim_opts *o, const struct sim_result *r, const struct sim *s)
 {
-	double per = o->records > 0 && s->n > 1 ? (double)r->bytes / (double)o->records / (double)(s->n - 1) : 0;
+	double per =
+	    o->records > 0 && s->n > 1 ? (double)r->bytes / (double)o->records / (double)(s->n - 1) : 0;
 	double mean_deg = s->n > 0 ? 2.0 * (double)r->edges / (double)s->n : 0;
 
 	if (o->json) {
-		printf("{\"nodes\": %zu, \"degree\": %zu, \"edges\": %zu, \"mean_degree\": %.2f, \"records\": %" PRIu64
-		       ", \"rate\": %.2f, \"kill_prob\": %.3f, \"offline\": %zu, \"seed\": %" PRIu64 ", \"kills\": %" PRIu64
+		printf("{\"nodes\": %zu, \"degree\": %zu, \"edges\": %zu, \"mean_degree\": %.2f, "
+		       "\"records\": %" PRIu64 ", \"rate\": %.2f, \"kill_prob\": %.3f, \"offline\": %zu, "
+		                               "\"mutual\": %s, \"seed\": %" PRIu64 ", \"kills\": %" PRIu64
 		       ", \"setup_ms\": %" PRIu64 ", \"boot_sync_ms\": %" PRIu64 ", \"inject_ms\": %" PRIu64
 		       ", \"converged\": %s, \"converge_ms\": %" PRIu64 ", \"records_per_node\": %" PRIu64
 		       ", \"wire_bytes\": %" PRIu64 ", \"wire_bytes_per_record_per_node\": %.1f"
-		       ", \"peer_connections\": %" PRIu64 ", \"reconnections\": %" PRIu64 ", \"max_rss_kib\": %" PRIu64 ", \"max_hwm_kib\": %" PRIu64
-		       ", \"mem_samples\": %u, \"diameter\": %zu, \"mean_hops\": %.2f, \"store_bytes_boot\": %" PRIu64
-		       ", \"store_bytes_end\": %" PRIu64 ", \"idle_ms\": %" PRIu64
+		       ", \"peer_connections\": %" PRIu64 ", \"reconnections\": %" PRIu64
+		       ", \"max_rss_kib\": %" PRIu64 ", \"max_hwm_kib\": %" PRIu64
+		       ", \"mem_samples\": %u, \"diameter\": %zu, \"mean_hops\": %.2f, \"store_bytes_boot\": "
+		       "%" PRIu64 ", \"store_bytes_end\": %" PRIu64 ", \"idle_ms\": %" PRIu64
 		       ", \"idle_bytes\": %" PRIu64 ", \"probes\": %u, \"probe_p50_ms\": %" PRIu64
 		       ", \"probe_max_ms\": %" PRIu64 "}\n",
-		       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, o->offline, o->seed, r->kills,
-		       r->setup_ms, r->boot_ms, r->inject_ms, r->converged ? "true" : "false", r->converge_ms,
-		       r->records_per_node, r->bytes, per, r->conns, r->reconns, s->mem.max_rss_kib, s->mem.max_hwm_kib,
-		       s->mem.samples, r->diameter, r->mean_hops, r->store0, r->store1, r->idle_ms,
-		       r->idle_bytes, r->probes_done, r->probe_p50_ms, r->probe_max_ms);
+		       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, o->offline,
+		       o->mutual ? "true" : "false", o->seed, r->kills, r->setup_ms, r->boot_ms, r->inject_ms,
+		       r->converged ? "true" : "false", r->converge_ms, r->records_per_node, r->bytes, per,
+		       r->conns, r->reconns, s->mem.max_rss_kib, s->mem.max_hwm_kib, s->mem.samples,
+		       r->diameter, r->mean_hops, r->store0, r->store1, r->idle_ms, r->idle_bytes,
+		       r->probes_done, r->probe_p50_ms, r->probe_max_ms);
 		return;
 	}
 	printf("nodes %zu, degree %zu (%zu edges, mean degree %.2f), %" PRIu64 " records at %.2f/s, "
-	       "kill-prob %.3f (%" PRIu64 " kills), %zu offline during injection, seed %" PRIu64 "\n",
-	       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, r->kills, o->offline, o->seed);
+	       "kill-prob %.3f (%" PRIu64 " kills), %zu offline during injection, %s, seed %" PRIu64 "\n",
+	       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, r->kills, o->offline,
+	       o->mutual ? "mutual trust (both ends dial)" : "one dialer per edge", o->seed);
 	printf("graph: diameter %zu hops, mean distance %.2f hops\n", r->diameter, r->mean_hops);
 	printf("setup (init, member add, network join)   %8.1f s\n", (double)r->setup_ms / 1000.0);
 	printf("boot: start + membership sync            %8.1f s\n", (double)r->boot_ms / 1000.0);
-	printf("injection                                %8.1f s\n", (double)r->inject_ms / 1000.0);
+	printf("injection                                %8.1f s  (achieved %.1f records/s)\n",
+	       (double)r->inject_ms / 1000.0,
+	       r->inject_ms > 0 ? (double)o->records * 1000.0 / (double)r->inject_ms : 0);
 	if (r->converged)
-		printf("convergence after the last injection     %8.3f s  (%" PRIu64 " records on every node)\n",
+		printf("convergence after the last injection     %8.3f s  (%" PRIu64
+		       " records on every node)\n",
 		       (double)r->converge_ms / 1000.0, r->records_per_node);
 	else
 		printf("convergence after the last injection     NOT within %u s\n", o->timeout_s);
 	printf("wire bytes (proxy, payload, both ways)   %8" PRIu64 "\n", r->bytes);
 	printf("peer connections (all / during the run)  %8" PRIu64 " / %" PRIu64 "\n", r->conns, r->reconns);
 	printf("wire bytes per record per node           %8.1f  (bytes / records / (nodes - 1))\n", per);
-	printf("largest store (LMDB used bytes) after boot / at the end: %" PRIu64 " / %" PRIu64 "\n", r->store0,
-	       r->store1);
+	printf("largest store (LMDB used bytes) after boot / at the end: %" PRIu64 " / %" PRIu64 "\n",
+	       r->store0, r->store1);
 	if (r->probes_done > 0)
 		printf("one record to every node (%u probes)     median %.3f s, max %.3f s\n", r->probes_done,
 		       (double)r->probe_p50_ms / 1000.0, (double)r->probe_max_ms / 1000.0);
 	if (r->idle_ms > 0)
-		printf("idle, in sync: %" PRIu64 " wire bytes in %.1f s over %zu edges (%.1f bytes per edge per minute)\n",
+		printf("idle, in sync: %" PRIu64
+		       " wire bytes in %.1f s over %zu edges (%.1f bytes per edge per minute)\n",
 		       r->idle_bytes, (double)r->idle_ms / 1000.0, r->edges,
-		       r->edges > 0 ? (double)r->idle_bytes * 60000.0 / (double)r->idle_ms / (double)r->edges : 0);
+		       r->edges > 0 ? (double)r->idle_bytes * 60000.0 / (double)r->idle_ms / (double)r->edges
+		                    : 0);
 	printf("largest VmRSS of a node (sampled)        %8.1f MiB\n", (double)s->mem.max_rss_kib / 1024.0);
 	printf("largest VmHWM of a node (peak, incl. KDF)%8.1f MiB\n", (double)s->mem.max_hwm_kib / 1024.0);
 }
@@ -602,7 +685,7 @@ static int sim__run(const struct sim_opts *o, struct sim_result *res)
 		if (s->nodes[i].state == SIM_DOWN && s->nodes[i].restart_at_ms != 0)
 			s->nodes[i].restart_at_ms = t_last;
 	res->converged = sim__wait_converged(s, o->records, o->timeout_s * 1000u, t_last, &res->converge_ms,
-					     &res->records_per_node);
+	                                     &res->records_per_node);
 	if (!res->converged)
 		sim__dump(s);
 	sim_sample_mem(s, true);
@@ -641,7 +724,8 @@ int main(int argc, char **argv)
 	if (rc >= 0)
 		sim__report(&o, &res, &g_sim);
 	else
-		fprintf(stderr, "sim: stopped before the measurement (SIM_KEEP=1 keeps the nodes' directories and logs)\n");
+		fprintf(stderr, "sim: stopped before the measurement (SIM_KEEP=1 keeps the nodes' "
+		                "directories and logs)\n");
 	sim_cleanup(&g_sim);
 	sim_proxy_stop();
 	return rc == 0 ? 0 : 1;

@@ -146,10 +146,10 @@ static int sim__unhex(const char *hex, uint8_t *out, size_t n)
 static int sim__init(struct sim *s, size_t i)
 {
 	struct sim_node *nd = &s->nodes[i];
-	char *founder[] = {"tejido", "--data", nd->dir, "init", "--kdf", "interactive", "--person", "sim", "--name",
-			   "Red simulada", NULL};
-	char *joiner[] = {"tejido", "--data", nd->dir, "init", "--kdf", "interactive", "--person", "sim",
-			  "--no-network", NULL};
+	char *founder[] = {"tejido",   "--data", nd->dir,  "init",         "--kdf", "interactive",
+	                   "--person", "sim",    "--name", "Red simulada", NULL};
+	char *joiner[] = {"tejido",      "--data",   nd->dir, "init",         "--kdf",
+	                  "interactive", "--person", "sim",   "--no-network", NULL};
 	char path[128];
 	FILE *f;
 	int ok;
@@ -169,7 +169,7 @@ static int sim__admit(struct sim *s, size_t i)
 {
 	char bundle[128], name[48];
 	char *add[] = {"tejido", "--data", s->nodes[0].dir, "member", "add", s->nodes[i].pk_hex,
-		       "--name", name, "--out", bundle, NULL};
+	               "--name", name,     "--out",         bundle,   NULL};
 
 	snprintf(bundle, sizeof(bundle), "%s/welcome%zu.tjw", s->root, i);
 	snprintf(name, sizeof(name), "Organizacion %zu", i);
@@ -204,7 +204,8 @@ int sim_make_network(struct sim *s)
 	sim_stop(s, 0);
 	for (size_t i = 1; i < s->n; i++)
 		if (sim__join(s, i) != 0) {
-			fprintf(stderr, "sim: network join of node %zu failed (see %s/cli.log)\n", i, s->root);
+			fprintf(stderr, "sim: network join of node %zu failed (see %s/cli.log)\n", i,
+			        s->root);
 			return -1;
 		}
 	return 0;
@@ -223,10 +224,11 @@ int sim_spawn(struct sim *s, size_t i, bool listen)
 	if (pid == 0) {
 		sim__child_setup(s, log);
 		if (listen)
-			execl(s->tejido, "tejido", "--data", nd->dir, "node", "start", "--foreground", "--listen", addr,
-			      (char *)NULL);
+			execl(s->tejido, "tejido", "--data", nd->dir, "node", "start", "--foreground",
+			      "--listen", addr, (char *)NULL);
 		else
-			execl(s->tejido, "tejido", "--data", nd->dir, "node", "start", "--foreground", (char *)NULL);
+			execl(s->tejido, "tejido", "--data", nd->dir, "node", "start", "--foreground",
+			      (char *)NULL);
 		_exit(127);
 	}
 	nd->pid = pid;
@@ -265,7 +267,8 @@ size_t sim_poll_starting(struct sim *s)
 
 int sim_wait_up(struct sim *s, size_t i, unsigned timeout_ms)
 {
-	for (uint64_t until = sim_now_ms() + timeout_ms; sim_now_ms() < until && !sim_stop_flag; sim_sleep_ms(20)) {
+	for (uint64_t until = sim_now_ms() + timeout_ms; sim_now_ms() < until && !sim_stop_flag;
+	     sim_sleep_ms(20)) {
 		(void)sim_poll_starting(s);
 		if (s->nodes[i].state == SIM_UP)
 			return 0;

@@ -31,8 +31,8 @@ struct sim__pipe {
 };
 
 struct sim__conn {
-	int fd[2];              /* 0: the dialing peer, 1: the daemon */
-	struct sim__pipe p[2];  /* p[d]: bytes read from fd[d], to be written to fd[1 - d] */
+	int fd[2];             /* 0: the dialing peer, 1: the daemon */
+	struct sim__pipe p[2]; /* p[d]: bytes read from fd[d], to be written to fd[1 - d] */
 };
 
 static struct {
@@ -76,8 +76,8 @@ static void sim__close(size_t k)
 static void sim__accept(size_t i)
 {
 	const struct sim_node *nd = &P.s->nodes[i];
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				 .sin_port = htons(nd->port)};
+	struct sockaddr_in sa = {
+	    .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK), .sin_port = htons(nd->port)};
 	struct sim__conn *c;
 	int in, out;
 
