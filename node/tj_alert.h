@@ -38,6 +38,7 @@
  *   'U' contact pk(32)               -> subscription [states[], min_severity, triggers]
  *   'N'                              -> next event seq(8)
  *   'H'                              -> events delivered to the hook so far(8)
+ *   'P' record id(32)                -> empty: stored, not evaluated yet (tj_store.h)
  *
  * Everything runs on the loop thread; each public function begins and ends
  * its own transaction unless it takes a struct tj_txn.
@@ -147,10 +148,24 @@ const char *tj_alert_code_label(const char *code, bool spanish);
  * an incident this node can read is indexed (tj_query.h) and the rules run;
  * an ALERT_ACK / ALERT_RESOLVE record is noted against its alert. One write
  * transaction for all of them. Failures are logged and returned; the records
- * themselves are stored regardless (alerts are derived data: `tejido alerts
- * --rebuild` is not needed because the next ingest re-evaluates windows).
+ * themselves are stored regardless and stay marked pending, so
+ * tj_alert_pending_run evaluates them at the next start.
  */
 TJ_MUST_CHECK int tj_alert_after_store(struct tj_node *n, const uint8_t (*ids)[32], size_t n_ids);
+
+/*
+ * Durability: tj_store_put_record marks each incident, ack and resolution
+ * pending ('P' || id, in the transaction that stores the record) and
+ * tj_alert_process_txn removes the mark in the transaction that stores the
+ * results, so every stored record is evaluated exactly once even when the
+ * process dies between the two commits. tj_alert_pending_run evaluates
+ * whatever is still marked (the daemon runs it before serving), in write
+ * transactions of TJ_ALERT_PENDING_BATCH records; *n_done = how many.
+ */
+#define TJ_ALERT_PENDING_BATCH 256
+TJ_MUST_CHECK int tj_alert_pending_run(struct tj_node *n, size_t *n_done);
+/* Tests only: makes tj_alert_after_store do nothing (a crash after the records' commit). */
+extern bool tj_alert_test_skip_after_store;
 
 /* The same for one record inside the caller's write transaction. */
 TJ_MUST_CHECK int tj_alert_process_txn(struct tj_node *n, struct tj_txn *t, const uint8_t id[32]);

@@ -89,6 +89,22 @@ static int tj__process_ack(struct tj_node *n, struct tj_txn *t, const uint8_t *e
 	return tj__ack_put(n, t, alert_id, id, &ack);
 }
 
+/* Removes the pending mark of id (tj_store_put_record wrote it); absent is fine. */
+static int tj__pending_del(struct tj_txn *t, const uint8_t id[32])
+{
+	uint8_t key[33];
+	MDB_val k = {sizeof(key), key};
+	MDB_dbi dbi;
+	int rc;
+
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	key[0] = TJ_STORE_PENDING_PREFIX;
+	memcpy(key + 1, id, 32);
+	rc = mdb_del(t->txn, dbi, &k, NULL);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+}
+
 int tj_alert_process_txn(struct tj_node *n, struct tj_txn *t, const uint8_t id[32])
 {
 	struct tj_incident_summary *s;
@@ -98,6 +114,8 @@ int tj_alert_process_txn(struct tj_node *n, struct tj_txn *t, const uint8_t id[3
 	size_t len;
 	int rc;
 
+	if ((rc = tj__pending_del(t, id)) != 0)
+		return rc;
 	if ((rc = tj_store_get(t, id, &enc, &len)) != 0)
 		return rc == TJ_ENOTFOUND ? 0 : rc;
 	if (tj_record_decode(enc, len, &rec) != 0)
@@ -118,12 +136,14 @@ int tj_alert_process_txn(struct tj_node *n, struct tj_txn *t, const uint8_t id[3
 	return rc;
 }
 
+bool tj_alert_test_skip_after_store;
+
 int tj_alert_after_store(struct tj_node *n, const uint8_t (*ids)[32], size_t n_ids)
 {
 	struct tj_txn t;
 	int rc;
 
-	if (n_ids == 0)
+	if (n_ids == 0 || tj_alert_test_skip_after_store)
 		return 0;
 	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
 		return rc;
@@ -134,6 +154,58 @@ int tj_alert_after_store(struct tj_node *n, const uint8_t (*ids)[32], size_t n_i
 	tj_txn_abort(&t);
 	if (rc != 0)
 		TJ_LOG_E("alert", "could not evaluate %zu stored records: %s", n_ids, tj_strerror(rc));
+	return rc;
+}
+
+/* Up to cap pending ids (in id order) into ids; *n = how many. */
+static int tj__pending_ids(struct tj_txn *t, uint8_t (*ids)[32], size_t cap, size_t *n)
+{
+	uint8_t prefix = TJ_STORE_PENDING_PREFIX;
+	MDB_val k = {1, &prefix}, v;
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	int rc;
+
+	*n = 0;
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	if (mdb_cursor_open(t->txn, dbi, &cur) != 0)
+		return TJ_ESTORE;
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	for (; rc == 0 && *n < cap; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 33 || ((const uint8_t *)k.mv_data)[0] != TJ_STORE_PENDING_PREFIX)
+			break;
+		memcpy(ids[(*n)++], (const uint8_t *)k.mv_data + 1, 32);
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+}
+
+int tj_alert_pending_run(struct tj_node *n, size_t *n_done)
+{
+	uint8_t(*ids)[32] = malloc(TJ_ALERT_PENDING_BATCH * 32);
+	size_t k = 0;
+	struct tj_txn t;
+	int rc = 0;
+
+	*n_done = 0;
+	if (ids == NULL)
+		return -ENOMEM;
+	do {
+		if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
+			break;
+		rc = tj__pending_ids(&t, ids, TJ_ALERT_PENDING_BATCH, &k);
+		for (size_t i = 0; i < k && rc == 0; i++)
+			rc = tj_alert_process_txn(n, &t, ids[i]);
+		if (rc == 0)
+			rc = tj_txn_commit(&t);
+		tj_txn_abort(&t);
+		if (rc == 0)
+			*n_done += k;
+	} while (rc == 0 && k == TJ_ALERT_PENDING_BATCH);
+	free(ids);
+	if (rc != 0)
+		TJ_LOG_E("alert", "could not evaluate the pending records: %s", tj_strerror(rc));
 	return rc;
 }
 

@@ -495,6 +495,7 @@ static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, c
 	struct tj_unlocked *u = opts->unlocked;
 	char err[TJ_CONFIG_ERR_MAX];
 	struct tj_config cfg;
+	size_t pending = 0;
 	int rc;
 
 	opts->unlocked = NULL;
@@ -525,6 +526,9 @@ static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, c
 		return rc;
 	}
 	tj__log_opened(*node);
+	/* Records stored before a crash and not evaluated yet: their alerts come first. */
+	if ((rc = tj_alert_pending_run(*node, &pending)) == 0 && pending > 0)
+		TJ_LOG_I("daemon", "evaluated alerts for %zu records stored before a stop", pending);
 	return 0;
 }
 

@@ -253,6 +253,23 @@ static void tj__kind_counter_name(uint8_t kind, char name[TJ_STORE_META_NAME_MAX
 	snprintf(name, TJ_STORE_META_NAME_MAX, "count.kind.%u", (unsigned)kind);
 }
 
+/*
+ * Records the alert rules read (incidents, acks, resolutions) are marked
+ * pending in "alerts" ('P' || id) in the transaction that stores them; the
+ * transaction that stores their alert results removes the mark
+ * (tj_alert.h), so a crash between the two loses no evaluation.
+ */
+static int tj__pending_put(struct tj_txn *t, const uint8_t id[32], uint8_t kind)
+{
+	uint8_t key[33];
+
+	if (kind != TJ_KIND_INCIDENT && kind != TJ_KIND_ALERT_ACK && kind != TJ_KIND_ALERT_RESOLVE)
+		return 0;
+	key[0] = TJ_STORE_PENDING_PREFIX;
+	memcpy(key + 1, id, 32);
+	return tj__put(t, t->st->alerts, key, sizeof(key), "", 0, 0);
+}
+
 int tj_store_put_record(struct tj_txn *t, const uint8_t id[32], const struct tj_record *rec, const uint8_t *enc,
 			size_t len)
 {
@@ -277,7 +294,9 @@ int tj_store_put_record(struct tj_txn *t, const uint8_t id[32], const struct tj_
 	if ((rc = tj__count_add(t, st->authors, rec->author, 32, 1)) != 0)
 		return rc;
 	tj__kind_counter_name(rec->kind, name);
-	return tj__count_add(t, st->meta, name, strlen(name), 1);
+	if ((rc = tj__count_add(t, st->meta, name, strlen(name), 1)) != 0)
+		return rc;
+	return tj__pending_put(t, id, rec->kind);
 }
 
 /* Collects the DUPSORT values (each vsize bytes) under key, at most cap. */

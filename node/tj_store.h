@@ -16,7 +16,9 @@
  *              whose author wrote the summary)
  *   victim_idx blinded key(32) -> day(8) || incident id(32) (DUPSORT); the key
  *              is a keyed hash of the victim reference, so no plaintext is on disk
- *   alerts     derived alerts, sealed (node/tj_alert.h)
+ *   alerts     derived alerts, sealed (node/tj_alert.h); tj_store_put_record
+ *              also writes there 'P' || id -> empty for every incident, ack or
+ *              resolution, in the same transaction: "not evaluated yet"
  *   query_idx  blinded (field, code) -> day(8) || id(32) (DUPSORT; node/tj_query.h)
  *
  * Transactions: a transaction begins and ends in one function, never across
@@ -43,6 +45,7 @@
 #define TJ_STORE_MAP_SIZE_DEFAULT_BYTES (16ull * 1024 * 1024 * 1024)
 #define TJ_STORE_META_NAME_MAX 64
 #define TJ_STORE_TS_KEY_BYTES 40
+#define TJ_STORE_PENDING_PREFIX 'P' /* alerts: 'P' || id, a record not evaluated yet */
 
 struct tj_store;
 

@@ -471,6 +471,69 @@ static void test_order_independent(void **state)
 	ta_node_close(n, dir);
 }
 
+/* Reopens the node of dir after a close (what a restart does). */
+static struct tj_node *ta_reopen(const char *dir)
+{
+	struct tj_unlocked *u = NULL;
+	struct tj_node *n = NULL;
+	char path[128];
+
+	snprintf(path, sizeof(path), "%s/key", dir);
+	assert_int_equal(tj_keyfile_unlock(path, TT_PASS, strlen(TT_PASS), &u), 0);
+	assert_int_equal(tj_node_open(dir, 0, u, &n), 0);
+	return n;
+}
+
+/*
+ * A crash between the records' commit and the alerts' commit: the incidents
+ * stay marked pending, and the next start evaluates them, once.
+ */
+static void test_crash_pending(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t a[3][32], ids[3][32];
+	struct ta_list *l;
+	size_t done = 0;
+
+	(void)state;
+	tj_alert_test_skip_after_store = true;
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "death_threat", .ref = "a"}, a[0]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-05", .act = "harassment", .ref = "b"}, a[1]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-09", .act = "harassment", .ref = "a"}, a[2]);
+	tj_alert_test_skip_after_store = false;
+	l = ta_alerts(n, 0);
+	assert_int_equal(l->n, 0); /* the "crash": stored, never evaluated */
+	free(l);
+	tj_node_close(n);
+
+	n = ta_reopen(dir);
+	assert_int_equal(tj_alert_pending_run(n, &done), 0);
+	assert_int_equal(done, 3);
+	l = ta_alerts(n, 0);
+	/* T1 (a[0]), T3 (anchor a[2]), T4 (anchor a[2]), T5 (anchors a[1], a[2]). */
+	assert_int_equal(l->n, 5);
+	for (size_t i = 0; i < l->n; i++)
+		for (size_t j = i + 1; j < l->n; j++)
+			assert_memory_not_equal(l->a[i].id, l->a[j].id, 32);
+	free(l);
+	/* Nothing left: a second start and a second evaluation change nothing. */
+	assert_int_equal(tj_alert_pending_run(n, &done), 0);
+	assert_int_equal(done, 0);
+	memcpy(ids, a, sizeof(ids));
+	assert_int_equal(tj_alert_after_store(n, (const uint8_t(*)[32])ids, 3), 0);
+	tj_node_close(n);
+	n = ta_reopen(dir);
+	assert_int_equal(tj_alert_pending_run(n, &done), 0);
+	assert_int_equal(done, 0);
+	l = ta_alerts(n, 0);
+	assert_int_equal(l->n, 5);
+	for (size_t i = 0; i < l->n; i++)
+		assert_int_equal(l->a[i].raises, 1);
+	free(l);
+	ta_node_close(n, dir);
+}
+
 static void test_codes(void **state)
 {
 	uint8_t mask = 0, t = 0;
@@ -533,6 +596,7 @@ int main(void)
 	    cmocka_unit_test(test_t7_ongoing_reraise_resolve),
 	    cmocka_unit_test(test_ack_records),
 	    cmocka_unit_test(test_order_independent),
+	    cmocka_unit_test(test_crash_pending),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
