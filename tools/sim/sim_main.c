@@ -254,12 +254,11 @@ static size_t sim__graph(size_t n, size_t k)
 		perm[i - 1] = perm[j];
 		perm[j] = t;
 	}
-	for (size_t i = 0; i + 1 < n; i++)
-		if (!(n == 2 && i == 1)) {
-			size_t a = perm[i], b = perm[(i + 1) % n];
-			g_adj[a][b] = g_adj[b][a] = 1;
-			deg[a]++, deg[b]++, edges++;
-		}
+	for (size_t i = 0; i + 1 < n; i++) { /* a path through the permutation */
+		size_t a = perm[i], b = perm[i + 1];
+		g_adj[a][b] = g_adj[b][a] = 1;
+		deg[a]++, deg[b]++, edges++;
+	}
 	if (n > 2) { /* close the ring */
 		g_adj[perm[0]][perm[n - 1]] = g_adj[perm[n - 1]][perm[0]] = 1;
 		deg[perm[0]]++, deg[perm[n - 1]]++, edges++;
