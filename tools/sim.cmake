@@ -5,7 +5,6 @@ find_package(Threads REQUIRED)
 add_executable(sim ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_main.c ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_proc.c
                    ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_ctl.c ${CMAKE_CURRENT_SOURCE_DIR}/sim/sim_proxy.c)
 target_link_libraries(sim PRIVATE tj_node Threads::Threads)
-target_compile_options(sim PRIVATE -Werror)
 if(TARGET tejido)
   add_dependencies(sim tejido)
   add_test(NAME sim/smoke COMMAND sim --nodes 3 --degree 2 --records 6 --rate 20 --kill-prob 0 --seed 7
