@@ -408,9 +408,18 @@ static void tj__try_apply(struct tj__derive *d, struct tj__event *p, uint64_t ts
 {
 	uint32_t k = 0;
 
+	size_t need = tj__n_stewards(d->s);
+
+	/*
+	 * While fewer stewards than the threshold exist (a founder alone after
+	 * `init --stewards N`), every current steward must approve: the founder
+	 * admits the first stewards, then the full threshold applies.
+	 */
+	if (need > d->s->threshold)
+		need = d->s->threshold;
 	for (uint32_t i = 0; i < p->n_appr; i++)
 		k += tj__is_steward(d->s, p->appr[i]);
-	if (k >= d->s->threshold)
+	if (k >= need && need > 0)
 		tj__apply(d, p, ts_ms);
 }
 
@@ -588,6 +597,30 @@ static int tj__collect(const struct tj__derive_in *in, struct tj__derive *d, boo
 	return 0;
 }
 
+/* Proposals that count but have not taken effect yet, with their approvers. */
+static void tj__pending(struct tj__derive *d)
+{
+	struct tj_member_state *s = d->s;
+
+	for (size_t i = 0; i < d->n_ev && s->n_pending < TJ_MEMBER_PENDING_MAX; i++) {
+		const struct tj__event *e = &d->ev[i];
+		struct tj_member_pending *p;
+
+		if (e->kind != TJ_KIND_MEMBER || !e->registered || e->spent)
+			continue;
+		p = &s->pending[s->n_pending++];
+		memcpy(p->id, e->id, 32);
+		memcpy(p->author, e->author, 32);
+		memcpy(p->subject, e->body.subject, 32);
+		p->action = e->body.action;
+		p->role = e->body.role;
+		p->ts_ms = e->ts_ms;
+		p->n_appr = 0;
+		for (uint32_t k = 0; k < e->n_appr && k < TJ_MEMBER_PENDING_APPR_MAX; k++)
+			memcpy(p->appr[p->n_appr++], e->appr[k], 32);
+	}
+}
+
 static int tj__derive(const struct tj__derive_in *in, const uint8_t *focus, struct tj_member_state *out)
 {
 	struct tj__derive d = {.s = out, .focus = focus};
@@ -605,6 +638,7 @@ static int tj__derive(const struct tj__derive_in *in, const uint8_t *focus, stru
 	if (rc == 0) {
 		qsort(d.ev, d.n_ev, sizeof(*d.ev), tj__event_cmp);
 		tj__run(&d);
+		tj__pending(&d);
 	}
 	tj__events_free(d.ev, in->n + 1);
 	if (rc != 0)

@@ -16,7 +16,8 @@
  *     evaluated: at its own place, or at its proposal's place if it sorts
  *     before its proposal (clocks of two stewards may disagree);
  *   - a proposal takes effect the moment `threshold` distinct current
- *     stewards have approved it (threshold 1: at once), if it still makes
+ *     stewards have approved it (threshold 1: at once; while fewer
+ *     stewards than the threshold exist, all of them), if it still makes
  *     sense then (admit a non-member; remove or change a member; never leave
  *     fewer stewards than the threshold). Once it took effect (or was found
  *     void) it is spent: later approvals do nothing.
@@ -86,6 +87,20 @@ struct tj_member {
 	char states[TJ_MEMBER_STATES_MAX][3];
 };
 
+/* A proposal that counts and awaits approvals (tj_member_state.pending). */
+#define TJ_MEMBER_PENDING_MAX 64
+#define TJ_MEMBER_PENDING_APPR_MAX 32
+struct tj_member_pending {
+	uint8_t id[32];
+	uint8_t author[32];
+	uint8_t subject[32];
+	uint8_t action;
+	uint8_t role;
+	uint64_t ts_ms;
+	uint32_t n_appr; /* distinct approvers so far (the author first) */
+	uint8_t appr[TJ_MEMBER_PENDING_APPR_MAX][32];
+};
+
 /*
  * The derived state. Heap (tj_member_state_new), wiped by tj_member_state_free.
  * stewards_ever: everyone who was a steward at some point of the order
@@ -99,6 +114,8 @@ struct tj_member_state {
 	uint8_t stewards_ever[TJ_MEMBERS_MAX][32];
 	uint64_t applied; /* proposals that took effect */
 	uint64_t ignored; /* records that did not count */
+	size_t n_pending; /* the first TJ_MEMBER_PENDING_MAX in canonical order */
+	struct tj_member_pending pending[TJ_MEMBER_PENDING_MAX];
 };
 
 TJ_MUST_CHECK int tj_member_state_new(struct tj_member_state **out);
@@ -200,6 +217,16 @@ TJ_MUST_CHECK int tj_member_approve(struct tj_node *n, const uint8_t proposal[32
  */
 TJ_MUST_CHECK int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, size_t len,
                                     struct tj_ctl_reply *out);
+/*
+ * member_approve {proposal: bin 32} -> {approval: bin 32, took_effect: bool}
+ *   refused (nothing written) unless this node is a steward and the proposal pending.
+ * member_remove {public_key: bin 32, reason: str} -> {proposal: bin 32, took_effect: bool}
+ * member_list also gives pending: [{proposal, action, subject, role, ts, approvals: [bin 32]}].
+ */
+TJ_MUST_CHECK int tj_member_ctl_approve(struct tj_node *node, const uint8_t *req, size_t len,
+                                        struct tj_ctl_reply *out);
+TJ_MUST_CHECK int tj_member_ctl_remove(struct tj_node *node, const uint8_t *req, size_t len,
+                                       struct tj_ctl_reply *out);
 TJ_MUST_CHECK int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len,
                                      struct tj_ctl_reply *out);
 

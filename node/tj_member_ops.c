@@ -369,6 +369,25 @@ static void tj__put_member(struct tj_mp_writer *w, const struct tj_member *m)
 	tj_mp_put_uint(w, m->since_ms);
 }
 
+static void tj__put_pending(struct tj_mp_writer *w, const struct tj_member_pending *p)
+{
+	tj_mp_put_map(w, 6);
+	tj_mp_put_cstr(w, "proposal");
+	tj_mp_put_bin(w, p->id, 32);
+	tj_mp_put_cstr(w, "action");
+	tj_mp_put_cstr(w, tj_member_action_name(p->action));
+	tj_mp_put_cstr(w, "subject");
+	tj_mp_put_bin(w, p->subject, 32);
+	tj_mp_put_cstr(w, "role");
+	tj_mp_put_cstr(w, tj_member_role_name(p->role));
+	tj_mp_put_cstr(w, "ts");
+	tj_mp_put_uint(w, p->ts_ms);
+	tj_mp_put_cstr(w, "approvals");
+	tj_mp_put_array(w, p->n_appr);
+	for (uint32_t i = 0; i < p->n_appr; i++)
+		tj_mp_put_bin(w, p->appr[i], 32);
+}
+
 int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out)
 {
 	struct tj_member_state *s = NULL;
@@ -383,13 +402,13 @@ int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 		return tj__fail(out, TJ_ESTATE, "member_list: this node is not in a network");
 	if ((rc = tj_member_load(node->store, &s)) != 0)
 		return tj__fail(out, rc, "member_list: cannot derive the membership: %s", tj_strerror(rc));
-	cap = 64 + s->n * 256;
+	cap = 64 + s->n * 256 + s->n_pending * (200 + TJ_MEMBER_PENDING_APPR_MAX * 40);
 	if ((buf = malloc(cap)) == NULL) {
 		tj_member_state_free(s);
 		return -ENOMEM;
 	}
 	tj_mp_writer_init(&w, buf + 4, cap - 4);
-	tj_mp_put_map(&w, 3);
+	tj_mp_put_map(&w, 4);
 	tj_mp_put_cstr(&w, "ok");
 	tj_mp_put_bool(&w, true);
 	tj_mp_put_cstr(&w, "threshold");
@@ -398,6 +417,10 @@ int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 	tj_mp_put_array(&w, (uint32_t)s->n);
 	for (size_t i = 0; i < s->n; i++)
 		tj__put_member(&w, &s->members[i]);
+	tj_mp_put_cstr(&w, "pending");
+	tj_mp_put_array(&w, (uint32_t)s->n_pending);
+	for (size_t i = 0; i < s->n_pending; i++)
+		tj__put_pending(&w, &s->pending[i]);
 	tj_member_state_free(s);
 	if ((rc = tj_mp_writer_finish(&w, &n)) != 0) {
 		sodium_memzero(buf, cap);
@@ -411,4 +434,121 @@ int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 	out->buf = buf;
 	out->len = n + 4;
 	return 0;
+}
+
+/* {ok, key: bin 32, took_effect: bool} */
+static int tj__id_reply(struct tj_ctl_reply *out, const char *key, const uint8_t id[32], bool took_effect)
+{
+	uint8_t *buf = malloc(TJ__SMALL_REPLY_BYTES);
+	struct tj_mp_writer w;
+	size_t n = 0;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	tj_mp_writer_init(&w, buf + 4, TJ__SMALL_REPLY_BYTES - 4);
+	tj_mp_put_map(&w, 3);
+	tj_mp_put_cstr(&w, "ok");
+	tj_mp_put_bool(&w, true);
+	tj_mp_put_cstr(&w, key);
+	tj_mp_put_bin(&w, id, 32);
+	tj_mp_put_cstr(&w, "took_effect");
+	tj_mp_put_bool(&w, took_effect);
+	if (tj_mp_writer_finish(&w, &n) != 0) {
+		free(buf);
+		return tj_ctl_error_reply(TJ_ELIMIT, "the reply does not fit", out);
+	}
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	out->buf = buf;
+	out->len = n + 4;
+	return 0;
+}
+
+/*
+ * Is proposal p pending now (a copy of it in *out when so)? *effect: when it
+ * is not pending, whether the state is what p asked for (it took effect
+ * rather than being found void).
+ */
+static int tj__pending_find(struct tj_node *n, const uint8_t p[32], bool *pending, struct tj_member_pending *out,
+                            bool *effect)
+{
+	struct tj_member_state *s = NULL;
+	const struct tj_member *m;
+	int rc = tj_member_load(n->store, &s);
+
+	*pending = false;
+	if (rc != 0)
+		return rc;
+	for (size_t i = 0; i < s->n_pending && !*pending; i++) {
+		if (memcmp(s->pending[i].id, p, 32) == 0) {
+			*pending = true;
+			if (out != NULL)
+				*out = s->pending[i];
+		}
+	}
+	if (!*pending && out != NULL && effect != NULL) {
+		m = tj_member_find(s, out->subject);
+		*effect = out->action == TJ_MEMBER_REMOVE ? m == NULL : m != NULL && m->role == out->role;
+	}
+	tj_member_state_free(s);
+	return 0;
+}
+
+int tj_member_ctl_approve(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out)
+{
+	struct tj_mp_reader r;
+	uint8_t proposal[32], id[32];
+	struct tj_member_pending p;
+	bool pending = false, still = false, effect = false;
+	int rc;
+
+	if (tj__arg(req, len, "proposal", &r) != 0 || tj_mp_read_bin_exact(&r, proposal, 32) != 0)
+		return tj__fail(out, TJ_EMALFORMED, "member_approve: 'proposal' must be a record id (bin 32)");
+	if (node == NULL || !node->has_network)
+		return tj__fail(out, TJ_ESTATE, "member_approve: this node is not in a network");
+	if (!tj__is_steward(node))
+		return tj__fail(out, TJ_ESTATE, "member_approve: this node is not a steward; only stewards approve");
+	if ((rc = tj__pending_find(node, proposal, &pending, &p, NULL)) != 0)
+		return tj__fail(out, rc, "member_approve: cannot derive the membership: %s", tj_strerror(rc));
+	if (!pending)
+		return tj__fail(out, TJ_ENOTFOUND,
+		                "member_approve: no such pending proposal here (unknown, already in effect or "
+		                "void; `tejido member list` shows the pending ones)");
+	if ((rc = tj_member_approve(node, proposal, id)) != 0)
+		return tj__fail(out, rc, "member_approve: the approval was not stored: %s", tj_strerror(rc));
+	if ((rc = tj__pending_find(node, proposal, &still, &p, &effect)) != 0)
+		return tj__fail(out, rc, "member_approve: cannot derive the membership: %s", tj_strerror(rc));
+	return tj__id_reply(out, "approval", id, !still && effect);
+}
+
+int tj_member_ctl_remove(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out)
+{
+	struct tj_member_body b;
+	struct tj_mp_reader r;
+	uint8_t id[32], subject[32];
+	bool still = false;
+	int rc;
+
+	memset(&b, 0, sizeof(b));
+	b.action = TJ_MEMBER_REMOVE;
+	if (tj__arg(req, len, "public_key", &r) != 0 || tj_mp_read_bin_exact(&r, b.subject, 32) != 0)
+		return tj__fail(out, TJ_EMALFORMED, "member_remove: 'public_key' must be bin 32");
+	if (tj__arg_str(req, len, "reason", b.reason, sizeof(b.reason)) != 0 || b.reason[0] == '\0')
+		return tj__fail(out, TJ_EMALFORMED, "member_remove: 'reason' must be a code of 1 to 200 bytes");
+	if (node == NULL || !node->has_network)
+		return tj__fail(out, TJ_ESTATE, "member_remove: this node is not in a network");
+	if (!tj_member_is_member(node->store, b.subject))
+		return tj__fail(out, TJ_ENOTFOUND, "member_remove: that key is not a member");
+	if (!tj__is_steward(node))
+		return tj__fail(out, TJ_ESTATE, "member_remove: this node is not a steward; only stewards remove");
+	memcpy(subject, b.subject, 32);
+	rc = tj_member_propose(node, &b, id);
+	sodium_memzero(&b, sizeof(b));
+	if (rc != 0)
+		return tj__fail(out, rc, "member_remove: the proposal was not stored: %s", tj_strerror(rc));
+	if ((rc = tj__pending_find(node, id, &still, NULL, NULL)) != 0)
+		return tj__fail(out, rc, "member_remove: cannot derive the membership: %s", tj_strerror(rc));
+	return tj__id_reply(out, "proposal", id, !still && !tj_member_is_member(node->store, subject));
 }

@@ -51,7 +51,7 @@ int tj_genesis_body_decode(const uint8_t *buf, size_t len, char name[TJ_NETWORK_
 	    (rc = tj_mp_read_uint(&r, &th)) != 0 || (rc = tj_mp_read_array(&r, &count)) != 0)
 		return rc != 0 ? rc : TJ_EMALFORMED;
 	if (slen == 0 || slen > TJ_NETWORK_NAME_MAX || memchr(s, '\0', slen) != NULL || count == 0 ||
-	    count > TJ_STEWARDS_MAX || count > cap || th == 0 || th > count)
+	    count > TJ_STEWARDS_MAX || count > cap || th == 0 || th > TJ_STEWARDS_MAX)
 		return TJ_EMALFORMED;
 	for (uint32_t i = 0; i < count; i++)
 		if ((rc = tj_mp_read_bin_exact(&r, stewards[i], 32)) != 0)
@@ -78,8 +78,9 @@ static int tj__found_network(struct tj_txn *t, const struct tj_unlocked *u, stru
 	size_t body_len, rec_len;
 	int rc;
 
-	if (strlen(name) == 0 || strlen(name) > TJ_NETWORK_NAME_MAX || threshold > 1)
-		return -EINVAL; /* one founding steward: a threshold above 1 could never be met */
+	/* One founding steward: it alone admits the first stewards until there are `threshold` (tj_member.h). */
+	if (strlen(name) == 0 || strlen(name) > TJ_NETWORK_NAME_MAX || threshold > TJ_STEWARDS_MAX)
+		return -EINVAL;
 	if ((rc = tj__genesis_body_encode(name, threshold, u->id->pk, 1, body, sizeof(body), &body_len)) != 0)
 		return rc;
 	memset(&in, 0, sizeof(in));

@@ -20,12 +20,15 @@
 
 static const char cli__init_usage[] =
     "usage: tejido init [--data DIR] [--kdf interactive|moderate|sensitive] [--name NETWORK]\n"
-    "                   [--person NAME] [--no-network]\n\n"
+    "                   [--stewards N] [--person NAME] [--no-network]\n\n"
     "Creates DIR (mode 0700) with a new identity, its key file sealed with a passphrase\n"
     "(asked twice, or read from TEJIDO_PASSPHRASE_FILE) and a single-node network.\n\n"
     "  --kdf LEVEL    Argon2id cost of the passphrase: interactive, moderate (default),\n"
     "                 sensitive; `min` is for tests only (weak against guessing)\n"
-    "  --name NAME    the network's name (default \"Tejido\")\n"
+    "  --name NAME    the network's name (default \"Tejido\"; --network NAME is the same)\n"
+    "  --stewards N   steward approvals a membership change needs (default 1); this\n"
+    "                 founder is the first steward and alone admits stewards\n"
+    "                 (`member add --role steward`) until there are N\n"
     "  --person NAME  who holds this passphrase (default: $USER)\n"
     "  --no-network   an identity only: a steward admits it (`tejido member add`), then\n"
     "                 `tejido network join FILE` joins with the welcome bundle\n"
@@ -109,6 +112,7 @@ struct cli__init_args {
 	const char *name;
 	const char *person;
 	bool no_network;
+	unsigned stewards;
 };
 
 static int cli__init_parse(struct cli_ctx *ctx, int argc, char **argv, struct cli__init_args *a)
@@ -121,6 +125,8 @@ static int cli__init_parse(struct cli_ctx *ctx, int argc, char **argv, struct cl
 	    {"name", required_argument, NULL, 'n'},
 	    {"person", required_argument, NULL, 'p'},
 	    {"no-network", no_argument, NULL, 'N'},
+	    {"network", required_argument, NULL, 'n'},
+	    {"stewards", required_argument, NULL, 'S'},
 	    {NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -128,6 +134,7 @@ static int cli__init_parse(struct cli_ctx *ctx, int argc, char **argv, struct cl
 	a->kdf = TJ_KDF_MODERATE;
 	a->name = NULL;
 	a->no_network = false;
+	a->stewards = 1;
 	a->person = getenv("USER") != NULL && getenv("USER")[0] != '\0' ? getenv("USER") : "admin";
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -140,6 +147,13 @@ static int cli__init_parse(struct cli_ctx *ctx, int argc, char **argv, struct cl
 			a->name = optarg;
 		} else if (opt == 'p') {
 			a->person = optarg;
+		} else if (opt == 'S') {
+			char *end = NULL;
+			unsigned long v = strtoul(optarg, &end, 10);
+
+			if (end == optarg || *end != '\0' || v < 1 || v > 32)
+				return cli_usage_err("init", "--stewards: '%s' is not a number from 1 to 32", optarg);
+			a->stewards = (unsigned)v;
 		} else if (opt == 'N') {
 			a->no_network = true;
 		} else if (opt != 'k' && cli_common_opt(ctx, opt, optarg) != 0) {
@@ -232,6 +246,7 @@ int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 		goto out;
 	io.network_name = a.name;
 	io.no_network = a.no_network;
+	io.stewards_threshold = a.stewards;
 	rc = tj_node_init(ctx->datadir, u, &io);
 	if (rc != 0) {
 		cli_err("cannot create the node's store in %s: %s", ctx->datadir, tj_strerror(rc));

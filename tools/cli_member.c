@@ -21,6 +21,8 @@
 static const char cli__member_usage[] =
     "usage: tejido member add PUBLIC_KEY --name NAME --out FILE [--role member|steward|contact]\n"
     "                         [--states 20,12] [--reason TEXT] [--address HOST:PORT]\n"
+    "       tejido member approve PROPOSAL_ID\n"
+    "       tejido member remove PUBLIC_KEY --reason CODE\n"
     "       tejido member list [--json]\n\n"
     "  add    admits the node whose key is PUBLIC_KEY (64 hex digits: `tejido id` on that\n"
     "         node; read its fingerprint back to its owner before admitting). Writes a\n"
@@ -29,7 +31,11 @@ static const char cli__member_usage[] =
     "         run `tejido network join FILE` on the new node.\n"
     "         --address is where the new node can reach this node (default: the listen\n"
     "         address, unless it is a wildcard).\n"
-    "  list   the network's members: fingerprint, name, role, states, since when\n";
+    "  approve  adds this steward's approval to a pending proposal (64 hex digits, as\n"
+    "         `member list` shows it); it takes effect at the stewards' threshold\n"
+    "  remove   proposes removing a member (a proposal like an admission)\n"
+    "  list   the network's members: fingerprint, name, role, states, since when; then\n"
+    "         the pending proposals with the stewards who approved them\n";
 
 static const char cli__network_usage[] =
     "usage: tejido network join FILE\n\n"
@@ -172,6 +178,97 @@ static void cli__member_print(const msgpack_object *m)
 	       name, st[0] != '\0' ? st : "-");
 }
 
+/* Pending proposals: id, action, subject, then one line per approving steward. */
+static void cli__pending_print(const msgpack_object *pending)
+{
+	if (pending == NULL || pending->type != MSGPACK_OBJECT_ARRAY || pending->via.array.size == 0)
+		return;
+	printf("\npending proposals\n");
+	for (uint32_t i = 0; i < pending->via.array.size; i++) {
+		const msgpack_object *p = &pending->via.array.ptr[i];
+		const msgpack_object *ap = cli_map_get(p, "approvals");
+		const uint8_t *id = NULL, *subject = NULL, *who = NULL;
+		const char *action = "", *role = "";
+		uint32_t alen = 0, rlen = 0, n = 0;
+		char idh[65], sh[65], fp[TJ_FINGERPRINT_CHARS];
+
+		if (!cli_obj_bin(cli_map_get(p, "proposal"), 32, &id) ||
+		    !cli_obj_bin(cli_map_get(p, "subject"), 32, &subject))
+			continue;
+		(void)cli_obj_str(cli_map_get(p, "action"), &action, &alen);
+		(void)cli_obj_str(cli_map_get(p, "role"), &role, &rlen);
+		if (ap != NULL && ap->type == MSGPACK_OBJECT_ARRAY)
+			n = ap->via.array.size;
+		tj_hex(id, 32, idh);
+		tj_hex(subject, 32, sh);
+		tj_fingerprint(subject, fp);
+		printf("%s  %.*s %s (%s) as %.*s, %u approval%s\n", idh, (int)alen, action, fp, sh, (int)rlen,
+		       role, n, n == 1 ? "" : "s");
+		for (uint32_t k = 0; k < n; k++) {
+			if (!cli_obj_bin(&ap->via.array.ptr[k], 32, &who))
+				continue;
+			tj_fingerprint(who, fp);
+			printf("    approved by %s\n", fp);
+		}
+	}
+}
+
+/* approve (PROPOSAL_ID) or remove (PUBLIC_KEY, reason): one request, the record id back. */
+static int cli__member_write(struct cli_ctx *ctx, bool approve, const char *hex, const char *reason)
+{
+	const char *what = approve ? "member approve" : "member remove";
+	const uint8_t *id = NULL;
+	const msgpack_object *te;
+	struct tj_mp_writer w;
+	struct cli_conn c;
+	uint8_t key[32];
+	char idh[65];
+	size_t len = 0;
+	int rc;
+
+	if (strlen(hex) != 64 || tj_unhex(hex, key, 32) != 0)
+		return cli_usage_err("member", "%s", approve ? "PROPOSAL_ID must be 64 hex digits (`member list`)"
+		                                             : "PUBLIC_KEY must be 64 hex digits");
+	if (!approve && (reason == NULL || reason[0] == '\0'))
+		return cli_usage_err("member", "member remove needs --reason CODE");
+	if ((rc = cli_connect(ctx, &c)) != CLI_OK)
+		return rc;
+	tj_mp_writer_init(&w, c.req, TJ_CTL_REQUEST_MAX_BYTES);
+	tj_mp_put_map(&w, approve ? 2 : 3);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, approve ? "member_approve" : "member_remove");
+	tj_mp_put_cstr(&w, approve ? "proposal" : "public_key");
+	tj_mp_put_bin(&w, key, 32);
+	if (!approve) {
+		tj_mp_put_cstr(&w, "reason");
+		tj_mp_put_cstr(&w, reason);
+	}
+	if (tj_mp_writer_finish(&w, &len) != 0) {
+		cli_conn_close(&c);
+		return cli_usage_err("member", "an argument is too long");
+	}
+	if ((rc = cli_call_or_report(&c, len, what)) != CLI_OK)
+		goto out;
+	te = cli_map_get(&c.obj, "took_effect");
+	if (!cli_obj_bin(cli_map_get(&c.obj, approve ? "approval" : "proposal"), 32, &id)) {
+		cli_err("%s: the node's reply has no record id", what);
+		rc = CLI_FAIL;
+		goto out;
+	}
+	tj_hex(id, 32, idh);
+	if (ctx->json)
+		printf("{\"%s\": \"%s\", \"took_effect\": %s}\n", approve ? "approval" : "proposal", idh,
+		       te != NULL && te->type == MSGPACK_OBJECT_BOOLEAN && te->via.boolean ? "true" : "false");
+	else
+		printf("%s %s written; %s\n", approve ? "approval" : "proposal", idh,
+		       te != NULL && te->type == MSGPACK_OBJECT_BOOLEAN && te->via.boolean
+		           ? "it took effect"
+		           : "it awaits more stewards' approvals (`tejido member list`)");
+out:
+	cli_conn_close(&c);
+	return rc;
+}
+
 static int cli__member_list(struct cli_ctx *ctx)
 {
 	const msgpack_object *members;
@@ -203,6 +300,7 @@ static int cli__member_list(struct cli_ctx *ctx)
 	printf("%-24s %-16s %-8s %-24s %s\n", "FINGERPRINT", "KEY", "ROLE", "NAME", "STATES");
 	for (uint32_t i = 0; i < members->via.array.size; i++)
 		cli__member_print(&members->via.array.ptr[i]);
+	cli__pending_print(cli_map_get(&c.obj, "pending"));
 out:
 	cJSON_Delete(doc);
 	cli_conn_close(&c);
@@ -266,7 +364,12 @@ int cli_cmd_member(struct cli_ctx *ctx, int argc, char **argv)
 		a.key_hex = argv[optind + 1];
 		return cli__member_add(ctx, &a);
 	}
-	return cli_usage_err("member", "say `member add PUBLIC_KEY --name NAME --out FILE` or `member list`");
+	if (strcmp(argv[optind], "approve") == 0 && optind + 2 == argc)
+		return cli__member_write(ctx, true, argv[optind + 1], NULL);
+	if (strcmp(argv[optind], "remove") == 0 && optind + 2 == argc)
+		return cli__member_write(ctx, false, argv[optind + 1], a.reason);
+	return cli_usage_err("member", "say `member add PUBLIC_KEY --name NAME --out FILE`, `member approve "
+	                               "PROPOSAL_ID`, `member remove PUBLIC_KEY --reason CODE` or `member list`");
 }
 
 static int cli__join_error(const char *file, int rc)

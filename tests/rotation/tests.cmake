@@ -1,0 +1,5 @@
+# Stewards' threshold and key rotation through the CLI (issue 4).
+if(TARGET tejido)
+  add_test(NAME rotation/member_threshold COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/rotation/member_threshold.sh $<TARGET_FILE:tejido>)
+  set_tests_properties(rotation/member_threshold PROPERTIES TIMEOUT 600 LABELS "integration;cli;member" SKIP_RETURN_CODE 77)
+endif()
