@@ -84,7 +84,7 @@ static void fp__poke(struct fp *fp)
 static void fp__accept(struct fp *fp, size_t li)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	int a = accept(fp->links[li].lfd, NULL, NULL), b;
+	int a = accept4(fp->links[li].lfd, NULL, NULL, SOCK_CLOEXEC), b;
 	struct fp__conn *c = NULL;
 
 	if (a < 0)
@@ -98,7 +98,7 @@ static void fp__accept(struct fp *fp, size_t li)
 		return;
 	}
 	sa.sin_port = htons(fp->links[li].target);
-	b = socket(AF_INET, SOCK_STREAM, 0);
+	b = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	/* A blocking connect to 127.0.0.1 answers at once (accepted or refused). */
 	if (b < 0 || connect(b, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		fp__reset_close(a);
@@ -234,7 +234,7 @@ int fp_start(struct fp **out)
 	if (fp == NULL)
 		return -ENOMEM;
 	pthread_mutex_init(&fp->mu, NULL);
-	if (pipe(fp->wake) != 0) {
+	if (pipe2(fp->wake, O_CLOEXEC) != 0) {
 		free(fp);
 		return -errno;
 	}
@@ -254,7 +254,7 @@ int fp_link_add(struct fp *fp, uint16_t target_port, uint16_t *port, size_t *lin
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
 	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), rc = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), rc = 0;
 
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(fd, 128) != 0 ||
 	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0) {

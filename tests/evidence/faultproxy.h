@@ -11,6 +11,9 @@
  *                 packet; forwarding resumes when the link passes again
  *   FP_CUT        every connection closed with a reset; new ones accepted
  *                 and reset at once
+ * Every descriptor is close-on-exec: a daemon forked later must not hold a
+ * proxied connection open after the proxy closed it (that hid every cut
+ * from the other end in an earlier version of this proxy).
  * fp_cut_mid() closes each current connection of a link after a random
  * 1..4096 more bytes: most cuts land inside a frame.
  */
