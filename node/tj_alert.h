@@ -39,6 +39,9 @@
  *   'N'                              -> next event seq(8)
  *   'H'                              -> events delivered to the hook so far(8)
  *   'P' record id(32)                -> empty: stored, not evaluated yet (tj_store.h)
+ *   'C' incident id(32)              -> sealed codes the incident gives alerts (tj_alert_int.h)
+ *   'V'                              -> format (8): 2 = 'C' entries and T5 index entries with
+ *                                       victims; an older store is re-evaluated once
  *
  * Everything runs on the loop thread; each public function begins and ends
  * its own transaction unless it takes a struct tj_txn.

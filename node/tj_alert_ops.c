@@ -181,6 +181,59 @@ static int tj__pending_ids(struct tj_txn *t, uint8_t (*ids)[32], size_t cap, siz
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
 }
 
+#define TJ__ALERT_FORMAT 2
+
+/* Marks every stored incident pending in t (a store of an older format). */
+static int tj__mark_all(struct tj_txn *t)
+{
+	uint8_t id[32], key[33];
+	MDB_val k = {sizeof(key), key}, v = {0, (void *)""};
+	struct tj_store_iter it;
+	struct tj_record rec;
+	const uint8_t *enc;
+	uint64_t ts;
+	size_t len;
+	MDB_dbi dbi;
+	int rc;
+
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0 || (rc = tj_store_iter_open(t, false, NULL, &it)) != 0)
+		return rc;
+	key[0] = TJ_STORE_PENDING_PREFIX;
+	while ((rc = tj_store_iter_next(&it, &ts, id)) == 0) {
+		if (tj_store_get(t, id, &enc, &len) != 0 || tj_record_decode(enc, len, &rec) != 0 ||
+		    rec.kind != TJ_KIND_INCIDENT)
+			continue;
+		memcpy(key + 1, id, 32);
+		if (mdb_put(t->txn, dbi, &k, &v, 0) != 0) {
+			rc = TJ_ESTORE;
+			break;
+		}
+	}
+	tj_store_iter_close(&it);
+	return rc == TJ_ENOTFOUND ? 0 : rc;
+}
+
+/*
+ * A store whose alerts predate format 2 has no codes ('C') nor T5 entries
+ * with victims: its incidents are evaluated once more (alerts only merge,
+ * so the ones raised already stay as they are).
+ */
+static int tj__format_upgrade(struct tj_node *n)
+{
+	struct tj_txn t;
+	uint64_t format = 0;
+	int rc;
+
+	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
+		return rc;
+	if ((rc = tj__alert_u64_get(&t, 'V', &format)) == 0 && format < TJ__ALERT_FORMAT) {
+		if ((rc = tj__mark_all(&t)) == 0 && (rc = tj__alert_u64_put(&t, 'V', TJ__ALERT_FORMAT)) == 0)
+			rc = tj_txn_commit(&t);
+	}
+	tj_txn_abort(&t);
+	return rc;
+}
+
 int tj_alert_pending_run(struct tj_node *n, size_t *n_done)
 {
 	uint8_t(*ids)[32] = malloc(TJ_ALERT_PENDING_BATCH * 32);
@@ -191,6 +244,11 @@ int tj_alert_pending_run(struct tj_node *n, size_t *n_done)
 	*n_done = 0;
 	if (ids == NULL)
 		return -ENOMEM;
+	if ((rc = tj__format_upgrade(n)) != 0) {
+		free(ids);
+		TJ_LOG_E("alert", "could not upgrade the alerts' index: %s", tj_strerror(rc));
+		return rc;
+	}
 	do {
 		if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
 			break;

@@ -1,7 +1,9 @@
 /*
  * Rules T1-T7 (DESIGN.md "Alerts"; definitions and determinism in
  * tj_alert.h). Window rules (T3, T4, T5) look up their neighbours through the
- * blinded index (tj_query.h) and open them, so no readable field is on disk.
+ * blinded index (tj_query.h) and never open a record: what they count is in
+ * the index (keyed hashes), what an alert lists is in each incident's sealed
+ * codes ('C'), so no readable field is on disk.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -42,7 +44,7 @@ void tj_code_set_add(struct tj_code_set *s, const char *code)
 	if ((i < s->n && strcmp(s->v[i], code) == 0) || s->n == TJ_ALERT_CODES_MAX)
 		return;
 	memmove(s->v[i + 1], s->v[i], (s->n - i) * TJ_CODE_MAX);
-	snprintf(s->v[i], TJ_CODE_MAX, "%s", code);
+	memcpy(s->v[i], code, strlen(code) + 1);
 	s->n++;
 }
 
@@ -122,6 +124,22 @@ static bool tj__merge(struct tj_alert *a, const struct tj_alert *b)
 	return memcmp(&before, a, sizeof(before)) != 0;
 }
 
+/* a is new (raised now, an event) or, when found, merged into its stored form old (put if changed). */
+static int tj__alert_store(struct tj_node *n, struct tj_txn *t, struct tj_alert *a, struct tj_alert *old,
+                           bool found)
+{
+	int rc;
+
+	a->priority = tj__priority(a->trigger, a->severity);
+	if (found)
+		return tj__merge(old, a) ? tj__alert_put(n, t, old) : 0;
+	a->created_ms = a->raised_ms = tj_now_ms();
+	a->raises = 1;
+	if ((rc = tj__alert_event_append(t, a->id, &a->last_event)) == 0)
+		rc = tj__alert_put(n, t, a);
+	return rc;
+}
+
 int tj__alert_upsert(struct tj_node *n, struct tj_txn *t, struct tj_alert *a)
 {
 	struct tj_alert *old = malloc(sizeof(*old));
@@ -129,16 +147,9 @@ int tj__alert_upsert(struct tj_node *n, struct tj_txn *t, struct tj_alert *a)
 
 	if (old == NULL)
 		return -ENOMEM;
-	a->priority = tj__priority(a->trigger, a->severity);
 	rc = tj__alert_load(n, t, a->id, old);
-	if (rc == TJ_ENOTFOUND) {
-		a->created_ms = a->raised_ms = tj_now_ms();
-		a->raises = 1;
-		if ((rc = tj__alert_event_append(t, a->id, &a->last_event)) == 0)
-			rc = tj__alert_put(n, t, a);
-	} else if (rc == 0 && tj__merge(old, a)) {
-		rc = tj__alert_put(n, t, old);
-	}
+	if (rc == 0 || rc == TJ_ENOTFOUND)
+		rc = tj__alert_store(n, t, a, old, rc == 0);
 	free(old);
 	return rc;
 }
@@ -180,7 +191,80 @@ static int tj__singles(struct tj_node *n, struct tj_txn *t, struct tj_alert *a,
 	return rc;
 }
 
+/* ---- the codes of one incident ------------------------------------------- */
+
+/* Appends code to list l of c unless there already (as tj_code_set_add would ignore it). */
+static void tj__codes_list_add(struct tj_alert_codes *c, size_t l, const char *code)
+{
+	size_t len = strlen(code);
+
+	if (len == 0 || len >= TJ_CODE_MAX || c->n[l] == TJ_ALERT_INC_CODES_MAX)
+		return;
+	for (uint32_t i = 0; i < c->n[l]; i++)
+		if (strcmp(c->v[l][i], code) == 0)
+			return;
+	memcpy(c->v[l][c->n[l]++], code, len + 1);
+}
+
+void tj__alert_codes_of(const struct tj_incident_summary *s, struct tj_alert_codes *c)
+{
+	size_t len = strlen(s->location.state);
+
+	memset(c, 0, sizeof(*c));
+	if (len < TJ_CODE_MAX)
+		memcpy(c->state, s->location.state, len + 1);
+	for (uint32_t i = 0; i < s->n_acts; i++) {
+		const struct tj_act *act = &s->acts[i];
+		tj__codes_list_add(c, TJ__C_ACTS, act->type);
+		if (act->aggressor >= 0 && (uint32_t)act->aggressor < s->n_aggressors)
+			tj__codes_list_add(c, TJ__C_AGGRESSORS, s->aggressors[act->aggressor].type);
+	}
+	for (uint32_t i = 0; i < s->n_victims; i++) {
+		tj__codes_list_add(c, TJ__C_ROLES, s->victims[i].role);
+		tj__codes_list_add(c, TJ__C_GENDERS, s->victims[i].gender);
+	}
+	c->severity = s->severity;
+	c->protection = tj__protected(s);
+}
+
+void tj__alert_add_inc_codes(struct tj_alert *a, const struct tj_alert_codes *c)
+{
+	struct tj_code_set *to[TJ__C_LISTS] = {&a->acts, &a->aggressors, &a->roles, &a->genders};
+
+	tj_code_set_add(&a->states, c->state);
+	for (size_t l = 0; l < TJ__C_LISTS; l++)
+		for (uint32_t i = 0; i < c->n[l]; i++)
+			tj_code_set_add(to[l], c->v[l][i]);
+	if (c->severity > a->severity)
+		a->severity = c->severity;
+	a->protection = a->protection || c->protection;
+}
+
 /* ---- window rules ---------------------------------------------------------- */
+
+/*
+ * Window rules never open a record: a window is a range scan of query_idx
+ * (values day(8) || id(32) [|| payload]), the T5 victims come from the
+ * payload of its entries (keyed hashes), and the codes an alert lists come
+ * from the incidents' sealed 'C' entries.
+ */
+#define TJ__IDENT_BYTES 12 /* a T5 victim identity: a keyed hash, compared for equality only */
+#define TJ__T5_VALUE_MAX (40 + 1 + TJ_INC_VICTIMS_MAX * TJ__IDENT_BYTES)
+
+/* Distinct victims (T5). */
+struct tj__victims {
+	size_t n;
+	uint8_t v[TJ__WINDOW_MAX][TJ__IDENT_BYTES];
+};
+
+static void tj__victims_add(struct tj__victims *vs, const uint8_t *v)
+{
+	for (size_t i = 0; i < vs->n; i++)
+		if (memcmp(vs->v[i], v, TJ__IDENT_BYTES) == 0)
+			return;
+	if (vs->n < TJ__WINDOW_MAX)
+		memcpy(vs->v[vs->n++], v, TJ__IDENT_BYTES);
+}
 
 /* Entries of one index key in a date range, with their days. */
 struct tj__win {
@@ -189,35 +273,93 @@ struct tj__win {
 	int64_t days[TJ__WINDOW_MAX];
 };
 
-/* The latest TJ__WINDOW_MAX entries dated in [lo, hi] (a longer list keeps its end). */
-static int tj__window(struct tj_txn *t, const uint8_t key[32], int64_t lo, int64_t hi, struct tj__win *w)
+static uint64_t tj__day_u(int64_t day)
 {
-	int rc = tj_query_index_ids(t, key, lo, hi, w->ids, w->days, TJ__WINDOW_MAX, &w->n);
+	return day < 0 ? 0 : (uint64_t)day;
+}
+
+/* The T5 payload of one entry: [count(1), identities]; into vs. */
+static int tj__payload_victims(const uint8_t *p, size_t len, struct tj__victims *vs)
+{
+	if (len < 1 || len != 1 + (size_t)p[0] * TJ__IDENT_BYTES)
+		return TJ_ESTORE;
+	for (size_t i = 0; i < p[0]; i++)
+		tj__victims_add(vs, p + 1 + i * TJ__IDENT_BYTES);
+	return 0;
+}
+
+/*
+ * The entries under key dated in [lo, hi], in (day, id) order, and with vs
+ * the victims of their payloads; TJ_ELIMIT when more than TJ__WINDOW_MAX.
+ */
+static int tj__scan(struct tj_txn *t, const uint8_t key[32], int64_t lo, int64_t hi, struct tj__win *w,
+                    struct tj__victims *vs)
+{
+	uint8_t seek[40] = {0};
+	MDB_val k = {32, (void *)key}, v = {sizeof(seek), seek};
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	int rc;
+
+	w->n = 0;
+	if (vs != NULL)
+		vs->n = 0;
+	if (hi < lo)
+		return 0;
+	if ((rc = tj_store_ext_dbi(t->st, TJ_QUERY_DBI_NAME, &dbi)) != 0)
+		return rc;
+	if (mdb_cursor_open(t->txn, dbi, &cur) != 0)
+		return TJ_ESTORE;
+	tj_store_be64(tj__day_u(lo), seek);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		const uint8_t *p = v.mv_data;
+		uint64_t d;
+		if (v.mv_size < 40) {
+			rc = TJ_ESTORE;
+			goto out;
+		}
+		if ((d = tj_store_rd64(p)) > tj__day_u(hi))
+			break;
+		if (w->n == TJ__WINDOW_MAX) {
+			rc = TJ_ELIMIT;
+			goto out;
+		}
+		memcpy(w->ids[w->n], p + 8, 32);
+		w->days[w->n++] = (int64_t)d;
+		if (vs != NULL && (rc = tj__payload_victims(p + 40, v.mv_size - 40, vs)) != 0)
+			goto out;
+	}
+	rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* The latest TJ__WINDOW_MAX entries dated in [lo, hi] (a longer list keeps its end). */
+static int tj__window(struct tj_txn *t, const uint8_t key[32], int64_t lo, int64_t hi, struct tj__win *w,
+                      struct tj__victims *vs)
+{
+	int rc = tj__scan(t, key, lo, hi, w, vs);
 
 	while (rc == TJ_ELIMIT && hi - lo > 0) {
 		/* Too many for the window: keep the latest part of it. */
 		lo += (hi - lo + 1) / 2;
-		rc = tj_query_index_ids(t, key, lo, hi, w->ids, w->days, TJ__WINDOW_MAX, &w->n);
+		rc = tj__scan(t, key, lo, hi, w, vs);
 	}
 	return rc;
 }
 
-/* Opens an incident of a window (skips the unreadable: TJ_ENOTFOUND). */
-static int tj__open(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_incident_summary *s,
-                    uint8_t author[32])
-{
-	int rc = tj_query_open(n, t, id, s, author, NULL);
-
-	return rc == TJ_ENOKEY || rc == TJ_EDECRYPT ? TJ_ENOTFOUND : rc;
-}
-
-/* Scratch the window rules share: two windows and a summary. */
+/* Scratch the window rules share: two windows, an incident's codes, an alert and its stored form. */
 struct tj__rules {
 	struct tj_node *n;
 	struct tj_txn *t;
 	struct tj__win anchors, win;
-	struct tj_incident_summary s;
+	struct tj__victims vs;
+	struct tj_alert_codes c, self; /* self: the codes of the incident evaluated (id self_id) */
+	uint8_t self_id[32];
 	struct tj_alert a, old;
+	bool known; /* r->old holds the stored r->a */
 };
 
 static bool tj__lists(const struct tj_alert *a, const uint8_t id[32])
@@ -228,33 +370,50 @@ static bool tj__lists(const struct tj_alert *a, const uint8_t id[32])
 	return false;
 }
 
+/* Starts r->a (trigger, id from key) and loads its stored form into r->old when there is one. */
+static int tj__alert_start(struct tj__rules *r, uint8_t trigger, const uint8_t *key, size_t klen)
+{
+	int rc;
+
+	memset(&r->a, 0, sizeof(r->a));
+	r->a.trigger = trigger;
+	tj__alert_id(trigger, key, klen, r->a.id);
+	rc = tj__alert_load(r->n, r->t, r->a.id, &r->old);
+	r->known = rc == 0;
+	return rc == TJ_ENOTFOUND ? 0 : rc;
+}
+
 /*
- * Fills r->a (id set) from the incidents of r->win up to upto, skipping
- * unreadable ones. An incident the stored alert already lists is not opened
- * again: a window only grows, so an alert raised before needs only the
- * newcomers' codes (this keeps a busy municipality linear, not quadratic).
+ * Fills r->a (started) from the incidents of r->win up to upto, skipping
+ * those without codes (unreadable here), and stores it (raised, or merged
+ * into r->old when r->known). An incident the stored alert already lists
+ * adds nothing new: a window only grows, so an alert raised before needs
+ * only the newcomers' codes, and none means nothing to write.
  */
 static int tj__alert_from_window(struct tj__rules *r, size_t upto)
 {
-	uint8_t author[32];
-	bool known;
-	int rc = tj__alert_load(r->n, r->t, r->a.id, &r->old);
+	bool added = false;
+	int rc;
 
-	if (rc != 0 && rc != TJ_ENOTFOUND)
-		return rc;
-	known = rc == 0;
 	for (size_t i = 0; i < upto; i++) {
-		if (known && tj__lists(&r->old, r->win.ids[i]))
+		if (r->known && tj__lists(&r->old, r->win.ids[i]))
 			continue;
-		rc = tj__open(r->n, r->t, r->win.ids[i], &r->s, author);
-		if (rc == TJ_ENOTFOUND)
-			continue;
-		if (rc != 0)
-			return rc;
-		tj__alert_add_codes(&r->a, &r->s, false);
+		if (memcmp(r->win.ids[i], r->self_id, 32) == 0) {
+			tj__alert_add_inc_codes(&r->a, &r->self); /* known without a read */
+		} else {
+			rc = tj__alert_codes_get(r->n, r->t, r->win.ids[i], &r->c);
+			if (rc == TJ_ENOTFOUND)
+				continue;
+			if (rc != 0)
+				return rc;
+			tj__alert_add_inc_codes(&r->a, &r->c);
+		}
 		(void)tj__alert_add_id(&r->a, r->win.ids[i]);
+		added = true;
 	}
-	return 0;
+	if (r->known && !added)
+		return 0; /* nothing new for the stored alert */
+	return tj__alert_store(r->n, r->t, &r->a, &r->old, r->known);
 }
 
 /* T3 for every anchor in [day, day + W] of the municipality. */
@@ -268,18 +427,15 @@ static int tj__t3(struct tj__rules *r, const struct tj_incident_summary *s)
 	if (s->location.municipality[0] == '\0' || day < 0)
 		return 0;
 	tj_query_key(r->n, "municipality", s->location.municipality, key);
-	if ((rc = tj__window(r->t, key, day, day + W, &r->anchors)) != 0)
+	if ((rc = tj__window(r->t, key, day, day + W, &r->anchors, NULL)) != 0)
 		return rc;
 	for (size_t i = 0; i < r->anchors.n && rc == 0; i++) {
-		if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win)) != 0)
+		if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win, NULL)) != 0)
 			break;
 		if (r->win.n < cfg->t3_min_incidents)
 			continue;
-		memset(&r->a, 0, sizeof(r->a));
-		r->a.trigger = TJ_T3_CLUSTER;
-		tj__alert_id(TJ_T3_CLUSTER, r->anchors.ids[i], 32, r->a.id);
-		if ((rc = tj__alert_from_window(r, r->win.n)) == 0)
-			rc = tj__alert_upsert(r->n, r->t, &r->a);
+		if ((rc = tj__alert_start(r, TJ_T3_CLUSTER, r->anchors.ids[i], 32)) == 0)
+			rc = tj__alert_from_window(r, r->win.n);
 	}
 	return rc;
 }
@@ -309,11 +465,11 @@ static int tj__t4_key(struct tj__rules *r, const uint8_t key[32], int64_t day)
 	size_t k;
 	int rc;
 
-	if ((rc = tj__window(r->t, key, day, day + W, &r->anchors)) != 0)
+	if ((rc = tj__window(r->t, key, day, day + W, &r->anchors, NULL)) != 0)
 		return rc;
 	for (size_t i = 0; i < r->anchors.n && rc == 0; i++) {
 		const uint8_t *aid = r->anchors.ids[i];
-		if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win)) != 0)
+		if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win, NULL)) != 0)
 			break;
 		/* Keep the anchor and those earlier than it; the window is in (day, id) order. */
 		for (k = 0;
@@ -321,11 +477,8 @@ static int tj__t4_key(struct tj__rules *r, const uint8_t key[32], int64_t day)
 			;
 		if (k == 0 || k >= r->win.n)
 			continue; /* no earlier incident (or a window cut short before the anchor) */
-		memset(&r->a, 0, sizeof(r->a));
-		r->a.trigger = TJ_T4_ESCALATION;
-		tj__alert_id(TJ_T4_ESCALATION, aid, 32, r->a.id);
-		if ((rc = tj__alert_from_window(r, k + 1)) == 0)
-			rc = tj__alert_upsert(r->n, r->t, &r->a);
+		if ((rc = tj__alert_start(r, TJ_T4_ESCALATION, aid, 32)) == 0)
+			rc = tj__alert_from_window(r, k + 1);
 	}
 	return rc;
 }
@@ -349,14 +502,18 @@ static int tj__t4(struct tj__rules *r, const struct tj_incident_summary *s, cons
 	return rc;
 }
 
-/* The identity of victim v of incident id by author, for counting distinct victims (T5). */
-static void tj__victim_ident(const uint8_t author[32], const uint8_t id[32],
-                             const struct tj_incident_summary *s, uint32_t v, uint8_t out[16])
+/*
+ * The identity of victim v of incident id by author, for counting distinct
+ * victims (T5): a hash keyed by ikey (derived from the blinding key), so the
+ * identities in the index say nothing about the references.
+ */
+static void tj__victim_ident(const uint8_t ikey[32], const uint8_t author[32], const uint8_t id[32],
+                             const struct tj_incident_summary *s, uint32_t v, uint8_t out[TJ__IDENT_BYTES])
 {
 	crypto_generichash_state st;
 	uint8_t idx[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
 
-	crypto_generichash_init(&st, NULL, 0, 16);
+	crypto_generichash_init(&st, ikey, 32, TJ__IDENT_BYTES);
 	crypto_generichash_update(&st, author, 32);
 	if (s->victims[v].ref[0] != '\0') {
 		/* The documenting organization reuses its ref for the same person. */
@@ -367,85 +524,72 @@ static void tj__victim_ident(const uint8_t author[32], const uint8_t id[32],
 		crypto_generichash_update(&st, id, 32);
 		crypto_generichash_update(&st, idx, 4);
 	}
-	crypto_generichash_final(&st, out, 16);
+	crypto_generichash_final(&st, out, TJ__IDENT_BYTES);
 	sodium_memzero(&st, sizeof(st));
 }
 
-struct tj__victims {
-	size_t n;
-	uint8_t v[TJ__WINDOW_MAX][16];
-};
-
-static void tj__victims_add(struct tj__victims *vs, const uint8_t v[16])
+/*
+ * The T5 entry of incident id under key (state, aggressor type X):
+ * day(8) || id(32) || count(1) || the identities of the victims of its acts by X.
+ */
+static int tj__t5_put(struct tj_node *n, struct tj_txn *t, const uint8_t key[32], int64_t day,
+                      const struct tj_incident_summary *s, const uint8_t author[32], const uint8_t id[32],
+                      const char *X)
 {
-	for (size_t i = 0; i < vs->n; i++)
-		if (memcmp(vs->v[i], v, 16) == 0)
-			return;
-	if (vs->n < TJ__WINDOW_MAX)
-		memcpy(vs->v[vs->n++], v, 16);
-}
+	uint8_t val[TJ__T5_VALUE_MAX], ikey[32], ident[TJ__IDENT_BYTES];
+	struct tj__victims one = {0};
+	MDB_val k = {32, (void *)key}, v;
+	MDB_dbi dbi;
+	int rc;
 
-/* Adds the victims of acts by aggressor type X in r->s (incident id by author). */
-static void tj__t5_victims(const struct tj_incident_summary *s, const uint8_t author[32],
-                           const uint8_t id[32], const char *X, struct tj__victims *vs)
-{
-	uint8_t ident[16];
-
-	for (uint32_t i = 0; i < s->n_acts; i++) {
+	tj_query_key(n, "t5_victim_ident", "", ikey);
+	for (uint32_t i = 0; i < s->n_acts && one.n < TJ_INC_VICTIMS_MAX; i++) {
 		const struct tj_act *act = &s->acts[i];
 		if (act->aggressor < 0 || (uint32_t)act->aggressor >= s->n_aggressors ||
 		    act->victim >= s->n_victims || strcmp(s->aggressors[act->aggressor].type, X) != 0)
 			continue;
-		tj__victim_ident(author, id, s, act->victim, ident);
-		tj__victims_add(vs, ident);
+		tj__victim_ident(ikey, author, id, s, act->victim, ident);
+		tj__victims_add(&one, ident);
 	}
+	sodium_memzero(ikey, sizeof(ikey));
+	tj_store_be64(tj__day_u(day), val);
+	memcpy(val + 8, id, 32);
+	val[40] = (uint8_t)one.n;
+	memcpy(val + 41, one.v, one.n * TJ__IDENT_BYTES);
+	v.mv_size = 41 + one.n * TJ__IDENT_BYTES;
+	v.mv_data = val;
+	if ((rc = tj_store_ext_dbi(t->st, TJ_QUERY_DBI_NAME, &dbi)) != 0)
+		return rc;
+	rc = mdb_put(t->txn, dbi, &k, &v, MDB_NODUPDATA);
+	if (rc == MDB_KEYEXIST)
+		return 0; /* evaluated before */
+	return rc == 0 ? 0 : rc == MDB_MAP_FULL ? TJ_ESTOREFULL : TJ_ESTORE;
 }
 
 /* One T5 anchor: counts the distinct victims of X in the anchor's window. */
-static int tj__t5_anchor(struct tj__rules *r, const uint8_t key[32], const char *X, size_t i,
-                         struct tj__victims *vs)
+static int tj__t5_anchor(struct tj__rules *r, const uint8_t key[32], const char *X, size_t i)
 {
 	int64_t W = tj_alert_config_current()->t5_window_days;
-	uint8_t author[32], idkey[TJ_CODE_MAX + 32];
+	uint8_t idkey[TJ_CODE_MAX + 32];
 	size_t xl = strlen(X);
 	int rc;
 
-	if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win)) != 0)
+	if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win, &r->vs)) != 0)
 		return rc;
-	memset(&r->a, 0, sizeof(r->a));
-	r->a.trigger = TJ_T5_PATTERN;
 	memcpy(idkey, X, xl + 1); /* the type with its NUL, then the anchor */
 	memcpy(idkey + xl + 1, r->anchors.ids[i], 32);
-	tj__alert_id(TJ_T5_PATTERN, idkey, xl + 1 + 32, r->a.id);
-	rc = tj__alert_load(r->n, r->t, r->a.id, &r->old);
-	if (rc == 0) {
-		/* Raised already: the window only grew; add the newcomers. */
-		if ((rc = tj__alert_from_window(r, r->win.n)) == 0)
-			rc = tj__alert_upsert(r->n, r->t, &r->a);
+	if ((rc = tj__alert_start(r, TJ_T5_PATTERN, idkey, xl + 1 + 32)) != 0)
 		return rc;
-	}
-	if (rc != TJ_ENOTFOUND)
-		return rc;
-	vs->n = 0;
-	for (size_t k = 0; k < r->win.n; k++) {
-		rc = tj__open(r->n, r->t, r->win.ids[k], &r->s, author);
-		if (rc == TJ_ENOTFOUND)
-			continue;
-		if (rc != 0)
-			return rc;
-		tj__t5_victims(&r->s, author, r->win.ids[k], X, vs);
-		tj__alert_add_codes(&r->a, &r->s, false);
-		(void)tj__alert_add_id(&r->a, r->win.ids[k]);
-	}
-	if (vs->n < tj_alert_config_current()->t5_min_victims)
+	/* Raised already: the window only grew, add the newcomers. Else only past the threshold. */
+	if (!r->known && r->vs.n < tj_alert_config_current()->t5_min_victims)
 		return 0;
-	return tj__alert_upsert(r->n, r->t, &r->a);
+	return tj__alert_from_window(r, r->win.n);
 }
 
-static int tj__t5(struct tj__rules *r, const struct tj_incident_summary *s, const uint8_t id[32])
+static int tj__t5(struct tj__rules *r, const struct tj_incident_summary *s, const uint8_t author[32],
+                  const uint8_t id[32])
 {
 	int64_t day = tj_date_days(&s->occurred.start), W = tj_alert_config_current()->t5_window_days;
-	struct tj__victims *vs = NULL;
 	struct tj_code_set types = {0};
 	char code[3 + TJ_CODE_MAX + 1];
 	uint8_t key[32];
@@ -456,18 +600,15 @@ static int tj__t5(struct tj__rules *r, const struct tj_incident_summary *s, cons
 	for (uint32_t i = 0; i < s->n_acts; i++)
 		if (s->acts[i].aggressor >= 0 && (uint32_t)s->acts[i].aggressor < s->n_aggressors)
 			tj_code_set_add(&types, s->aggressors[s->acts[i].aggressor].type);
-	if (types.n > 0 && (vs = malloc(sizeof(*vs))) == NULL)
-		return -ENOMEM;
 	for (uint32_t j = 0; j < types.n && rc == 0; j++) {
 		snprintf(code, sizeof(code), "%s|%s", s->location.state, types.v[j]);
-		tj_query_key(r->n, "t5", code, key);
-		if ((rc = tj_query_index_add(r->t, key, day, id)) != 0 ||
-		    (rc = tj__window(r->t, key, day, day + W, &r->anchors)) != 0)
+		tj_query_key(r->n, "t5v", code, key);
+		if ((rc = tj__t5_put(r->n, r->t, key, day, s, author, id, types.v[j])) != 0 ||
+		    (rc = tj__window(r->t, key, day, day + W, &r->anchors, NULL)) != 0)
 			break;
 		for (size_t i = 0; i < r->anchors.n && rc == 0; i++)
-			rc = tj__t5_anchor(r, key, types.v[j], i, vs);
+			rc = tj__t5_anchor(r, key, types.v[j], i);
 	}
-	free(vs);
 	return rc;
 }
 
@@ -481,13 +622,18 @@ int tj_alert_evaluate(struct tj_node *n, struct tj_txn *t, const struct tj_incid
 		return -ENOMEM;
 	r->n = n;
 	r->t = t;
-	rc = tj__singles(n, t, &r->a, s, id);
+	/* Its codes first: the window rules read them for every incident of a window, this one included. */
+	memcpy(r->self_id, id, 32);
+	tj__alert_codes_of(s, &r->self);
+	rc = tj__alert_codes_put(n, t, id, &r->self);
+	if (rc == 0)
+		rc = tj__singles(n, t, &r->a, s, id);
 	if (rc == 0)
 		rc = tj__t3(r, s);
 	if (rc == 0)
 		rc = tj__t4(r, s, author, id);
 	if (rc == 0)
-		rc = tj__t5(r, s, id);
+		rc = tj__t5(r, s, author, id);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 	return rc;

@@ -232,7 +232,7 @@ int tj__alert_load(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], st
 	return rc;
 }
 
-static int tj__u64_get(struct tj_txn *t, char name, uint64_t *v)
+int tj__alert_u64_get(struct tj_txn *t, char name, uint64_t *v)
 {
 	MDB_val k = {1, &name}, val;
 	MDB_dbi dbi;
@@ -251,7 +251,7 @@ static int tj__u64_get(struct tj_txn *t, char name, uint64_t *v)
 	return rc;
 }
 
-static int tj__u64_put(struct tj_txn *t, char name, uint64_t v)
+int tj__alert_u64_put(struct tj_txn *t, char name, uint64_t v)
 {
 	uint8_t b[8];
 	MDB_val k = {1, &name}, val = {8, b};
@@ -272,7 +272,7 @@ int tj__alert_event_append(struct tj_txn *t, const uint8_t id[32], uint64_t *seq
 	uint64_t next;
 	int rc;
 
-	if ((rc = tj__alert_dbi(t, &dbi)) != 0 || (rc = tj__u64_get(t, 'N', &next)) != 0)
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0 || (rc = tj__alert_u64_get(t, 'N', &next)) != 0)
 		return rc;
 	next++;
 	key[0] = 'E';
@@ -281,7 +281,81 @@ int tj__alert_event_append(struct tj_txn *t, const uint8_t id[32], uint64_t *seq
 		return rc;
 	if (seq != NULL)
 		*seq = next;
-	return tj__u64_put(t, 'N', next);
+	return tj__alert_u64_put(t, 'N', next);
+}
+
+/* ---- the codes of one incident ('C') --------------------------------------- */
+
+/* [state, severity, protection, acts, aggressors, roles, genders] */
+int tj__alert_codes_put(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], const struct tj_alert_codes *c)
+{
+	uint8_t key[33], buf[TJ__PLAIN_MAX];
+	struct tj_mp_writer w;
+	size_t len = 0;
+	int rc;
+
+	tj_mp_writer_init(&w, buf, sizeof(buf));
+	tj_mp_put_array(&w, 3 + TJ__C_LISTS);
+	tj_mp_put_cstr(&w, c->state);
+	tj_mp_put_uint(&w, c->severity);
+	tj_mp_put_bool(&w, c->protection);
+	for (size_t l = 0; l < TJ__C_LISTS; l++) {
+		tj_mp_put_array(&w, c->n[l]);
+		for (uint32_t i = 0; i < c->n[l]; i++)
+			tj_mp_put_cstr(&w, c->v[l][i]);
+	}
+	if ((rc = tj_mp_writer_finish(&w, &len)) == 0) {
+		key[0] = 'C';
+		memcpy(key + 1, id, 32);
+		rc = tj__alert_put_sealed(n, t, key, sizeof(key), buf, len);
+	}
+	sodium_memzero(buf, sizeof(buf));
+	return rc;
+}
+
+static int tj__read_code(struct tj_mp_reader *r, char out[TJ_CODE_MAX])
+{
+	const char *p;
+	uint32_t len;
+
+	if (tj_mp_read_str(r, &p, &len) != 0 || len >= TJ_CODE_MAX)
+		return TJ_ESTORE;
+	memcpy(out, p, len);
+	out[len] = '\0';
+	return 0;
+}
+
+static int tj__codes_decode(const uint8_t *buf, size_t len, struct tj_alert_codes *c)
+{
+	struct tj_mp_reader r;
+	uint32_t n;
+
+	tj_mp_reader_init(&r, buf, len);
+	if (tj_mp_read_array(&r, &n) != 0 || n != 3 + TJ__C_LISTS || tj__read_code(&r, c->state) != 0 ||
+	    tj__read_u8(&r, &c->severity) != 0 || tj_mp_read_bool(&r, &c->protection) != 0)
+		return TJ_ESTORE;
+	for (size_t l = 0; l < TJ__C_LISTS; l++) {
+		if (tj_mp_read_array(&r, &c->n[l]) != 0 || c->n[l] > TJ_ALERT_INC_CODES_MAX)
+			return TJ_ESTORE;
+		for (uint32_t i = 0; i < c->n[l]; i++)
+			if (tj__read_code(&r, c->v[l][i]) != 0)
+				return TJ_ESTORE;
+	}
+	return 0;
+}
+
+int tj__alert_codes_get(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_alert_codes *c)
+{
+	uint8_t key[33], buf[TJ__PLAIN_MAX];
+	size_t len = 0;
+	int rc;
+
+	key[0] = 'C';
+	memcpy(key + 1, id, 32);
+	if ((rc = tj__alert_get_sealed(n, t, key, sizeof(key), buf, sizeof(buf), &len)) == 0)
+		rc = tj__codes_decode(buf, len, c);
+	sodium_memzero(buf, len);
+	return rc;
 }
 
 /* ---- acknowledgements ----------------------------------------------------- */
@@ -382,7 +456,7 @@ int tj_alert_hook_cursor(struct tj_node *n, uint64_t *delivered)
 
 	if ((rc = tj_txn_begin(n->store, false, &t)) != 0)
 		return rc;
-	rc = tj__u64_get(&t, 'H', delivered);
+	rc = tj__alert_u64_get(&t, 'H', delivered);
 	tj_txn_abort(&t);
 	return rc;
 }
@@ -394,7 +468,7 @@ int tj_alert_hook_advance(struct tj_node *n, uint64_t delivered)
 
 	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
 		return rc;
-	if ((rc = tj__u64_put(&t, 'H', delivered)) == 0)
+	if ((rc = tj__alert_u64_put(&t, 'H', delivered)) == 0)
 		rc = tj_txn_commit(&t);
 	tj_txn_abort(&t);
 	return rc;

@@ -2,12 +2,16 @@
  * Measures (not a test): adding N generated incidents through tj_node_add
  * (rules and index included), then query and statistics times over them.
  *   measure_alerts [N]   (default 100000)
+ * MA_NO_ALERTS=1 skips the rules (the rest of an add); MA_DUMP=1 prints every
+ * alert's codes (compare two builds with ids stripped: the ids are random).
  * Prints one line per measurement. Run it on a build without sanitizers.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <sodium.h>
 
 #include "tj_alert_testutil.h"
 #include "tj_log.h"
@@ -120,6 +124,61 @@ static void ma_stats(struct tj_node *n, const char *by, const char *state)
 	tj_stats_free(st);
 }
 
+/* Alerts by content (id, trigger, priority, severity, codes, incidents; not times): an XOR of hashes. */
+struct ma_digest {
+	uint64_t n;
+	uint8_t x[32];
+};
+
+static int ma_digest_one(void *ctx, const struct tj_alert *a, uint64_t event)
+{
+	struct ma_digest *d = ctx;
+	const struct tj_code_set *sets[] = {&a->states, &a->acts, &a->aggressors, &a->roles, &a->genders};
+	crypto_generichash_state st;
+	uint8_t h[32], b[4] = {a->trigger, a->priority, a->severity, a->protection};
+
+	(void)event;
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, a->id, 32);
+	crypto_generichash_update(&st, b, 4);
+	for (size_t i = 0; i < 5; i++)
+		for (uint32_t j = 0; j < sets[i]->n; j++)
+			crypto_generichash_update(&st, (const uint8_t *)sets[i]->v[j], strlen(sets[i]->v[j]) + 1);
+	crypto_generichash_update(&st, a->incidents[0], (size_t)a->n_incidents * 32);
+	crypto_generichash_final(&st, h, 32);
+	for (size_t i = 0; i < 32; i++)
+		d->x[i] ^= h[i];
+	if (getenv("MA_DUMP") != NULL) {
+		char hex[17];
+		sodium_bin2hex(hex, sizeof(hex), a->id, 8);
+		printf("A %s T%u p%u s%u prot%u n%u", hex, a->trigger, a->priority, a->severity, a->protection,
+		       a->n_incidents);
+		for (size_t i = 0; i < 5; i++)
+			for (uint32_t j = 0; j < sets[i]->n; j++)
+				printf(" %zu:%s", i, sets[i]->v[j]);
+		for (uint32_t i = 0; i < a->n_incidents; i++) {
+			sodium_bin2hex(hex, sizeof(hex), a->incidents[i], 4);
+			printf(" i:%s", hex);
+		}
+		printf("\n");
+	}
+	d->n++;
+	return 0;
+}
+
+static void ma_digest(struct tj_node *n)
+{
+	struct tj_alert_filter f = {.status = -1};
+	struct ma_digest d = {0};
+	char hex[17];
+	uint64_t last = 0;
+
+	if (tj_alert_list(n, &f, UINT32_MAX, ma_digest_one, &d, &last) != 0)
+		abort();
+	sodium_bin2hex(hex, sizeof(hex), d.x, 8);
+	printf("alerts %llu, content digest %s\n", (unsigned long long)d.n, hex);
+}
+
 int main(int argc, char **argv)
 {
 	int total = argc > 1 ? atoi(argv[1]) : 100000;
@@ -132,6 +191,8 @@ int main(int argc, char **argv)
 	double t0 = ma_now();
 
 	tj_log_set_level(TJ_LOG_WARN);
+	/* MA_NO_ALERTS=1: the same adds without the rules (what the rest of an add costs). */
+	tj_alert_test_skip_after_store = getenv("MA_NO_ALERTS") != NULL;
 	for (int done = 0; done < total; done += MA_BATCH) {
 		int count = total - done < MA_BATCH ? total - done : MA_BATCH;
 		if (ma_batch(n, &x, done, count, bodies, lens) != 0)
@@ -139,6 +200,7 @@ int main(int argc, char **argv)
 	}
 	printf("add %d incidents (seal, store, index, rules T1-T7): %.1f s (%.0f/s)\n", total, ma_now() - t0,
 	       total / (ma_now() - t0));
+	ma_digest(n);
 	memset(&q, 0, sizeof(q));
 	ma_term(&q, "state", "20");
 	ma_term(&q, "act", "killing,disappearance");

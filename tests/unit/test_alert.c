@@ -534,6 +534,39 @@ static void test_crash_pending(void **state)
 	ta_node_close(n, dir);
 }
 
+/*
+ * A store of the older format (no 'V'): the first run evaluates every
+ * incident once more, which changes no alert (same ids, lists and raises).
+ */
+static void test_format_upgrade(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	struct ta_list *before, *after;
+	uint8_t x[32];
+	size_t done = 0;
+
+	(void)state;
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "death_threat", .ref = "a"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-05", .act = "harassment", .ref = "b"}, x);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-09", .act = "harassment", .ref = "a"}, x);
+	before = ta_alerts(n, 0);
+	assert_int_equal(tj_alert_pending_run(n, &done), 0);
+	assert_int_equal(done, 3);
+	after = ta_alerts(n, 0);
+	assert_int_equal(after->n, before->n);
+	for (size_t i = 0; i < after->n; i++) {
+		assert_memory_equal(after->a[i].id, before->a[i].id, 32);
+		assert_int_equal(after->a[i].n_incidents, before->a[i].n_incidents);
+		assert_int_equal(after->a[i].raises, 1);
+	}
+	assert_int_equal(tj_alert_pending_run(n, &done), 0);
+	assert_int_equal(done, 0);
+	free(before);
+	free(after);
+	ta_node_close(n, dir);
+}
+
 static void test_codes(void **state)
 {
 	uint8_t mask = 0, t = 0;
@@ -597,6 +630,7 @@ int main(void)
 	    cmocka_unit_test(test_ack_records),
 	    cmocka_unit_test(test_order_independent),
 	    cmocka_unit_test(test_crash_pending),
+	    cmocka_unit_test(test_format_upgrade),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
