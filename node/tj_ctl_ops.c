@@ -732,6 +732,11 @@ static int tj__op_member_remove(struct tj__ctl *c)
 	return tj_member_ctl_remove(c->node, c->req, c->len, c->out);
 }
 
+static int tj__op_network_rotate(struct tj__ctl *c)
+{
+	return tj_member_ctl_rotate(c->node, c->req, c->len, c->out);
+}
+
 /* Retraction and sharing the case face: the logic and the replies live in tj_retract_ops.c, tj_share.c. */
 static int tj__op_retract(struct tj__ctl *c)
 {
@@ -775,6 +780,7 @@ static const struct {
 	{"peer_add", tj__op_peer_add}, {"peer_list", tj__op_peer_list},
 	{"member_add", tj__op_member_add}, {"member_list", tj__op_member_list},
 	{"member_approve", tj__op_member_approve}, {"member_remove", tj__op_member_remove},
+	{"network_rotate", tj__op_network_rotate},
 	{"alerts", tj__op_alerts}, {"alert_respond", tj__op_alert_respond},
 	{"subscribe", tj__op_subscribe}, {"query", tj__op_query}, {"stats", tj__op_stats},
 };
@@ -802,7 +808,7 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 	}
 	rc = tj__arg_str(&c, "op", op, sizeof(op));
 	if (rc == TJ_ELIMIT)
-		return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list, member_approve, member_remove, alerts, alert_respond, subscribe, query, stats");
+		return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list, member_approve, member_remove, network_rotate, alerts, alert_respond, subscribe, query, stats");
 	if (rc != 0)
 		return tj__fail(&c, TJ_EMALFORMED, "the request has no 'op' string");
 	for (size_t i = 0; i < sizeof(tj__ops) / sizeof(tj__ops[0]); i++) {
@@ -813,6 +819,6 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 		free(c.buf); /* only set if an op failed midway */
 		return rc;
 	}
-	return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op '%s'; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list, member_approve, member_remove, alerts, alert_respond, subscribe, query, stats",
+	return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op '%s'; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list, member_approve, member_remove, network_rotate, alerts, alert_respond, subscribe, query, stats",
 			op);
 }

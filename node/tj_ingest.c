@@ -8,6 +8,7 @@
 #include "tj_log.h"
 #include "tj_member.h"
 #include "tj_retract.h"
+#include "tj_rotate.h"
 #include "tj_seal.h"
 
 uint64_t tj_now_ms(void)
@@ -152,6 +153,9 @@ int tj_ingest_put(struct tj_txn *t, struct tj_ingest_item *it)
 	    (rc = tj_store_case_of_put(t, it->rec.audience.ref, it->id)) != 0)
 		return rc;
 	if ((rc = tj_member_ingest_stored(t, &it->rec, it->id)) != 0)
+		return rc;
+	/* A KEY record for this node: its keys join the keyring (tj_rotate.h). */
+	if ((rc = tj_rotate_ingest_stored(t, it->enc, &it->rec, it->id)) != 0)
 		return rc;
 	if ((rc = tj_retract_ingest_stored(t, it->enc, it->len, &it->rec, it->id)) != 0)
 		return rc;

@@ -14,7 +14,7 @@
 #define TJ__AEAD_ABYTES crypto_aead_xchacha20poly1305_ietf_ABYTES
 #define TJ__NONCE_BYTES crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
 /* [v, nk|nil, cur, [[id,key]...64], [[id,key]...64]]: 2 bins of 34 bytes + 2 header per pair. */
-#define TJ__PLAIN_MAX_BYTES (64u + (TJ_KEYRING_EPOCHS_MAX + TJ_KEYRING_CIRCLES_MAX) * 72u)
+#define TJ__PLAIN_MAX_BYTES (100u + (TJ_KEYRING_EPOCHS_MAX + TJ_KEYRING_CIRCLES_MAX) * 72u)
 
 _Static_assert(sizeof(TJ__KDF_CONTEXT) - 1 == crypto_kdf_CONTEXTBYTES, "kdf context is 8 bytes");
 
@@ -36,6 +36,13 @@ int tj_keyring_new(struct tj_keyring **out)
 		return -ENOMEM;
 	}
 	sodium_memzero(kr->network_key, TJ_KEY_BYTES);
+	kr->next_network_key = sodium_malloc(TJ_KEY_BYTES);
+	if (kr->next_network_key == NULL) {
+		sodium_free(kr->network_key);
+		free(kr);
+		return -ENOMEM;
+	}
+	sodium_memzero(kr->next_network_key, TJ_KEY_BYTES);
 	*out = kr;
 	return 0;
 }
@@ -45,6 +52,7 @@ void tj_keyring_free(struct tj_keyring *kr)
 	if (kr == NULL)
 		return;
 	sodium_free(kr->network_key); /* sodium_free wipes */
+	sodium_free(kr->next_network_key);
 	for (uint32_t i = 0; i < kr->n_epochs; i++)
 		sodium_free(kr->epochs[i].key);
 	for (uint32_t i = 0; i < kr->n_circles; i++)
@@ -57,6 +65,13 @@ int tj_keyring_set_network_key(struct tj_keyring *kr, const uint8_t key[TJ_KEY_B
 {
 	memcpy(kr->network_key, key, TJ_KEY_BYTES);
 	kr->has_network_key = true;
+	return 0;
+}
+
+int tj_keyring_set_next_network_key(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES])
+{
+	memcpy(kr->next_network_key, key, TJ_KEY_BYTES);
+	kr->has_next_network_key = true;
 	return 0;
 }
 
@@ -147,7 +162,8 @@ int tj_keyring_seal(const struct tj_keyring *kr, const uint8_t storage_key[32], 
 	if (plain == NULL)
 		return -ENOMEM;
 	tj_mp_writer_init(&w, plain, TJ__PLAIN_MAX_BYTES);
-	tj_mp_put_array(&w, 5);
+	/* A sixth element, the next network key, only when there is one (older keyrings have 5). */
+	tj_mp_put_array(&w, kr->has_next_network_key ? 6 : 5);
 	tj_mp_put_uint(&w, TJ__KEYRING_VERSION);
 	if (kr->has_network_key)
 		tj_mp_put_bin(&w, kr->network_key, TJ_KEY_BYTES);
@@ -156,6 +172,8 @@ int tj_keyring_seal(const struct tj_keyring *kr, const uint8_t storage_key[32], 
 	tj_mp_put_uint(&w, kr->current_epoch);
 	tj__put_syms(&w, kr->epochs, kr->n_epochs);
 	tj__put_syms(&w, kr->circles, kr->n_circles);
+	if (kr->has_next_network_key)
+		tj_mp_put_bin(&w, kr->next_network_key, TJ_KEY_BYTES);
 	if ((rc = tj_mp_writer_finish(&w, &plen)) != 0)
 		goto out;
 	out = malloc(TJ__NONCE_BYTES + plen + TJ__AEAD_ABYTES);
@@ -219,7 +237,8 @@ static int tj__keyring_parse(const uint8_t *plain, size_t plen, struct tj_keyrin
 	if ((rc = tj_mp_check(plain, plen, &lim, true, &used)) != 0)
 		return rc;
 	tj_mp_reader_init(&r, plain, plen);
-	if ((rc = tj_mp_read_array(&r, &n)) != 0 || n != 5 || (rc = tj_mp_read_uint(&r, &version)) != 0)
+	if ((rc = tj_mp_read_array(&r, &n)) != 0 || (n != 5 && n != 6) ||
+	    (rc = tj_mp_read_uint(&r, &version)) != 0)
 		return rc != 0 ? rc : TJ_EMALFORMED;
 	if (version != TJ__KEYRING_VERSION)
 		return TJ_EUNSUPPORTED;
@@ -234,6 +253,11 @@ static int tj__keyring_parse(const uint8_t *plain, size_t plen, struct tj_keyrin
 	if ((rc = tj__read_syms(&r, kr->epochs, &kr->n_epochs, TJ_KEYRING_EPOCHS_MAX)) != 0 ||
 	    (rc = tj__read_syms(&r, kr->circles, &kr->n_circles, TJ_KEYRING_CIRCLES_MAX)) != 0)
 		return rc;
+	if (n == 6) {
+		if ((rc = tj_mp_read_bin_exact(&r, kr->next_network_key, TJ_KEY_BYTES)) != 0)
+			return rc;
+		kr->has_next_network_key = true;
+	}
 	if ((kr->n_epochs == 0 && cur != 0) || (kr->n_epochs > 0 && cur >= kr->n_epochs))
 		return TJ_EMALFORMED;
 	kr->current_epoch = (uint32_t)cur;

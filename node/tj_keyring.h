@@ -30,6 +30,8 @@
 struct tj_keyring {
 	bool has_network_key;
 	uint8_t *network_key; /* 32 bytes, sodium_malloc */
+	bool has_next_network_key;
+	uint8_t *next_network_key; /* 32 bytes, sodium_malloc: from the newest KEY record (tj_rotate.h) */
 	uint32_t n_epochs;
 	struct tj_sym_key epochs[TJ_KEYRING_EPOCHS_MAX]; /* .key sodium_malloc, owned */
 	uint32_t current_epoch;                          /* index into epochs */
@@ -43,6 +45,8 @@ void tj_keyring_free(struct tj_keyring *kr);
 
 /* Copies key in (the caller wipes its copy). */
 TJ_MUST_CHECK int tj_keyring_set_network_key(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES]);
+/* Copies key in as the next network key (tj_rotate.h). */
+TJ_MUST_CHECK int tj_keyring_set_next_network_key(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES]);
 /* Adds an epoch key (TJ_EEXIST if held); make_current makes it the sealing epoch. */
 TJ_MUST_CHECK int tj_keyring_add_epoch(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES], bool make_current);
 TJ_MUST_CHECK int tj_keyring_add_circle(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES]);

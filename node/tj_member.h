@@ -193,6 +193,8 @@ TJ_MUST_CHECK int tj_member_ingest_stored(struct tj_txn *t, const struct tj_reco
 bool tj_member_is_member(void *ctx, const uint8_t pk[32]);
 /* The same question inside the caller's transaction. */
 bool tj_member_txn_is_member(struct tj_txn *t, const uint8_t pk[32]);
+/* A current member that is or was a steward (may write KEY records, tj_rotate.h). */
+bool tj_member_txn_is_steward_member(struct tj_txn *t, const uint8_t pk[32]);
 
 /*
  * Writing membership records on a steward's node (tj_member_ops.c): each is
@@ -223,6 +225,9 @@ TJ_MUST_CHECK int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, si
  * member_remove {public_key: bin 32, reason: str} -> {proposal: bin 32, took_effect: bool}
  * member_list also gives pending: [{proposal, action, subject, role, ts, approvals: [bin 32]}].
  */
+/* network_rotate {} -> {epoch: uint}: new epoch and network keys for the current members (tj_rotate.h). */
+TJ_MUST_CHECK int tj_member_ctl_rotate(struct tj_node *node, const uint8_t *req, size_t len,
+                                       struct tj_ctl_reply *out);
 TJ_MUST_CHECK int tj_member_ctl_approve(struct tj_node *node, const uint8_t *req, size_t len,
                                         struct tj_ctl_reply *out);
 TJ_MUST_CHECK int tj_member_ctl_remove(struct tj_node *node, const uint8_t *req, size_t len,

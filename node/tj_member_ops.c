@@ -16,6 +16,7 @@
 #include "tj_member.h"
 #include "tj_mp.h"
 #include "tj_peer.h"
+#include "tj_rotate.h"
 #include "tj_seal.h"
 #include "tj_welcome.h"
 
@@ -502,6 +503,7 @@ int tj_member_ctl_approve(struct tj_node *node, const uint8_t *req, size_t len, 
 	uint8_t proposal[32], id[32];
 	struct tj_member_pending p;
 	bool pending = false, still = false, effect = false;
+	uint64_t epoch = 0;
 	int rc;
 
 	if (tj__arg(req, len, "proposal", &r) != 0 || tj_mp_read_bin_exact(&r, proposal, 32) != 0)
@@ -520,6 +522,10 @@ int tj_member_ctl_approve(struct tj_node *node, const uint8_t *req, size_t len, 
 		return tj__fail(out, rc, "member_approve: the approval was not stored: %s", tj_strerror(rc));
 	if ((rc = tj__pending_find(node, proposal, &still, &p, &effect)) != 0)
 		return tj__fail(out, rc, "member_approve: cannot derive the membership: %s", tj_strerror(rc));
+	/* A removal that took effect here, by this approval: new keys for the members who remain. */
+	if (!still && effect && p.action == TJ_MEMBER_REMOVE && (rc = tj_rotate(node, &epoch)) != 0)
+		return tj__fail(out, rc, "member_approve: the removal took effect but the keys were not rotated: %s",
+		                tj_strerror(rc));
 	return tj__id_reply(out, "approval", id, !still && effect);
 }
 
@@ -528,7 +534,8 @@ int tj_member_ctl_remove(struct tj_node *node, const uint8_t *req, size_t len, s
 	struct tj_member_body b;
 	struct tj_mp_reader r;
 	uint8_t id[32], subject[32];
-	bool still = false;
+	bool still = false, effect;
+	uint64_t epoch = 0;
 	int rc;
 
 	memset(&b, 0, sizeof(b));
@@ -550,5 +557,46 @@ int tj_member_ctl_remove(struct tj_node *node, const uint8_t *req, size_t len, s
 		return tj__fail(out, rc, "member_remove: the proposal was not stored: %s", tj_strerror(rc));
 	if ((rc = tj__pending_find(node, id, &still, NULL, NULL)) != 0)
 		return tj__fail(out, rc, "member_remove: cannot derive the membership: %s", tj_strerror(rc));
-	return tj__id_reply(out, "proposal", id, !still && !tj_member_is_member(node->store, subject));
+	effect = !still && !tj_member_is_member(node->store, subject);
+	if (effect && (rc = tj_rotate(node, &epoch)) != 0)
+		return tj__fail(out, rc, "member_remove: the removal took effect but the keys were not rotated: %s",
+		                tj_strerror(rc));
+	return tj__id_reply(out, "proposal", id, effect);
+}
+
+int tj_member_ctl_rotate(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out)
+{
+	uint8_t *buf;
+	struct tj_mp_writer w;
+	uint64_t epoch = 0;
+	size_t n = 0;
+	int rc;
+
+	(void)req;
+	(void)len;
+	if (node == NULL || !node->has_network)
+		return tj__fail(out, TJ_ESTATE, "network_rotate: this node is not in a network");
+	if ((rc = tj_rotate(node, &epoch)) == TJ_ESTATE)
+		return tj__fail(out, rc, "network_rotate: this node is not a steward; only stewards rotate keys");
+	if (rc != 0)
+		return tj__fail(out, rc, "network_rotate: the keys were not rotated: %s", tj_strerror(rc));
+	if ((buf = malloc(TJ__SMALL_REPLY_BYTES)) == NULL)
+		return -ENOMEM;
+	tj_mp_writer_init(&w, buf + 4, TJ__SMALL_REPLY_BYTES - 4);
+	tj_mp_put_map(&w, 2);
+	tj_mp_put_cstr(&w, "ok");
+	tj_mp_put_bool(&w, true);
+	tj_mp_put_cstr(&w, "epoch");
+	tj_mp_put_uint(&w, epoch);
+	if (tj_mp_writer_finish(&w, &n) != 0) {
+		free(buf);
+		return tj_ctl_error_reply(TJ_ELIMIT, "the reply does not fit", out);
+	}
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	out->buf = buf;
+	out->len = n + 4;
+	return 0;
 }

@@ -361,6 +361,13 @@ bool tj_member_txn_is_member(struct tj_txn *t, const uint8_t pk[32])
 	return tj__cache_lookup(t, pk, &member, &ever) == 0 && member;
 }
 
+bool tj_member_txn_is_steward_member(struct tj_txn *t, const uint8_t pk[32])
+{
+	bool member = false, ever = false;
+
+	return tj__cache_lookup(t, pk, &member, &ever) == 0 && member && ever;
+}
+
 bool tj_member_is_member(void *ctx, const uint8_t pk[32])
 {
 	struct tj_store *st = ctx;

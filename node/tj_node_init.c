@@ -11,6 +11,7 @@
 #include "tj_log.h"
 #include "tj_member.h"
 #include "tj_mp.h"
+#include "tj_rotate.h"
 #include "tj_node.h"
 #include "tj_node_core.h"
 #include "tj_retract.h"
@@ -246,6 +247,8 @@ int tj_node_open(const char *datadir, uint64_t map_size_bytes, struct tj_unlocke
 		goto out;
 	/* Retractions and confirmations are opened at ingest with the same keys (tj_retract.h). */
 	tj_retract_attach(n->store, n->u->id, n->keyring);
+	/* KEY records for this node install into its keyring at ingest (tj_rotate.h). */
+	tj_rotate_attach(n);
 	*out = n;
 	n = NULL;
 out:
@@ -259,6 +262,7 @@ void tj_node_close(struct tj_node *n)
 		return;
 	tj_member_detach(n->store);
 	tj_retract_detach(n->store);
+	tj_rotate_detach(n);
 	tj_store_close(n->store);
 	tj_keyring_free(n->keyring);
 	tj_unlocked_free(n->u);

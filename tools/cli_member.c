@@ -38,7 +38,10 @@ static const char cli__member_usage[] =
     "         the pending proposals with the stewards who approved them\n";
 
 static const char cli__network_usage[] =
-    "usage: tejido network join FILE\n\n"
+    "usage: tejido network join FILE\n"
+    "       tejido network rotate-key\n\n"
+    "  rotate-key  (a steward's running node) new epoch and network keys, sealed to each\n"
+    "         current member in KEY records; a removal does the same by itself\n"
     "  join   joins the network of a welcome bundle (from `tejido member add` on a\n"
     "         steward's node). The node must be stopped and made with\n"
     "         `tejido init --no-network`; asks for this node's passphrase.\n";
@@ -449,6 +452,39 @@ out:
 	return rc;
 }
 
+static int cli__network_rotate(struct cli_ctx *ctx)
+{
+	const msgpack_object *e;
+	struct tj_mp_writer w;
+	struct cli_conn c;
+	size_t len = 0;
+	int rc;
+
+	if ((rc = cli_connect(ctx, &c)) != CLI_OK)
+		return rc;
+	tj_mp_writer_init(&w, c.req, TJ_CTL_REQUEST_MAX_BYTES);
+	tj_mp_put_map(&w, 1);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, "network_rotate");
+	if (tj_mp_writer_finish(&w, &len) != 0 ||
+	    (rc = cli_call_or_report(&c, len, "network rotate-key")) != CLI_OK)
+		goto out;
+	e = cli_map_get(&c.obj, "epoch");
+	if (e == NULL || e->type != MSGPACK_OBJECT_POSITIVE_INTEGER) {
+		cli_err("network rotate-key: the node's reply has no epoch");
+		rc = CLI_FAIL;
+		goto out;
+	}
+	if (ctx->json)
+		printf("{\"epoch\": %" PRIu64 "}\n", e->via.u64);
+	else
+		printf("new keys (epoch %" PRIu64 ") sealed to every current member; new records use them\n",
+		       e->via.u64);
+out:
+	cli_conn_close(&c);
+	return rc;
+}
+
 int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -468,8 +504,13 @@ int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv)
 		if (cli_common_opt(ctx, opt, optarg) != 0)
 			return cli_usage_err("network", "bad option");
 	}
+	if (optind + 1 == argc && strcmp(argv[optind], "rotate-key") == 0) {
+		if (cli_resolve_datadir(ctx, NULL) != 0)
+			return CLI_FAIL;
+		return cli__network_rotate(ctx);
+	}
 	if (optind + 2 != argc || strcmp(argv[optind], "join") != 0)
-		return cli_usage_err("network", "say `network join FILE`");
+		return cli_usage_err("network", "say `network join FILE` or `network rotate-key`");
 	if (cli_resolve_datadir(ctx, NULL) != 0)
 		return CLI_FAIL;
 	return cli__network_join(ctx, argv[optind + 1]);
