@@ -261,10 +261,11 @@ static int sc_partitions(struct net *net)
 		for (unsigned r = 0; r < rounds; r++)
 			slow += conv[r] > 10000;
 		uint64_t p50 = pct(conv, rounds, 50), p95 = pct(conv, rounds, 95), mx = conv[rounds - 1];
-		printf("FIGURE partitions: %u rounds, 5 nodes, %u incidents, %u kill -9 restarts, %llu proxied "
+		printf("FIGURE partitions (%s): %u rounds, 5 nodes, %u incidents, %u kill -9 restarts, %llu proxied "
 		       "connections, %llu cut; identical sets after every heal; converge after heal p50 %llu ms "
 		       "p95 %llu ms max %llu ms; %u rounds over 10 s; %.0f s\n",
-		       rounds, want, restarts, (unsigned long long)fs.accepted, (unsigned long long)fs.cut,
+		       getenv("TJ_EVIDENCE_NO_BLACKHOLE") ? "resets only" : "resets and black holes", rounds, want, restarts,
+		       (unsigned long long)fs.accepted, (unsigned long long)fs.cut,
 		       (unsigned long long)p50, (unsigned long long)p95, (unsigned long long)mx, slow,
 		       (double)(ev_now_ms() - t0) / 1000.0);
 	}
