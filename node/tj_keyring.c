@@ -68,11 +68,26 @@ int tj_keyring_set_network_key(struct tj_keyring *kr, const uint8_t key[TJ_KEY_B
 	return 0;
 }
 
-int tj_keyring_set_next_network_key(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES])
+int tj_keyring_set_next_network_key(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES], uint64_t from_ms)
 {
+	/* A newer rotation: the previous next key becomes the one dialled with; the one before it is dropped. */
+	if (kr->has_next_network_key && from_ms > kr->next_network_from_ms)
+		memcpy(kr->network_key, kr->next_network_key, TJ_KEY_BYTES);
 	memcpy(kr->next_network_key, key, TJ_KEY_BYTES);
+	kr->next_network_from_ms = from_ms;
 	kr->has_next_network_key = true;
 	return 0;
+}
+
+const uint8_t *tj_keyring_handshake_key(const struct tj_keyring *kr, uint64_t now_ms, const uint8_t **alt)
+{
+	*alt = NULL;
+	if (!kr->has_next_network_key)
+		return kr->network_key;
+	if (now_ms >= kr->next_network_from_ms)
+		return kr->next_network_key;
+	*alt = kr->next_network_key;
+	return kr->network_key;
 }
 
 static int tj__add_sym(struct tj_sym_key *arr, uint32_t *n, uint32_t max, const uint8_t key[TJ_KEY_BYTES])
@@ -162,8 +177,8 @@ int tj_keyring_seal(const struct tj_keyring *kr, const uint8_t storage_key[32], 
 	if (plain == NULL)
 		return -ENOMEM;
 	tj_mp_writer_init(&w, plain, TJ__PLAIN_MAX_BYTES);
-	/* A sixth element, the next network key, only when there is one (older keyrings have 5). */
-	tj_mp_put_array(&w, kr->has_next_network_key ? 6 : 5);
+	/* Two more elements, the next network key and when it alone counts, only when there is one. */
+	tj_mp_put_array(&w, kr->has_next_network_key ? 7 : 5);
 	tj_mp_put_uint(&w, TJ__KEYRING_VERSION);
 	if (kr->has_network_key)
 		tj_mp_put_bin(&w, kr->network_key, TJ_KEY_BYTES);
@@ -172,8 +187,10 @@ int tj_keyring_seal(const struct tj_keyring *kr, const uint8_t storage_key[32], 
 	tj_mp_put_uint(&w, kr->current_epoch);
 	tj__put_syms(&w, kr->epochs, kr->n_epochs);
 	tj__put_syms(&w, kr->circles, kr->n_circles);
-	if (kr->has_next_network_key)
+	if (kr->has_next_network_key) {
 		tj_mp_put_bin(&w, kr->next_network_key, TJ_KEY_BYTES);
+		tj_mp_put_uint(&w, kr->next_network_from_ms);
+	}
 	if ((rc = tj_mp_writer_finish(&w, &plen)) != 0)
 		goto out;
 	out = malloc(TJ__NONCE_BYTES + plen + TJ__AEAD_ABYTES);
@@ -237,7 +254,7 @@ static int tj__keyring_parse(const uint8_t *plain, size_t plen, struct tj_keyrin
 	if ((rc = tj_mp_check(plain, plen, &lim, true, &used)) != 0)
 		return rc;
 	tj_mp_reader_init(&r, plain, plen);
-	if ((rc = tj_mp_read_array(&r, &n)) != 0 || (n != 5 && n != 6) ||
+	if ((rc = tj_mp_read_array(&r, &n)) != 0 || (n != 5 && n != 7) ||
 	    (rc = tj_mp_read_uint(&r, &version)) != 0)
 		return rc != 0 ? rc : TJ_EMALFORMED;
 	if (version != TJ__KEYRING_VERSION)
@@ -253,8 +270,9 @@ static int tj__keyring_parse(const uint8_t *plain, size_t plen, struct tj_keyrin
 	if ((rc = tj__read_syms(&r, kr->epochs, &kr->n_epochs, TJ_KEYRING_EPOCHS_MAX)) != 0 ||
 	    (rc = tj__read_syms(&r, kr->circles, &kr->n_circles, TJ_KEYRING_CIRCLES_MAX)) != 0)
 		return rc;
-	if (n == 6) {
-		if ((rc = tj_mp_read_bin_exact(&r, kr->next_network_key, TJ_KEY_BYTES)) != 0)
+	if (n == 7) {
+		if ((rc = tj_mp_read_bin_exact(&r, kr->next_network_key, TJ_KEY_BYTES)) != 0 ||
+		    (rc = tj_mp_read_uint(&r, &kr->next_network_from_ms)) != 0)
 			return rc;
 		kr->has_next_network_key = true;
 	}

@@ -32,6 +32,7 @@ struct tj_keyring {
 	uint8_t *network_key; /* 32 bytes, sodium_malloc */
 	bool has_next_network_key;
 	uint8_t *next_network_key; /* 32 bytes, sodium_malloc: from the newest KEY record (tj_rotate.h) */
+	uint64_t next_network_from_ms; /* from then on the next network key alone is accepted */
 	uint32_t n_epochs;
 	struct tj_sym_key epochs[TJ_KEYRING_EPOCHS_MAX]; /* .key sodium_malloc, owned */
 	uint32_t current_epoch;                          /* index into epochs */
@@ -45,8 +46,16 @@ void tj_keyring_free(struct tj_keyring *kr);
 
 /* Copies key in (the caller wipes its copy). */
 TJ_MUST_CHECK int tj_keyring_set_network_key(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES]);
-/* Copies key in as the next network key (tj_rotate.h). */
-TJ_MUST_CHECK int tj_keyring_set_next_network_key(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES]);
+/* Copies key in as the next network key, the only one accepted from from_ms on (tj_rotate.h). */
+TJ_MUST_CHECK int tj_keyring_set_next_network_key(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES],
+                                                  uint64_t from_ms);
+/*
+ * The handshake's application keys at now_ms. Without a next network key: the
+ * network key, *alt NULL. During a changeover (before next_network_from_ms):
+ * the network key (dial with it), *alt the next one (also accepted). After it:
+ * the next network key alone. Borrowed.
+ */
+const uint8_t *tj_keyring_handshake_key(const struct tj_keyring *kr, uint64_t now_ms, const uint8_t **alt);
 /* Adds an epoch key (TJ_EEXIST if held); make_current makes it the sealing epoch. */
 TJ_MUST_CHECK int tj_keyring_add_epoch(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES], bool make_current);
 TJ_MUST_CHECK int tj_keyring_add_circle(struct tj_keyring *kr, const uint8_t key[TJ_KEY_BYTES]);

@@ -225,7 +225,7 @@ TJ_MUST_CHECK int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, si
  * member_remove {public_key: bin 32, reason: str} -> {proposal: bin 32, took_effect: bool}
  * member_list also gives pending: [{proposal, action, subject, role, ts, approvals: [bin 32]}].
  */
-/* network_rotate {} -> {epoch: uint}: new epoch and network keys for the current members (tj_rotate.h). */
+/* network_rotate {changeover_s: uint? (default 24 h)} -> {epoch: uint}: new epoch and network keys for the current members (tj_rotate.h). */
 TJ_MUST_CHECK int tj_member_ctl_rotate(struct tj_node *node, const uint8_t *req, size_t len,
                                        struct tj_ctl_reply *out);
 TJ_MUST_CHECK int tj_member_ctl_approve(struct tj_node *node, const uint8_t *req, size_t len,

@@ -523,7 +523,7 @@ int tj_member_ctl_approve(struct tj_node *node, const uint8_t *req, size_t len, 
 	if ((rc = tj__pending_find(node, proposal, &still, &p, &effect)) != 0)
 		return tj__fail(out, rc, "member_approve: cannot derive the membership: %s", tj_strerror(rc));
 	/* A removal that took effect here, by this approval: new keys for the members who remain. */
-	if (!still && effect && p.action == TJ_MEMBER_REMOVE && (rc = tj_rotate(node, &epoch)) != 0)
+	if (!still && effect && p.action == TJ_MEMBER_REMOVE && (rc = tj_rotate(node, TJ_ROTATE_CHANGEOVER_MS, &epoch)) != 0)
 		return tj__fail(out, rc, "member_approve: the removal took effect but the keys were not rotated: %s",
 		                tj_strerror(rc));
 	return tj__id_reply(out, "approval", id, !still && effect);
@@ -558,7 +558,7 @@ int tj_member_ctl_remove(struct tj_node *node, const uint8_t *req, size_t len, s
 	if ((rc = tj__pending_find(node, id, &still, NULL, NULL)) != 0)
 		return tj__fail(out, rc, "member_remove: cannot derive the membership: %s", tj_strerror(rc));
 	effect = !still && !tj_member_is_member(node->store, subject);
-	if (effect && (rc = tj_rotate(node, &epoch)) != 0)
+	if (effect && (rc = tj_rotate(node, TJ_ROTATE_CHANGEOVER_MS, &epoch)) != 0)
 		return tj__fail(out, rc, "member_remove: the removal took effect but the keys were not rotated: %s",
 		                tj_strerror(rc));
 	return tj__id_reply(out, "proposal", id, effect);
@@ -572,11 +572,16 @@ int tj_member_ctl_rotate(struct tj_node *node, const uint8_t *req, size_t len, s
 	size_t n = 0;
 	int rc;
 
-	(void)req;
-	(void)len;
+	struct tj_mp_reader r;
+	uint64_t changeover_s = TJ_ROTATE_CHANGEOVER_MS / 1000;
+
+	rc = tj__arg(req, len, "changeover_s", &r);
+	if ((rc != 0 && rc != TJ_ENOTFOUND) || (rc == 0 && tj_mp_read_uint(&r, &changeover_s) != 0) ||
+	    changeover_s > 30ull * 24 * 3600)
+		return tj__fail(out, TJ_EMALFORMED, "network_rotate: 'changeover_s' must be 0 to 2592000 seconds");
 	if (node == NULL || !node->has_network)
 		return tj__fail(out, TJ_ESTATE, "network_rotate: this node is not in a network");
-	if ((rc = tj_rotate(node, &epoch)) == TJ_ESTATE)
+	if ((rc = tj_rotate(node, changeover_s * 1000, &epoch)) == TJ_ESTATE)
 		return tj__fail(out, rc, "network_rotate: this node is not a steward; only stewards rotate keys");
 	if (rc != 0)
 		return tj__fail(out, rc, "network_rotate: the keys were not rotated: %s", tj_strerror(rc));

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "tj_ingest.h"
 #include "tj_keyring.h"
 #include "tj_log.h"
 #include "tj_member.h"
@@ -404,6 +405,29 @@ static const char *tj__hs_err(int rc)
 	}
 }
 
+#define TJ__SHS_MSG1_BYTES 64u
+
+static bool tj__authorize(void *ctx, const uint8_t pk[32]);
+
+/*
+ * msg1 did not verify under the key we listen with: during a network key
+ * changeover, the other accepted key gets one try with the same bytes.
+ */
+static int tj__msg1_other_key(struct tj__conn *c, size_t need, uint8_t *out, size_t cap, size_t *olen)
+{
+	const uint8_t *alt = NULL;
+	int rc;
+
+	(void)tj_keyring_handshake_key(c->P->node->keyring, tj_now_ms(), &alt);
+	if (alt == NULL)
+		return TJ_EDECRYPT;
+	tj_shs_free(c->shs);
+	c->shs = NULL;
+	if ((rc = tj_shs_server_new(alt, c->P->node->u->id, tj__authorize, c, &c->shs)) != 0)
+		return rc;
+	return tj_shs_step(c->shs, c->hsbuf, need, out, cap, olen);
+}
+
 /* Handshake bytes: exactly tj_shs_need() at a time; leftovers go to the stream. */
 static void tj__feed_handshake(struct tj__conn *c, const uint8_t *p, size_t n)
 {
@@ -422,6 +446,8 @@ static void tj__feed_handshake(struct tj__conn *c, const uint8_t *p, size_t n)
 			return;
 		c->hs_got = 0;
 		rc = tj_shs_step(c->shs, c->hsbuf, need, out, sizeof(out), &olen);
+		if (rc == TJ_EDECRYPT && !c->outbound && need == TJ__SHS_MSG1_BYTES)
+			rc = tj__msg1_other_key(c, need, out, sizeof(out), &olen);
 		if (rc != 0) {
 			tj__log_peer(TJ_LOG_WARN, c, tj__hs_err(rc));
 			tj__conn_close(c); /* nothing more is written: a stranger learns nothing */
@@ -508,10 +534,14 @@ static struct tj__conn *tj__conn_new(struct tj_peers *P, bool outbound)
 static int tj__conn_start(struct tj__conn *c, const uint8_t *server_pk)
 {
 	struct tj_peers *P = c->P;
-	const uint8_t *app_key = P->node->keyring->network_key;
+	const uint8_t *alt = NULL;
+	/* During a network key changeover: dial with the old key, accept both (tj_rotate.h). */
+	const uint8_t *app_key = tj_keyring_handshake_key(P->node->keyring, tj_now_ms(), &alt);
 	uint8_t out[TJ_SHS_OUT_MAX_BYTES];
 	size_t olen = 0;
 	int rc;
+
+	(void)alt; /* the other key is tried on a msg1 that fails (tj__msg1_other_key) */
 
 	if (server_pk != NULL)
 		rc = tj_shs_client_new(app_key, P->node->u->id, server_pk, &c->shs);

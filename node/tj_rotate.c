@@ -39,11 +39,12 @@ int tj_rotate_body_encode(const struct tj_rotate_body *b, uint8_t *buf, size_t c
 	if (b->epoch == 0)
 		return -EINVAL;
 	tj_mp_writer_init(&w, buf, cap);
-	tj_mp_put_array(&w, 4);
+	tj_mp_put_array(&w, 5);
 	tj_mp_put_uint(&w, b->epoch);
 	tj_mp_put_bin(&w, b->epoch_id, 32);
 	tj_mp_put_bin(&w, b->epoch_key, 32);
 	tj_mp_put_bin(&w, b->network_key, 32);
+	tj_mp_put_uint(&w, b->network_from_ms);
 	return tj_mp_writer_finish(&w, len);
 }
 
@@ -62,10 +63,11 @@ int tj_rotate_body_decode(const uint8_t *buf, size_t len, struct tj_rotate_body 
 	if ((rc = tj_mp_check(buf, len, &lim, true, &used)) != 0)
 		return rc;
 	tj_mp_reader_init(&r, buf, len);
-	if ((rc = tj_mp_read_array(&r, &n)) != 0 || n != 4 || (rc = tj_mp_read_uint(&r, &b->epoch)) != 0 ||
+	if ((rc = tj_mp_read_array(&r, &n)) != 0 || n != 5 || (rc = tj_mp_read_uint(&r, &b->epoch)) != 0 ||
 	    (rc = tj_mp_read_bin_exact(&r, b->epoch_id, 32)) != 0 ||
 	    (rc = tj_mp_read_bin_exact(&r, b->epoch_key, 32)) != 0 ||
-	    (rc = tj_mp_read_bin_exact(&r, b->network_key, 32)) != 0 || b->epoch == 0)
+	    (rc = tj_mp_read_bin_exact(&r, b->network_key, 32)) != 0 ||
+	    (rc = tj_mp_read_uint(&r, &b->network_from_ms)) != 0 || b->epoch == 0)
 		rc = rc != 0 ? rc : TJ_EMALFORMED;
 	if (rc == 0) {
 		tj_sym_key_id(b->epoch_key, id);
@@ -115,7 +117,7 @@ int tj_rotate_install(struct tj_keyring *kr, struct tj_txn *t, const struct tj_r
 	for (uint32_t i = 0; i < kr->n_epochs; i++)
 		if (memcmp(kr->epochs[i].id, b->epoch_id, 32) == 0)
 			kr->current_epoch = i;
-	if ((rc = tj_keyring_set_next_network_key(kr, b->network_key)) != 0)
+	if ((rc = tj_keyring_set_next_network_key(kr, b->network_key, b->network_from_ms)) != 0)
 		return rc;
 	tj_store_be64(b->epoch, v);
 	memcpy(v + 8, rec_id, 32);
@@ -219,7 +221,7 @@ static int tj__write_key(struct tj_node *n, struct tj_txn *t, const uint8_t *bod
 	return tj_store_meta_put(t, TJ_META_HEAD, head, sizeof(head));
 }
 
-int tj_rotate(struct tj_node *n, uint64_t *epoch)
+int tj_rotate(struct tj_node *n, uint64_t changeover_ms, uint64_t *epoch)
 {
 	struct tj_member_state *s = NULL;
 	struct tj_rotate_body *b = NULL;
@@ -260,6 +262,7 @@ int tj_rotate(struct tj_node *n, uint64_t *epoch)
 	if ((rc = tj__epoch_meta(&t, &cur, cur_id)) != 0)
 		goto out;
 	b->epoch = cur + 1;
+	b->network_from_ms = tj_now_ms() + changeover_ms;
 	if ((rc = tj_rotate_body_encode(b, body, sizeof(body), &body_len)) != 0)
 		goto out;
 	for (size_t i = 0; i < s->n && rc == 0; i += TJ_RECORD_SLOTS_MAX) {

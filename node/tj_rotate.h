@@ -4,7 +4,8 @@
  * remaining member in TJ_KIND_KEY records (audience named, one sealed slot per
  * reader, at most TJ_RECORD_SLOTS_MAX readers per record, so a large network
  * gets several KEY records carrying the same keys). Body, canonical msgpack:
- *   [epoch uint (>= 1), epoch key id bin 32, epoch key bin 32, network key bin 32]
+ *   [epoch uint (>= 1), epoch key id bin 32, epoch key bin 32, network key bin 32,
+ *    changeover end uint (ms since the epoch)]
  * Every member that ingests a KEY record of a current member that is or was a
  * steward installs the keys: the epoch key joins the keyring (older epochs
  * still open older records) and becomes the sealing epoch when its epoch
@@ -18,10 +19,12 @@
  * Who writes: the steward on whose node a removal takes effect by its own
  * approval or proposal (tj_member_ops.c), or the one asked to rotate.
  *
- * LIMITS: the handshake still uses the network key of the welcome; the next
- * network key is delivered and stored but the peer layer does not switch to
- * it yet (a removed member is refused at the authorize step instead, as
- * tj_peer.c does for any non-member). A removal that takes effect only on
+ * Network key changeover (tj_keyring_handshake_key): until the changeover
+ * end, nodes dial with the old network key and accept both; from then on only
+ * the new one, so a removed member cannot even get past the first handshake
+ * message (before that it is refused at the authorize step, as any
+ * non-member). A member offline for the whole changeover that never got the
+ * KEY record needs a new welcome. A removal that takes effect only on
  * ingest (the completing approval arrived from a node that had not seen the
  * proposal) rotates nothing until a steward runs `network rotate-key`.
  */
@@ -44,6 +47,7 @@ struct tj_rotate_body {
 	uint8_t epoch_id[32];
 	uint8_t epoch_key[32];   /* secret */
 	uint8_t network_key[32]; /* secret */
+	uint64_t network_from_ms; /* the old network key is accepted until then, the new one alone after */
 };
 
 TJ_MUST_CHECK int tj_rotate_body_encode(const struct tj_rotate_body *b, uint8_t *buf, size_t cap, size_t *len);
@@ -60,10 +64,11 @@ TJ_MUST_CHECK int tj_rotate_install(struct tj_keyring *kr, struct tj_txn *t, con
 struct tj_node;
 /*
  * Writes KEY records with new keys for the current members (this node must
- * be a steward), installs them here; *epoch: the new epoch number. One write
- * transaction.
+ * be a steward), installs them here; the old network key is accepted for
+ * changeover_ms more; *epoch: the new epoch number. One write transaction.
  */
-TJ_MUST_CHECK int tj_rotate(struct tj_node *n, uint64_t *epoch);
+#define TJ_ROTATE_CHANGEOVER_MS (24ull * 3600 * 1000) /* default: both network keys for 24 h */
+TJ_MUST_CHECK int tj_rotate(struct tj_node *n, uint64_t changeover_ms, uint64_t *epoch);
 
 /* Binds the node whose keyring ingest installs into (one per process; NULL unbinds). */
 void tj_rotate_attach(struct tj_node *n);

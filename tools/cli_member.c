@@ -39,9 +39,11 @@ static const char cli__member_usage[] =
 
 static const char cli__network_usage[] =
     "usage: tejido network join FILE\n"
-    "       tejido network rotate-key\n\n"
+    "       tejido network rotate-key [--changeover SECONDS]\n\n"
     "  rotate-key  (a steward's running node) new epoch and network keys, sealed to each\n"
-    "         current member in KEY records; a removal does the same by itself\n"
+    "         current member in KEY records; a removal does the same by itself. The old\n"
+    "         network key is still accepted for the changeover (default 86400 s), then\n"
+    "         only the new one: a member offline all that time needs a new welcome\n"
     "  join   joins the network of a welcome bundle (from `tejido member add` on a\n"
     "         steward's node). The node must be stopped and made with\n"
     "         `tejido init --no-network`; asks for this node's passphrase.\n";
@@ -452,20 +454,31 @@ out:
 	return rc;
 }
 
-static int cli__network_rotate(struct cli_ctx *ctx)
+static int cli__network_rotate(struct cli_ctx *ctx, const char *changeover)
 {
+	unsigned long long secs = 0;
+	char *end = NULL;
 	const msgpack_object *e;
 	struct tj_mp_writer w;
 	struct cli_conn c;
 	size_t len = 0;
 	int rc;
 
+	if (changeover != NULL) {
+		secs = strtoull(changeover, &end, 10);
+		if (end == changeover || *end != '\0' || secs > 30ull * 24 * 3600)
+			return cli_usage_err("network", "--changeover: '%s' is not 0 to 2592000 seconds", changeover);
+	}
 	if ((rc = cli_connect(ctx, &c)) != CLI_OK)
 		return rc;
 	tj_mp_writer_init(&w, c.req, TJ_CTL_REQUEST_MAX_BYTES);
-	tj_mp_put_map(&w, 1);
+	tj_mp_put_map(&w, changeover != NULL ? 2 : 1);
 	tj_mp_put_cstr(&w, "op");
 	tj_mp_put_cstr(&w, "network_rotate");
+	if (changeover != NULL) {
+		tj_mp_put_cstr(&w, "changeover_s");
+		tj_mp_put_uint(&w, secs);
+	}
 	if (tj_mp_writer_finish(&w, &len) != 0 ||
 	    (rc = cli_call_or_report(&c, len, "network rotate-key")) != CLI_OK)
 		goto out;
@@ -487,12 +500,15 @@ out:
 
 int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv)
 {
+	enum { OPT_CHANGEOVER = CLI_OPT_FIRST_FREE };
 	static const struct option opts[] = {
 	    {"data", required_argument, NULL, CLI_OPT_DATA},
 	    {"json", no_argument, NULL, CLI_OPT_JSON},
 	    {"help", no_argument, NULL, 'h'},
+	    {"changeover", required_argument, NULL, OPT_CHANGEOVER},
 	    {NULL, 0, NULL, 0},
 	};
+	const char *changeover = NULL;
 	int opt;
 
 	optind = 0;
@@ -501,13 +517,17 @@ int cli_cmd_network(struct cli_ctx *ctx, int argc, char **argv)
 			fputs(cli__network_usage, stdout);
 			return CLI_OK;
 		}
+		if (opt == OPT_CHANGEOVER) {
+			changeover = optarg;
+			continue;
+		}
 		if (cli_common_opt(ctx, opt, optarg) != 0)
 			return cli_usage_err("network", "bad option");
 	}
 	if (optind + 1 == argc && strcmp(argv[optind], "rotate-key") == 0) {
 		if (cli_resolve_datadir(ctx, NULL) != 0)
 			return CLI_FAIL;
-		return cli__network_rotate(ctx);
+		return cli__network_rotate(ctx, changeover);
 	}
 	if (optind + 2 != argc || strcmp(argv[optind], "join") != 0)
 		return cli_usage_err("network", "say `network join FILE` or `network rotate-key`");

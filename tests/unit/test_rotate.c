@@ -20,6 +20,7 @@
 #include "tj_ingest.h"
 #include "tj_retract.h"
 #include "tj_rotate.h"
+#include "tj_shs.h"
 #include "tj_trust_testutil.h"
 
 /* The node's newest record (its chain head) and a copy of its bytes. */
@@ -120,7 +121,7 @@ static void test_removal_rotates(void **state)
 
 	remove_member(f, f->other);
 	seq = head_seq(f);
-	assert_int_equal(tj_rotate(f->node, &epoch), 0);
+	assert_int_equal(tj_rotate(f->node, TJ_ROTATE_CHANGEOVER_MS, &epoch), 0);
 	assert_int_equal(epoch, 1);
 	assert_int_equal(head_seq(f), seq + 1); /* 2 members remain: one KEY record */
 	len = head_record(f, key_id, key_rec);
@@ -150,7 +151,7 @@ static void test_removal_rotates(void **state)
 	assert_int_equal(try_open(f, before, f->third, kept), 0);
 	assert_int_equal(try_open(f, after, f->third, kept), 0);
 	/* A second rotation: epoch 2, and records after it still open for the steward. */
-	assert_int_equal(tj_rotate(f->node, &epoch), 0);
+	assert_int_equal(tj_rotate(f->node, TJ_ROTATE_CHANGEOVER_MS, &epoch), 0);
 	assert_int_equal(epoch, 2);
 	tr_add(f, after, after_case);
 	assert_int_equal(try_open(f, after, f->node->u->id, f->node->keyring), 0);
@@ -170,7 +171,7 @@ static void test_rotation_persists(void **state)
 	struct tj_txn t;
 	uint64_t epoch = 0;
 
-	assert_int_equal(tj_rotate(f->node, &epoch), 0);
+	assert_int_equal(tj_rotate(f->node, TJ_ROTATE_CHANGEOVER_MS, &epoch), 0);
 	assert_int_equal(tj_txn_begin(f->node->store, false, &t), 0);
 	assert_int_equal(tj_keyring_load(&t, f->node->u->storage_key, &kr), 0);
 	tj_txn_abort(&t);
@@ -193,7 +194,7 @@ static void test_split_records(void **state)
 		tr_admit(f, ids[i]);
 	}
 	seq = head_seq(f);
-	assert_int_equal(tj_rotate(f->node, &epoch), 0); /* 20 members */
+	assert_int_equal(tj_rotate(f->node, TJ_ROTATE_CHANGEOVER_MS, &epoch), 0); /* 20 members */
 	assert_int_equal(head_seq(f), seq + 2);
 	assert_int_equal(epoch, 1);
 	assert_int_equal(f->node->keyring->n_epochs, 2);
@@ -246,6 +247,74 @@ static void test_forged_key_record(void **state)
 	free(rec);
 }
 
+/* Runs a handshake between two machines; the first error, or 0 when both are done. */
+static int handshake(const uint8_t client_key[32], const struct tj_identity *client, const uint8_t server_key[32],
+                     const struct tj_identity *server, void *members)
+{
+	struct tj_shs *c = NULL, *s = NULL;
+	uint8_t a[TJ_SHS_OUT_MAX_BYTES], b[TJ_SHS_OUT_MAX_BYTES];
+	size_t alen = 0, blen = 0;
+	int rc;
+
+	assert_int_equal(tj_shs_client_new(client_key, client, server->pk, &c), 0);
+	assert_int_equal(tj_shs_server_new(server_key, server, tj_member_is_member, members, &s), 0);
+	rc = tj_shs_step(c, NULL, 0, a, sizeof(a), &alen); /* msg1 */
+	if (rc == 0)
+		rc = tj_shs_step(s, a, alen, b, sizeof(b), &blen); /* msg2 */
+	if (rc == 0)
+		rc = tj_shs_step(c, b, blen, a, sizeof(a), &alen); /* msg3 */
+	if (rc == 0)
+		rc = tj_shs_step(s, a, alen, b, sizeof(b), &blen); /* msg4: authorize */
+	if (rc == 0)
+		rc = tj_shs_step(c, b, blen, a, sizeof(a), &alen);
+	if (rc == 0 && (tj_shs_state(c) != TJ_SHS_DONE || tj_shs_state(s) != TJ_SHS_DONE))
+		rc = TJ_ESTATE;
+	tj_shs_free(c);
+	tj_shs_free(s);
+	return rc;
+}
+
+/*
+ * The network key changeover: during it, the old key is dialled with and
+ * both are accepted; after it, only the new one, so the removed member (who
+ * holds only the old key) fails at msg1; even during it, the authorize step
+ * refuses the removed member's key.
+ */
+static void test_network_key_changeover(void **state)
+{
+	struct tr_fx *f = *state;
+	struct tj_keyring *removed = copy_keyring(f);
+	const uint8_t *alt = NULL, *key;
+	uint8_t old_nk[32], new_nk[32];
+	uint64_t epoch = 0, now = tj_now_ms(), from;
+
+	memcpy(old_nk, f->node->keyring->network_key, 32);
+	remove_member(f, f->other);
+	assert_int_equal(tj_rotate(f->node, 3600u * 1000u, &epoch), 0);
+	memcpy(new_nk, f->node->keyring->next_network_key, 32);
+	from = f->node->keyring->next_network_from_ms;
+	assert_true(from >= now + 3600u * 1000u);
+	/* During the changeover: dial with the old key, accept the new one too. */
+	key = tj_keyring_handshake_key(f->node->keyring, now, &alt);
+	assert_memory_equal(key, old_nk, 32);
+	assert_non_null(alt);
+	assert_memory_equal(alt, new_nk, 32);
+	assert_int_equal(handshake(old_nk, f->third, key, f->node->u->id, f->node->store), 0);
+	assert_int_equal(handshake(new_nk, f->third, alt, f->node->u->id, f->node->store), 0);
+	/* The removed member knows the old key, and is refused at authorize. */
+	assert_int_equal(handshake(removed->network_key, f->other, key, f->node->u->id, f->node->store),
+	                 TJ_ENOTMEMBER);
+	/* After it: the new key alone; the removed member fails at the first message. */
+	key = tj_keyring_handshake_key(f->node->keyring, from, &alt);
+	assert_memory_equal(key, new_nk, 32);
+	assert_null(alt);
+	assert_int_equal(handshake(new_nk, f->third, key, f->node->u->id, f->node->store), 0);
+	assert_int_equal(handshake(removed->network_key, f->other, key, f->node->u->id, f->node->store),
+	                 TJ_EDECRYPT);
+	assert_int_equal(handshake(old_nk, f->third, key, f->node->u->id, f->node->store), TJ_EDECRYPT);
+	tj_keyring_free(removed);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +322,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_rotation_persists, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_split_records, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_forged_key_record, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_network_key_changeover, tr_setup, tr_teardown),
 	};
 
 	if (sodium_init() < 0)
