@@ -154,7 +154,8 @@ static int tj__make_txn(struct tj_node *n, struct tj_txn *t, const uint8_t recip
 		lens[i] = recs[i].len;
 	}
 	in.network_id = n->network_id;
-	in.network_key = n->keyring->network_key;
+	/* After a rotation, the newest network key: accepted during the changeover, alone after it (tj_rotate.h). */
+	in.network_key = n->keyring->has_next_network_key ? n->keyring->next_network_key : n->keyring->network_key;
 	in.n_epochs = tj__epochs(n->keyring, epochs);
 	in.epochs = epochs;
 	in.records = encs;

@@ -10,10 +10,11 @@ source "$(dirname "$0")/../integration/lib.sh"
 F=$T/founder
 J=$T/member
 K=$T/removed
+L=$T/late
 
 stop_all() {
 	local d pid
-	for d in "$F" "$J" "$K"; do
+	for d in "$F" "$J" "$K" "$L"; do
 		pid=""
 		[ -f "$d/node.pid" ] && pid=$(cat "$d/node.pid" 2>/dev/null)
 		timeout 70 "$TEJIDO" --data "$d" node stop >/dev/null 2>&1 || true
@@ -103,6 +104,15 @@ for _ in $(seq 1 60); do
 done
 grep -q 'wrong network key' "$F/node.log" || fail "the founder never refused the removed node's handshake at msg1"
 grep -q 'closed during the handshake' "$K/node.log" || fail "the removed node's handshake did not fail"
+
+# A member admitted after the rotation joins with the new network key from its welcome.
+expect_rc 0 tj --data "$L" init --kdf min --no-network
+LPK=$(head -1 "$L/id.pub")
+expect_rc 0 tj --data "$F" member add "$LPK" --name "Nueva" --out "$T/l.tjw"
+expect_rc 0 tj --data "$L" network join "$T/l.tjw"
+expect_rc 0 timeout 90 "$TEJIDO" --data "$L" node start
+wait_id "$L" "$E"
+wait_id "$L" "$B"
 
 # The removed node got nothing written after its removal.
 sleep 2
