@@ -25,13 +25,20 @@ static int tj__genesis_body_encode(const char *name, uint32_t threshold, const u
 {
 	struct tj_mp_writer w;
 
+	/*
+	 * [name, threshold (<= stewards), [stewards]], and when the threshold asked
+	 * for exceeds the founding stewards, a 4th element: that threshold, which
+	 * applies once there are that many stewards (tj_member.h).
+	 */
 	tj_mp_writer_init(&w, buf, cap);
-	tj_mp_put_array(&w, 3);
+	tj_mp_put_array(&w, threshold > n ? 4 : 3);
 	tj_mp_put_cstr(&w, name);
-	tj_mp_put_uint(&w, threshold);
+	tj_mp_put_uint(&w, threshold > n ? n : threshold);
 	tj_mp_put_array(&w, (uint32_t)n);
 	for (size_t i = 0; i < n; i++)
 		tj_mp_put_bin(&w, stewards + 32 * i, 32);
+	if (threshold > n)
+		tj_mp_put_uint(&w, threshold);
 	return tj_mp_writer_finish(&w, len);
 }
 
@@ -41,25 +48,29 @@ int tj_genesis_body_decode(const uint8_t *buf, size_t len, char name[TJ_NETWORK_
 	struct tj_mp_reader r;
 	const char *s;
 	uint32_t n, slen, count;
-	uint64_t th;
+	uint64_t th, target = 0;
 	size_t used;
 	int rc;
 
 	if ((rc = tj_mp_check(buf, len, &tj_mp_limits_default, true, &used)) != 0)
 		return rc;
 	tj_mp_reader_init(&r, buf, len);
-	if ((rc = tj_mp_read_array(&r, &n)) != 0 || n != 3 || (rc = tj_mp_read_str(&r, &s, &slen)) != 0 ||
+	if ((rc = tj_mp_read_array(&r, &n)) != 0 || (n != 3 && n != 4) || (rc = tj_mp_read_str(&r, &s, &slen)) != 0 ||
 	    (rc = tj_mp_read_uint(&r, &th)) != 0 || (rc = tj_mp_read_array(&r, &count)) != 0)
 		return rc != 0 ? rc : TJ_EMALFORMED;
 	if (slen == 0 || slen > TJ_NETWORK_NAME_MAX || memchr(s, '\0', slen) != NULL || count == 0 ||
-	    count > TJ_STEWARDS_MAX || count > cap || th == 0 || th > TJ_STEWARDS_MAX)
+	    count > TJ_STEWARDS_MAX || count > cap || th == 0 || th > count)
 		return TJ_EMALFORMED;
 	for (uint32_t i = 0; i < count; i++)
 		if ((rc = tj_mp_read_bin_exact(&r, stewards[i], 32)) != 0)
 			return rc;
+	/* The threshold once there are enough stewards: above the founders' count, at most TJ_STEWARDS_MAX. */
+	if (n == 4 && ((rc = tj_mp_read_uint(&r, &target)) != 0 || target <= count || th != count ||
+	               target > TJ_STEWARDS_MAX))
+		return rc != 0 ? rc : TJ_EMALFORMED;
 	memcpy(name, s, slen);
 	name[slen] = '\0';
-	*threshold = (uint32_t)th;
+	*threshold = (uint32_t)(n == 4 ? target : th);
 	*n_stewards = count;
 	return 0;
 }

@@ -138,7 +138,8 @@ int tj_rotate_ingest_stored(struct tj_txn *t, const uint8_t *enc, const struct t
 	    memcmp(rec->network_id, n->network_id, 32) != 0)
 		return 0;
 	if (!tj_member_txn_is_steward_member(t, rec->author)) {
-		tj_log(TJ_LOG_WARN, "rotate", "key record %s ignored: its author is not a steward", tj_log_hex(id, hex));
+		tj_log(TJ_LOG_WARN, "rotate", "key record %s ignored: its author is not a steward",
+		       tj_log_hex(id, hex));
 		return 0;
 	}
 	rc = tj_record_open(enc, rec, n->u->id, tj_keyring_lookup, n->keyring, plain, sizeof(plain), &plen);
@@ -150,8 +151,8 @@ int tj_rotate_ingest_stored(struct tj_txn *t, const uint8_t *enc, const struct t
 	rc = tj_rotate_body_decode(plain, plen, &b);
 	sodium_memzero(plain, sizeof(plain));
 	if (rc != 0) {
-		tj_log(TJ_LOG_WARN, "rotate", "key record %s ignored: malformed body (%s)", tj_log_hex(id, hex),
-		       tj_errname(rc));
+		tj_log(TJ_LOG_WARN, "rotate", "key record %s ignored: malformed body (%s)",
+		       tj_log_hex(id, hex), tj_errname(rc));
 		return 0;
 	}
 	rc = tj_rotate_install(n->keyring, t, &b, id);
@@ -276,7 +277,8 @@ int tj_rotate(struct tj_node *n, uint64_t changeover_ms, uint64_t *epoch)
 		*epoch = b->epoch;
 		tj_peers_local_added(tj_peers_active(), (const uint8_t(*)[32])ids, n_ids);
 		tj_log(TJ_LOG_INFO, "rotate", "epoch %llu: %zu key record%s for %zu member%s",
-		       (unsigned long long)b->epoch, n_ids, n_ids == 1 ? "" : "s", s->n, s->n == 1 ? "" : "s");
+		       (unsigned long long)b->epoch, n_ids, n_ids == 1 ? "" : "s", s->n,
+		       s->n == 1 ? "" : "s");
 	}
 out:
 	if (open)

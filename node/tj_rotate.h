@@ -45,12 +45,13 @@
 struct tj_rotate_body {
 	uint64_t epoch;
 	uint8_t epoch_id[32];
-	uint8_t epoch_key[32];   /* secret */
-	uint8_t network_key[32]; /* secret */
+	uint8_t epoch_key[32];    /* secret */
+	uint8_t network_key[32];  /* secret */
 	uint64_t network_from_ms; /* the old network key is accepted until then, the new one alone after */
 };
 
-TJ_MUST_CHECK int tj_rotate_body_encode(const struct tj_rotate_body *b, uint8_t *buf, size_t cap, size_t *len);
+TJ_MUST_CHECK int tj_rotate_body_encode(const struct tj_rotate_body *b, uint8_t *buf, size_t cap,
+                                        size_t *len);
 /* Untrusted bytes; TJ_EMALFORMED also when epoch_id is not the id of epoch_key. */
 TJ_MUST_CHECK int tj_rotate_body_decode(const uint8_t *buf, size_t len, struct tj_rotate_body *b);
 

@@ -55,7 +55,8 @@ static uint64_t head_seq(struct tr_fx *f)
 }
 
 /* Opens a stored record with who's identity and keyring kr; returns tj_record_open's result. */
-static int try_open(struct tr_fx *f, const uint8_t id[32], const struct tj_identity *who, struct tj_keyring *kr)
+static int try_open(struct tr_fx *f, const uint8_t id[32], const struct tj_identity *who,
+                    struct tj_keyring *kr)
 {
 	static uint8_t plain[TT_REC_CAP];
 	struct tj_record rec;
@@ -142,8 +143,8 @@ static void test_removal_rotates(void **state)
 	/* A remaining member opens the KEY record and then reads before and after: no gap. */
 	assert_int_equal(tj_record_verify(key_rec, len, &rec, key_id), 0);
 	assert_int_equal(rec.kind, TJ_KIND_KEY);
-	assert_int_equal(tj_record_open(key_rec, &rec, f->third, tj_keyring_lookup, kept, plain, sizeof(plain), &plen),
-	                 0);
+	assert_int_equal(
+	    tj_record_open(key_rec, &rec, f->third, tj_keyring_lookup, kept, plain, sizeof(plain), &plen), 0);
 	assert_int_equal(tj_rotate_body_decode(plain, plen, &b), 0);
 	assert_int_equal(b.epoch, 1);
 	assert_memory_equal(b.epoch_id, tj_keyring_current_epoch(f->node->keyring)->id, 32);
@@ -177,7 +178,8 @@ static void test_rotation_persists(void **state)
 	tj_txn_abort(&t);
 	assert_true(kr->has_next_network_key);
 	assert_memory_equal(kr->next_network_key, f->node->keyring->next_network_key, 32);
-	assert_memory_equal(tj_keyring_current_epoch(kr)->id, tj_keyring_current_epoch(f->node->keyring)->id, 32);
+	assert_memory_equal(tj_keyring_current_epoch(kr)->id, tj_keyring_current_epoch(f->node->keyring)->id,
+	                    32);
 	assert_int_equal(kr->n_epochs, 2);
 	tj_keyring_free(kr);
 }
@@ -248,8 +250,8 @@ static void test_forged_key_record(void **state)
 }
 
 /* Runs a handshake between two machines; the first error, or 0 when both are done. */
-static int handshake(const uint8_t client_key[32], const struct tj_identity *client, const uint8_t server_key[32],
-                     const struct tj_identity *server, void *members)
+static int handshake(const uint8_t client_key[32], const struct tj_identity *client,
+                     const uint8_t server_key[32], const struct tj_identity *server, void *members)
 {
 	struct tj_shs *c = NULL, *s = NULL;
 	uint8_t a[TJ_SHS_OUT_MAX_BYTES], b[TJ_SHS_OUT_MAX_BYTES];
