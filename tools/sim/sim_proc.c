@@ -40,20 +40,30 @@ void sim_sleep_ms(unsigned ms)
 		;
 }
 
-/* A free TCP port on 127.0.0.1 (bind(0), then released for the daemon). */
-static uint16_t sim__free_port(void)
+/*
+ * A free TCP port on 127.0.0.1 for a daemon, below the ephemeral range (32768+ on
+ * Linux): a port from bind(0) is released before the daemon binds it, and in the
+ * meantime an outgoing connection or a proxy listener may take it.
+ */
+static uint16_t sim__free_port(const struct sim *s, size_t upto)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	uint16_t port = 0;
+	for (unsigned tries = 0; tries < 1000; tries++) {
+		uint16_t port = (uint16_t)(20000 + (unsigned)(rand() % 12000));
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+		                         .sin_port = htons(port)};
+		bool used = false;
+		int fd;
 
-	if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
-	    getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-		port = ntohs(sa.sin_port);
-	if (fd >= 0)
+		for (size_t i = 0; i < upto; i++)
+			used = used || s->nodes[i].port == port;
+		if (used || (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+			continue;
+		used = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0;
 		close(fd);
-	return port;
+		if (!used)
+			return port;
+	}
+	return 0;
 }
 
 int sim_prepare(struct sim *s, const char *tejido, size_t n)
@@ -63,6 +73,7 @@ int sim_prepare(struct sim *s, const char *tejido, size_t n)
 	int fd;
 
 	memset(s, 0, sizeof(*s));
+	srand((unsigned)getpid() ^ (unsigned)sim_now_ms());
 	s->tejido = tejido;
 	s->n = n;
 	snprintf(s->root, sizeof(s->root), "/tmp/tjsim-XXXXXX");
@@ -80,7 +91,7 @@ int sim_prepare(struct sim *s, const char *tejido, size_t n)
 		struct sim_node *nd = &s->nodes[i];
 		snprintf(nd->dir, sizeof(nd->dir), "%s/n%zu", s->root, i);
 		nd->proxy_fd = -1;
-		if ((nd->port = sim__free_port()) == 0)
+		if ((nd->port = sim__free_port(s, i)) == 0)
 			return -1;
 	}
 	return 0;
