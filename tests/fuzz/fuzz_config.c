@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "tj_config.h"
+#include "tj_node.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -25,7 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (memchr(cfg.listen, '\0', sizeof(cfg.listen)) == NULL)
 			abort();
-		if (cfg.listen[0] != '\0' && tj_config_check_listen(cfg.listen) != 0)
+		/* "" keeps the default listener and "off" disables it (tj_node.h);
+		 * anything else must be an address the daemon can bind. */
+		if (cfg.listen[0] != '\0' && strcmp(cfg.listen, TJ_LISTEN_OFF) != 0 &&
+		    tj_config_check_listen(cfg.listen) != 0)
 			abort();
 	} else if (rc != TJ_ECONFIG || err[0] == '\0' || memchr(err, '\0', sizeof(err)) == NULL) {
 		abort();
