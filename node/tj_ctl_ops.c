@@ -12,6 +12,7 @@
 #include <sodium.h>
 
 #include "tj_alert_ctl.h"
+#include "tj_circle.h"
 #include "tj_ctl_server.h"
 #include "tj_ingest.h"
 #include "tj_keys.h"
@@ -279,6 +280,16 @@ static int tj__read_add_item(struct tj_mp_reader *r, struct tj_add_item *it)
 				return TJ_ELIMIT;
 			it->case_readers = p;
 			it->n_case_readers = blen / 32;
+		} else if ((klen == 11 && memcmp(k, "case_circle", 11) == 0) ||
+		           (klen == 14 && memcmp(k, "summary_circle", 14) == 0)) {
+			/* A circle's name for a face (tj_circle.h): copied, bounded. */
+			char *dst = klen == 11 ? it->case_circle : it->summary_circle;
+			if ((rc = tj_mp_read_str(r, &k, &blen)) != 0)
+				return rc;
+			if (blen >= sizeof(it->case_circle) || memchr(k, '\0', blen) != NULL)
+				return TJ_ELIMIT;
+			memcpy(dst, k, blen);
+			dst[blen] = '\0';
 		} else if ((rc = tj_mp_skip(r)) != 0) {
 			return rc;
 		}
@@ -753,6 +764,22 @@ static int tj__op_share(struct tj__ctl *c)
 	return tj_share_ctl(c->node, c->req, c->len, c->out);
 }
 
+/* Circles: the logic and the replies live in tj_circle_ops.c. */
+static int tj__op_circle_create(struct tj__ctl *c)
+{
+	return tj_circle_ctl_create(c->node, c->req, c->len, c->out);
+}
+
+static int tj__op_circle_change(struct tj__ctl *c)
+{
+	return tj_circle_ctl_change(c->node, c->req, c->len, c->out);
+}
+
+static int tj__op_circle_list(struct tj__ctl *c)
+{
+	return tj_circle_ctl_list(c->node, c->req, c->len, c->out);
+}
+
 /* Panic wipe (tj_wipe.h): every key in memory is overwritten, then the node stops. */
 static int tj__op_wipe(struct tj__ctl *c)
 {
@@ -777,6 +804,8 @@ static const struct {
 	{"list", tj__op_list}, {"show", tj__op_show}, {"status", tj__op_status}, {"stop", tj__op_stop},
 	{"wipe", tj__op_wipe}, {"retract", tj__op_retract}, {"retraction", tj__op_retraction},
 	{"share", tj__op_share},
+	{"circle_create", tj__op_circle_create}, {"circle_change", tj__op_circle_change},
+	{"circle_list", tj__op_circle_list},
 	{"peer_add", tj__op_peer_add}, {"peer_list", tj__op_peer_list},
 	{"member_add", tj__op_member_add}, {"member_list", tj__op_member_list},
 	{"member_approve", tj__op_member_approve}, {"member_remove", tj__op_member_remove},

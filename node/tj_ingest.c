@@ -5,6 +5,7 @@
 
 #include <sodium.h>
 
+#include "tj_circle.h"
 #include "tj_log.h"
 #include "tj_member.h"
 #include "tj_retract.h"
@@ -138,6 +139,9 @@ int tj_ingest_put(struct tj_txn *t, struct tj_ingest_item *it)
 	if ((rc = tj_retract_ingest_check(t, it->enc, it->len, &it->rec, it->id, &it->result)) != 0 ||
 	    it->result != 0)
 		return rc;
+	/* Circle records: the admin's alone, naming members only (tj_circle.h). */
+	if ((rc = tj_circle_ingest_check(t, it->enc, &it->rec, it->id, &it->result)) != 0 || it->result != 0)
+		return rc;
 	if ((rc = tj_store_chain_ids(t, it->rec.author, it->rec.seq, other, 4, &n)) != 0)
 		return rc;
 	if (n > 0)
@@ -156,6 +160,9 @@ int tj_ingest_put(struct tj_txn *t, struct tj_ingest_item *it)
 		return rc;
 	/* A KEY record for this node: its keys join the keyring (tj_rotate.h). */
 	if ((rc = tj_rotate_ingest_stored(t, it->enc, &it->rec, it->id)) != 0)
+		return rc;
+	/* A CIRCLE record naming this node: its circle key joins the keyring (tj_circle.h). */
+	if ((rc = tj_circle_ingest_stored(t, it->enc, &it->rec, it->id)) != 0)
 		return rc;
 	if ((rc = tj_retract_ingest_stored(t, it->enc, it->len, &it->rec, it->id)) != 0)
 		return rc;

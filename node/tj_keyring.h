@@ -4,7 +4,7 @@
  *   network key  32 bytes; the handshake's application key (SHS)
  *   epoch keys   by id (tj_sym_key_id); the newest is "current" and seals new
  *                records, older ones still open old records
- *   circle keys  by id, for named audiences (later)
+ *   circle keys  by id, one per generation of each circle this node is in (tj_circle.h)
  *
  * Every key lives in sodium_malloc memory owned by the keyring. At rest the
  * keyring is one XChaCha20-Poly1305 blob in the store's meta ("keyring"),
@@ -23,7 +23,7 @@
 #include "tj_store.h"
 
 #define TJ_KEYRING_EPOCHS_MAX 64
-#define TJ_KEYRING_CIRCLES_MAX 64
+#define TJ_KEYRING_CIRCLES_MAX 128 /* one key per generation of each circle this node is in (tj_circle.h) */
 #define TJ_KEYRING_META_NAME "keyring"
 #define TJ_KEY_BYTES 32
 

@@ -10,6 +10,7 @@
 #include <sodium.h>
 
 #include "tj_alert.h"
+#include "tj_circle.h"
 #include "tj_ingest.h"
 #include "tj_log.h"
 #include "tj_node_core.h"
@@ -40,6 +41,51 @@ static void tj__verr_set(struct tj_verr *v, const char *field, const char *what,
 	snprintf(v->message, sizeof(v->message), "%s: %s (%s)", field, what, tj_strerror(rc));
 }
 
+/* The circles an item names (tj_circle.h): their newest keys, or why not (in it->verr). */
+static int tj__add_circle(struct tj_node *n, struct tj_add_item *it, const char *name, const char *field,
+                          const struct tj_sym_key **key, uint8_t circle_id[32])
+{
+	uint8_t who[32] = {0};
+	char h[65];
+	int rc = tj_circle_seal_key(n, name, key, circle_id, who);
+
+	if (rc == 0)
+		return 0;
+	tj_hex(who, 32, h); /* the member of the circle that left the network, for TJ_ENOTMEMBER */
+	if (rc == TJ_ENOTFOUND)
+		snprintf(it->verr.message, sizeof(it->verr.message),
+		         "%s: no circle named '%s' has this node as a member (`tejido circle list`)", field, name);
+	else if (rc == TJ_EEXIST)
+		snprintf(it->verr.message, sizeof(it->verr.message),
+		         "%s: several circles are named '%s'; give the circle's id (circle:ID)", field, name);
+	else if (rc == TJ_ENOKEY)
+		snprintf(it->verr.message, sizeof(it->verr.message),
+		         "%s: this node does not hold the newest key of circle '%s' yet", field, name);
+	else if (rc == TJ_ENOTMEMBER)
+		snprintf(it->verr.message, sizeof(it->verr.message),
+		         "%s: circle '%s' names %s, no longer a member of the network; its admin must remove it "
+		         "from the circle first", field, name, h);
+	else
+		tj__verr_set(&it->verr, field, "the circle cannot be used", rc);
+	snprintf(it->verr.field, sizeof(it->verr.field), "%s", field);
+	return rc;
+}
+
+static int tj__add_circles(struct tj_node *n, struct tj_add_item *it)
+{
+	uint8_t ignored[32];
+	int rc = 0;
+
+	it->case_circle_key_ = NULL;
+	it->summary_circle_key_ = NULL;
+	if (it->case_circle[0] != '\0' && it->case_body != NULL)
+		rc = tj__add_circle(n, it, it->case_circle, "case_readers", &it->case_circle_key_, ignored);
+	if (rc == 0 && it->summary_circle[0] != '\0')
+		rc = tj__add_circle(n, it, it->summary_circle, "summary_readers", &it->summary_circle_key_,
+		                    it->summary_circle_id_);
+	return rc;
+}
+
 /* Phase 1, outside any transaction: is this item acceptable at all? */
 static void tj__add_check(struct tj_node *n, struct tj__add_scratch *s, struct tj_add_item *it, uint64_t now_ms)
 {
@@ -60,6 +106,8 @@ static void tj__add_check(struct tj_node *n, struct tj__add_scratch *s, struct t
 		tj__verr_set(&it->verr, "summary", "the summary body does not decode", rc);
 		return;
 	}
+	if ((it->err = tj__add_circles(n, it)) != 0)
+		return;
 	if (it->case_body != NULL) {
 		if ((c = tj_incident_case_new()) == NULL) {
 			it->err = -ENOMEM;
@@ -75,6 +123,12 @@ static void tj__add_check(struct tj_node *n, struct tj__add_scratch *s, struct t
 		if ((rc = tj_share_readers_check(it->case_readers, it->n_case_readers)) != 0) {
 			it->err = rc;
 			tj__verr_set(&it->verr, "case_readers", "a case reader is not a valid public key", rc);
+			goto out;
+		}
+		if (it->case_circle_key_ != NULL && it->n_case_readers + 2u > TJ_RECORD_SLOTS_MAX) {
+			it->err = TJ_ELIMIT;
+			tj__verr_set(&it->verr, "case_readers", "a circle and 15 readers are more slots than a record has",
+			             it->err);
 			goto out;
 		}
 		if (it->case_len + TJ__SEAL_OVERHEAD_BYTES + 120u * it->n_case_readers > TJ_RECORD_MAX_BYTES) {
@@ -192,6 +246,7 @@ static int tj__add_case(struct tj_node *n, struct tj_txn *t, struct tj__add_scra
 		memcpy(readers[1], it->case_readers, 32u * it->n_case_readers);
 	in.readers = (const uint8_t(*)[32])readers;
 	in.n_readers = 1 + it->n_case_readers;
+	in.circle = it->case_circle_key_; /* NULL: none */
 	in.body = s->body;
 	in.body_len = len;
 	if ((rc = tj__seal_store(n, t, s, head, &in, it->case_id)) == 0)
@@ -228,6 +283,13 @@ static int tj__add_one(struct tj_node *n, struct tj_txn *t, struct tj__add_scrat
 	in.audience.has_ref = true;
 	memcpy(in.audience.ref, epoch->id, 32);
 	in.epoch = epoch;
+	if (it->summary_circle_key_ != NULL) {
+		/* Restricted to a circle (tj_circle.h): its key instead of the network's epoch. */
+		in.audience.type = TJ_AUD_CIRCLE;
+		memcpy(in.audience.ref, it->summary_circle_id_, 32);
+		in.epoch = NULL;
+		in.circle = it->summary_circle_key_;
+	}
 	in.body = s->body;
 	in.body_len = len;
 	rc = tj__seal_store(n, t, s, head, &in, it->id);

@@ -65,6 +65,13 @@ struct tj_add_item {
 	size_t case_len;
 	const uint8_t *case_readers; /* more readers of the case face: n keys of 32 bytes, packed; borrowed */
 	uint32_t n_case_readers;     /* 0 to TJ_SHARE_READERS_MAX (tj_share.h) */
+	/* Circles (tj_circle.h) by name, "" for none: the case face is also sealed to the first's newest
+	 * key; the summary is sealed to the second's instead of the network's epoch. */
+	char case_circle[65];
+	char summary_circle[65];
+	const struct tj_sym_key *case_circle_key_;    /* set by tj_node_add: borrowed from the keyring */
+	const struct tj_sym_key *summary_circle_key_; /* set by tj_node_add: borrowed from the keyring */
+	uint8_t summary_circle_id_[32];               /* set by tj_node_add */
 	/* results */
 	int err;                  /* 0, or why this item was not stored */
 	struct tj_verr verr;      /* message when err is TJ_ESCHEMA (or a decode error) */

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "tj_circle.h"
 #include "tj_ingest.h"
 #include "tj_log.h"
 #include "tj_member.h"
@@ -260,6 +261,8 @@ int tj_node_open(const char *datadir, uint64_t map_size_bytes, struct tj_unlocke
 	tj_retract_attach(n->store, n->u->id, n->keyring);
 	/* KEY records for this node install into its keyring at ingest (tj_rotate.h). */
 	tj_rotate_attach(n);
+	/* CIRCLE records naming this node install their keys at ingest (tj_circle.h). */
+	tj_circle_attach(n);
 	*out = n;
 	n = NULL;
 out:
@@ -274,6 +277,7 @@ void tj_node_close(struct tj_node *n)
 	tj_member_detach(n->store);
 	tj_retract_detach(n->store);
 	tj_rotate_detach(n);
+	tj_circle_detach(n);
 	tj_store_close(n->store);
 	tj_keyring_free(n->keyring);
 	tj_unlocked_free(n->u);
