@@ -227,10 +227,18 @@ static void cli__alert_row(const cJSON *a)
 			break;
 		used += (size_t)n;
 	}
-	printf("%-12.12s %-3s %-9s %-13s %-3d %-8s %-28.28s %-20s %s\n", cli__jstr(a, "id"),
-	       cli__jstr(a, "trigger"), cli__jstr(a, "priority"), cli__jstr(a, "status"),
-	       cJSON_IsNumber(sev) ? sev->valueint : 0, states, acts, cli__jstr(a, "raised"),
-	       by[0] != '\0' ? by : "-");
+	printf("%-12.12s %-3s %-9s %-13s %-3d %-8s ", cli__jstr(a, "id"), cli__jstr(a, "trigger"),
+	       cli__jstr(a, "priority"), cli__jstr(a, "status"), cJSON_IsNumber(sev) ? sev->valueint : 0, states);
+	/* Labels are UTF-8 (es): cut on a character, in 28 columns, "~" marking the cut. */
+	if (cli_utf8_width(acts) > 28) {
+		size_t w = 0, i = 0;
+		for (; acts[i] != '\0'; i++)
+			if (((unsigned char)acts[i] & 0xC0) != 0x80 && w++ == 27)
+				break;
+		memcpy(acts + i, "~", 2);
+	}
+	cli_print_padded(acts, 29);
+	printf("%-20s %s\n", cli__jstr(a, "raised"), by[0] != '\0' ? by : "-");
 }
 
 static int cli__print_alerts(const cJSON *doc, const struct cli_ctx *ctx, bool lines)
