@@ -71,9 +71,10 @@ on() {
 }
 # run NODE ARGS...: the same, printing the command first.
 run() {
-	printf '%s[%s]$ tejido %s%s\n' "$dim" "$1" "${*:2}" "$off"
+	cmdline "$@"
 	on "$@"
 }
+cmdline() { printf '%s[%s]$ tejido %s%s\n' "$dim" "$1" "${*:2}" "$off"; }
 
 # quiet NODE ARGS...: run, without the library's log lines on stderr unless it fails.
 quiet() {
@@ -300,20 +301,22 @@ run A list --lang en --state 20
 
 nstep "At C: an incident of A's whose case face was not shared with C"
 say "C reads the summary (codes), and knows there is a case face it cannot open."
-other=""
+other="" out=""
 for id in "${idsA[@]}"; do
-	out=$(on C show --lang en "$id")
-	if [[ $out == *"case not shared with this node"* ]]; then
-		other=$id
-		break
-	fi
+	[ "$id" = "$shared" ] && continue
+	out=$(on C show --lang en "${id:0:12}")
+	[[ $out == *"case not shared with this node"* ]] && { other=$id; break; }
 done
 [ -n "$other" ] || die "C reads every case face of A's: none says 'case not shared with this node'"
-run C show --lang en "${other:0:12}"
+cmdline C show --lang en "${other:0:12}"
+printf '%s\n' "$out"
 
 nstep "At C: the one case face A sealed to C as well (names and narrative)"
-on C show --json "$shared" | grep -q '"victim_names"' || die "C cannot read the case face A shared with it"
-run C show --lang es "${shared:0:12}"
+out=$(on C show --lang es "${shared:0:12}")
+[[ $out == *"caso (confidencial)"* && $out != *"caso no compartido"* ]] ||
+	die "C cannot read the case face A shared with it: $out"
+cmdline C show --lang es "${shared:0:12}"
+printf '%s\n' "$out"
 
 nstep "At B: alerts B raised itself, from incidents documented at A and C (codes only, never names)"
 t2=$(now_ms)
@@ -323,9 +326,10 @@ until on B alerts --json --limit 1 | grep -q '"trigger"'; do
 done
 run B alerts --lang es --limit 12
 
-nstep "At B: statistics by gender and by aggressor type (any cell under 5 is suppressed)"
-run B stats --by gender --lang es
-run B stats --by aggressor_type --lang en
+nstep "At B: statistics by state, then by gender (any cell under 5 is suppressed)"
+say "Oaxaca's count adds A's incidents and C's: no single organization documented that many."
+run B stats --by state --lang es
+run B stats --by gender --lang en
 
 nstep "At B: export (CSV, one row per act; summaries only: no names)"
 run B export --format csv --out "$work/incidentes.csv"
