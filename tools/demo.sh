@@ -99,11 +99,20 @@ running() {
 cleanup() {
 	local rc=$? node pid
 	trap - EXIT INT TERM
+	case $rc in
+	0) ;;
+	130 | 143) echo "demo: interrupted; stopping the nodes" >&2 ;;
+	*) echo "demo: FAILED (exit $rc${failed_at:+, tools/demo.sh line $failed_at}); stopping the nodes" >&2 ;;
+	esac
 	for node in "${NODES[@]}"; do
 		[ -d "$work/$node" ] || continue
 		pid=""
 		[ -f "$work/$node/node.pid" ] && pid=$(cat "$work/$node/node.pid" 2>/dev/null || true)
 		timeout 60 env TEJIDO_DATA="$work/$node" "$bin" node stop >/dev/null 2>&1 || true
+		for _ in $(seq 1 50); do
+			[[ $pid =~ ^[0-9]+$ ]] && running "$pid" || break
+			sleep 0.1
+		done
 		if [[ $pid =~ ^[0-9]+$ ]] && running "$pid"; then
 			echo "demo: node $node (pid $pid) did not stop: killing it" >&2
 			kill -9 "$pid" 2>/dev/null || true
@@ -116,6 +125,8 @@ cleanup() {
 	fi
 	exit "$rc"
 }
+failed_at=""
+trap 'failed_at=$LINENO' ERR
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
