@@ -320,6 +320,7 @@ static void tj__set_head(struct tj_circle *c, const struct tj_circle_body *b, co
 	memcpy(c->head, rid, 32);
 	memcpy(c->key_id, b->key_id, 32);
 	c->n_members = b->n_members;
+	memset(c->members, 0, sizeof(c->members)); /* no trace of an older head's longer list */
 	memcpy(c->members, b->members, (size_t)b->n_members * 32);
 }
 
