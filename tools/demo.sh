@@ -74,7 +74,17 @@ run() {
 	cmdline "$@"
 	on "$@"
 }
-cmdline() { printf '%s[%s]$ tejido %s%s\n' "$dim" "$1" "${*:2}" "$off"; }
+# cmdline NODE ARGS...: prints the command as one would type it (quoted where needed).
+cmdline() {
+	local a line=""
+	for a in "${@:2}"; do
+		if [[ $a == *[[:space:]\'\"\$\`\\\;\&\|\<\>\(\)\*\?\!\#\[\]\{\}]* || -z $a ]]; then
+			a="'${a//\'/\'\\\'\'}'"
+		fi
+		line+=" $a"
+	done
+	printf '%s[%s]$ tejido%s%s\n' "$dim" "$1" "$line" "$off"
+}
 
 # quiet NODE ARGS...: run, without the library's log lines on stderr unless it fails.
 quiet() {
@@ -110,7 +120,7 @@ cleanup() {
 		[ -f "$work/$node/node.pid" ] && pid=$(cat "$work/$node/node.pid" 2>/dev/null || true)
 		timeout 60 env TEJIDO_DATA="$work/$node" "$bin" node stop >/dev/null 2>&1 || true
 		for _ in $(seq 1 50); do
-			[[ $pid =~ ^[0-9]+$ ]] && running "$pid" || break
+			if ! [[ $pid =~ ^[0-9]+$ ]] || ! running "$pid"; then break; fi
 			sleep 0.1
 		done
 		if [[ $pid =~ ^[0-9]+$ ]] && running "$pid"; then
@@ -187,7 +197,8 @@ start_node() {
 nstep "Three organizations, three nodes (data directories in $work)"
 say "Each organization has its own identity (Ed25519), sealed in a key file with its own"
 say "passphrase (Argon2id). A real organization types it; the demo keeps a random one per"
-say "node in a file (mode 0600)."
+say "node in a file (mode 0600). A command shown as [B]$ tejido ... runs with B's data"
+say "directory and passphrase file (TEJIDO_DATA, TEJIDO_PASSPHRASE_FILE)."
 for node in "${NODES[@]}"; do
 	(umask 077 && head -c 24 /dev/urandom | base64 > "$work/$node.passphrase")
 done
@@ -274,7 +285,7 @@ for f in "${incidents[@]:0:half}"; do
 done
 t=$(now_ms)
 mapfile -t idsA < <(ids_of < "$work/A.ids")
-[ "${#idsA[@]}" -gt 0 ] && [ -n "$shared" ] || die "A's incidents were not stored"
+if [ "${#idsA[@]}" -eq 0 ] || [ -z "$shared" ]; then die "A's incidents were not stored"; fi
 arrive "$t" C "${idsA[@]}"
 batchAC=$took nA=${#idsA[@]}
 say "=> all ${#idsA[@]} at C, through B, $(secs "$batchAC") after A stored the last one"
