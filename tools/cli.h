@@ -154,6 +154,14 @@ int cli_cmd_wipe(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_unlock(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_retract(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_circle(struct cli_ctx *ctx, int argc, char **argv);
+
+/* cli_circle.c: "circle:NAME" in a readers list: the name (at most one) into circle (65 bytes), the
+ * other entries into rest; a usage error for cmd otherwise. */
+int cli_readers_split(const char *cmd, const char *arg, char *rest, size_t cap, char circle[65]);
+/* Is name a circle this node is a member of (`circle list`)? Prints why not (for flag) and returns
+ * CLI_NOTFOUND or CLI_USAGE; CLI_OK when it is. */
+int cli_circle_usable(struct cli_conn *c, const char *name, const char *flag);
 
 /* cli_retract.c: prints what the node knows of a retraction of the record idarg
  * (full id); CLI_NOTFOUND, silently, when it knows none. */

@@ -16,6 +16,7 @@
 
 #include "cli.h"
 #include "cli_add.h"
+#include "tj_circle.h"
 #include "tj_control.h"
 #include "tj_keys.h"
 
@@ -40,7 +41,10 @@ static const char cli__add_usage[] =
     "  case face (names and text; sealed for this organization only):\n"
     "  --victim-name NAME *  --contact TEXT *  --exact-place TEXT  --consent C *\n"
     "  --case-readers ORG:KEY,...  also seal the case face to these organizations' keys\n"
-    "                        (`tejido id` on their node; later: `tejido share`)\n"
+    "                        (`tejido id` on their node; later: `tejido share`), and/or to\n"
+    "                        one circle: circle:NAME (`tejido circle list`)\n"
+    "  --summary-readers circle:NAME  seal the summary to that circle instead of the whole\n"
+    "                        network (alerts and statistics then come from its members only)\n"
     "  --narrative TEXT      --narrative-file FILE|-   (flags are visible to other local users\n"
     "                        in `ps`: prefer the form or --json for names and narratives)\n\n"
     "Output: the new incident's id and severity; --json prints the results as JSON.\n"
@@ -74,6 +78,7 @@ enum {
 	CLI_A_PLACE_EXACT,
 	CLI_A_CONSENT,
 	CLI_A_CASE_READERS,
+	CLI_A_SUMMARY_READERS,
 };
 
 /* --case-readers: sealed slots on each case record, besides this node's (node/tj_share.h). */
@@ -81,6 +86,12 @@ static struct {
 	uint8_t keys[15][32];
 	uint32_t n;
 } cli__case_readers;
+
+/* circle:NAME of --case-readers / --summary-readers (node/tj_circle.h); "" for none. */
+static struct {
+	char case_name[65];
+	char summary_name[65];
+} cli__circles;
 
 static const struct option cli__add_opts[] = {
     {"data", required_argument, NULL, CLI_OPT_DATA},
@@ -114,6 +125,7 @@ static const struct option cli__add_opts[] = {
     {"exact-place", required_argument, NULL, CLI_A_PLACE_EXACT},
     {"consent", required_argument, NULL, CLI_A_CONSENT},
     {"case-readers", required_argument, NULL, CLI_A_CASE_READERS},
+    {"summary-readers", required_argument, NULL, CLI_A_SUMMARY_READERS},
     {NULL, 0, NULL, 0},
 };
 
@@ -449,8 +461,20 @@ static int cli__parse(struct cli_ctx *ctx, int argc, char **argv, struct cli_add
 			continue;
 		}
 		if (opt == CLI_A_CASE_READERS) {
-			if ((rc = cli_parse_readers("add", optarg, cli__case_readers.keys, &cli__case_readers.n)) != CLI_OK)
+			char rest[2048];
+			if ((rc = cli_readers_split("add", optarg, rest, sizeof(rest), cli__circles.case_name)) != CLI_OK ||
+			    (rest[0] != '\0' &&
+			     (rc = cli_parse_readers("add", rest, cli__case_readers.keys, &cli__case_readers.n)) != CLI_OK))
 				return rc;
+			continue;
+		}
+		if (opt == CLI_A_SUMMARY_READERS) {
+			char rest[2048];
+			if ((rc = cli_readers_split("add", optarg, rest, sizeof(rest), cli__circles.summary_name)) != CLI_OK)
+				return rc;
+			if (rest[0] != '\0' || cli__circles.summary_name[0] == '\0')
+				return cli_usage_err("add", "--summary-readers takes one circle:NAME: the summary is read "
+				                            "by the network or by one circle");
 			continue;
 		}
 		if (opt == '?' || opt < CLI_A_DATE)
@@ -571,10 +595,11 @@ int cli_add_prepare(const struct cli_ctx *ctx, const cJSON *doc, struct cli_add_
 
 /* ---- sending ---------------------------------------------------------------------------- */
 
-/* Keys of one item's map: summary, case, and case_readers when there are any. */
+/* Keys of one item's map: summary, case, and case_readers / circles when there are any. */
 static uint32_t cli__item_keys(const struct cli_add_item *it)
 {
-	return it->kase != NULL && cli__case_readers.n > 0 ? 3 : 2;
+	return 2u + (it->kase != NULL && cli__case_readers.n > 0) + (it->kase != NULL && cli__circles.case_name[0] != '\0') +
+	       (cli__circles.summary_name[0] != '\0');
 }
 
 static void cli__put_item(struct tj_mp_writer *w, const struct cli_add_item *it)
@@ -586,9 +611,17 @@ static void cli__put_item(struct tj_mp_writer *w, const struct cli_add_item *it)
 		tj_mp_put_bin(w, it->kase, it->case_len);
 	else
 		tj_mp_put_nil(w);
-	if (cli__item_keys(it) == 3) {
+	if (it->kase != NULL && cli__case_readers.n > 0) {
 		tj_mp_put_cstr(w, "case_readers");
 		tj_mp_put_bin(w, cli__case_readers.keys, 32u * cli__case_readers.n);
+	}
+	if (it->kase != NULL && cli__circles.case_name[0] != '\0') {
+		tj_mp_put_cstr(w, "case_circle");
+		tj_mp_put_cstr(w, cli__circles.case_name);
+	}
+	if (cli__circles.summary_name[0] != '\0') {
+		tj_mp_put_cstr(w, "summary_circle");
+		tj_mp_put_cstr(w, cli__circles.summary_name);
 	}
 }
 
@@ -636,12 +669,15 @@ static int cli__send_one(struct cli_conn *c, struct cli_add_item *it)
 static size_t cli__chunk(const struct cli_add_batch *b, size_t from)
 {
 	/* Items with case readers carry one more key: the node's request limits allow fewer of them. */
-	size_t max_items = cli__case_readers.n > 0 ? CLI_BATCH_MAX_ITEMS / 2 : CLI_BATCH_MAX_ITEMS;
+	size_t extra = (cli__case_readers.n > 0) + (cli__circles.case_name[0] != '\0') +
+	               (cli__circles.summary_name[0] != '\0');
+	size_t max_items = extra == 0 ? CLI_BATCH_MAX_ITEMS : extra == 1 ? CLI_BATCH_MAX_ITEMS / 2 : CLI_BATCH_MAX_ITEMS / 4;
 	size_t bytes = 64, n = 0;
 
 	while (from + n < b->n && n < max_items) {
 		/* + keys and bin headers, + the case readers (sent with every item that has a case) */
-		size_t sz = b->items[from + n].summary_len + b->items[from + n].case_len + 48 + 32u * cli__case_readers.n;
+		size_t sz = b->items[from + n].summary_len + b->items[from + n].case_len + 48 + 32u * cli__case_readers.n +
+		            2u * (16u + TJ_CIRCLE_NAME_MAX);
 		if (n > 0 && bytes + sz > CLI_BATCH_MAX_BYTES)
 			break;
 		bytes += sz;
@@ -861,6 +897,11 @@ int cli_cmd_add(struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli_add_prepare(ctx, doc, &b);
 	if (rc == CLI_OK && c.fd < 0)
 		rc = cli_connect(ctx, &c);
+	/* Circles by name: an unknown one is refused before anything is sent. */
+	if (rc == CLI_OK && cli__circles.case_name[0] != '\0')
+		rc = cli_circle_usable(&c, cli__circles.case_name, "--case-readers");
+	if (rc == CLI_OK && cli__circles.summary_name[0] != '\0')
+		rc = cli_circle_usable(&c, cli__circles.summary_name, "--summary-readers");
 	if (rc == CLI_OK)
 		rc = cli_add_send(&c, &b);
 	cli_add_print(ctx, &b);

@@ -29,6 +29,7 @@ static const struct cli_command cli__commands[] = {
     {"unlock", "who may unlock this node (unlock add-person | remove-person | list)", cli_cmd_unlock},
     {"retract", "retract one of this node's records (--reason CODE)", cli_cmd_retract},
     {"share", "let other organizations read an incident's case face (--with ORG:KEY)", cli_cmd_share},
+    {"circle", "named audiences with their own keys (circle create | add | remove | list)", cli_cmd_circle},
     {"alerts", "list alerts, or follow new ones (--follow)", cli_cmd_alerts},
     {"alert", "acknowledge or resolve an alert (alert ack | resolve ID)", cli_cmd_alert},
     {"subscribe", "choose the alerts a contact receives (states, severity, triggers)", cli_cmd_subscribe},

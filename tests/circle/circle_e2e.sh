@@ -1,0 +1,145 @@
+#!/bin/bash
+# Circles with three real nodes through the CLI: A (founder) makes a circle
+# with B; an incident whose case face is sealed to the circle reaches B and C
+# by sync: B reads the case, C only the summary. A removes B from the circle
+# (a new key generation for the remaining members); B cannot read the case
+# of an incident added after, though it still reads the earlier one.
+# Refusals: an unknown circle name (exit 6, nothing stored), a non-member of
+# the network named in a circle, a change by a node that is not the admin.
+source "$(dirname "$0")/../integration/lib.sh"
+
+A=$T/a
+B=$T/b
+C=$T/c
+X=$T/x
+
+stop_all() {
+	local d pid
+	for d in "$A" "$B" "$C"; do
+		pid=""
+		[ -f "$d/node.pid" ] && pid=$(cat "$d/node.pid" 2>/dev/null)
+		timeout 70 "$TEJIDO" --data "$d" node stop >/dev/null 2>&1 || true
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+	done
+	cleanup
+}
+trap stop_all EXIT
+
+ids_of() { grep -o '"id":[[:space:]]*"[0-9a-f]\{64\}"' | grep -o '[0-9a-f]\{64\}' || true; }
+# wait_id DIR ID: DIR lists ID within 30 s.
+wait_id() {
+	for _ in $(seq 1 60); do
+		tj --data "$1" list --json > "$T/l" 2>/dev/null || true
+		if ids_of < "$T/l" | grep -q "$2"; then return 0; fi
+		sleep 0.5
+	done
+	fail "$1 never listed $2"
+}
+# wait_gen DIR GEN: DIR's circle list shows generation GEN within 30 s.
+wait_gen() {
+	for _ in $(seq 1 60); do
+		tj --data "$1" circle list --json > "$T/cl" 2>/dev/null || true
+		if grep -q "\"generation\":[[:space:]]*$2" "$T/cl"; then return 0; fi
+		sleep 0.5
+	done
+	fail "$1 never saw generation $2 of the circle: $(cat "$T/cl")"
+}
+# add_one DIR N [FLAGS...]: adds incident N on DIR; its id in $ID.
+add_one() {
+	local d=$1 n=$2
+	shift 2
+	gen_incident "$n" > "$T/inc.json"
+	expect_rc 0 tj --data "$d" add --json "$T/inc.json" "$@"
+	ID=$(grep -o '^[0-9a-f]\{64\}' "$T/out" | head -1)
+	[ ${#ID} = 64 ] || fail "add on $d printed no id: $(cat "$T/out")"
+}
+count_records() {
+	tj --data "$1" node status --json | grep -o '"records":[[:space:]]*[0-9]*' | grep -o '[0-9]*$'
+}
+
+expect_rc 0 tj --data "$A" init --kdf min --network "Red"
+for d in "$B" "$C" "$X"; do expect_rc 0 tj --data "$d" init --kdf min --no-network; done
+BPK=$(head -1 "$B/id.pub")
+CPK=$(head -1 "$C/id.pub")
+XPK=$(head -1 "$X/id.pub")
+for _ in $(seq 1 50); do
+	PORT=$((20000 + RANDOM % 40000))
+	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
+done
+expect_rc 0 timeout 90 "$TEJIDO" --data "$A" node start --listen "127.0.0.1:$PORT"
+expect_rc 0 tj --data "$A" member add "$BPK" --name "Centro B" --out "$T/b.tjw"
+expect_rc 0 tj --data "$A" member add "$CPK" --name "Centro C" --out "$T/c.tjw"
+expect_rc 0 tj --data "$B" network join "$T/b.tjw"
+expect_rc 0 tj --data "$C" network join "$T/c.tjw"
+expect_rc 0 timeout 90 "$TEJIDO" --data "$B" node start
+expect_rc 0 timeout 90 "$TEJIDO" --data "$C" node start
+
+# Refused: bad names and keys (usage), a non-member of the network, an unknown circle.
+expect_rc 2 tj --data "$A" circle create "a,b" --members "$BPK"
+expect_rc 2 tj --data "$A" circle create "Contactos Oaxaca" --members "centro:${BPK:0:60}"
+expect_rc 1 tj --data "$A" circle create "Contactos Oaxaca" --members "$XPK"
+grep -q "not a member of the network" "$T/err" || fail "non-member in a circle: $(cat "$T/err")"
+before=$(count_records "$A")
+gen_incident 1 > "$T/inc.json"
+expect_rc 6 tj --data "$A" add --json "$T/inc.json" --case-readers "circle:Nadie"
+grep -q "no circle named 'Nadie'" "$T/err" || fail "unknown circle: $(cat "$T/err")"
+expect_rc 2 tj --data "$A" add --json "$T/inc.json" --summary-readers "org:$BPK"
+[ "$(count_records "$A")" = "$before" ] || fail "a refused add stored something"
+
+# A circle of A and B.
+expect_rc 0 tj --data "$A" circle create "Contactos Oaxaca" --members "centro-b:$BPK" --json
+grep -q '"generation": 1' "$T/out" || fail "circle create: $(cat "$T/out")"
+expect_rc 1 tj --data "$A" circle create "Contactos Oaxaca" --members "$BPK"
+grep -q "already administers" "$T/err" || fail "a second circle of one name: $(cat "$T/err")"
+expect_rc 0 tj --data "$A" circle list
+grep -q "Contactos Oaxaca" "$T/out" || fail "circle list: $(cat "$T/out")"
+wait_gen "$B" 1
+grep -q '"holds_key":[[:space:]]*true' "$T/cl" || fail "B does not hold the circle key: $(cat "$T/cl")"
+wait_gen "$C" 1
+grep -q '"member":[[:space:]]*false' "$T/cl" || fail "C is listed in the circle: $(cat "$T/cl")"
+# Only the admin changes the circle.
+expect_rc 6 tj --data "$B" circle add "Contactos Oaxaca" "$CPK"
+
+# A case for the circle: B reads it, C reads the summary only.
+add_one "$A" 2 --case-readers "circle:Contactos Oaxaca"
+I1=$ID
+wait_id "$B" "$I1"
+wait_id "$C" "$I1"
+expect_rc 0 tj --data "$B" show "$I1"
+grep -q "Persona Inventada 2" "$T/out" || fail "B (in the circle) does not read the case: $(cat "$T/out")"
+expect_rc 0 tj --data "$C" show "$I1"
+grep -q "Persona Inventada 2" "$T/out" && fail "C (not in the circle) reads the case"
+grep -q "case not shared with this node" "$T/out" || fail "C's show: $(cat "$T/out")"
+# Mixed with an organization's key: C is named, so C reads this one.
+add_one "$A" 3 --case-readers "circle:Contactos Oaxaca,org:$CPK"
+I2=$ID
+wait_id "$C" "$I2"
+expect_rc 0 tj --data "$C" show "$I2"
+grep -q "Persona Inventada 3" "$T/out" || fail "C named by key does not read the case: $(cat "$T/out")"
+# The summary sealed to the circle: C does not even list it.
+add_one "$A" 4 --case-readers "circle:Contactos Oaxaca" --summary-readers "circle:Contactos Oaxaca"
+I3=$ID
+wait_id "$B" "$I3"
+expect_rc 0 tj --data "$B" show "$I3"
+grep -q "Persona Inventada 4" "$T/out" || fail "B does not read a circle-only incident: $(cat "$T/out")"
+
+# A removes B: generation 2, sealed to A alone; B keeps what it had, reads nothing new.
+expect_rc 0 tj --data "$A" circle remove "Contactos Oaxaca" "$BPK" --json
+grep -q '"generation": 2' "$T/out" || fail "circle remove: $(cat "$T/out")"
+wait_gen "$B" 2
+grep -q '"member":[[:space:]]*false' "$T/cl" || fail "B still listed in the circle: $(cat "$T/cl")"
+add_one "$A" 5 --case-readers "circle:Contactos Oaxaca"
+I4=$ID
+wait_id "$B" "$I4"
+expect_rc 0 tj --data "$B" show "$I4"
+grep -q "Persona Inventada 5" "$T/out" && fail "B reads a case written after its removal"
+grep -q "case not shared with this node" "$T/out" || fail "B's show after removal: $(cat "$T/out")"
+expect_rc 0 tj --data "$B" show "$I1"
+grep -q "Persona Inventada 2" "$T/out" || fail "B lost the case it could read before"
+expect_rc 0 tj --data "$A" show "$I4"
+grep -q "Persona Inventada 5" "$T/out" || fail "A does not read its own circle case"
+# B can no longer seal to the circle.
+gen_incident 6 > "$T/inc.json"
+expect_rc 6 tj --data "$B" add --json "$T/inc.json" --case-readers "circle:Contactos Oaxaca"
+echo "figure: circle: member reads the case, non-member the summary; after removal, nothing new"
+exit 0
