@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "tj_circle.h"
 #include "tj_ingest.h"
 #include "tj_log.h"
 #include "tj_mp.h"
@@ -57,7 +58,8 @@ static int tj__slot_decode(struct tj_mp_reader *r, struct tj_slot *s)
 	if ((rc = tj_mp_read_uint(r, &type)) != 0 || (rc = tj_mp_read_bin_exact(r, s->ref, 32)) != 0 ||
 	    (rc = tj_mp_read_bin(r, &s->wrapped, &s->wrapped_len)) != 0)
 		return rc;
-	if (type != TJ_SLOT_SEALED || s->wrapped_len != TJ_SHARE_WRAPPED_BYTES)
+	if (!(type == TJ_SLOT_SEALED && s->wrapped_len == TJ_SHARE_WRAPPED_BYTES) &&
+	    !(type == TJ_SLOT_CIRCLE && s->wrapped_len == TJ_SHARE_CIRCLE_WRAPPED_BYTES))
 		return TJ_EMALFORMED;
 	s->type = (uint8_t)type;
 	return 0;
@@ -137,10 +139,34 @@ int tj_share_ingest_stored(struct tj_txn *t, const struct tj_record *rec, const 
 
 /* ---- opening a case through a grant -------------------------------------------- */
 
-/* Our slot of a grant body: the case record key; TJ_ENOKEY when none is ours. */
-static int tj__key_from_body(const struct tj_share_body *b, const struct tj_identity *me, uint8_t rk[32])
+/* A circle slot of a grant body (tj_circle.h): nonce(24) || AEAD(case key, ad = case id) under the circle key. */
+static int tj__open_circle_slot(const struct tj_slot *s, const uint8_t case_id[32], tj_key_lookup_fn lookup,
+                                void *ctx, uint8_t rk[32])
+{
+	const uint8_t *key = lookup != NULL ? lookup(ctx, TJ_SLOT_CIRCLE, s->ref) : NULL;
+	unsigned long long n = 0;
+
+	if (key == NULL)
+		return TJ_ENOKEY;
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(rk, &n, NULL, s->wrapped + 24, s->wrapped_len - 24, case_id,
+	                                               32, s->wrapped, key) != 0 ||
+	    n != 32) {
+		sodium_memzero(rk, 32);
+		return TJ_EDECRYPT;
+	}
+	return 0;
+}
+
+/* Our slot of a grant body (sealed to us, or a circle whose key we hold): the case record key; TJ_ENOKEY when none. */
+static int tj__key_from_body(const struct tj_share_body *b, const struct tj_identity *me, tj_key_lookup_fn lookup,
+                             void *ctx, uint8_t rk[32])
 {
 	for (uint32_t i = 0; i < b->n; i++) {
+		if (b->slots[i].type == TJ_SLOT_CIRCLE) {
+			if (tj__open_circle_slot(&b->slots[i], b->case_id, lookup, ctx, rk) == 0)
+				return 0;
+			continue;
+		}
 		if (memcmp(b->slots[i].ref, me->pk, 32) != 0)
 			continue;
 		if (crypto_box_seal_open(rk, b->slots[i].wrapped, b->slots[i].wrapped_len, me->x_pk,
@@ -152,8 +178,9 @@ static int tj__key_from_body(const struct tj_share_body *b, const struct tj_iden
 }
 
 /* The case key out of one stored grant, if it is by the case's author and sealed to me. */
-static int tj__key_from_grant(struct tj_txn *t, const struct tj_identity *me, const uint8_t grant_id[32],
-                              const uint8_t case_id[32], const uint8_t case_author[32], uint8_t rk[32])
+static int tj__key_from_grant(struct tj_txn *t, const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
+                              const uint8_t grant_id[32], const uint8_t case_id[32], const uint8_t case_author[32],
+                              uint8_t rk[32])
 {
 	uint8_t plain[TJ__GRANT_BODY_MAX_BYTES];
 	struct tj_share_body b;
@@ -167,11 +194,11 @@ static int tj__key_from_grant(struct tj_txn *t, const struct tj_identity *me, co
 	if (tj_record_decode(enc, len, &g) != 0 || g.kind != TJ_KIND_SLOT_GRANT ||
 	    memcmp(g.author, case_author, 32) != 0)
 		return TJ_ENOKEY;
-	rc = tj_record_open(enc, &g, me, NULL, NULL, plain, sizeof(plain), &plen);
+	rc = tj_record_open(enc, &g, me, lookup, ctx, plain, sizeof(plain), &plen);
 	if (rc == 0)
 		rc = tj_share_body_decode(plain, plen, &b);
 	if (rc == 0)
-		rc = memcmp(b.case_id, case_id, 32) == 0 ? tj__key_from_body(&b, me, rk) : TJ_ENOKEY;
+		rc = memcmp(b.case_id, case_id, 32) == 0 ? tj__key_from_body(&b, me, lookup, ctx, rk) : TJ_ENOKEY;
 	sodium_memzero(plain, sizeof(plain));
 	return rc == TJ_ENOKEY || rc == 0 ? rc : TJ_ENOKEY;
 }
@@ -199,6 +226,13 @@ static int tj__decrypt_with(const uint8_t *enc, const struct tj_record *rec, con
 int tj_share_open_case(struct tj_txn *t, const struct tj_identity *me, const uint8_t case_id[32],
                        const uint8_t *enc, const struct tj_record *rec, uint8_t **plain, size_t *plain_len)
 {
+	return tj_share_open_case_keys(t, me, NULL, NULL, case_id, enc, rec, plain, plain_len);
+}
+
+int tj_share_open_case_keys(struct tj_txn *t, const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
+                            const uint8_t case_id[32], const uint8_t *enc, const struct tj_record *rec, uint8_t **plain,
+                            size_t *plain_len)
+{
 	uint8_t grants[TJ__GRANTS_MAX][32], rk[32];
 	size_t n = 0;
 	int rc;
@@ -210,7 +244,7 @@ int tj_share_open_case(struct tj_txn *t, const struct tj_identity *me, const uin
 	if ((rc = tj_store_case_of_get(t, case_id, grants, TJ__GRANTS_MAX, &n)) != 0)
 		return rc;
 	for (size_t i = 0; i < n; i++) {
-		rc = tj__key_from_grant(t, me, grants[i], case_id, rec->author, rk);
+		rc = tj__key_from_grant(t, me, lookup, ctx, grants[i], case_id, rec->author, rk);
 		if (rc == TJ_ENOKEY)
 			continue;
 		if (rc == 0)
@@ -286,6 +320,8 @@ static int tj__resolve_case(struct tj_txn *t, const uint8_t id[32], uint8_t case
 
 struct tj__grant {
 	uint8_t case_id[32];
+	const struct tj_sym_key *circle; /* a circle's newest key (tj_circle.h), borrowed; NULL = none */
+	uint8_t circle_wrapped[TJ_SHARE_CIRCLE_WRAPPED_BYTES];
 	uint8_t wrapped[TJ_SHARE_READERS_MAX][TJ_SHARE_WRAPPED_BYTES];
 	uint8_t body[TJ__GRANT_BODY_MAX_BYTES];
 	size_t body_len;
@@ -296,7 +332,7 @@ struct tj__grant {
 static int tj__grant_body(struct tj_node *n, struct tj_txn *t, const uint8_t *id_or_prefix, size_t nibbles,
                           const uint8_t (*readers)[32], uint32_t n_readers, struct tj__grant *g)
 {
-	struct tj_share_body b = {.n = n_readers};
+	struct tj_share_body b = {.n = n_readers + (g->circle != NULL)};
 	struct tj_record rec;
 	uint8_t ids[2][32], rk[32], cid[32];
 	const uint8_t *enc;
@@ -322,6 +358,17 @@ static int tj__grant_body(struct tj_node *n, struct tj_txn *t, const uint8_t *id
 		b.slots[i].wrapped = g->wrapped[i];
 		b.slots[i].wrapped_len = TJ_SHARE_WRAPPED_BYTES;
 		rc = tj_slot_seal_to(rk, readers[i], g->wrapped[i]);
+	}
+	if (rc == 0 && g->circle != NULL) {
+		/* The circle's slot: the case key under the circle key, bound to the case id. */
+		struct tj_slot *cs = &b.slots[n_readers];
+		cs->type = TJ_SLOT_CIRCLE;
+		memcpy(cs->ref, g->circle->id, 32);
+		cs->wrapped = g->circle_wrapped;
+		cs->wrapped_len = TJ_SHARE_CIRCLE_WRAPPED_BYTES;
+		randombytes_buf(g->circle_wrapped, 24);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(g->circle_wrapped + 24, NULL, rk, 32, g->case_id, 32, NULL,
+		                                           g->circle_wrapped, g->circle->key);
 	}
 	sodium_memzero(rk, sizeof(rk));
 	if (rc == 0)
@@ -354,6 +401,7 @@ static int tj__grant_store(struct tj_node *n, struct tj_txn *t, const uint8_t (*
 	memcpy(all[1], readers, (size_t)n_readers * 32);
 	in.readers = (const uint8_t(*)[32])all;
 	in.n_readers = n_readers + 1;
+	in.circle = g->circle; /* the circle's members open the grant itself with the circle key */
 	in.body = g->body;
 	in.body_len = g->body_len;
 	if ((rc = tj_record_seal(&in, n->u->id, g->rec, sizeof(g->rec), &item.len, grant_id)) != 0)
@@ -374,18 +422,31 @@ int tj_share_grant(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibble
                    const uint8_t (*readers)[32], uint32_t n_readers, uint8_t case_id[32],
                    uint8_t grant_id[32])
 {
+	return tj_share_grant_circle(n, id_or_prefix, nibbles, readers, n_readers, NULL, case_id, grant_id);
+}
+
+int tj_share_grant_circle(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibbles,
+                          const uint8_t (*readers)[32], uint32_t n_readers, const char *circle,
+                          uint8_t case_id[32], uint8_t grant_id[32])
+{
+	const struct tj_sym_key *ck = NULL;
 	struct tj__grant *g = NULL;
+	uint8_t cid[32], who[32];
 	struct tj_txn t;
 	int rc;
 
-	if (n_readers == 0 || n_readers > TJ_SHARE_READERS_MAX)
+	if (n_readers + (circle != NULL) == 0 || n_readers + (circle != NULL) > TJ_SHARE_READERS_MAX)
 		return TJ_ELIMIT;
 	if (!n->has_network)
 		return TJ_ESTATE;
 	if (nibbles < 8 || nibbles > 64)
 		return TJ_EMALFORMED;
+	/* The circle's newest key, checked before the write transaction (tj_circle_seal_key reads). */
+	if (circle != NULL && (rc = tj_circle_seal_key(n, circle, &ck, cid, who)) != 0)
+		return rc;
 	if ((g = malloc(sizeof(*g))) == NULL)
 		return -ENOMEM;
+	g->circle = ck;
 	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
 		goto out;
 	if ((rc = tj__grant_body(n, &t, id_or_prefix, nibbles, readers, n_readers, g)) == 0 &&
@@ -406,7 +467,7 @@ out:
 
 /* ---- control op ----------------------------------------------------------------- */
 
-/* The "readers" argument: an array of 1 to TJ_SHARE_READERS_MAX keys (bin 32). */
+/* The "readers" argument: an array of 1 to TJ_SHARE_READERS_MAX keys (bin 32); TJ_ENOTFOUND when absent. */
 static int tj__ctl_readers(const uint8_t *req, size_t len, uint8_t (*readers)[32], uint32_t *n)
 {
 	struct tj_mp_reader r;
@@ -435,7 +496,62 @@ static int tj__ctl_readers(const uint8_t *req, size_t len, uint8_t (*readers)[32
 				return rc;
 		return 0;
 	}
-	return TJ_EMALFORMED;
+	return TJ_ENOTFOUND; /* no readers: fine with a circle */
+}
+
+/* The optional "circle" argument (a name, or "" when absent). */
+static int tj__ctl_circle(const uint8_t *req, size_t len, char name[TJ_CIRCLE_NAME_MAX + 1])
+{
+	struct tj_mp_reader r;
+	const char *k, *v;
+	uint32_t n_keys, klen, vlen;
+	int rc;
+
+	name[0] = '\0';
+	tj_mp_reader_init(&r, req, len);
+	if ((rc = tj_mp_read_map(&r, &n_keys)) != 0)
+		return rc;
+	for (uint32_t i = 0; i < n_keys; i++) {
+		if ((rc = tj_mp_read_str(&r, &k, &klen)) != 0)
+			return rc;
+		if (klen != 6 || memcmp(k, "circle", 6) != 0 || tj_mp_peek_nil(&r)) {
+			if ((rc = tj_mp_skip(&r)) != 0)
+				return rc;
+			continue;
+		}
+		if ((rc = tj_mp_read_str(&r, &v, &vlen)) != 0)
+			return rc;
+		if (!tj_circle_name_ok(v, vlen))
+			return TJ_EMALFORMED;
+		memcpy(name, v, vlen);
+		name[vlen] = '\0';
+	}
+	return 0;
+}
+
+/* Can this node seal to the circle? An error reply saying why not, or 0. */
+static int tj__share_circle_check(struct tj_node *node, const char *name, struct tj_ctl_reply *out)
+{
+	const struct tj_sym_key *key = NULL;
+	uint8_t cid[32], who[32];
+	int rc = tj_circle_seal_key(node, name, &key, cid, who);
+
+	switch (rc) {
+	case 0:
+		return 0;
+	case TJ_ENOTFOUND:
+		return tj_ctl_error_reply(rc, "share: no circle of that name has this node as a member "
+		                              "(`tejido circle list`)", out);
+	case TJ_EEXIST:
+		return tj_ctl_error_reply(rc, "share: several circles have that name; give the circle's id", out);
+	case TJ_ENOKEY:
+		return tj_ctl_error_reply(rc, "share: this node does not hold the circle's newest key yet", out);
+	case TJ_ENOTMEMBER:
+		return tj_ctl_error_reply(rc, "share: the circle names an organization that left the network; its "
+		                              "admin must remove it from the circle first", out);
+	default:
+		return tj_ctl_error_reply(rc, tj_strerror(rc), out);
+	}
 }
 
 static int tj__share_fail(struct tj_ctl_reply *out, int rc)
@@ -461,6 +577,7 @@ static int tj__share_fail(struct tj_ctl_reply *out, int rc)
 int tj_share_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out)
 {
 	uint8_t readers[TJ_SHARE_READERS_MAX][32], id[32], case_id[32], grant_id[32];
+	char circle[TJ_CIRCLE_NAME_MAX + 1];
 	struct tj_mp_writer w;
 	uint32_t n_readers = 0;
 	size_t nibbles = 0;
@@ -470,13 +587,17 @@ int tj_share_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj
 	if (tj__trust_ctl_target(req, len, id, &nibbles) != 0)
 		return tj_ctl_error_reply(TJ_EMALFORMED,
 		                          "share: needs 'id' (bin 32) or 'prefix' (8 to 64 hex digits)", out);
-	if (tj__ctl_readers(req, len, readers, &n_readers) != 0)
+	if ((rc = tj__ctl_circle(req, len, circle)) != 0)
+		return tj_ctl_error_reply(TJ_EMALFORMED, "share: 'circle' must be a circle's name (str)", out);
+	if ((rc = tj__ctl_readers(req, len, readers, &n_readers)) != 0 && !(rc == TJ_ENOTFOUND && circle[0] != '\0'))
 		return tj_ctl_error_reply(TJ_EMALFORMED,
-		                          "share: needs 'readers', 1 to 15 public keys (bin 32)", out);
+		                          "share: needs 'readers', 1 to 15 public keys (bin 32), or 'circle'", out);
 	if (node == NULL)
 		return tj_ctl_error_reply(TJ_ESTATE, "share: no node is open", out);
-	if ((rc = tj_share_grant(node, id, nibbles, (const uint8_t(*)[32])readers, n_readers, case_id,
-	                         grant_id)) != 0)
+	if (circle[0] != '\0' && (rc = tj__share_circle_check(node, circle, out)) != 0)
+		return rc;
+	if ((rc = tj_share_grant_circle(node, id, nibbles, (const uint8_t(*)[32])readers, n_readers,
+	                                circle[0] != '\0' ? circle : NULL, case_id, grant_id)) != 0)
 		return tj__share_fail(out, rc);
 	if ((buf = malloc(256)) == NULL)
 		return -ENOMEM;

@@ -10,6 +10,10 @@
  *   body      [case id(bin 32), [[type(uint = TJ_SLOT_SEALED), ref(reader
  *             Ed25519 key, bin 32), wrapped(bin 80: crypto_box_seal of the
  *             case record key)]...]]   (1 to TJ_SHARE_READERS_MAX slots)
+ *             or, for a circle (tj_circle.h): [TJ_SLOT_CIRCLE, circle key id,
+ *             bin 72: nonce(24) || XChaCha20-Poly1305(case key, ad = case id)
+ *             under the circle's newest key]; the grant record then also has
+ *             a circle slot, so the circle's members open the grant itself.
  *
  * Ingest records case id -> grant id in the store's case_of database (whose
  * keys are otherwise summary ids; the two never collide since ids are
@@ -34,6 +38,7 @@
 
 #define TJ_SHARE_READERS_MAX 15 /* plus the author's own slot: TJ_RECORD_SLOTS_MAX */
 #define TJ_SHARE_WRAPPED_BYTES 80
+#define TJ_SHARE_CIRCLE_WRAPPED_BYTES 72 /* nonce(24) || XChaCha20-Poly1305(case key, ad = case id) */
 
 /* A decoded grant body; slot wrapped bytes borrow from the body buffer. */
 struct tj_share_body {
@@ -66,6 +71,22 @@ TJ_MUST_CHECK int tj_share_grant(struct tj_node *n, const uint8_t *id_or_prefix,
                                  uint8_t grant_id[32]);
 
 /*
+ * tj_share_grant, and also to the circle called circle (NULL: none; its
+ * newest key, tj_circle_seal_key's errors): readers + 1 <= TJ_SHARE_READERS_MAX.
+ */
+TJ_MUST_CHECK int tj_share_grant_circle(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibbles,
+                                        const uint8_t (*readers)[32], uint32_t n_readers, const char *circle,
+                                        uint8_t case_id[32], uint8_t grant_id[32]);
+
+/*
+ * As tj_share_open_case, also through circle slots whose key lookup finds
+ * (tj_keyring_lookup and the keyring).
+ */
+TJ_MUST_CHECK int tj_share_open_case_keys(struct tj_txn *t, const struct tj_identity *me, tj_key_lookup_fn lookup,
+                                          void *ctx, const uint8_t case_id[32], const uint8_t *enc,
+                                          const struct tj_record *rec, uint8_t **plain, size_t *plain_len);
+
+/*
  * Opens a case record (enc, rec: stored, verified at ingest) as me through
  * the grants stored for it in t. *plain is malloc'd (wipe and free it).
  * TJ_ENOKEY when no grant by the case's author is sealed to me.
@@ -82,7 +103,8 @@ TJ_MUST_CHECK int tj_share_open_case(struct tj_txn *t, const struct tj_identity 
  */
 TJ_MUST_CHECK int tj_share_readers_check(const uint8_t *readers, uint32_t n);
 
-/* Control op: share {id: bin 32 | prefix: str, readers: [bin 32...]} -> {case, grant}. */
+/* Control op: share {id: bin 32 | prefix: str, readers: [bin 32...]?, circle: str?} -> {case, grant}
+ * (readers, circle or both). */
 TJ_MUST_CHECK int tj_share_ctl(struct tj_node *node, const uint8_t *req, size_t len,
                                struct tj_ctl_reply *out);
 

@@ -25,11 +25,13 @@ static const char cli__retract_usage[] =
     "  Only the author can retract.\n";
 
 static const char cli__share_usage[] =
-    "usage: tejido share ID --with ORG:PUBLIC_KEY[,ORG:PUBLIC_KEY...]\n\n"
+    "usage: tejido share ID --with ORG:PUBLIC_KEY[,ORG:PUBLIC_KEY...][,circle:NAME]\n\n"
     "  Lets other organizations read the case face (names, narrative, exact place) of\n"
     "  one of this node's incidents: the case key is sealed to each reader's public key\n"
-    "  (64 hex digits: `tejido id` on their node); ORG is a label for you. The incident\n"
-    "  is not rewritten. At most 15 readers per command. Only the author can share.\n";
+    "  (64 hex digits: `tejido id` on their node); ORG is a label for you. circle:NAME\n"
+    "  seals it to a circle's newest key (`tejido circle list`): its members now. The\n"
+    "  incident is not rewritten. At most 15 readers (a circle counts as one) per\n"
+    "  command. Only the author can share.\n";
 
 /* Writes {op, id | prefix} plus extra fields' count; the caller adds the rest. */
 static int cli__target(struct tj_mp_writer *w, const char *op, const char *idarg, uint32_t extra)
@@ -240,7 +242,8 @@ int cli_parse_readers(const char *cmd, const char *arg, uint8_t (*readers)[32], 
 	return *n > 0 ? CLI_OK : cli_usage_err(cmd, "give at least one ORG:PUBLIC_KEY");
 }
 
-static int cli__share_run(struct cli_ctx *ctx, const char *idarg, const uint8_t (*readers)[32], uint32_t n)
+static int cli__share_run(struct cli_ctx *ctx, const char *idarg, const uint8_t (*readers)[32], uint32_t n,
+                          const char *circle)
 {
 	struct tj_mp_writer w;
 	struct cli_conn c;
@@ -249,13 +252,21 @@ static int cli__share_run(struct cli_ctx *ctx, const char *idarg, const uint8_t 
 
 	if ((rc = cli_connect(ctx, &c)) != CLI_OK)
 		return rc;
-	tj_mp_writer_init(&w, c.req, TJ_CTL_REQUEST_MAX_BYTES);
-	if ((rc = cli__target(&w, "share", idarg, 1)) != CLI_OK)
+	if (circle[0] != '\0' && (rc = cli_circle_usable(&c, circle, "share")) != CLI_OK)
 		goto out;
-	tj_mp_put_cstr(&w, "readers");
-	tj_mp_put_array(&w, n);
-	for (uint32_t i = 0; i < n; i++)
-		tj_mp_put_bin(&w, readers[i], 32);
+	tj_mp_writer_init(&w, c.req, TJ_CTL_REQUEST_MAX_BYTES);
+	if ((rc = cli__target(&w, "share", idarg, (n > 0) + (circle[0] != '\0'))) != CLI_OK)
+		goto out;
+	if (n > 0) {
+		tj_mp_put_cstr(&w, "readers");
+		tj_mp_put_array(&w, n);
+		for (uint32_t i = 0; i < n; i++)
+			tj_mp_put_bin(&w, readers[i], 32);
+	}
+	if (circle[0] != '\0') {
+		tj_mp_put_cstr(&w, "circle");
+		tj_mp_put_cstr(&w, circle);
+	}
 	rc = tj_mp_writer_finish(&w, &len) == 0 ? cli_call_or_report(&c, len, "share") : CLI_FAIL;
 	if (rc != CLI_OK)
 		goto out;
@@ -264,7 +275,8 @@ static int cli__share_run(struct cli_ctx *ctx, const char *idarg, const uint8_t 
 		rc = j != NULL ? cli_print_json(j) : CLI_FAIL;
 		cJSON_Delete(j);
 	} else {
-		printf("case shared with %u reader%s\n", n, n == 1 ? "" : "s");
+		printf("case shared with %u reader%s%s%s\n", n, n == 1 ? "" : "s", circle[0] != '\0' ? " and circle " : "",
+		       circle);
 		cli__print_id("case  ", cli_map_get(&c.obj, "case"));
 		cli__print_id("grant ", cli_map_get(&c.obj, "grant"));
 	}
@@ -283,6 +295,7 @@ int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	uint8_t readers[TJ_SHARE_READERS_MAX][32];
+	char rest[2048], circle[65];
 	const char *with = NULL;
 	uint32_t n = 0;
 	int opt, rc;
@@ -304,9 +317,14 @@ int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_err("share", "say with whom: --with ORG:PUBLIC_KEY[,ORG:PUBLIC_KEY...]");
 	if (cli_show_check_id(argv[optind]) != CLI_OK)
 		return CLI_USAGE;
-	if ((rc = cli_parse_readers("share", with, readers, &n)) != CLI_OK)
+	if ((rc = cli_readers_split("share", with, rest, sizeof(rest), circle)) != CLI_OK)
 		return rc;
+	if ((rest[0] != '\0' || circle[0] == '\0') && (rc = cli_parse_readers("share", rest, readers, &n)) != CLI_OK)
+		return rc;
+	if (n + (circle[0] != '\0') > TJ_SHARE_READERS_MAX)
+		return cli_usage_err("share", "at most %d readers per command, a circle counting as one",
+		                     TJ_SHARE_READERS_MAX);
 	if (cli_resolve_datadir(ctx, NULL) != 0)
 		return CLI_FAIL;
-	return cli__share_run(ctx, argv[optind], (const uint8_t(*)[32])readers, n);
+	return cli__share_run(ctx, argv[optind], (const uint8_t(*)[32])readers, n, circle);
 }

@@ -123,6 +123,24 @@ wait_id "$B" "$I3"
 expect_rc 0 tj --data "$B" show "$I3"
 grep -q "Persona Inventada 4" "$T/out" || fail "B does not read a circle-only incident: $(cat "$T/out")"
 
+# Sharing an older case with the circle later: a grant sealed to the circle key.
+add_one "$A" 7
+I5=$ID
+wait_id "$B" "$I5"
+expect_rc 0 tj --data "$B" show "$I5"
+grep -q "case not shared with this node" "$T/out" || fail "B reads a case not shared with it: $(cat "$T/out")"
+expect_rc 6 tj --data "$A" share "$I5" --with "circle:Nadie"
+expect_rc 0 tj --data "$A" share "$I5" --with "circle:Contactos Oaxaca"
+grep -q "and circle Contactos Oaxaca" "$T/out" || fail "share with a circle: $(cat "$T/out")"
+for _ in $(seq 1 60); do
+	tj --data "$B" show "$I5" > "$T/s5" 2>/dev/null || true
+	grep -q "Persona Inventada 7" "$T/s5" && break
+	sleep 0.5
+done
+grep -q "Persona Inventada 7" "$T/s5" || fail "B does not read a case shared with the circle: $(cat "$T/s5")"
+expect_rc 0 tj --data "$C" show "$I5"
+grep -q "Persona Inventada 7" "$T/out" && fail "C reads a case shared with a circle it is not in"
+
 # A removes B: generation 2, sealed to A alone; B keeps what it had, reads nothing new.
 expect_rc 0 tj --data "$A" circle remove "Contactos Oaxaca" "$BPK" --json
 grep -q '"generation": 2' "$T/out" || fail "circle remove: $(cat "$T/out")"
@@ -141,5 +159,22 @@ grep -q "Persona Inventada 5" "$T/out" || fail "A does not read its own circle c
 # B can no longer seal to the circle.
 gen_incident 6 > "$T/inc.json"
 expect_rc 6 tj --data "$B" add --json "$T/inc.json" --case-readers "circle:Contactos Oaxaca"
+# A adds C: generation 3, a fresh key; C reads what is written from now on, B still nothing.
+expect_rc 0 tj --data "$A" circle add "Contactos Oaxaca" "$CPK" --json
+grep -q '"generation": 3' "$T/out" || fail "circle add: $(cat "$T/out")"
+expect_rc 1 tj --data "$A" circle add "Contactos Oaxaca" "$CPK"
+grep -q "in the circle already" "$T/err" || fail "adding twice: $(cat "$T/err")"
+expect_rc 1 tj --data "$A" circle remove "Contactos Oaxaca" "$(head -1 "$A/id.pub")"
+grep -q "cannot leave" "$T/err" || fail "the admin removing itself: $(cat "$T/err")"
+wait_gen "$C" 3
+grep -q '"holds_key":[[:space:]]*true' "$T/cl" || fail "C does not hold the new circle key: $(cat "$T/cl")"
+add_one "$A" 8 --case-readers "circle:Contactos Oaxaca"
+I6=$ID
+wait_id "$C" "$I6"
+wait_id "$B" "$I6"
+expect_rc 0 tj --data "$C" show "$I6"
+grep -q "Persona Inventada 8" "$T/out" || fail "C (added) does not read the new case: $(cat "$T/out")"
+expect_rc 0 tj --data "$B" show "$I6"
+grep -q "Persona Inventada 8" "$T/out" && fail "B (removed) reads a case written after its removal"
 echo "figure: circle: member reads the case, non-member the summary; after removal, nothing new"
 exit 0
