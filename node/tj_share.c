@@ -398,7 +398,8 @@ static int tj__grant_store(struct tj_node *n, struct tj_txn *t, const uint8_t (*
 	in.audience.has_ref = true;
 	memcpy(in.audience.ref, g->case_id, 32);
 	memcpy(all[0], n->u->id->pk, 32);
-	memcpy(all[1], readers, (size_t)n_readers * 32);
+	if (n_readers > 0) /* none when only a circle is named */
+		memcpy(all[1], readers, (size_t)n_readers * 32);
 	in.readers = (const uint8_t(*)[32])all;
 	in.n_readers = n_readers + 1;
 	in.circle = g->circle; /* the circle's members open the grant itself with the circle key */

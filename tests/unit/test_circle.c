@@ -6,6 +6,7 @@
  * the removed member cannot open, nor anything sealed after; refusals
  * (non-member author, non-member named, forged signature, change by another
  * than the admin, over the bound, malformed bodies, replayed generations);
+ * an older case shared with the circle later (a grant with a circle slot);
  * the state does not depend on the order the records arrive in.
  */
 #include <setjmp.h>
@@ -23,6 +24,7 @@
 #include "tj_ingest.h"
 #include "tj_keyfile.h"
 #include "tj_retract.h"
+#include "tj_share.h"
 #include "tj_trust_testutil.h"
 
 #define NAME "Contactos Oaxaca"
@@ -466,6 +468,53 @@ static void test_removal_rotates(void **state)
 	tj_keyring_free(kept);
 }
 
+/* Opens a stored case through the grants stored for it, as who with keyring kr. */
+static int open_granted(struct tr_fx *f, const uint8_t case_id[32], const struct tj_identity *who,
+                        struct tj_keyring *kr)
+{
+	struct tj_record rec;
+	struct tj_txn t;
+	const uint8_t *enc;
+	uint8_t rid[32], *plain = NULL;
+	size_t elen = 0, plen = 0;
+	int rc;
+
+	assert_int_equal(tj_txn_begin(f->node->store, false, &t), 0);
+	assert_int_equal(tj_store_get(&t, case_id, &enc, &elen), 0);
+	assert_int_equal(tj_record_verify(enc, elen, &rec, rid), 0);
+	rc = tj_share_open_case_keys(&t, who, tj_keyring_lookup, kr, case_id, enc, &rec, &plain, &plen);
+	tj_txn_abort(&t);
+	if (plain != NULL) {
+		sodium_memzero(plain, plen);
+		free(plain);
+	}
+	return rc;
+}
+
+/* An older case shared with the circle later: its members open it through the grant, others do not. */
+static void test_share_with_circle(void **state)
+{
+	struct tr_fx *f = *state;
+	struct tj_keyring *in = member_keyring(f), *out = member_keyring(f);
+	uint8_t cid[32], rid[32], who[32], others[1][32], id[32], case_id[32], got[32], grant[32];
+
+	memcpy(others[0], f->other->pk, 32);
+	assert_int_equal(add_to(f, NULL, NULL, id, case_id), 0);
+	assert_int_equal(tj_circle_create(f->node, NAME, (const uint8_t(*)[32])others, 1, cid, rid, who), 0);
+	assert_int_equal(take_key(f, rid, f->other, in), 0);
+	assert_int_equal(open_granted(f, case_id, f->other, in), TJ_ENOKEY);
+	assert_int_equal(tj_share_grant_circle(f->node, id, 64, NULL, 0, "Nadie", got, grant), TJ_ENOTFOUND);
+	assert_int_equal(tj_share_grant_circle(f->node, id, 64, NULL, 0, NAME, got, grant), 0);
+	assert_memory_equal(got, case_id, 32);
+	assert_int_equal(open_granted(f, case_id, f->other, in), 0);
+	assert_int_equal(open_granted(f, case_id, f->third, out), TJ_ENOKEY);
+	/* The grant record itself opens for the circle's members (its circle slot), not for others. */
+	assert_int_equal(try_open(f, grant, f->other, in), 0);
+	assert_int_equal(try_open(f, grant, f->third, out), TJ_ENOKEY);
+	tj_keyring_free(in);
+	tj_keyring_free(out);
+}
+
 /* Records that must be refused at ingest, each leaving the state as it was. */
 static void test_refusals(void **state)
 {
@@ -665,6 +714,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_member_installs, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_seal_open, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_removal_rotates, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_share_with_circle, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_shuffled_orders, tr_setup, tr_teardown),
 	};
