@@ -107,6 +107,12 @@ const struct tj_alert_config *tj_alert_config_current(void)
 static const char *const tj__triggers[] = {"", "T1", "T2", "T3", "T4", "T5", "T6", "T7"};
 static const char *const tj__prios[] = {"", "low", "medium", "high", "critical"};
 static const char *const tj__statuses[] = {"open", "acknowledged", "resolved"};
+static const char *const tj__event_kinds[] = {"", "raise", "reraise", "update"};
+
+const char *tj_alert_event_kind_name(uint8_t kind)
+{
+	return kind >= 1 && kind <= 3 ? tj__event_kinds[kind] : "";
+}
 
 static int tj__name_parse(const char *const *names, size_t n, size_t first, const char *s, uint8_t *out)
 {
@@ -235,6 +241,8 @@ bool tj_alert_matches(const struct tj_alert_filter *f, const struct tj_alert *a)
 {
 	bool state = f->states.n == 0;
 
+	if (a->withdrawn)
+		return false;
 	for (uint32_t i = 0; i < a->states.n && !state; i++)
 		state = tj__set_has(&f->states, a->states.v[i]);
 	if (!state || a->priority < f->min_priority || a->severity < f->min_severity)
@@ -248,6 +256,8 @@ bool tj_alert_subscribed(const struct tj_subscription *subs, size_t n_subs, cons
 {
 	struct tj_alert_filter f;
 
+	if (a->withdrawn || a->event_kind == TJ_EVENT_UPDATE)
+		return false; /* the hook gets new alerts and re-raises */
 	if (n_subs == 0)
 		return true;
 	for (size_t i = 0; i < n_subs; i++) {

@@ -6,23 +6,53 @@
  * defining key), where the defining key never depends on the order in which
  * incidents arrived nor on anything local to a node:
  *   T1, T2, T6, T7  the incident's id
- *   T3              the anchor incident's id: an incident with >= cluster_min
- *                   incidents in its municipality dated in [day - window, day]
- *                   (itself included); a growing cluster raises one alert per
- *                   anchor, each listing the whole window
+ *   T3              the cluster's anchor: the first incident, in (day, id)
+ *                   order, with >= cluster_min incidents in its municipality
+ *                   dated in [day - window, day] (itself included)
  *   T4              the anchor incident's id: an incident whose victim (same
  *                   author and victims[].ref) has another incident dated in
  *                   [day - window, day] (on the same day the one with the
- *                   lower id is the earlier)
- *   T5              aggressor type + the anchor incident's id: >= victims_min
- *                   distinct victims of acts by that aggressor type in the
- *                   anchor's state dated in [day - window, day]
+ *                   lower id is the earlier); each new incident against the
+ *                   same victim is news, so each such anchor has its alert
+ *   T5              aggressor type + the cluster's anchor: the first incident
+ *                   with >= victims_min distinct victims of acts by that
+ *                   aggressor type in its state dated in [day - window, day]
+ * Clusters (T3, T5). An incident whose window reaches the threshold "fires";
+ * firing incidents less than a window apart (in days) belong to one cluster,
+ * whose alert lists every incident of its windows, [first firing day -
+ * window, last firing day] (the latest TJ_ALERT_INCIDENTS_MAX ids, with the
+ * full count and the latest day). A growing cluster therefore updates one
+ * alert (an update event, see below) instead of raising one per newcomer. The
+ * anchor is still an incident's id, as the id rule has always said, so an
+ * alert raised by an older node for a cluster's first anchor keeps its id and
+ * its acknowledgements. An incident dated before a cluster's anchor that makes
+ * an earlier incident fire, or two clusters joined by a newcomer, moves the
+ * anchor: the later alert is withdrawn and the earlier one lists them all.
  * "Within N days" means the occurred dates differ by at most N days. Windows
  * use occurred.start (a partial date counts from its first day). Because an
- * arriving incident re-evaluates every anchor its date can affect, the same
- * set of incidents gives the same alerts (ids and incident lists) on every
- * node, whatever the order; nodes that raise one alert independently share
- * its id, so acknowledgements apply everywhere.
+ * arriving (or retracted) incident re-evaluates every cluster and anchor its
+ * date can affect, from the index alone, the same set of incidents gives the
+ * same alerts (ids, incident lists, counts) on every node, whatever the order
+ * of incidents and retractions; nodes that raise one alert independently
+ * share its id, so acknowledgements apply everywhere.
+ *
+ * Retraction (tj_retract.h). Applying the retraction of a readable incident
+ * (in ingest's transaction) copies the sealed record under 'R' before the
+ * body is deleted; the next alert pass (tj_alert_after_store, or
+ * tj_alert_pending_run at start after a crash) opens that copy and removes
+ * everything derived from the incident: its query index entries (tj_query.h),
+ * its codes, the alerts it anchored (with their acknowledgement entries and
+ * events) and it from every cluster or window alert that listed it (which is
+ * recomputed, or withdrawn when it no longer fires); then the copy goes. An
+ * alert whose anchor was retracted cannot come back. A retracted ack or
+ * resolution is removed from its alert. Statistics and queries hold no
+ * derived state: they read the index and the stored bodies.
+ *
+ * Events. Every raise appends an event: a new alert (raise), a T7 re-raise
+ * (reraise), an alert that gained incidents (update). Listing shows an alert
+ * once, at its latest event; followers get a line per alert per poll. The
+ * hook gets raises and re-raises only (tj_alert_subscribed). Events of a
+ * withdrawn alert read as withdrawn (no codes, matching no filter).
  *
  * What an alert holds: codes and ids only (trigger, priority, states, act
  * types, aggressor types, highest severity, victim roles and genders, a
@@ -33,15 +63,19 @@
  *
  * Named database "alerts" (tj_store_ext_dbi), keys by a one-byte prefix:
  *   'A' alert id(32)                 -> sealed alert
- *   'E' event seq(8)                 -> alert id(32): raised or re-raised (T7)
+ *   'E' event seq(8)                 -> alert id(32) || kind(1) (enum tj_alert_event_kind;
+ *                                       format 2 wrote the id alone: a raise)
  *   'K' alert id(32) record id(32)   -> [kind, author(bin 32), ts_ms, code]
  *   'U' contact pk(32)               -> subscription [states[], min_severity, triggers]
  *   'N'                              -> next event seq(8)
  *   'H'                              -> events delivered to the hook so far(8)
  *   'P' record id(32)                -> empty: stored, not evaluated yet (tj_store.h)
  *   'C' incident id(32)              -> sealed codes the incident gives alerts (tj_alert_int.h)
+ *   'R' incident id(32)              -> its sealed record: retracted, derived data not removed yet
  *   'V'                              -> format (8): 2 = 'C' entries and T5 index entries with
- *                                       victims; an older store is re-evaluated once
+ *                                       victims; 3 = clusters, counts, event kinds and retraction
+ *                                       removal; an older store is re-evaluated once (and what
+ *                                       it derived from incidents retracted earlier is removed)
  *
  * Everything runs on the loop thread; each public function begins and ends
  * its own transaction unless it takes a struct tj_txn.
@@ -78,6 +112,9 @@ enum tj_trigger {
 
 enum tj_priority { TJ_PRIO_LOW = 1, TJ_PRIO_MEDIUM = 2, TJ_PRIO_HIGH = 3, TJ_PRIO_CRITICAL = 4 };
 
+enum tj_alert_event_kind { TJ_EVENT_RAISE = 1, TJ_EVENT_RERAISE = 2, TJ_EVENT_UPDATE = 3 };
+const char *tj_alert_event_kind_name(uint8_t kind); /* "raise", "reraise", "update" */
+
 enum tj_alert_status { TJ_ALERT_OPEN = 0, TJ_ALERT_ACKNOWLEDGED = 1, TJ_ALERT_RESOLVED = 2 };
 
 struct tj_code_set {
@@ -105,12 +142,17 @@ struct tj_alert {
 	struct tj_code_set genders;
 	uint32_t n_incidents;
 	uint8_t incidents[TJ_ALERT_INCIDENTS_MAX][32]; /* sorted */
-	uint64_t created_ms;                           /* when this node first raised it */
-	uint64_t raised_ms;                            /* last raise (T7 re-raises) */
+	uint32_t count;      /* incidents of the cluster or window (>= n_incidents) */
+	uint32_t last_day;   /* the latest occurred day of them (days since 1970) */
+	uint64_t created_ms; /* when this node first raised it */
+	uint64_t raised_ms;  /* last raise, re-raise (T7) or update */
 	uint32_t raises;
-	uint64_t last_event; /* the event seq of the last raise */
-	/* Filled by the readers from the 'K' entries, not stored in the alert: */
-	uint8_t status; /* enum tj_alert_status */
+	uint32_t updates;    /* update events (the cluster grew) */
+	uint64_t last_event; /* the event seq of the last raise or update */
+	/* Filled by the readers, not stored in the alert: */
+	uint8_t event_kind; /* the kind of the event it is listed at (0 = none) */
+	bool withdrawn;     /* an event of an alert that no longer exists: nothing else is set */
+	uint8_t status;     /* enum tj_alert_status, from the 'K' entries */
 	uint32_t n_acks;
 	struct tj_alert_ack acks[TJ_ALERT_ACKS_MAX];
 };
@@ -173,6 +215,17 @@ extern bool tj_alert_test_skip_after_store;
 /* The same for one record inside the caller's write transaction. */
 TJ_MUST_CHECK int tj_alert_process_txn(struct tj_node *n, struct tj_txn *t, const uint8_t id[32]);
 
+/*
+ * For tj_retract.c, inside ingest's transaction, before the body of id (an
+ * incident, ack or resolution; enc its stored encoding, borrowed) is
+ * deleted: keeps the sealed record under 'R' for the next alert pass, which
+ * removes what was derived from it. Other kinds: nothing.
+ */
+TJ_MUST_CHECK int tj_alert_retracted_mark(struct tj_txn *t, const uint8_t id[32], const uint8_t *enc,
+                                          size_t len);
+/* Removes what was derived from every incident marked retracted, in t (tj_alert_after_store calls it). */
+TJ_MUST_CHECK int tj_alert_retracted_run(struct tj_node *n, struct tj_txn *t);
+
 /* Evaluates T1-T7 for one readable incident (already indexed) in t. */
 TJ_MUST_CHECK int tj_alert_evaluate(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
                                     const uint8_t author[32], const uint8_t id[32]);
@@ -228,7 +281,10 @@ TJ_MUST_CHECK int tj_alert_subscriptions(struct tj_node *n, struct tj_subscripti
  */
 TJ_MUST_CHECK int tj_alert_subscriptions_effective(struct tj_node *n, struct tj_subscription *subs,
                                                    size_t cap, size_t *n_out);
-/* Does a matches any of subs (none stored = everything matches)? */
+/*
+ * Does a matches any of subs (none stored = everything matches)? The hook's
+ * question: a withdrawn alert or one read at an update event matches none.
+ */
 bool tj_alert_subscribed(const struct tj_subscription *subs, size_t n_subs, const struct tj_alert *a);
 
 /* T7: raises every open, unresolved T7 alert whose last raise is older than t7_reraise_s. *n = how many. */

@@ -23,8 +23,22 @@ int tj__alert_u64_put(struct tj_txn *t, char name, uint64_t v);
 /* The stored alert without its acks; TJ_ENOTFOUND when absent. */
 int tj__alert_load(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_alert *a);
 int tj__alert_put(struct tj_node *n, struct tj_txn *t, const struct tj_alert *a);
-/* Appends an event (raise) for alert id; *seq its number (NULL ok). */
-int tj__alert_event_append(struct tj_txn *t, const uint8_t id[32], uint64_t *seq);
+/* Appends an event of kind (enum tj_alert_event_kind) for alert id; *seq its number (NULL ok). */
+int tj__alert_event_append(struct tj_txn *t, const uint8_t id[32], uint8_t kind, uint64_t *seq);
+/*
+ * Withdraws alert id (absent: nothing). purge (its anchor was retracted, it
+ * can never come back): its acknowledgement entries go too, and its events
+ * at the next tj__alert_events_purge. Otherwise (the anchor moved, or no
+ * longer fires) acknowledgements stay for when it fires again, and its
+ * events read as withdrawn.
+ */
+int tj__alert_withdraw(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], bool purge);
+/* An 'E' value: the alert id and the event's kind (0 when malformed). */
+void tj__alert_event_value(const MDB_val *v, uint8_t id[32], uint8_t *kind);
+/* Deletes the events of the alerts purged since the last call (one walk); in t before its commit. */
+int tj__alert_events_purge(struct tj_txn *t);
+/* Forgets them (t was aborted). */
+void tj__alert_events_forget(void);
 int tj__ack_put(struct tj_node *n, struct tj_txn *t, const uint8_t alert_id[32], const uint8_t record_id[32],
                 const struct tj_alert_ack *ack);
 int tj__ack_decode(const uint8_t *buf, size_t len, struct tj_alert_ack *ack);
@@ -49,7 +63,10 @@ struct tj_alert_codes {
 void tj__alert_codes_of(const struct tj_incident_summary *s, struct tj_alert_codes *c);
 /* Merges c into a as tj__alert_add_codes(a, s, false) would. */
 void tj__alert_add_inc_codes(struct tj_alert *a, const struct tj_alert_codes *c);
-int tj__alert_codes_put(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], const struct tj_alert_codes *c);
+int tj__alert_codes_put(struct tj_node *n, struct tj_txn *t, const uint8_t id[32],
+                        const struct tj_alert_codes *c);
+/* Deletes them (absent: nothing). */
+int tj__alert_codes_del(struct tj_txn *t, const uint8_t id[32]);
 /* TJ_ENOTFOUND when id has no codes here (not readable, or not evaluated yet). */
 int tj__alert_codes_get(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_alert_codes *c);
 
@@ -64,5 +81,15 @@ void tj__alert_add_codes(struct tj_alert *a, const struct tj_incident_summary *s
 int tj__alert_upsert(struct tj_node *n, struct tj_txn *t, struct tj_alert *a);
 /* The id of an alert: BLAKE2b-256("tejido-alert-v1" || trigger || key). */
 void tj__alert_id(uint8_t trigger, const uint8_t *key, size_t klen, uint8_t id[32]);
+
+/*
+ * A retracted incident s (id, by author), whose query index entries are gone
+ * already: removes its T4/T5 index entries and codes, purges the alerts it
+ * anchored, and recomputes every window and cluster its date affected.
+ */
+int tj__alert_incident_removed(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
+                               const uint8_t author[32], const uint8_t id[32]);
+/* Purges every alert anchored at a tombstoned incident that a (format < 3) store still holds. */
+int tj__alert_purge_tombstoned(struct tj_node *n, struct tj_txn *t);
 
 #endif

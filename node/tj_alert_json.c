@@ -28,6 +28,18 @@ static void tj__add_time(cJSON *o, const char *key, uint64_t ms)
 	cJSON_AddStringToObject(o, key, buf);
 }
 
+/* A day since 1970 as "YYYY-MM-DD". */
+static void tj__add_day(cJSON *o, const char *key, uint32_t day)
+{
+	time_t sec = (time_t)day * 86400;
+	struct tm tm;
+	char buf[16];
+
+	gmtime_r(&sec, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%d", &tm);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
 /* "states": [...] and "states_label": [...] from a code set. */
 static void tj__add_set(cJSON *o, const char *key, const char *vocab, const struct tj_code_set *s,
                         enum tj_lang lang)
@@ -90,9 +102,15 @@ cJSON *tj_alert_to_json(const struct tj_alert *a, enum tj_lang lang)
 		sodium_bin2hex(hex, sizeof(hex), a->incidents[i], 32);
 		cJSON_AddItemToArray(arr, cJSON_CreateString(hex));
 	}
+	cJSON_AddNumberToObject(o, "count", a->count > a->n_incidents ? a->count : a->n_incidents);
+	if (a->last_day > 0)
+		tj__add_day(o, "latest", a->last_day);
 	tj__add_time(o, "created", a->created_ms);
 	tj__add_time(o, "raised", a->raised_ms);
 	cJSON_AddNumberToObject(o, "raises", a->raises);
+	cJSON_AddNumberToObject(o, "updates", a->updates);
+	if (a->event_kind != 0)
+		cJSON_AddStringToObject(o, "event_kind", tj_alert_event_kind_name(a->event_kind));
 	arr = cJSON_AddArrayToObject(o, "acks");
 	for (uint32_t i = 0; arr != NULL && i < a->n_acks; i++)
 		cJSON_AddItemToArray(arr, tj__ack_json(&a->acks[i], lang));

@@ -147,11 +147,14 @@ int tj_alert_after_store(struct tj_node *n, const uint8_t (*ids)[32], size_t n_i
 		return 0;
 	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
 		return rc;
+	/* Retractions this batch applied first, so no window below counts what they removed. */
+	rc = tj_alert_retracted_run(n, &t);
 	for (size_t i = 0; i < n_ids && rc == 0; i++)
 		rc = tj_alert_process_txn(n, &t, ids[i]);
-	if (rc == 0)
+	if (rc == 0 && (rc = tj__alert_events_purge(&t)) == 0)
 		rc = tj_txn_commit(&t);
 	tj_txn_abort(&t);
+	tj__alert_events_forget();
 	if (rc != 0)
 		TJ_LOG_E("alert", "could not evaluate %zu stored records: %s", n_ids, tj_strerror(rc));
 	return rc;
@@ -181,7 +184,7 @@ static int tj__pending_ids(struct tj_txn *t, uint8_t (*ids)[32], size_t cap, siz
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
 }
 
-#define TJ__ALERT_FORMAT 2
+#define TJ__ALERT_FORMAT 3
 
 /* Marks every stored incident pending in t (a store of an older format). */
 static int tj__mark_all(struct tj_txn *t)
@@ -215,22 +218,32 @@ static int tj__mark_all(struct tj_txn *t)
 
 /*
  * A store whose alerts predate format 2 has no codes ('C') nor T5 entries
- * with victims: its incidents are evaluated once more (alerts only merge,
- * so the ones raised already stay as they are).
+ * with victims; one before format 3 has an alert per anchor of a growing
+ * cluster, no counts, and whatever incidents retracted before left in the
+ * index and the alerts. Its incidents are evaluated once more (clusters
+ * gather under their first anchor; an alert that gains nothing is not
+ * rewritten), after the entries and the alerts of retracted incidents are
+ * removed.
  */
 static int tj__format_upgrade(struct tj_node *n)
 {
 	struct tj_txn t;
 	uint64_t format = 0;
+	size_t removed = 0;
 	int rc;
 
 	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
 		return rc;
 	if ((rc = tj__alert_u64_get(&t, 'V', &format)) == 0 && format < TJ__ALERT_FORMAT) {
-		if ((rc = tj__mark_all(&t)) == 0 && (rc = tj__alert_u64_put(&t, 'V', TJ__ALERT_FORMAT)) == 0)
+		if ((rc = tj_query_index_purge_tombstoned(&t, &removed)) == 0 &&
+		    (rc = tj__alert_purge_tombstoned(n, &t)) == 0 && (rc = tj__alert_events_purge(&t)) == 0 &&
+		    (rc = tj__mark_all(&t)) == 0 && (rc = tj__alert_u64_put(&t, 'V', TJ__ALERT_FORMAT)) == 0)
 			rc = tj_txn_commit(&t);
+		if (rc == 0 && removed > 0)
+			TJ_LOG_I("alert", "removed %zu index entries of incidents retracted before", removed);
 	}
 	tj_txn_abort(&t);
+	tj__alert_events_forget();
 	return rc;
 }
 
@@ -252,12 +265,14 @@ int tj_alert_pending_run(struct tj_node *n, size_t *n_done)
 	do {
 		if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
 			break;
-		rc = tj__pending_ids(&t, ids, TJ_ALERT_PENDING_BATCH, &k);
+		if ((rc = tj_alert_retracted_run(n, &t)) == 0)
+			rc = tj__pending_ids(&t, ids, TJ_ALERT_PENDING_BATCH, &k);
 		for (size_t i = 0; i < k && rc == 0; i++)
 			rc = tj_alert_process_txn(n, &t, ids[i]);
-		if (rc == 0)
+		if (rc == 0 && (rc = tj__alert_events_purge(&t)) == 0)
 			rc = tj_txn_commit(&t);
 		tj_txn_abort(&t);
+		tj__alert_events_forget();
 		if (rc == 0)
 			*n_done += k;
 	} while (rc == 0 && k == TJ_ALERT_PENDING_BATCH);
@@ -296,17 +311,26 @@ static int tj__list_walk(struct tj_node *n, struct tj_txn *t, const struct tj_al
 	if (!asc)
 		rc = rc == 0 ? mdb_cursor_get(cur, &k, &v, MDB_PREV) : mdb_cursor_get(cur, &k, &v, MDB_LAST);
 	for (; rc == 0 && emitted < limit; rc = mdb_cursor_get(cur, &k, &v, asc ? MDB_NEXT : MDB_PREV)) {
+		uint8_t id[32], kind = 0;
 		uint64_t seq;
-		if (k.mv_size != 9 || ((const uint8_t *)k.mv_data)[0] != 'E' || v.mv_size != 32)
+		if (k.mv_size != 9 || ((const uint8_t *)k.mv_data)[0] != 'E')
+			break;
+		tj__alert_event_value(&v, id, &kind);
+		if (kind == 0)
 			break;
 		seq = tj_store_rd64((const uint8_t *)k.mv_data + 1);
 		if (asc || !seen_first)
 			*last_event = seq > *last_event ? seq : *last_event;
 		seen_first = 1;
-		if ((rc = tj_alert_get(n, t, v.mv_data, a)) != 0)
+		if ((rc = tj_alert_get(n, t, id, a)) == TJ_ENOTFOUND) {
+			rc = 0;
+			continue; /* withdrawn */
+		}
+		if (rc != 0)
 			break;
-		if (!asc && seq != a->last_event)
-			continue; /* a T7 re-raise listed at its latest event */
+		if (seq != a->last_event)
+			continue; /* listed at its latest event (T7 re-raises, updates) */
+		a->event_kind = kind;
 		if (!tj_alert_matches(f, a))
 			continue;
 		emitted++;
@@ -516,7 +540,7 @@ int tj_alert_reraise(struct tj_node *n, uint64_t now_ms, size_t *n_raised)
 			break;
 		a->raised_ms = now_ms;
 		a->raises++;
-		if ((rc = tj__alert_event_append(&t, a->id, &a->last_event)) == 0)
+		if ((rc = tj__alert_event_append(&t, a->id, TJ_EVENT_RERAISE, &a->last_event)) == 0)
 			rc = tj__alert_put(n, &t, a);
 	}
 	if (rc == 0 && (rc = tj_txn_commit(&t)) == 0)

@@ -89,6 +89,12 @@ void tj__alert_add_codes(struct tj_alert *a, const struct tj_incident_summary *s
 	a->protection = a->protection || tj__protected(s);
 }
 
+/* A day as alerts keep it: days since 1970, 0 for earlier or unknown. */
+static uint32_t tj__day32(int64_t day)
+{
+	return day < 0 ? 0 : day > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)day;
+}
+
 static uint8_t tj__priority(uint8_t trigger, uint8_t severity)
 {
 	switch (trigger) {
@@ -121,6 +127,8 @@ static bool tj__merge(struct tj_alert *a, const struct tj_alert *b)
 		a->severity = b->severity;
 	a->protection = a->protection || b->protection;
 	a->priority = tj__priority(a->trigger, a->severity);
+	a->count = a->count > a->n_incidents ? a->count : a->n_incidents;
+	a->last_day = b->last_day > a->last_day ? b->last_day : a->last_day;
 	return memcmp(&before, a, sizeof(before)) != 0;
 }
 
@@ -135,7 +143,7 @@ static int tj__alert_store(struct tj_node *n, struct tj_txn *t, struct tj_alert 
 		return tj__merge(old, a) ? tj__alert_put(n, t, old) : 0;
 	a->created_ms = a->raised_ms = tj_now_ms();
 	a->raises = 1;
-	if ((rc = tj__alert_event_append(t, a->id, &a->last_event)) == 0)
+	if ((rc = tj__alert_event_append(t, a->id, TJ_EVENT_RAISE, &a->last_event)) == 0)
 		rc = tj__alert_put(n, t, a);
 	return rc;
 }
@@ -163,6 +171,8 @@ static int tj__single(struct tj_node *n, struct tj_txn *t, struct tj_alert *a, u
 	tj__alert_id(trigger, id, 32, a->id);
 	tj__alert_add_codes(a, s, trigger == TJ_T6_DISPLACED);
 	(void)tj__alert_add_id(a, id);
+	a->count = 1;
+	a->last_day = tj__day32(tj_date_days(&s->occurred.start));
 	return tj__alert_upsert(n, t, a);
 }
 
@@ -350,94 +360,402 @@ static int tj__window(struct tj_txn *t, const uint8_t key[32], int64_t lo, int64
 	return rc;
 }
 
-/* Scratch the window rules share: two windows, an incident's codes, an alert and its stored form. */
+/* ---- regions: the entries of one key over days, for clusters (T3, T5) ---- */
+
+#define TJ__REGION_MAX 4096 /* entries one cluster evaluation loads; a longer flood is cut at its end */
+
+struct tj__region {
+	size_t n, cap;
+	int64_t lo, hi; /* the days loaded, whole */
+	bool cut;       /* TJ__REGION_MAX reached: days after hi are missing */
+	int64_t *days;
+	uint8_t (*ids)[32];
+	bool *fire;
+	bool *head;     /* anchors a cluster */
+	uint32_t *voff; /* T5: the victims of entry i are vic[voff[i] .. voff[i + 1]) */
+	uint8_t (*vic)[TJ__IDENT_BYTES];
+	size_t nvic, vcap;
+};
+
+static void tj__region_free(struct tj__region *g)
+{
+	free(g->days);
+	free(g->ids);
+	free(g->fire);
+	free(g->head);
+	free(g->voff);
+	free(g->vic);
+	memset(g, 0, sizeof(*g));
+}
+
+static int tj__region_grow(struct tj__region *g)
+{
+	size_t cap = g->cap == 0 ? 64 : g->cap * 2;
+	int64_t *days = realloc(g->days, cap * sizeof(*days));
+	uint8_t(*ids)[32] = days != NULL ? realloc(g->ids, cap * 32) : NULL;
+	bool *fire = ids != NULL ? realloc(g->fire, cap * sizeof(*fire)) : NULL;
+	bool *head = fire != NULL ? realloc(g->head, cap * sizeof(*head)) : NULL;
+	uint32_t *voff = head != NULL ? realloc(g->voff, (cap + 1) * sizeof(*voff)) : NULL;
+
+	if (days != NULL)
+		g->days = days;
+	if (ids != NULL)
+		g->ids = ids;
+	if (fire != NULL)
+		g->fire = fire;
+	if (head != NULL)
+		g->head = head;
+	if (voff == NULL)
+		return -ENOMEM;
+	g->voff = voff;
+	g->cap = cap;
+	return 0;
+}
+
+/* Appends one entry (and, with victims, the identities of its payload). */
+static int tj__region_push(struct tj__region *g, const uint8_t *v, size_t vlen, bool victims)
+{
+	size_t nv = 0;
+	int rc;
+
+	if (g->n == g->cap && (rc = tj__region_grow(g)) != 0)
+		return rc;
+	if (victims) {
+		if (vlen < 41 || vlen != 41 + (size_t)v[40] * TJ__IDENT_BYTES)
+			return TJ_ESTORE;
+		nv = v[40];
+		if (g->nvic + nv > g->vcap) {
+			size_t vcap = g->vcap == 0 ? 256 : g->vcap;
+			uint8_t(*vic)[TJ__IDENT_BYTES];
+			while (vcap < g->nvic + nv)
+				vcap *= 2;
+			if ((vic = realloc(g->vic, vcap * TJ__IDENT_BYTES)) == NULL)
+				return -ENOMEM;
+			g->vic = vic;
+			g->vcap = vcap;
+		}
+		memcpy(g->vic[g->nvic], v + 41, nv * TJ__IDENT_BYTES);
+	}
+	g->days[g->n] = (int64_t)tj_store_rd64(v);
+	memcpy(g->ids[g->n], v + 8, 32);
+	g->fire[g->n] = false;
+	g->head[g->n] = false;
+	g->voff[g->n] = (uint32_t)g->nvic;
+	g->nvic += nv;
+	g->n++;
+	return 0;
+}
+
+/* The entries under key dated in [lo, hi], in (day, id) order; a flood is cut after its last whole day. */
+static int tj__region_load(struct tj_txn *t, const uint8_t key[32], int64_t lo, int64_t hi, bool victims,
+                           struct tj__region *g)
+{
+	uint8_t seek[40] = {0};
+	MDB_val k = {32, (void *)key}, v = {sizeof(seek), seek};
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	int rc;
+
+	g->n = g->nvic = 0;
+	g->lo = lo;
+	g->hi = hi;
+	g->cut = false;
+	if ((rc = tj_store_ext_dbi(t->st, TJ_QUERY_DBI_NAME, &dbi)) != 0)
+		return rc;
+	if (mdb_cursor_open(t->txn, dbi, &cur) != 0)
+		return TJ_ESTORE;
+	tj_store_be64(tj__day_u(lo), seek);
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		if (v.mv_size < 40) {
+			rc = TJ_ESTORE;
+			goto out;
+		}
+		if (tj_store_rd64(v.mv_data) > tj__day_u(hi))
+			break;
+		if (g->n == TJ__REGION_MAX) {
+			g->cut = true;
+			break;
+		}
+		if ((rc = tj__region_push(g, v.mv_data, v.mv_size, victims)) != 0)
+			goto out;
+	}
+	rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+	if (rc == 0 && g->cut) {
+		/* Keep whole days only. */
+		int64_t last = g->days[g->n - 1];
+		while (g->n > 0 && g->days[g->n - 1] == last)
+			g->n--;
+		g->nvic = g->voff[g->n];
+		g->hi = last - 1;
+	}
+	if (rc == 0 && g->cap == 0)
+		rc = tj__region_grow(g);
+	if (rc == 0)
+		g->voff[g->n] = (uint32_t)g->nvic;
+out:
+	mdb_cursor_close(cur);
+	return rc;
+}
+
+/* Is entry i's whole window [day - W, day] loaded? */
+static bool tj__known(const struct tj__region *g, size_t i, int64_t W)
+{
+	return g->lo <= 0 || g->days[i] - W >= g->lo;
+}
+
+/*
+ * Which entries fire: T3, >= min entries dated in [day - W, day]; T5, >= min
+ * distinct victims among them. Same-day entries share their window.
+ */
+static void tj__region_fire(struct tj__region *g, int64_t W, uint32_t min, struct tj__victims *vs)
+{
+	size_t a = 0, b;
+
+	for (size_t i = 0; i < g->n; i = b + 1) {
+		bool fire;
+		for (b = i; b + 1 < g->n && g->days[b + 1] == g->days[i]; b++)
+			;
+		while (g->days[a] < g->days[i] - W)
+			a++;
+		if (vs == NULL) {
+			fire = b - a + 1 >= min;
+		} else {
+			vs->n = 0;
+			for (size_t j = a; j <= b; j++)
+				for (uint32_t x = g->voff[j]; x < g->voff[j + 1]; x++)
+					tj__victims_add(vs, g->vic[x]);
+			fire = vs->n >= min;
+		}
+		for (size_t j = i; j <= b; j++)
+			g->fire[j] = fire && tj__known(g, j, W);
+	}
+}
+
+/* Scratch the window rules share: windows, a region, an incident's codes, an alert and its stored form. */
 struct tj__rules {
 	struct tj_node *n;
 	struct tj_txn *t;
 	struct tj__win anchors, win;
+	struct tj__region g;
 	struct tj__victims vs;
-	struct tj_alert_codes c, self; /* self: the codes of the incident evaluated (id self_id) */
-	uint8_t self_id[32];
+	struct tj_alert_codes c;
 	struct tj_alert a, old;
-	bool known; /* r->old holds the stored r->a */
 };
 
+/* Is id in a's sorted list? */
 static bool tj__lists(const struct tj_alert *a, const uint8_t id[32])
 {
-	for (uint32_t i = 0; i < a->n_incidents; i++)
-		if (memcmp(a->incidents[i], id, 32) == 0)
+	size_t lo = 0, hi = a->n_incidents;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = memcmp(a->incidents[mid], id, 32);
+		if (c == 0)
 			return true;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
 	return false;
 }
 
-/* Starts r->a (trigger, id from key) and loads its stored form into r->old when there is one. */
-static int tj__alert_start(struct tj__rules *r, uint8_t trigger, const uint8_t *key, size_t klen)
+/* Merges the codes of incident id into a (none when it has none here). */
+static int tj__add_codes_of(struct tj__rules *r, struct tj_alert *a, const uint8_t id[32])
 {
-	int rc;
+	int rc = tj__alert_codes_get(r->n, r->t, id, &r->c);
 
-	memset(&r->a, 0, sizeof(r->a));
-	r->a.trigger = trigger;
-	tj__alert_id(trigger, key, klen, r->a.id);
-	rc = tj__alert_load(r->n, r->t, r->a.id, &r->old);
-	r->known = rc == 0;
+	if (rc == 0)
+		tj__alert_add_inc_codes(a, &r->c);
 	return rc == TJ_ENOTFOUND ? 0 : rc;
 }
 
 /*
- * Fills r->a (started) from the incidents of r->win up to upto, skipping
- * those without codes (unreadable here), and stores it (raised, or merged
- * into r->old when r->known). An incident the stored alert already lists
- * adds nothing new: a window only grows, so an alert raised before needs
- * only the newcomers' codes, and none means nothing to write.
+ * Makes the alert of (trigger, key) list exactly ids[0..n) (in (day, id)
+ * order; the latest TJ_ALERT_INCIDENTS_MAX of them), with count n and the
+ * latest day: a new alert is raised; one that gained incidents is updated
+ * (an update event); one that lost some is rewritten silently; an unchanged
+ * one is not written. A stored list that only grew keeps its codes and
+ * reads the newcomers' alone.
  */
-static int tj__alert_from_window(struct tj__rules *r, size_t upto)
+static int tj__alert_set(struct tj__rules *r, uint8_t trigger, const uint8_t *key, size_t klen,
+                         const uint8_t (*ids)[32], size_t n, int64_t last_day)
 {
-	bool added = false;
+	size_t from = n > TJ_ALERT_INCIDENTS_MAX ? n - TJ_ALERT_INCIDENTS_MAX : 0;
+	struct tj_alert *a = &r->a, *old = &r->old, *out = a;
+	bool known, subset = true, grew = false;
 	int rc;
 
-	for (size_t i = 0; i < upto; i++) {
-		if (r->known && tj__lists(&r->old, r->win.ids[i]))
-			continue;
-		if (memcmp(r->win.ids[i], r->self_id, 32) == 0) {
-			tj__alert_add_inc_codes(&r->a, &r->self); /* known without a read */
-		} else {
-			rc = tj__alert_codes_get(r->n, r->t, r->win.ids[i], &r->c);
-			if (rc == TJ_ENOTFOUND)
-				continue;
-			if (rc != 0)
-				return rc;
-			tj__alert_add_inc_codes(&r->a, &r->c);
+	memset(a, 0, sizeof(*a));
+	a->trigger = trigger;
+	tj__alert_id(trigger, key, klen, a->id);
+	for (size_t i = from; i < n; i++)
+		(void)tj__alert_add_id(a, ids[i]);
+	a->count = (uint32_t)n;
+	a->last_day = tj__day32(last_day);
+	if ((rc = tj__alert_load(r->n, r->t, a->id, old)) != 0 && rc != TJ_ENOTFOUND)
+		return rc;
+	known = rc == 0;
+	rc = 0;
+	for (uint32_t i = 0; known && i < old->n_incidents; i++)
+		subset = subset && tj__lists(a, old->incidents[i]);
+	for (uint32_t i = 0; known && i < a->n_incidents; i++)
+		grew = grew || !tj__lists(old, a->incidents[i]);
+	if (known && subset && !grew && old->count == a->count && old->last_day == a->last_day)
+		return 0;
+	if (known && subset) {
+		for (uint32_t i = 0; i < a->n_incidents && rc == 0; i++)
+			if (!tj__lists(old, a->incidents[i]) &&
+			    (rc = tj__add_codes_of(r, old, a->incidents[i])) == 0)
+				(void)tj__alert_add_id(old, a->incidents[i]);
+		old->count = a->count;
+		old->last_day = a->last_day;
+		out = old;
+	} else {
+		for (uint32_t i = 0; i < a->n_incidents && rc == 0; i++)
+			rc = tj__add_codes_of(r, a, a->incidents[i]);
+		if (known) {
+			a->created_ms = old->created_ms;
+			a->raised_ms = old->raised_ms;
+			a->raises = old->raises;
+			a->updates = old->updates;
+			a->last_event = old->last_event;
 		}
-		(void)tj__alert_add_id(&r->a, r->win.ids[i]);
-		added = true;
 	}
-	if (r->known && !added)
-		return 0; /* nothing new for the stored alert */
-	return tj__alert_store(r->n, r->t, &r->a, &r->old, r->known);
+	if (rc != 0)
+		return rc;
+	out->priority = tj__priority(trigger, out->severity);
+	if (!known) {
+		out->created_ms = out->raised_ms = tj_now_ms();
+		out->raises = 1;
+		rc = tj__alert_event_append(r->t, out->id, TJ_EVENT_RAISE, &out->last_event);
+	} else if (grew) {
+		out->raised_ms = tj_now_ms();
+		out->updates++;
+		rc = tj__alert_event_append(r->t, out->id, TJ_EVENT_UPDATE, &out->last_event);
+	}
+	return rc == 0 ? tj__alert_put(r->n, r->t, out) : rc;
 }
 
-/* T3 for every anchor in [day, day + W] of the municipality. */
-static int tj__t3(struct tj__rules *r, const struct tj_incident_summary *s)
+/* The defining key of an anchored alert: T5 prefixes the aggressor type and its NUL. */
+static size_t tj__anchor_key(const char *X, const uint8_t id[32], uint8_t out[TJ_CODE_MAX + 32])
+{
+	size_t xl = X != NULL ? strlen(X) + 1 : 0;
+
+	if (xl > TJ_CODE_MAX)
+		xl = 0;
+	if (xl > 0)
+		memcpy(out, X, xl);
+	memcpy(out + xl, id, 32);
+	return xl + 32;
+}
+
+/* Extends the region until the clusters touching [d - W, d + 2W] are whole; *s..*e their firing span. */
+static int tj__region_settle(struct tj__rules *r, const uint8_t key[32], bool victims, int64_t d, int64_t W,
+                             uint32_t min, bool *any, size_t *s, size_t *e)
+{
+	struct tj__region *g = &r->g;
+	int64_t lo = d - 3 * W, hi = d + 3 * W;
+	int rc;
+
+	for (;;) {
+		bool left, right;
+		size_t fz = SIZE_MAX, lz = 0;
+		if ((rc = tj__region_load(r->t, key, lo, hi, victims, g)) != 0)
+			return rc;
+		tj__region_fire(g, W, min, victims ? &r->vs : NULL);
+		for (size_t i = 0; i < g->n; i++) {
+			if (!g->fire[i] || g->days[i] < d - W || g->days[i] > d + 2 * W)
+				continue;
+			fz = fz == SIZE_MAX ? i : fz;
+			lz = i;
+		}
+		if ((*any = fz != SIZE_MAX) == false)
+			return 0;
+		*s = fz;
+		for (size_t j = fz; j-- > 0 && g->days[*s] - g->days[j] <= W;)
+			if (g->fire[j])
+				*s = j;
+		*e = lz;
+		for (size_t j = lz + 1; j < g->n && g->days[j] - g->days[*e] <= W; j++)
+			if (g->fire[j])
+				*e = j;
+		left = g->lo <= 0 || g->days[*s] - 2 * W >= g->lo;
+		right = g->hi >= g->days[*e] + W;
+		if ((left && right) || g->cut)
+			return 0; /* whole, or a flood too long to load: its loaded part decides */
+		if (!left)
+			lo = (lo - 4 * W < g->days[*s] - 3 * W ? lo - 4 * W : g->days[*s] - 3 * W);
+		if (!right)
+			hi = (hi + 4 * W > g->days[*e] + 2 * W ? hi + 4 * W : g->days[*e] + 2 * W);
+	}
+}
+
+/*
+ * T3 and T5 for one key after a change dated d (an incident added or
+ * removed): every cluster whose firing incidents lie within a window of
+ * [d - W, d + 2W] is recomputed (its alert, by its anchor, set), and an
+ * incident of [d, d + 2W] that anchors no cluster loses the alert it may
+ * have anchored before (the anchor moved, or it no longer fires).
+ */
+static int tj__clusters(struct tj__rules *r, uint8_t trigger, const uint8_t key[32], const char *X, int64_t d)
 {
 	const struct tj_alert_config *cfg = tj_alert_config_current();
-	int64_t day = tj_date_days(&s->occurred.start), W = cfg->t3_window_days;
-	uint8_t key[32];
+	int64_t W = trigger == TJ_T3_CLUSTER ? cfg->t3_window_days : cfg->t5_window_days;
+	uint32_t min = trigger == TJ_T3_CLUSTER ? cfg->t3_min_incidents : cfg->t5_min_victims;
+	struct tj__region *g = &r->g;
+	uint8_t akey[TJ_CODE_MAX + 32], aid[32];
+	size_t s = 0, e = 0, klen;
+	bool any = false;
 	int rc;
+
+	if ((rc = tj__region_settle(r, key, trigger == TJ_T5_PATTERN, d, W, min, &any, &s, &e)) != 0)
+		return rc;
+	for (size_t h = s; any && h <= e;) {
+		size_t tl = h, first = h, next = SIZE_MAX;
+		for (size_t j = h + 1; j <= e; j++) {
+			if (!g->fire[j])
+				continue;
+			if (g->days[j] - g->days[tl] > W) {
+				next = j;
+				break;
+			}
+			tl = j;
+		}
+		while (first > 0 && g->days[first - 1] >= g->days[h] - W)
+			first--;
+		klen = tj__anchor_key(X, g->ids[h], akey);
+		if ((rc = tj__alert_set(r, trigger, akey, klen, (const uint8_t(*)[32])g->ids + first,
+		                        tl - first + 1, g->days[tl])) != 0)
+			return rc;
+		g->head[h] = true;
+		if (next == SIZE_MAX)
+			break;
+		h = next;
+	}
+	/* Every other incident of [d, d + 2W] anchors nothing (any more). */
+	for (size_t i = 0; i < g->n; i++) {
+		if (g->head[i] || g->days[i] < d || g->days[i] > d + 2 * W || !tj__known(g, i, W))
+			continue;
+		klen = tj__anchor_key(X, g->ids[i], akey);
+		tj__alert_id(trigger, akey, klen, aid);
+		if ((rc = tj__alert_withdraw(r->n, r->t, aid, false)) != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* T3: the clusters of the incident's municipality around its day. */
+static int tj__t3(struct tj__rules *r, const struct tj_incident_summary *s)
+{
+	int64_t day = tj_date_days(&s->occurred.start);
+	uint8_t key[32];
 
 	if (s->location.municipality[0] == '\0' || day < 0)
 		return 0;
 	tj_query_key(r->n, "municipality", s->location.municipality, key);
-	if ((rc = tj__window(r->t, key, day, day + W, &r->anchors, NULL)) != 0)
-		return rc;
-	for (size_t i = 0; i < r->anchors.n && rc == 0; i++) {
-		if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win, NULL)) != 0)
-			break;
-		if (r->win.n < cfg->t3_min_incidents)
-			continue;
-		if ((rc = tj__alert_start(r, TJ_T3_CLUSTER, r->anchors.ids[i], 32)) == 0)
-			rc = tj__alert_from_window(r, r->win.n);
-	}
-	return rc;
+	return tj__clusters(r, TJ_T3_CLUSTER, key, NULL, day);
 }
 
 /* Is (day_b, id_b) earlier than (day_a, id_a)? */
@@ -458,27 +776,39 @@ static void tj__victim_key(struct tj_node *n, const uint8_t author[32], const ch
 	sodium_memzero(code, sizeof(code));
 }
 
-/* T4 for one victim key: every anchor in [day, day + W] with an earlier incident in its window. */
+/*
+ * T4 for one victim key after a change dated day: every anchor in [day, day
+ * + W] lists itself and the earlier incidents of its window, or, with none
+ * (any more), anchors nothing.
+ */
 static int tj__t4_key(struct tj__rules *r, const uint8_t key[32], int64_t day)
 {
 	int64_t W = tj_alert_config_current()->t4_window_days;
+	uint8_t aid[32];
 	size_t k;
 	int rc;
 
 	if ((rc = tj__window(r->t, key, day, day + W, &r->anchors, NULL)) != 0)
 		return rc;
 	for (size_t i = 0; i < r->anchors.n && rc == 0; i++) {
-		const uint8_t *aid = r->anchors.ids[i];
-		if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win, NULL)) != 0)
+		const uint8_t *anchor = r->anchors.ids[i];
+		if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win, NULL)) !=
+		    0)
 			break;
 		/* Keep the anchor and those earlier than it; the window is in (day, id) order. */
 		for (k = 0;
-		     k < r->win.n && tj__earlier(r->win.days[k], r->win.ids[k], r->anchors.days[i], aid); k++)
+		     k < r->win.n && tj__earlier(r->win.days[k], r->win.ids[k], r->anchors.days[i], anchor);
+		     k++)
 			;
-		if (k == 0 || k >= r->win.n)
-			continue; /* no earlier incident (or a window cut short before the anchor) */
-		if ((rc = tj__alert_start(r, TJ_T4_ESCALATION, aid, 32)) == 0)
-			rc = tj__alert_from_window(r, k + 1);
+		if (k >= r->win.n)
+			continue; /* a window cut short before the anchor */
+		if (k == 0) {
+			tj__alert_id(TJ_T4_ESCALATION, anchor, 32, aid);
+			rc = tj__alert_withdraw(r->n, r->t, aid, false);
+		} else {
+			rc = tj__alert_set(r, TJ_T4_ESCALATION, anchor, 32, (const uint8_t(*)[32])r->win.ids,
+			                   k + 1, r->anchors.days[i]);
+		}
 	}
 	return rc;
 }
@@ -566,66 +896,68 @@ static int tj__t5_put(struct tj_node *n, struct tj_txn *t, const uint8_t key[32]
 	return rc == 0 ? 0 : rc == MDB_MAP_FULL ? TJ_ESTOREFULL : TJ_ESTORE;
 }
 
-/* One T5 anchor: counts the distinct victims of X in the anchor's window. */
-static int tj__t5_anchor(struct tj__rules *r, const uint8_t key[32], const char *X, size_t i)
+/* The distinct aggressor types of s's acts, and the T5 key of each. */
+static void tj__t5_types(struct tj_node *n, const struct tj_incident_summary *s, struct tj_code_set *types,
+                         uint8_t (*keys)[32])
 {
-	int64_t W = tj_alert_config_current()->t5_window_days;
-	uint8_t idkey[TJ_CODE_MAX + 32];
-	size_t xl = strlen(X);
-	int rc;
+	char code[3 + TJ_CODE_MAX + 1];
 
-	if ((rc = tj__window(r->t, key, r->anchors.days[i] - W, r->anchors.days[i], &r->win, &r->vs)) != 0)
-		return rc;
-	memcpy(idkey, X, xl + 1); /* the type with its NUL, then the anchor */
-	memcpy(idkey + xl + 1, r->anchors.ids[i], 32);
-	if ((rc = tj__alert_start(r, TJ_T5_PATTERN, idkey, xl + 1 + 32)) != 0)
-		return rc;
-	/* Raised already: the window only grew, add the newcomers. Else only past the threshold. */
-	if (!r->known && r->vs.n < tj_alert_config_current()->t5_min_victims)
-		return 0;
-	return tj__alert_from_window(r, r->win.n);
+	memset(types, 0, sizeof(*types));
+	for (uint32_t i = 0; i < s->n_acts; i++)
+		if (s->acts[i].aggressor >= 0 && (uint32_t)s->acts[i].aggressor < s->n_aggressors)
+			tj_code_set_add(types, s->aggressors[s->acts[i].aggressor].type);
+	for (uint32_t j = 0; j < types->n; j++) {
+		snprintf(code, sizeof(code), "%s|%s", s->location.state, types->v[j]);
+		tj_query_key(n, "t5v", code, keys[j]);
+	}
 }
 
 static int tj__t5(struct tj__rules *r, const struct tj_incident_summary *s, const uint8_t author[32],
                   const uint8_t id[32])
 {
-	int64_t day = tj_date_days(&s->occurred.start), W = tj_alert_config_current()->t5_window_days;
-	struct tj_code_set types = {0};
-	char code[3 + TJ_CODE_MAX + 1];
-	uint8_t key[32];
+	int64_t day = tj_date_days(&s->occurred.start);
+	uint8_t keys[TJ_ALERT_CODES_MAX][32];
+	struct tj_code_set types;
 	int rc = 0;
 
 	if (day < 0)
 		return 0;
-	for (uint32_t i = 0; i < s->n_acts; i++)
-		if (s->acts[i].aggressor >= 0 && (uint32_t)s->acts[i].aggressor < s->n_aggressors)
-			tj_code_set_add(&types, s->aggressors[s->acts[i].aggressor].type);
-	for (uint32_t j = 0; j < types.n && rc == 0; j++) {
-		snprintf(code, sizeof(code), "%s|%s", s->location.state, types.v[j]);
-		tj_query_key(r->n, "t5v", code, key);
-		if ((rc = tj__t5_put(r->n, r->t, key, day, s, author, id, types.v[j])) != 0 ||
-		    (rc = tj__window(r->t, key, day, day + W, &r->anchors, NULL)) != 0)
-			break;
-		for (size_t i = 0; i < r->anchors.n && rc == 0; i++)
-			rc = tj__t5_anchor(r, key, types.v[j], i);
-	}
+	tj__t5_types(r->n, s, &types, keys);
+	for (uint32_t j = 0; j < types.n && rc == 0; j++)
+		if ((rc = tj__t5_put(r->n, r->t, keys[j], day, s, author, id, types.v[j])) == 0)
+			rc = tj__clusters(r, TJ_T5_PATTERN, keys[j], types.v[j], day);
 	return rc;
+}
+
+static struct tj__rules *tj__rules_new(struct tj_node *n, struct tj_txn *t)
+{
+	struct tj__rules *r = calloc(1, sizeof(*r));
+
+	if (r != NULL) {
+		r->n = n;
+		r->t = t;
+	}
+	return r;
+}
+
+static void tj__rules_free(struct tj__rules *r)
+{
+	tj__region_free(&r->g);
+	sodium_memzero(r, sizeof(*r));
+	free(r);
 }
 
 int tj_alert_evaluate(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
                       const uint8_t author[32], const uint8_t id[32])
 {
-	struct tj__rules *r = calloc(1, sizeof(*r));
+	struct tj__rules *r = tj__rules_new(n, t);
 	int rc;
 
 	if (r == NULL)
 		return -ENOMEM;
-	r->n = n;
-	r->t = t;
 	/* Its codes first: the window rules read them for every incident of a window, this one included. */
-	memcpy(r->self_id, id, 32);
-	tj__alert_codes_of(s, &r->self);
-	rc = tj__alert_codes_put(n, t, id, &r->self);
+	tj__alert_codes_of(s, &r->c);
+	rc = tj__alert_codes_put(n, t, id, &r->c);
 	if (rc == 0)
 		rc = tj__singles(n, t, &r->a, s, id);
 	if (rc == 0)
@@ -634,7 +966,63 @@ int tj_alert_evaluate(struct tj_node *n, struct tj_txn *t, const struct tj_incid
 		rc = tj__t4(r, s, author, id);
 	if (rc == 0)
 		rc = tj__t5(r, s, author, id);
-	sodium_memzero(r, sizeof(*r));
-	free(r);
+	tj__rules_free(r);
+	return rc;
+}
+
+/* ---- retraction ------------------------------------------------------------ */
+
+/* The alerts id anchored, whichever fired: purged (they can never come back). */
+static int tj__purge_anchored(struct tj__rules *r, const uint8_t id[32], const struct tj_code_set *types)
+{
+	uint8_t aid[32], akey[TJ_CODE_MAX + 32];
+	size_t klen;
+	int rc = 0;
+
+	for (uint8_t trig = TJ_T1_FLASH; trig <= TJ_T7_ONGOING && rc == 0; trig++) {
+		if (trig == TJ_T5_PATTERN)
+			continue;
+		tj__alert_id(trig, id, 32, aid);
+		rc = tj__alert_withdraw(r->n, r->t, aid, true);
+	}
+	for (uint32_t j = 0; j < types->n && rc == 0; j++) {
+		klen = tj__anchor_key(types->v[j], id, akey);
+		tj__alert_id(TJ_T5_PATTERN, akey, klen, aid);
+		rc = tj__alert_withdraw(r->n, r->t, aid, true);
+	}
+	return rc;
+}
+
+int tj__alert_incident_removed(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
+                               const uint8_t author[32], const uint8_t id[32])
+{
+	struct tj__rules *r = tj__rules_new(n, t);
+	int64_t day = tj_date_days(&s->occurred.start);
+	uint8_t keys[TJ_ALERT_CODES_MAX][32], key[32];
+	struct tj_code_set types;
+	int rc;
+
+	if (r == NULL)
+		return -ENOMEM;
+	tj__t5_types(n, s, &types, keys);
+	rc = tj__purge_anchored(r, id, &types);
+	if (rc == 0)
+		rc = tj__alert_codes_del(t, id);
+	for (uint32_t j = 0; j < types.n && rc == 0 && day >= 0; j++)
+		if ((rc = tj_query_index_remove(t, keys[j], day, id)) == 0)
+			rc = tj__clusters(r, TJ_T5_PATTERN, keys[j], types.v[j], day);
+	if (rc == 0 && day >= 0 && s->location.municipality[0] != '\0') {
+		/* Its municipality entry went with the query index (tj_query_index_del). */
+		tj_query_key(n, "municipality", s->location.municipality, key);
+		rc = tj__clusters(r, TJ_T3_CLUSTER, key, NULL, day);
+	}
+	for (uint32_t i = 0; i < s->n_victims && rc == 0 && day >= 0; i++) {
+		if (s->victims[i].ref[0] == '\0')
+			continue;
+		tj__victim_key(n, author, s->victims[i].ref, key);
+		if ((rc = tj_query_index_remove(t, key, day, id)) == 0)
+			rc = tj__t4_key(r, key, day);
+	}
+	tj__rules_free(r);
 	return rc;
 }

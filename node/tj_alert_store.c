@@ -126,14 +126,19 @@ static int tj__read_set(struct tj_mp_reader *r, struct tj_code_set *s)
 	return 0;
 }
 
-/* [trigger, priority, severity, protection, states, acts, aggressors, roles, genders, ids, created, raised,
- * raises, last_event] */
+/*
+ * [trigger, priority, severity, protection, states, acts, aggressors, roles, genders, ids, created, raised,
+ * raises, last_event, count, last_day, updates]; format 2 wrote the first 14.
+ */
+#define TJ__ALERT_FIELDS_OLD 14u
+#define TJ__ALERT_FIELDS 17u
+
 static int tj__alert_encode(const struct tj_alert *a, uint8_t *buf, size_t cap, size_t *len)
 {
 	struct tj_mp_writer w;
 
 	tj_mp_writer_init(&w, buf, cap);
-	tj_mp_put_array(&w, 14);
+	tj_mp_put_array(&w, TJ__ALERT_FIELDS);
 	tj_mp_put_uint(&w, a->trigger);
 	tj_mp_put_uint(&w, a->priority);
 	tj_mp_put_uint(&w, a->severity);
@@ -150,6 +155,9 @@ static int tj__alert_encode(const struct tj_alert *a, uint8_t *buf, size_t cap, 
 	tj_mp_put_uint(&w, a->raised_ms);
 	tj_mp_put_uint(&w, a->raises);
 	tj_mp_put_uint(&w, a->last_event);
+	tj_mp_put_uint(&w, a->count);
+	tj_mp_put_uint(&w, a->last_day);
+	tj_mp_put_uint(&w, a->updates);
 	return tj_mp_writer_finish(&w, len);
 }
 
@@ -165,15 +173,28 @@ static int tj__read_u8(struct tj_mp_reader *r, uint8_t *out)
 	return rc;
 }
 
+static int tj__read_u32(struct tj_mp_reader *r, uint32_t *out)
+{
+	uint64_t v;
+	int rc = tj_mp_read_uint(r, &v);
+
+	if (rc == 0 && v > UINT32_MAX)
+		rc = TJ_ESTORE;
+	if (rc == 0)
+		*out = (uint32_t)v;
+	return rc;
+}
+
 static int tj__alert_decode(const uint8_t *buf, size_t len, struct tj_alert *a)
 {
 	struct tj_mp_reader r;
 	uint64_t raises;
-	uint32_t n;
+	uint32_t n, fields;
 	int rc;
 
 	tj_mp_reader_init(&r, buf, len);
-	if ((rc = tj_mp_read_array(&r, &n)) != 0 || n != 14)
+	if ((rc = tj_mp_read_array(&r, &fields)) != 0 ||
+	    (fields != TJ__ALERT_FIELDS_OLD && fields != TJ__ALERT_FIELDS))
 		return TJ_ESTORE;
 	if (tj__read_u8(&r, &a->trigger) != 0 || tj__read_u8(&r, &a->priority) != 0 ||
 	    tj__read_u8(&r, &a->severity) != 0 || tj_mp_read_bool(&r, &a->protection) != 0 ||
@@ -190,6 +211,11 @@ static int tj__alert_decode(const uint8_t *buf, size_t len, struct tj_alert *a)
 	    tj_mp_read_uint(&r, &a->last_event) != 0)
 		return TJ_ESTORE;
 	a->raises = (uint32_t)raises;
+	a->count = a->n_incidents; /* format 2: what it listed */
+	if (fields == TJ__ALERT_FIELDS &&
+	    (tj__read_u32(&r, &a->count) != 0 || tj__read_u32(&r, &a->last_day) != 0 ||
+	     tj__read_u32(&r, &a->updates) != 0))
+		return TJ_ESTORE;
 	return 0;
 }
 
@@ -264,10 +290,10 @@ int tj__alert_u64_put(struct tj_txn *t, char name, uint64_t v)
 	return tj__mdb(mdb_put(t->txn, dbi, &k, &val, 0));
 }
 
-int tj__alert_event_append(struct tj_txn *t, const uint8_t id[32], uint64_t *seq)
+int tj__alert_event_append(struct tj_txn *t, const uint8_t id[32], uint8_t kind, uint64_t *seq)
 {
-	uint8_t key[9];
-	MDB_val k = {sizeof(key), key}, v = {32, (void *)id};
+	uint8_t key[9], val[33];
+	MDB_val k = {sizeof(key), key}, v = {sizeof(val), val};
 	MDB_dbi dbi;
 	uint64_t next;
 	int rc;
@@ -275,6 +301,8 @@ int tj__alert_event_append(struct tj_txn *t, const uint8_t id[32], uint64_t *seq
 	if ((rc = tj__alert_dbi(t, &dbi)) != 0 || (rc = tj__alert_u64_get(t, 'N', &next)) != 0)
 		return rc;
 	next++;
+	memcpy(val, id, 32);
+	val[32] = kind;
 	key[0] = 'E';
 	tj_store_be64(next, key + 1);
 	if ((rc = tj__mdb(mdb_put(t->txn, dbi, &k, &v, 0))) != 0)
@@ -287,7 +315,8 @@ int tj__alert_event_append(struct tj_txn *t, const uint8_t id[32], uint64_t *seq
 /* ---- the codes of one incident ('C') --------------------------------------- */
 
 /* [state, severity, protection, acts, aggressors, roles, genders] */
-int tj__alert_codes_put(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], const struct tj_alert_codes *c)
+int tj__alert_codes_put(struct tj_node *n, struct tj_txn *t, const uint8_t id[32],
+                        const struct tj_alert_codes *c)
 {
 	uint8_t key[33], buf[TJ__PLAIN_MAX];
 	struct tj_mp_writer w;
@@ -356,6 +385,21 @@ int tj__alert_codes_get(struct tj_node *n, struct tj_txn *t, const uint8_t id[32
 		rc = tj__codes_decode(buf, len, c);
 	sodium_memzero(buf, len);
 	return rc;
+}
+
+int tj__alert_codes_del(struct tj_txn *t, const uint8_t id[32])
+{
+	uint8_t key[33];
+	MDB_val k = {sizeof(key), key};
+	MDB_dbi dbi;
+	int rc;
+
+	key[0] = 'C';
+	memcpy(key + 1, id, 32);
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	rc = mdb_del(t->txn, dbi, &k, NULL);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
 }
 
 /* ---- acknowledgements ----------------------------------------------------- */
@@ -474,10 +518,21 @@ int tj_alert_hook_advance(struct tj_node *n, uint64_t delivered)
 	return rc;
 }
 
+/* An event's value: the alert id and, since format 3, its kind; *kind = 0 when malformed. */
+static void tj__event_value(const MDB_val *v, uint8_t id[32], uint8_t *kind)
+{
+	*kind = 0;
+	if (v->mv_size != 32 && v->mv_size != 33)
+		return;
+	memcpy(id, v->mv_data, 32);
+	*kind = v->mv_size == 33 ? ((const uint8_t *)v->mv_data)[32] : TJ_EVENT_RAISE;
+}
+
 int tj_alert_event(struct tj_node *n, uint64_t seq, struct tj_alert *out)
 {
-	uint8_t key[9], id[32];
+	uint8_t key[9], id[32], kind = 0;
 	MDB_val k = {sizeof(key), key}, v;
+	uint64_t last = 0;
 	struct tj_txn t;
 	MDB_dbi dbi;
 	int rc;
@@ -487,13 +542,133 @@ int tj_alert_event(struct tj_node *n, uint64_t seq, struct tj_alert *out)
 	if ((rc = tj_txn_begin(n->store, false, &t)) != 0)
 		return rc;
 	if ((rc = tj__alert_dbi(&t, &dbi)) == 0 && (rc = tj__mdb(mdb_get(t.txn, dbi, &k, &v))) == 0) {
-		if (v.mv_size != 32) {
-			rc = TJ_ESTORE;
-		} else {
-			memcpy(id, v.mv_data, 32);
-			rc = tj_alert_get(n, &t, id, out);
-		}
+		tj__event_value(&v, id, &kind);
+		rc = kind == 0 ? TJ_ESTORE : tj_alert_get(n, &t, id, out);
+		out->event_kind = kind;
+	}
+	/* An event of a withdrawn alert, or one deleted with it: read as withdrawn, never as the end. */
+	if (rc == TJ_ENOTFOUND && seq > 0 && tj__alert_u64_get(&t, 'N', &last) == 0 && seq <= last) {
+		memset(out, 0, sizeof(*out));
+		out->withdrawn = true;
+		rc = 0;
 	}
 	tj_txn_abort(&t);
 	return rc;
+}
+
+void tj__alert_event_value(const MDB_val *v, uint8_t id[32], uint8_t *kind)
+{
+	tj__event_value(v, id, kind);
+}
+
+/* ---- withdrawing ------------------------------------------------------------ */
+
+/* Alerts purged in the current write transaction, whose events still have to go. Loop thread only. */
+static struct {
+	uint8_t (*ids)[32];
+	size_t n, cap;
+} tj__gone;
+
+static int tj__gone_add(const uint8_t id[32])
+{
+	if (tj__gone.n == tj__gone.cap) {
+		size_t cap = tj__gone.cap == 0 ? 16 : tj__gone.cap * 2;
+		uint8_t(*ids)[32] = realloc(tj__gone.ids, cap * 32);
+		if (ids == NULL)
+			return -ENOMEM;
+		tj__gone.ids = ids;
+		tj__gone.cap = cap;
+	}
+	memcpy(tj__gone.ids[tj__gone.n++], id, 32);
+	return 0;
+}
+
+void tj__alert_events_forget(void)
+{
+	free(tj__gone.ids);
+	memset(&tj__gone, 0, sizeof(tj__gone));
+}
+
+static int tj__cmp_id(const void *a, const void *b)
+{
+	return memcmp(a, b, 32);
+}
+
+int tj__alert_events_purge(struct tj_txn *t)
+{
+	uint8_t prefix = 'E', id[32], kind;
+	MDB_val k = {1, &prefix}, v;
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	int rc;
+
+	if (tj__gone.n == 0)
+		return 0;
+	qsort(tj__gone.ids, tj__gone.n, 32, tj__cmp_id);
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		goto out;
+	if (mdb_cursor_open(t->txn, dbi, &cur) != 0) {
+		rc = TJ_ESTORE;
+		goto out;
+	}
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 9 || ((const uint8_t *)k.mv_data)[0] != 'E')
+			break;
+		tj__event_value(&v, id, &kind);
+		if (kind != 0 && bsearch(id, tj__gone.ids, tj__gone.n, 32, tj__cmp_id) != NULL &&
+		    mdb_cursor_del(cur, 0) != 0)
+			break;
+	}
+	rc = rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+	mdb_cursor_close(cur);
+out:
+	tj__alert_events_forget();
+	return rc;
+}
+
+/* Deletes every 'K' entry of alert id. */
+static int tj__acks_delete(struct tj_txn *t, MDB_dbi dbi, const uint8_t id[32])
+{
+	uint8_t key[33];
+	MDB_val k = {sizeof(key), key}, v;
+	MDB_cursor *cur = NULL;
+	int rc;
+
+	key[0] = 'K';
+	memcpy(key + 1, id, 32);
+	if (mdb_cursor_open(t->txn, dbi, &cur) != 0)
+		return TJ_ESTORE;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 65 || memcmp(k.mv_data, key, 33) != 0)
+			break;
+		if (mdb_cursor_del(cur, 0) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+}
+
+int tj__alert_withdraw(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], bool purge)
+{
+	uint8_t key[33];
+	MDB_val k = {sizeof(key), key};
+	MDB_dbi dbi;
+	int rc;
+
+	(void)n;
+	tj__akey(id, key);
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	rc = mdb_del(t->txn, dbi, &k, NULL);
+	if (rc == MDB_NOTFOUND && !purge)
+		return 0;
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return TJ_ESTORE;
+	if (!purge)
+		return 0;
+	if ((rc = tj__acks_delete(t, dbi, id)) != 0)
+		return rc;
+	return tj__gone_add(id);
 }

@@ -301,14 +301,23 @@ out:
 int tj_query_open(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], struct tj_incident_summary *s,
                   uint8_t author[32], uint64_t *recorded_ms)
 {
-	struct tj_record rec;
 	const uint8_t *enc;
-	uint8_t *plain = NULL;
-	size_t len, plen = 0, cap;
+	size_t len;
 	int rc;
 
 	if ((rc = tj_store_get(t, id, &enc, &len)) != 0)
 		return rc;
+	return tj_query_open_enc(n, enc, len, s, author, recorded_ms);
+}
+
+int tj_query_open_enc(struct tj_node *n, const uint8_t *enc, size_t len, struct tj_incident_summary *s,
+                      uint8_t author[32], uint64_t *recorded_ms)
+{
+	struct tj_record rec;
+	uint8_t *plain = NULL;
+	size_t plen = 0, cap;
+	int rc;
+
 	if (tj_record_decode(enc, len, &rec) != 0)
 		return TJ_ESTORE;
 	if (rec.kind != TJ_KIND_INCIDENT)
@@ -328,6 +337,126 @@ int tj_query_open(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], str
 	}
 	sodium_memzero(plain, cap);
 	free(plain);
+	return rc;
+}
+
+/* ---- removal (retraction) ----------------------------------------------------- */
+
+int tj_query_index_remove(struct tj_txn *t, const uint8_t key[32], int64_t day, const uint8_t id[32])
+{
+	uint8_t seek[40];
+	MDB_val k = {32, (void *)key}, v = {sizeof(seek), seek};
+	MDB_cursor *cur = NULL;
+	MDB_dbi dbi;
+	int rc;
+
+	if ((rc = tj_store_ext_dbi(t->st, TJ_QUERY_DBI_NAME, &dbi)) != 0)
+		return rc;
+	if (mdb_cursor_open(t->txn, dbi, &cur) != 0)
+		return TJ_ESTORE;
+	tj_store_be64(tj__day_u(day), seek);
+	memcpy(seek + 8, id, 32);
+	/* The first value >= day || id: this entry when present, whatever payload follows. */
+	rc = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+	if (rc == 0 && v.mv_size >= 40 && memcmp(v.mv_data, seek, 40) == 0)
+		rc = mdb_cursor_del(cur, 0);
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+}
+
+int tj_query_index_del(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
+                       const uint8_t id[32])
+{
+	const char *vals[TJ_QUERY_VALUES_MAX];
+	int64_t day = tj_date_days(&s->occurred.start);
+	uint8_t key[32];
+	size_t nf, nv;
+	const struct tj_query_field *f = tj_query_fields(&nf);
+	int rc;
+
+	tj_query_key(n, "all", "", key);
+	if ((rc = tj_query_index_remove(t, key, day, id)) != 0)
+		return rc;
+	for (size_t i = 0; i < nf; i++) {
+		nv = tj_summary_codes(s, f[i].name, vals, TJ_QUERY_VALUES_MAX);
+		for (size_t j = 0; j < nv; j++) {
+			tj_query_key(n, f[i].name, vals[j], key);
+			if ((rc = tj_query_index_remove(t, key, day, id)) != 0)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/* One entry to remove: its key, day and id. */
+struct tj__gone {
+	uint8_t key[32];
+	int64_t day;
+	uint8_t id[32];
+};
+
+/* Walks the index (read), collecting the entries of tombstoned incidents into *g. */
+static int tj__purge_collect(struct tj_txn *t, MDB_dbi dbi, struct tj__gone **g, size_t *n, size_t *cap)
+{
+	uint8_t last[32];
+	bool have_last = false, last_gone = false;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	if (mdb_cursor_open(t->txn, dbi, &cur) != 0)
+		return TJ_ESTORE;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		const uint8_t *p = v.mv_data;
+		int tr;
+		if (v.mv_size < 40 || k.mv_size != 32)
+			continue;
+		if (!have_last || memcmp(last, p + 8, 32) != 0) {
+			memcpy(last, p + 8, 32);
+			have_last = true;
+			if ((tr = tj_store_tombstoned(t, last)) != 0 && tr != TJ_ENOTFOUND) {
+				rc = tr;
+				break;
+			}
+			last_gone = tr == 0;
+		}
+		if (!last_gone)
+			continue;
+		if (*n == *cap) {
+			size_t nc = *cap == 0 ? 256 : *cap * 2;
+			struct tj__gone *ng = realloc(*g, nc * sizeof(*ng));
+			if (ng == NULL) {
+				rc = -ENOMEM;
+				break;
+			}
+			*g = ng;
+			*cap = nc;
+		}
+		memcpy((*g)[*n].key, k.mv_data, 32);
+		(*g)[*n].day = (int64_t)tj_store_rd64(p);
+		memcpy((*g)[(*n)++].id, p + 8, 32);
+	}
+	mdb_cursor_close(cur);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : (rc < 0 ? rc : TJ_ESTORE);
+}
+
+int tj_query_index_purge_tombstoned(struct tj_txn *t, size_t *n_removed)
+{
+	struct tj__gone *g = NULL;
+	size_t n = 0, cap = 0;
+	MDB_dbi dbi;
+	int rc;
+
+	*n_removed = 0;
+	if ((rc = tj_store_ext_dbi(t->st, TJ_QUERY_DBI_NAME, &dbi)) != 0)
+		return rc;
+	rc = tj__purge_collect(t, dbi, &g, &n, &cap);
+	for (size_t i = 0; i < n && rc == 0; i++)
+		rc = tj_query_index_remove(t, g[i].key, g[i].day, g[i].id);
+	if (rc == 0)
+		*n_removed = n;
+	free(g);
 	return rc;
 }
 

@@ -81,6 +81,17 @@ TJ_MUST_CHECK int tj_query_index_put(struct tj_node *n, struct tj_txn *t, const 
 /* Adds one entry (used by the rules' own keys). */
 TJ_MUST_CHECK int tj_query_index_add(struct tj_txn *t, const uint8_t key[32], int64_t day,
                                      const uint8_t id[32]);
+/*
+ * Retraction (tj_alert.h): removes every entry tj_query_index_put made for
+ * s (id); one entry under key, whatever payload follows day || id (the
+ * rules' keys); and, for a store that predates removal, every entry of any
+ * tombstoned incident (a walk over the whole index). Absent entries are fine.
+ */
+TJ_MUST_CHECK int tj_query_index_del(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
+                                     const uint8_t id[32]);
+TJ_MUST_CHECK int tj_query_index_remove(struct tj_txn *t, const uint8_t key[32], int64_t day,
+                                        const uint8_t id[32]);
+TJ_MUST_CHECK int tj_query_index_purge_tombstoned(struct tj_txn *t, size_t *n_removed);
 
 /*
  * The ids under key with day in [day_lo, day_hi], ascending (day, id), at
@@ -96,6 +107,9 @@ TJ_MUST_CHECK int tj_query_index_ids(struct tj_txn *t, const uint8_t key[32], in
  */
 TJ_MUST_CHECK int tj_query_open(struct tj_node *n, struct tj_txn *t, const uint8_t id[32],
                                 struct tj_incident_summary *s, uint8_t author[32], uint64_t *recorded_ms);
+/* The same from a record's encoding (enc borrowed; TJ_ESTORE when it does not decode). */
+TJ_MUST_CHECK int tj_query_open_enc(struct tj_node *n, const uint8_t *enc, size_t len,
+                                    struct tj_incident_summary *s, uint8_t author[32], uint64_t *recorded_ms);
 
 /* One result: borrowed for the callback. */
 struct tj_query_hit {

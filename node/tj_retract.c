@@ -10,6 +10,7 @@
 
 #include <sodium.h>
 
+#include "tj_alert.h"
 #include "tj_keys.h"
 #include "tj_log.h"
 #include "tj_mp.h"
@@ -436,6 +437,18 @@ static int tj__tombstone_cases(struct tj_txn *t, const uint8_t summary[32], cons
 	return 0;
 }
 
+/* Hands the sealed target to the alerts before its body goes: their index and windows name it. */
+static int tj__keep_for_alerts(struct tj_txn *t, const uint8_t target[32])
+{
+	const uint8_t *enc;
+	size_t len;
+	int rc = tj_store_get(t, target, &enc, &len);
+
+	if (rc == TJ_ENOTFOUND)
+		return 0;
+	return rc != 0 ? rc : tj_alert_retracted_mark(t, target, enc, len);
+}
+
 static int tj__apply(struct tj_txn *t, const uint8_t *enc, const struct tj_record *rec, const uint8_t id[32])
 {
 	struct tj_retraction_info info;
@@ -463,7 +476,10 @@ static int tj__apply(struct tj_txn *t, const uint8_t *enc, const struct tj_recor
 		return 0;
 	}
 	if (rc == 0) {
-		if ((rc = tj_store_tombstone(t, info.target, author, rec->ts_ms, info.reason)) != 0)
+		/* What alerts and the index derived from it is removed by the next alert pass (tj_alert.h).
+		 */
+		if ((rc = tj__keep_for_alerts(t, info.target)) != 0 ||
+		    (rc = tj_store_tombstone(t, info.target, author, rec->ts_ms, info.reason)) != 0)
 			return rc;
 		if (kind == TJ_KIND_INCIDENT &&
 		    (rc = tj__tombstone_cases(t, info.target, author, &info)) != 0)

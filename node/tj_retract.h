@@ -14,6 +14,10 @@
  *   - the target, and when it is an incident its case records by the same
  *     author, are tombstoned (tj_store_tombstone: the body and its slots are
  *     deleted; [author, time, reason] is kept);
+ *   - an incident, acknowledgement or resolution is first handed to the
+ *     alerts (tj_alert_retracted_mark, same transaction): the next alert pass
+ *     removes its alerts, query index entries and window memberships
+ *     (tj_alert.h "Retraction"); tj_retract_run runs that pass at once;
  *   - a retraction whose target is not here yet is kept as pending: when the
  *     target arrives from the same author it is tombstoned and refused
  *     (TJ_ERETRACTED), so reconciliation cannot bring it back;

@@ -11,6 +11,7 @@
 
 #include <sodium.h>
 
+#include "tj_alert.h"
 #include "tj_keys.h"
 #include "tj_log.h"
 #include "tj_mp.h"
@@ -90,6 +91,10 @@ int tj_retract_run(struct tj_node *n, const uint8_t *id_or_prefix, size_t nibble
 	if ((rc = tj_node_append(n, TJ_KIND_RETRACTION, body, len, retraction_id, NULL)) != 0)
 		return rc;
 	TJ_LOG_I("retract", "retracted %s", tj_log_hex(target, x));
+	/* Its alerts, index entries and windows go now (else at the next pass: the copy is durable). */
+	if (tj_alert_after_store(n, (const uint8_t(*)[32])retraction_id, 1) != 0)
+		TJ_LOG_W("retract", "alerts of %s not updated yet; the next alert pass does it",
+		         tj_log_hex(target, x));
 	tj_peers_local_added(tj_peers_active(), (const uint8_t(*)[32])retraction_id, 1);
 	if ((rc = tj__confirm(n, retraction_id, target)) != 0)
 		TJ_LOG_E("retract", "retraction %s stored but not confirmed: %s",
