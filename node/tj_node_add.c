@@ -24,6 +24,10 @@
 /* Scratch for one call: decoded faces and sealing buffers, wiped at the end. */
 struct tj__add_scratch {
 	struct tj_incident_summary *sum;
+	/* The circles the previous item named, resolved (a batch names the same ones for every item). */
+	char case_circle[65], summary_circle[65];
+	const struct tj_sym_key *case_key, *summary_key;
+	uint8_t summary_circle_id[32];
 	uint8_t *body;  /* TJ_INC_BODY_MAX_BYTES, sodium_malloc (plaintext) */
 	uint8_t *rec;   /* TJ__SEAL_OUT_BYTES (ciphertext) */
 };
@@ -71,19 +75,34 @@ static int tj__add_circle(struct tj_node *n, struct tj_add_item *it, const char 
 	return rc;
 }
 
-static int tj__add_circles(struct tj_node *n, struct tj_add_item *it)
+static int tj__add_circles(struct tj_node *n, struct tj__add_scratch *s, struct tj_add_item *it)
 {
 	uint8_t ignored[32];
 	int rc = 0;
 
 	it->case_circle_key_ = NULL;
 	it->summary_circle_key_ = NULL;
-	if (it->case_circle[0] != '\0' && it->case_body != NULL)
-		rc = tj__add_circle(n, it, it->case_circle, "case_readers", &it->case_circle_key_, ignored);
-	if (rc == 0 && it->summary_circle[0] != '\0')
-		rc = tj__add_circle(n, it, it->summary_circle, "summary_readers", &it->summary_circle_key_,
-		                    it->summary_circle_id_);
-	return rc;
+	if (it->case_circle[0] != '\0' && it->case_body != NULL) {
+		if (s->case_key == NULL || strcmp(s->case_circle, it->case_circle) != 0) {
+			s->case_key = NULL;
+			if ((rc = tj__add_circle(n, it, it->case_circle, "case_readers", &s->case_key, ignored)) != 0)
+				return rc;
+			memcpy(s->case_circle, it->case_circle, sizeof(s->case_circle));
+		}
+		it->case_circle_key_ = s->case_key;
+	}
+	if (it->summary_circle[0] != '\0') {
+		if (s->summary_key == NULL || strcmp(s->summary_circle, it->summary_circle) != 0) {
+			s->summary_key = NULL;
+			if ((rc = tj__add_circle(n, it, it->summary_circle, "summary_readers", &s->summary_key,
+			                         s->summary_circle_id)) != 0)
+				return rc;
+			memcpy(s->summary_circle, it->summary_circle, sizeof(s->summary_circle));
+		}
+		it->summary_circle_key_ = s->summary_key;
+		memcpy(it->summary_circle_id_, s->summary_circle_id, 32);
+	}
+	return 0;
 }
 
 /* Phase 1, outside any transaction: is this item acceptable at all? */
@@ -106,7 +125,7 @@ static void tj__add_check(struct tj_node *n, struct tj__add_scratch *s, struct t
 		tj__verr_set(&it->verr, "summary", "the summary body does not decode", rc);
 		return;
 	}
-	if ((it->err = tj__add_circles(n, it)) != 0)
+	if ((it->err = tj__add_circles(n, s, it)) != 0)
 		return;
 	if (it->case_body != NULL) {
 		if ((c = tj_incident_case_new()) == NULL) {

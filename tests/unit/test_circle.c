@@ -515,6 +515,39 @@ static void test_share_with_circle(void **state)
 	tj_keyring_free(out);
 }
 
+/*
+ * A member of the circle removed from the network still holds the circle's
+ * key: nothing is sealed to the circle until its admin removes it.
+ */
+static void test_network_removal(void **state)
+{
+	struct tr_fx *f = *state;
+	struct tj_member_body mb;
+	uint8_t cid[32], rid[32], who[32], others[2][32], id[32], case_id[32], pid[32];
+	struct tj_identity *x = NULL;
+	uint64_t gen = 0;
+
+	memcpy(others[0], f->other->pk, 32);
+	memcpy(others[1], f->third->pk, 32);
+	assert_int_equal(tj_circle_create(f->node, NAME, (const uint8_t(*)[32])others, 2, cid, rid, who), 0);
+	memset(&mb, 0, sizeof(mb));
+	mb.action = TJ_MEMBER_REMOVE;
+	memcpy(mb.subject, f->other->pk, 32);
+	snprintf(mb.reason, sizeof(mb.reason), "left-org");
+	assert_int_equal(tj_member_propose(f->node, &mb, pid), 0);
+	assert_false(tj_member_is_member(f->node->store, f->other->pk));
+	assert_int_equal(add_to(f, NAME, NULL, id, case_id), TJ_ENOTMEMBER);
+	assert_int_equal(add_to(f, NULL, NAME, id, case_id), TJ_ENOTMEMBER);
+	/* Changing it otherwise is refused too; removing the departed organization is the way. */
+	assert_int_equal(tj_identity_generate(&x), 0);
+	tr_admit(f, x);
+	assert_int_equal(tj_circle_change(f->node, NAME, x->pk, true, cid, rid, &gen), TJ_ENOTMEMBER);
+	assert_int_equal(tj_circle_change(f->node, NAME, f->other->pk, false, cid, rid, &gen), 0);
+	assert_int_equal(gen, 2);
+	assert_int_equal(add_to(f, NAME, NULL, id, case_id), 0);
+	tj_identity_free(x);
+}
+
 /* Records that must be refused at ingest, each leaving the state as it was. */
 static void test_refusals(void **state)
 {
@@ -715,6 +748,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_seal_open, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_removal_rotates, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_share_with_circle, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_network_removal, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_shuffled_orders, tr_setup, tr_teardown),
 	};
