@@ -159,6 +159,13 @@ grep -q "Persona Inventada 5" "$T/out" || fail "A does not read its own circle c
 # B can no longer seal to the circle.
 gen_incident 6 > "$T/inc.json"
 expect_rc 6 tj --data "$B" add --json "$T/inc.json" --case-readers "circle:Contactos Oaxaca"
+# The summary sealed to the circle never opened on C (not in the circle then): not listed, not shown.
+tj --data "$C" list --json > "$T/l" 2>/dev/null || true
+ids_of < "$T/l" | grep -q "$I3" && fail "C lists an incident whose summary is sealed to a circle it is not in"
+tj --data "$C" show "$I3" > "$T/out" 2> "$T/err" && fail "C shows a circle-only incident: $(cat "$T/out")"
+grep -q "Persona Inventada 4" "$T/out" && fail "C reads a circle-only case"
+grep -q "cannot read it" "$T/err" || fail "C's show of a circle-only incident: $(cat "$T/err")"
+
 # A adds C: generation 3, a fresh key; C reads what is written from now on, B still nothing.
 expect_rc 0 tj --data "$A" circle add "Contactos Oaxaca" "$CPK" --json
 grep -q '"generation": 3' "$T/out" || fail "circle add: $(cat "$T/out")"
