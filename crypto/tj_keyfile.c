@@ -79,6 +79,16 @@ static const struct tj_mp_limits tj__kf_limits = {
 
 /* --- parameters ------------------------------------------------------- */
 
+/*
+ * The parameters are stored in each slot, so a file written with other
+ * values (libsodium's MODERATE, 3 passes, before this default) still opens
+ * with what it says; only new slots get these.
+ */
+_Static_assert(TJ_KDF_MODERATE_OPSLIMIT > crypto_pwhash_OPSLIMIT_MODERATE &&
+                   TJ_KDF_MODERATE_OPSLIMIT <= crypto_pwhash_OPSLIMIT_SENSITIVE,
+               "the default costs more than libsodium's MODERATE and passes tj__kdf_sane");
+_Static_assert(TJ_KDF_MODERATE_MEMLIMIT == crypto_pwhash_MEMLIMIT_MODERATE, "the default takes 256 MiB");
+
 static int tj__kdf_params(enum tj_kdf_level level, uint64_t *ops, uint64_t *mem)
 {
 	switch (level) {
@@ -91,8 +101,8 @@ static int tj__kdf_params(enum tj_kdf_level level, uint64_t *ops, uint64_t *mem)
 		*mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
 		return 0;
 	case TJ_KDF_MODERATE:
-		*ops = crypto_pwhash_OPSLIMIT_MODERATE;
-		*mem = crypto_pwhash_MEMLIMIT_MODERATE;
+		*ops = TJ_KDF_MODERATE_OPSLIMIT;
+		*mem = TJ_KDF_MODERATE_MEMLIMIT;
 		return 0;
 	case TJ_KDF_SENSITIVE:
 		*ops = crypto_pwhash_OPSLIMIT_SENSITIVE;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -59,7 +60,10 @@ struct tj__daemon {
 	bool server_init, sig_int_init, sig_term_init, sweep_init; /* handles to close */
 	bool bound;                                    /* we created sock_path */
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	uint8_t rbuf[TJ__READ_BUF_BYTES]; /* one loop thread: reads are consumed before the next */
+	/* One loop thread: reads are consumed before the next. Requests carry
+	 * incident plaintext (names, narratives), so every read is wiped once
+	 * consumed, and the whole struct before it is freed. */
+	uint8_t rbuf[TJ__READ_BUF_BYTES];
 };
 
 struct tj__client {
@@ -206,8 +210,13 @@ static void tj__client_request(struct tj__client *c)
 	}
 }
 
-/* Consumes bytes: headers are checked before any body is buffered. */
-static void tj__client_feed(struct tj__client *c, const uint8_t *p, size_t n)
+/*
+ * Consumes bytes: headers are checked before any body is buffered. Body
+ * bytes are wiped from the read buffer as they are copied out, so that a
+ * request's plaintext is in one place only (c->body) and gone before the
+ * reply leaves.
+ */
+static void tj__client_feed(struct tj__client *c, uint8_t *p, size_t n)
 {
 	while (n > 0 && !c->closing && !c->hangup && !c->d->stopping) {
 		size_t take;
@@ -237,6 +246,7 @@ static void tj__client_feed(struct tj__client *c, const uint8_t *p, size_t n)
 		}
 		take = n < c->body_len - c->body_got ? n : c->body_len - c->body_got;
 		memcpy(c->body + c->body_got, p, take);
+		sodium_memzero(p, take);
 		c->body_got += take;
 		p += take;
 		n -= take;
@@ -263,8 +273,9 @@ static void tj__read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		tj__client_close(c); /* EOF or error: either way this client is done */
 		return;
 	}
-	tj__client_feed(c, (const uint8_t *)buf->base, (size_t)nread);
-	/* Bytes of a request half-read by a client we are hanging up on are dropped. */
+	tj__client_feed(c, (uint8_t *)buf->base, (size_t)nread);
+	/* Bytes of a request half-read by a client we are hanging up on are dropped, and wiped. */
+	sodium_memzero(buf->base, (size_t)nread);
 }
 
 static void tj__connection(uv_stream_t *server, int status)
@@ -532,6 +543,33 @@ static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, c
 	return 0;
 }
 
+/*
+ * A running node holds its keys and, while it handles a request, plaintext.
+ * Not dumpable: the kernel writes no core file (a pipe handler such as
+ * systemd-coredump or apport gets the core whatever RLIMIT_CORE says, and
+ * stores it on disk), and no other process of the same user may ptrace this
+ * one or read /proc/PID/mem (gdb, gcore, malware in the session); root still
+ * can. TJ_TEST_DUMPABLE=1 keeps the process dumpable for the evidence tests
+ * when they do not run as root (tests/evidence/ev_seizure.c), and says so in
+ * the log.
+ */
+static void tj__no_dumps(void)
+{
+	const char *keep = getenv("TJ_TEST_DUMPABLE");
+
+	if (keep != NULL && strcmp(keep, "1") == 0) {
+		TJ_LOG_W("daemon", "TJ_TEST_DUMPABLE=1: this node's memory can be dumped and read by its user "
+		                   "(for tests only)");
+		return;
+	}
+	if (prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L) != 0)
+		TJ_LOG_W("daemon", "cannot refuse core dumps and memory reads: %s", strerror(errno));
+	else if (prctl(PR_GET_DUMPABLE, 0L, 0L, 0L, 0L) != 0)
+		TJ_LOG_W("daemon", "still dumpable after PR_SET_DUMPABLE 0");
+	else
+		TJ_LOG_I("daemon", "not dumpable: no core file, no memory reads by other processes of this user");
+}
+
 int tj_daemon_run(struct tj_daemon_opts *opts)
 {
 	struct tj__daemon *d = NULL;
@@ -551,6 +589,7 @@ int tj_daemon_run(struct tj_daemon_opts *opts)
 		opts->unlocked = NULL;
 		return -ENOMEM;
 	}
+	tj__no_dumps();
 	/* A client that hangs up mid-reply must not kill the node. */
 	signal(SIGPIPE, SIG_IGN);
 	if ((rc = tj__daemon_open(opts, &d->node, d->listen)) != 0)
@@ -592,6 +631,7 @@ out:
 	tj_peers_free(d->peers);
 	tj_hook_free(d->hook);
 	tj_node_close(d->node);
+	sodium_memzero(d, sizeof(*d));
 	free(d);
 	return rc;
 }

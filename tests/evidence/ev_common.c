@@ -146,8 +146,15 @@ int ev_daemon_spawn(struct ev_node *nd)
 			close(fd);
 		}
 		setenv("TEJIDO_PASSPHRASE_FILE", nd->passfile, 1);
-		/* No leak report from a daemon we SIGKILL anyway; a clean stop is checked by its status. */
-		execl(nd->tejido, nd->tejido, "--data", nd->dir, "node", "start", "--foreground", (char *)NULL);
+		/*
+		 * No peer listener: these nodes have no peers, and the default
+		 * (0.0.0.0:7654) may be taken by another node on this machine
+		 * (ctest sets TEJIDO_LISTEN_DEFAULT=off; a run by hand does not).
+		 * No leak report from a daemon we SIGKILL anyway; a clean stop is
+		 * checked by its status.
+		 */
+		execl(nd->tejido, nd->tejido, "--data", nd->dir, "node", "start", "--foreground", "--listen", "off",
+		      (char *)NULL);
 		_exit(127);
 	}
 	nd->pid = pid;

@@ -3,18 +3,25 @@
  * stores incidents whose case faces carry a unique canary (a victim name, the
  * narrative, the exact place). Then:
  *
- *  (c) while it runs, after an add and again after a `show`: its writable
- *      memory is read (/proc/PID/mem, as a core dump would be) and every hit
- *      of the canary and of each key is COUNTED and printed, not asserted:
- *      a running node holds its keys by necessity, and may hold plaintext;
+ *  (e) the running node is not dumpable (PR_SET_DUMPABLE 0: no core file,
+ *      no ptrace or /proc/PID/mem by its user): its log says so and, when
+ *      this test is not root, opening its /proc/PID/mem is refused;
+ *  (c) while it runs, after an add, after a `show` and after a later add:
+ *      its writable memory is read (/proc/PID/mem, all a core dump or a
+ *      root attacker would see). No canary plaintext, no part of it and no
+ *      passphrase may be there once the request is answered (asserted);
+ *      keys are counted, not asserted: a running node needs them. As root
+ *      the node read is the one users run; otherwise (a user cannot read a
+ *      non-dumpable process) it is restarted with TJ_TEST_DUMPABLE=1, which
+ *      changes nothing else;
  *  (a) stopped, without the passphrase: no file under the data directory
  *      holds the canary, any part of it, or any key (Ed25519 secret key and
  *      seed, X25519 secret key, storage key, network key, epoch key, index
  *      key; each obtained through the C API with the passphrase beforehand),
  *      nor the passphrase;
- *  (d) three wrong passphrases: each costs at least 0.25 s (asserted; a fall
- *      to INTERACTIVE or MIN fails) and whether each met the 0.5 s
- *      requirement is printed;
+ *  (d) wrong passphrases: each costs at least 0.5 s of CPU time (asserted,
+ *      see wrong_passphrases); a key file written with the previous default
+ *      (libsodium's MODERATE, 3 passes) still opens;
  *  (b) after `tejido wipe --yes` of the running node: the same scan, the key
  *      file gone, and the right passphrase opens nothing any more.
  *
@@ -26,8 +33,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -40,6 +49,10 @@
 #include "tj_node_core.h"
 
 #define N_KEYS 7
+/* make_needles' first five: plaintext and passphrase, none allowed in a running node once answered */
+#define N_PLAIN 5
+/* tests/evidence/data/key-moderate-3-passes was written by `tejido init --kdf moderate` before 4 passes */
+#define OLD_KEY_PASS "clave de prueba: parametros de antes"
 
 struct secrets {
 	char canary[48];
@@ -126,22 +139,72 @@ static unsigned scan_disk(const char *dir, struct secrets *s, const char *phase)
 	return found;
 }
 
-static void scan_memory(pid_t pid, struct secrets *s, const char *phase)
+/*
+ * The running node's memory once it is done with the requests before: 0 if
+ * no plaintext or passphrase is there (keys are only counted). A request's
+ * plaintext lives while the request is handled and until its reply is
+ * written: the write callback wipes the reply, in the loop iteration after
+ * the one that sent it, possibly after we read the reply. A ping answered
+ * after it (read in a later iteration) marks the end of the request.
+ */
+static int scan_memory(const struct ev_node *nd, struct secrets *s, const char *phase)
 {
 	struct ev_memscan ms;
 	char line[2048];
 	size_t off = 0;
+	unsigned plain = 0;
 
-	if (ev_memscan(pid, s->needles, s->n, 256ull << 20, &ms) != 0) {
+	if (ev_ctl_simple(nd, "ping") != 0 || ev_memscan(nd->pid, s->needles, s->n, 256ull << 20, &ms) != 0 ||
+	    ms.bytes_read == 0) {
 		printf("FIGURE seizure-memory %s: could not read the process memory\n", phase);
-		return;
+		return -1;
 	}
 	for (size_t i = 0; i < s->n && off < sizeof(line) - 100; i++)
 		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s %u%s%s%s", i ? ", " : "",
 					s->needles[i].name, s->needles[i].hits, s->needles[i].hits ? " (" : "",
 					s->needles[i].where, s->needles[i].hits ? ")" : "");
-	printf("FIGURE seizure-memory %s: %.1f MiB of %llu writable regions read: %s\n", phase,
-	       (double)ms.bytes_read / 1048576.0, (unsigned long long)ms.regions, line);
+	for (size_t i = 0; i < N_PLAIN; i++)
+		plain += s->needles[i].hits;
+	printf("FIGURE seizure-memory %s: %.1f MiB of %llu writable regions read (%llu unreadable or over 256 MiB): "
+	       "%s\n",
+	       phase, (double)ms.bytes_read / 1048576.0, (unsigned long long)ms.regions,
+	       (unsigned long long)ms.regions_skipped, line);
+	return plain == 0 ? 0 : -1;
+}
+
+static bool log_has(const struct ev_node *nd, const char *text)
+{
+	char path[200];
+
+	snprintf(path, sizeof(path), "%s/node.log", nd->dir);
+	return ev_tree_has(path, text, strlen(text), NULL, 0);
+}
+
+/*
+ * (e) The node as users run it refuses core dumps and memory reads. A user
+ * cannot read its memory then, so a test that is not root restarts it with
+ * TJ_TEST_DUMPABLE=1 for the scans; root reads it as it is.
+ */
+static int start_for_scan(struct ev_node *nd, const char **how)
+{
+	char path[64];
+	int fd, rc;
+
+	EV_CHECK(ev_daemon_start(nd, 120000) == 0);
+	EV_CHECK(log_has(nd, "not dumpable: no core file"));
+	*how = "read as root from the node as users run it (not dumpable)";
+	if (geteuid() == 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/mem", (int)nd->pid);
+	fd = open(path, O_RDONLY);
+	EV_CHECK(fd < 0 && (errno == EACCES || errno == EPERM));
+	EV_CHECK(ev_daemon_stop(nd, 30000) == 0);
+	setenv("TJ_TEST_DUMPABLE", "1", 1);
+	rc = ev_daemon_start(nd, 120000);
+	unsetenv("TJ_TEST_DUMPABLE");
+	EV_CHECK(rc == 0);
+	*how = "read by its user from the node restarted with TJ_TEST_DUMPABLE=1";
+	return 0;
 }
 
 static int show(const struct ev_node *nd, const uint8_t id[32])
@@ -163,35 +226,68 @@ static int show(const struct ev_node *nd, const uint8_t id[32])
 	return rc;
 }
 
-/* (d) Each wrong passphrase costs the full Argon2id work. */
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * (d) Each wrong passphrase costs the full Argon2id work. Timed twice: wall
+ * clock, which other processes inflate (a loaded machine would pass a weak
+ * KDF), and this thread's CPU time, which counts only the work done for the
+ * guess (Argon2id here is one thread). The assertion is on CPU time: every
+ * attempt at least 0.5 s. Contention (a busy sibling core, memory
+ * bandwidth) can still lengthen it a little, never shorten it; the figure
+ * line gives both, and the least CPU time is the honest cost on this
+ * machine.
+ */
 static int wrong_passphrases(const struct ev_node *nd)
 {
 	static const char *const wrong[] = {"evidence passphrase: cabo de vela azu", "Evidence passphrase: cabo de vela azul",
 					    "correct horse battery staple"};
+	struct tj_keyfile_info info;
 	struct tj_unlocked *u = NULL;
+	uint8_t buf[4096];
 	char key[200];
-	double secs[3];
+	double wall[3], cpu[3], least = 1e9;
+	size_t len;
+	FILE *f;
 
 	snprintf(key, sizeof(key), "%s/key", nd->dir);
+	EV_CHECK((f = fopen(key, "rb")) != NULL);
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	EV_CHECK(tj_keyfile_inspect(buf, len, &info) == 0);
 	for (int i = 0; i < 3; i++) {
 		uint64_t t0 = ev_now_us();
+		double c0 = cpu_now();
 		int rc = tj_keyfile_unlock(key, wrong[i], strlen(wrong[i]), &u);
-		secs[i] = (double)(ev_now_us() - t0) / 1e6;
+		cpu[i] = cpu_now() - c0;
+		wall[i] = (double)(ev_now_us() - t0) / 1e6;
+		least = cpu[i] < least ? cpu[i] : least;
 		EV_CHECK(rc == TJ_EPASSPHRASE && u == NULL);
 	}
-	bool met = secs[0] >= 0.5 && secs[1] >= 0.5 && secs[2] >= 0.5;
-	printf("FIGURE seizure-kdf: wrong passphrase (default MODERATE Argon2id) costs %.2f s, %.2f s, %.2f s: "
-	       "requirement (>= 0.5 s each) %s on this machine\n",
-	       secs[0], secs[1], secs[2], met ? "met" : "NOT MET");
-	/*
-	 * The requirement is 0.5 s, but MODERATE measures 0.47-0.49 s on an idle
-	 * test machine (1.4-2.1 s loaded): a 0.5 s assertion would be a noisy
-	 * timed assertion. Asserted here: half of it, which still fails at once if
-	 * the default falls to INTERACTIVE (~0.06 s) or MIN; the requirement's
-	 * verdict is printed above and tabulated in docs/SECURITY.md.
-	 */
-	for (int i = 0; i < 3; i++)
-		EV_CHECK(secs[i] >= 0.25);
+	printf("FIGURE seizure-kdf: wrong passphrase (default: Argon2id, %llu MiB, %llu passes) costs %.2f s, %.2f s, "
+	       "%.2f s of CPU (%.2f s, %.2f s, %.2f s wall): requirement (>= 0.5 s each) %s on this machine\n",
+	       (unsigned long long)(info.max_memlimit >> 20), (unsigned long long)info.max_opslimit, cpu[0], cpu[1],
+	       cpu[2], wall[0], wall[1], wall[2], least >= 0.5 ? "met" : "NOT MET");
+	EV_CHECK(info.max_opslimit == TJ_KDF_MODERATE_OPSLIMIT && info.max_memlimit == TJ_KDF_MODERATE_MEMLIMIT);
+	EV_CHECK(least >= 0.5);
+	return 0;
+}
+
+/* (d) A key file written before the default rose to 4 passes opens with its own parameters. */
+static int old_key_file_opens(void)
+{
+	struct tj_unlocked *u = NULL;
+	int rc = tj_keyfile_unlock(EV_DATA "/key-moderate-3-passes", OLD_KEY_PASS, strlen(OLD_KEY_PASS), &u);
+
+	tj_unlocked_free(u);
+	EV_CHECK(rc == 0);
+	printf("FIGURE seizure-kdf: a key file written with the previous default (256 MiB, 3 passes) opens\n");
 	return 0;
 }
 
@@ -219,23 +315,29 @@ static int run(struct ev_node *nd, struct secrets *s)
 	struct stat st;
 	size_t n = 0;
 
+	const char *how = "";
+	int mem[3];
+
 	make_needles(s);
 	EV_CHECK(grab_keys(nd, s) == 0);
 	key_needles(s);
-	EV_CHECK(ev_daemon_start(nd, 120000) == 0);
+	EV_CHECK(start_for_scan(nd, &how) == 0);
+	printf("FIGURE seizure-memory: the running node's memory %s\n", how);
 	EV_CHECK(ev_add_batch(nd, 1, 8, s->canary, ids, &n) == 0 && n == 16);
-	scan_memory(nd->pid, s, "running, after add");
+	mem[0] = scan_memory(nd, s, "running, after add");
 	/* show decrypts the case face: names, narrative and place. */
 	EV_CHECK(show(nd, ids[0]) == 0);
 	EV_CHECK(show(nd, ids[2]) == 0);
-	scan_memory(nd->pid, s, "running, after show");
+	mem[1] = scan_memory(nd, s, "running, after show");
 	/* Does the plaintext linger once other requests came through? */
 	EV_CHECK(ev_add_batch(nd, 100, 8, "sin canario", ids + 16, &n) == 0);
-	scan_memory(nd->pid, s, "running, after a later add without the canary");
+	mem[2] = scan_memory(nd, s, "running, after a later add without the canary");
 	EV_CHECK(ev_daemon_stop(nd, 30000) == 0);
+	EV_CHECK(mem[0] == 0 && mem[1] == 0 && mem[2] == 0);
 
 	EV_CHECK(scan_disk(nd->dir, s, "stopped") == 0);
 	EV_CHECK(wrong_passphrases(nd) == 0);
+	EV_CHECK(old_key_file_opens() == 0);
 
 	EV_CHECK(ev_daemon_start(nd, 120000) == 0);
 	EV_CHECK(show(nd, ids[0]) == 0);

@@ -19,6 +19,7 @@ if(TARGET tejido)
 
   add_executable(ev_seizure ${EV}/ev_seizure.c ${EV}/ev_memscan.c)
   target_link_libraries(ev_seizure PRIVATE ev_common)
+  target_compile_definitions(ev_seizure PRIVATE EV_DATA="${EV}/data")
   add_test(NAME evidence/seizure COMMAND ev_seizure $<TARGET_FILE:tejido>)
   set_tests_properties(evidence/seizure PROPERTIES TIMEOUT 300 LABELS "evidence;seizure")
 endif()
