@@ -611,7 +611,8 @@ static int tj__install(struct tj_node *n, struct tj_txn *t, const struct tj_circ
 	}
 	rc = tj_keyring_add_circle(n->keyring, key);
 	if (rc == TJ_EEXIST) {
-		rc = 0;
+		/* Held in memory already, perhaps from a transaction that was aborted: save it in this one. */
+		rc = tj_keyring_save(n->keyring, t, n->u->storage_key);
 		goto out;
 	}
 	if (rc == TJ_ELIMIT) {

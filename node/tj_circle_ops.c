@@ -120,6 +120,10 @@ static int tj__write_generation(struct tj_node *n, const uint8_t nonce[16], cons
 	}
 out:
 	sodium_free(key);
+	if (b != NULL)
+		sodium_memzero(b, sizeof(*b)); /* names: the network's plaintext */
+	if (body != NULL)
+		sodium_memzero(body, TJ_CIRCLE_BODY_MAX_BYTES);
 	free(b);
 	free(body);
 	free(rec);
