@@ -384,18 +384,17 @@ static int tj__create_fail(struct tj_ctl_reply *out, int rc, const uint8_t who[3
 	switch (rc) {
 	case TJ_ENOTMEMBER:
 		tj_hex(who, 32, h);
-		return tj__fail(out, rc, "circle create: %s is not a member of the network", h);
+		return tj__fail(out, rc, "%s is not a member of the network", h);
 	case TJ_EEXIST:
-		return tj__fail(out, rc, "circle create: this node already administers a circle of that name");
+		return tj__fail(out, rc, "this node already administers a circle of that name");
 	case TJ_ELIMIT:
-		return tj__fail(out, rc, "circle create: a circle has at most %d members, this node included",
-		                TJ_CIRCLE_MEMBERS_MAX);
+		return tj__fail(out, rc, "a circle has at most %d members, this node included", TJ_CIRCLE_MEMBERS_MAX);
 	case -EINVAL:
-		return tj__fail(out, TJ_EMALFORMED, "circle create: a member is named twice");
+		return tj__fail(out, TJ_EMALFORMED, "a member is named twice");
 	case TJ_ECRYPTO:
-		return tj__fail(out, rc, "circle create: a member key is not a valid public key");
+		return tj__fail(out, rc, "a member key is not a valid public key");
 	default:
-		return tj__fail(out, rc, "circle create: nothing was written: %s", tj_strerror(rc));
+		return tj__fail(out, rc, "nothing was written: %s", tj_strerror(rc));
 	}
 }
 
@@ -427,26 +426,25 @@ int tj_circle_ctl_create(struct tj_node *node, const uint8_t *req, size_t len, s
 	return rc;
 }
 
-static int tj__change_fail(struct tj_ctl_reply *out, int rc, bool add)
+static int tj__change_fail(struct tj_ctl_reply *out, int rc)
 {
 	switch (rc) {
 	case TJ_ENOTFOUND:
-		return tj__fail(out, rc, "circle %s: no circle of that name is administered by this node, or the key "
-		                         "is not in it (`tejido circle list`)", add ? "add" : "remove");
+		return tj__fail(out, rc, "no circle of that name is administered by this node, or the key "
+		                         "is not in it (`tejido circle list`)");
 	case TJ_EEXIST:
-		return tj__fail(out, rc, "circle add: that organization is in the circle already");
+		return tj__fail(out, rc, "that organization is in the circle already");
 	case TJ_ESTATE:
-		return tj__fail(out, rc, "circle remove: the admin cannot leave its own circle");
+		return tj__fail(out, rc, "the admin cannot leave its own circle");
 	case TJ_ENOTMEMBER:
-		return tj__fail(out, rc, "circle %s: the circle would name an organization that is not a member of "
-		                         "the network; remove it from the circle first", add ? "add" : "remove");
+		return tj__fail(out, rc, "the circle would name an organization that is not a member of "
+		                         "the network; remove it from the circle first");
 	case TJ_ELIMIT:
-		return tj__fail(out, rc, "circle add: a circle has at most %d members", TJ_CIRCLE_MEMBERS_MAX);
+		return tj__fail(out, rc, "a circle has at most %d members", TJ_CIRCLE_MEMBERS_MAX);
 	case TJ_ECRYPTO:
-		return tj__fail(out, rc, "circle add: the key is not a valid public key");
+		return tj__fail(out, rc, "the key is not a valid public key");
 	default:
-		return tj__fail(out, rc, "circle %s: nothing was written: %s", add ? "add" : "remove",
-		                tj_strerror(rc));
+		return tj__fail(out, rc, "nothing was written: %s", tj_strerror(rc));
 	}
 }
 
@@ -470,7 +468,7 @@ int tj_circle_ctl_change(struct tj_node *node, const uint8_t *req, size_t len, s
 		return tj__fail(out, TJ_ESTATE, "circle_change: this node is not in a network");
 	add = strcmp(action, "add") == 0;
 	if ((rc = tj_circle_change(node, name, pk, add, circle, record, &gen)) != 0)
-		return tj__change_fail(out, rc, add);
+		return tj__change_fail(out, rc);
 	return tj__written_reply(out, circle, record, gen);
 }
 
