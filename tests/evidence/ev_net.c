@@ -13,14 +13,18 @@
  *               printed; the store of each node is checked (ev_check.h).
  *   synckill    B fetches 1,200 records from A and is SIGKILLed 30 times
  *               along the way; B converges and its store is whole.
- *   flood       propagation A -> B -> C measured quiet, then while a member
- *               pushes far beyond its quota at B and a stranger opens
- *               connections to B at ~1,000 a second: p50/p99 printed; B's
- *               memory growth asserted generously (< 384 MiB under ASan).
+ *   flood       propagation A -> B -> C measured quiet (before and after),
+ *               and while a member pushes junk at B at 100 times its push
+ *               quota (ev_flooder.h), a stranger opens connections to B at
+ *               ~1,000 a second, and both: p50/p99 printed; asserted: the
+ *               member offered >= 100x the quota, each flood's p99 is at most
+ *               twice the quiet p99, B's memory growth stays bounded
+ *               (generously: < 384 MiB under ASan).
  *
  * usage: ev_net PATH_TO_TEJIDO SCENARIO
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
@@ -34,6 +38,7 @@
 
 #include "ev_check.h"
 #include "ev_common.h"
+#include "ev_flooder.h"
 #include "faultproxy.h"
 #include "net_harness.h"
 #include "net_rogue.h"
@@ -310,40 +315,41 @@ static int sc_synckill(struct net *net)
 
 /* ---- floods ---------------------------------------------------------------- */
 
+/*
+ * The issue asks for a member sending 100 times its push quota: the flooder
+ * is paced 1% above (a run ends up to one message short of its clock) and
+ * the test asserts what it offered.
+ */
+#define FLOOD_REQUIRED_X 100.0
+#define FLOOD_PACE_X 101u
+/* Strangers connect from here: the member keeps 127.0.0.1's handshake budget (docs/SECURITY.md, limit 4). */
+#define STRANGER_ADDR "127.0.0.2"
+
 struct flood {
 	struct net *net;
 	volatile bool stop;
-	unsigned member_conns, member_refused, stranger_conns;
-	uint64_t secs_ms;
+	unsigned stranger_conns;
+	struct ev_flooder member;
+	double member_x[2]; /* the member's offered records a second / quota: member phase, both phase */
 };
-
-static void *member_flood(void *arg)
-{
-	struct flood *f = arg;
-
-	while (!f->stop) {
-		/* 4,000 junk pushes per connection, each connection ending in a drop; 0 once it got that far. */
-		if (rogue_flood(f->net, 1, 3) == 0)
-			f->member_conns++;
-		else
-			f->member_refused++, ev_sleep_ms(50); /* refused at the handshake (per-address limit) */
-	}
-	return NULL;
-}
 
 static void *stranger_flood(void *arg)
 {
 	struct flood *f = arg;
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in src = {.sin_family = AF_INET};
 	uint8_t junk[64];
 
 	sa.sin_port = htons(f->net->nodes[1].port);
+	if (inet_pton(AF_INET, STRANGER_ADDR, &src.sin_addr) != 1)
+		return NULL;
 	randombytes_buf(junk, sizeof(junk));
 	while (!f->stop) {
 		uint64_t t = ev_now_us();
 		int fd = socket(AF_INET, SOCK_STREAM, 0);
 		if (fd >= 0) {
-			if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			if (bind(fd, (struct sockaddr *)&src, sizeof(src)) == 0 &&
+			    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
 				(void)!send(fd, junk, sizeof(junk), MSG_NOSIGNAL);
 				__atomic_add_fetch(&f->stranger_conns, 1, __ATOMIC_RELAXED);
 			}
@@ -416,9 +422,10 @@ static int phase(struct flood *f, bool member, bool stranger, unsigned samples, 
 	uint64_t t0 = ev_now_ms();
 
 	f->stop = false;
-	f->member_conns = f->member_refused = f->stranger_conns = 0;
+	f->stranger_conns = 0;
+	f->member = (struct ev_flooder){.net = f->net, .target = 1, .member = 3, .ratio = FLOOD_PACE_X};
 	if (member)
-		CHECK(pthread_create(&tm, NULL, member_flood, f) == 0);
+		CHECK(pthread_create(&tm, NULL, ev_flooder_run, &f->member) == 0);
 	if (stranger) {
 		CHECK(pthread_create(&ts, NULL, stranger_flood, f) == 0);
 		CHECK(pthread_create(&ts2, NULL, stranger_flood, f) == 0);
@@ -433,6 +440,7 @@ static int phase(struct flood *f, bool member, bool stranger, unsigned samples, 
 		ev_sleep_ms(20);
 	}
 	f->stop = true;
+	f->member.stop = true;
 	if (member)
 		pthread_join(tm, NULL);
 	if (stranger) {
@@ -441,11 +449,17 @@ static int phase(struct flood *f, bool member, bool stranger, unsigned samples, 
 	}
 	double secs = (double)(ev_now_ms() - t0) / 1000.0;
 	uint64_t p50 = pct(lat, samples, 50), p99 = pct(lat, samples, 99);
-	printf("FIGURE flood %s: propagation A->B->C p50 %llu ms p99 %llu ms over %u samples; member flood %u "
-	       "connections of up to 4,000 junk pushes each (quota 200/s: up to %.0fx), %u member handshakes "
-	       "refused; stranger %u connections (%.0f/s) in %.1f s\n",
-	       name, (unsigned long long)p50, (unsigned long long)p99, samples, f->member_conns,
-	       (double)f->member_conns * 4000.0 / secs / 200.0, f->member_refused, f->stranger_conns,
+	const struct ev_flooder *m = &f->member;
+	double mq = (double)TJ_PEER_PUSH_RATE * (m->secs > 0 ? m->secs : 1); /* the quota over the member's run */
+	if (member)
+		f->member_x[stranger ? 1 : 0] = (double)m->offered / mq;
+	printf("FIGURE flood %s: propagation A->B->C p50 %llu ms p99 %llu ms over %u samples; member flood: "
+	       "%llu junk records offered (%.0fx the %u/s quota), %llu taken by the socket (%.0fx), %u connections, "
+	       "%u closed by the node, %u left unread for 1.5 s, %u handshakes refused; stranger (from %s) %u "
+	       "connections (%.0f/s) in %.1f s\n",
+	       name, (unsigned long long)p50, (unsigned long long)p99, samples, (unsigned long long)m->offered,
+	       (double)m->offered / mq, (unsigned)TJ_PEER_PUSH_RATE, (unsigned long long)m->written,
+	       (double)m->written / mq, m->conns, m->cut, m->stalled, m->refused, STRANGER_ADDR, f->stranger_conns,
 	       (double)f->stranger_conns / secs, secs);
 	return rc;
 }
@@ -454,11 +468,11 @@ static int sc_flood(struct net *net)
 {
 	static const size_t abc[] = {0, 1, 2};
 	unsigned samples = 40 * ev_scale(), seed = 7000;
-	uint64_t *lat[4], rss0, rss_max = 0, q99;
+	uint64_t *lat[4], rss0, rss_max = 0, q99, f99[3];
 	struct flood f = {.net = net};
 
 	for (int i = 0; i < 4; i++)
-		CHECK((lat[i] = calloc(samples, 8)) != NULL);
+		CHECK((lat[i] = calloc(2 * samples, 8)) != NULL); /* lat[0]: quiet before and after */
 	net_mknet(net, net->tejido, 4); /* node 3 is the flooding member: never started */
 	for (size_t i = 0; i < 3; i++)
 		CHECK(net_start(net, i) == 0);
@@ -471,14 +485,24 @@ static int sc_flood(struct net *net)
 	CHECK(phase(&f, true, false, samples, &seed, lat[1], &rss_max, "member") == 0);
 	CHECK(phase(&f, false, true, samples, &seed, lat[2], &rss_max, "stranger") == 0);
 	CHECK(phase(&f, true, true, samples, &seed, lat[3], &rss_max, "both") == 0);
-	q99 = pct(lat[0], samples, 99);
-	printf("FIGURE flood: p99 under flood / quiet p99 (%llu ms): member %.2fx, stranger %.2fx, both %.2fx; "
-	       "B's RSS %llu KiB before, at most %llu KiB during\n",
-	       (unsigned long long)q99, (double)pct(lat[1], samples, 99) / (double)(q99 ? q99 : 1),
-	       (double)pct(lat[2], samples, 99) / (double)(q99 ? q99 : 1),
-	       (double)pct(lat[3], samples, 99) / (double)(q99 ? q99 : 1), (unsigned long long)rss0,
-	       (unsigned long long)rss_max);
+	/*
+	 * The quiet value is measured before and after the floods and pooled: on
+	 * a machine shared with other work (ctest -j, CI) the load changes over
+	 * a run, and one quiet window would make the ratio measure that too.
+	 */
+	CHECK(phase(&f, false, false, samples, &seed, lat[0] + samples, &rss_max, "quiet again") == 0);
+	q99 = pct(lat[0], 2 * samples, 99);
+	for (int i = 0; i < 3; i++)
+		f99[i] = pct(lat[i + 1], samples, 99);
+	printf("FIGURE flood: p99 under flood / quiet p99 (%llu ms, before and after): member %.2fx, stranger %.2fx, "
+	       "both %.2fx (required: at most 2x); B's RSS %llu KiB before, at most %llu KiB during\n",
+	       (unsigned long long)q99, (double)f99[0] / (double)(q99 ? q99 : 1), (double)f99[1] / (double)(q99 ? q99 : 1),
+	       (double)f99[2] / (double)(q99 ? q99 : 1), (unsigned long long)rss0, (unsigned long long)rss_max);
 	CHECK(rss_max < rss0 + 384 * 1024); /* generous: ASan's quarantine alone may hold 256 MiB */
+	for (int i = 0; i < 3; i++)
+		CHECK(f99[i] <= 2 * q99);
+	/* The member did flood at 100 times its quota, alone and with the strangers. */
+	CHECK(f.member_x[0] >= FLOOD_REQUIRED_X && f.member_x[1] >= FLOOD_REQUIRED_X);
 	for (int i = 0; i < 4; i++)
 		free(lat[i]);
 	return 0;

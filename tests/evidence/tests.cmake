@@ -27,7 +27,7 @@ endif()
 # Multi-node evidence: the peers engineer's harness (tests/net/, compiled in,
 # not modified) and the fault-injecting proxy.
 if(TARGET tejido)
-  add_executable(ev_net ${EV}/ev_net.c ${EV}/faultproxy.c ${CMAKE_CURRENT_SOURCE_DIR}/net/net_harness.c
+  add_executable(ev_net ${EV}/ev_net.c ${EV}/ev_flooder.c ${EV}/faultproxy.c ${CMAKE_CURRENT_SOURCE_DIR}/net/net_harness.c
                         ${CMAKE_CURRENT_SOURCE_DIR}/net/net_rogue.c)
   target_include_directories(ev_net PRIVATE ${CMAKE_CURRENT_SOURCE_DIR}/net)
   target_link_libraries(ev_net PRIVATE ev_common)
