@@ -1,9 +1,15 @@
 #include "tj_ingest.h"
 
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include <sodium.h>
+#include <uv.h>
 
 #include "tj_circle.h"
 #include "tj_log.h"
@@ -171,37 +177,117 @@ int tj_ingest_put(struct tj_txn *t, struct tj_ingest_item *it)
 	return 0;
 }
 
-int tj_ingest_batch(struct tj_store *st, const struct tj_ingest_ctx *ctx, struct tj_ingest_item *items, size_t n)
-{
-	struct tj_txn t;
-	size_t n_valid = 0;
-	int rc;
+/*
+ * A batch is validated by every core while this thread stores it: workers
+ * (and this thread, when it would otherwise wait) claim blocks of items in
+ * order; this thread puts item i as soon as it is validated, so signature
+ * checks overlap the B-tree work and only the commit is left alone.
+ */
+#define TJ__VBLOCK 16             /* items claimed at once */
+#define TJ__VTHREADS_MAX 16
 
-	if (n > TJ_INGEST_BATCH_MAX)
-		return TJ_ELIMIT;
-	for (size_t i = 0; i < n; i++) {
-		tj_ingest_validate(ctx, &items[i]);
-		n_valid += items[i].valid;
+struct tj__vjob {
+	const struct tj_ingest_ctx *ctx;
+	struct tj_ingest_item *items;
+	size_t n;
+	atomic_size_t next;                     /* first item not claimed yet */
+	atomic_uchar done[TJ_INGEST_BATCH_MAX]; /* validated (release) */
+};
+
+/* Claims and validates one block; false when none is left. */
+static bool tj__vjob_step(struct tj__vjob *j)
+{
+	size_t from = atomic_fetch_add_explicit(&j->next, TJ__VBLOCK, memory_order_relaxed);
+	size_t to = from + TJ__VBLOCK < j->n ? from + TJ__VBLOCK : j->n;
+
+	if (from >= j->n)
+		return false;
+	for (size_t i = from; i < to; i++) {
+		tj_ingest_validate(j->ctx, &j->items[i]);
+		atomic_store_explicit(&j->done[i], 1, memory_order_release);
 	}
-	if (n_valid == 0)
-		return 0;
-	if ((rc = tj_txn_begin(st, true, &t)) != 0)
-		goto fail;
-	for (size_t i = 0; i < n && rc == 0; i++)
-		rc = tj_ingest_put(&t, &items[i]);
-	if (rc != 0) {
-		tj_txn_abort(&t);
-		goto fail;
-	}
-	if ((rc = tj_txn_commit(&t)) != 0)
-		goto fail;
-	return 0;
-fail:
+	return true;
+}
+
+static void *tj__vjob_worker(void *arg)
+{
+	while (tj__vjob_step(arg))
+		;
+	return NULL;
+}
+
+/* Waits for item i, validating other blocks meanwhile. */
+static void tj__vjob_wait(struct tj__vjob *j, size_t i)
+{
+	while (!atomic_load_explicit(&j->done[i], memory_order_acquire))
+		if (!tj__vjob_step(j))
+			sched_yield();
+}
+
+/* Extra threads for n items: one per other core, none for small batches. */
+static unsigned tj__vjob_threads(size_t n)
+{
+	unsigned cores = uv_available_parallelism();
+	size_t k = cores > 1 ? cores - 1 : 0;
+	size_t useful = n / (4 * TJ__VBLOCK);
+
+	k = k < useful ? k : useful;
+	return (unsigned)(k < TJ__VTHREADS_MAX ? k : TJ__VTHREADS_MAX);
+}
+
+static void tj__batch_fail(struct tj_ingest_item *items, size_t n, int rc)
+{
 	for (size_t i = 0; i < n; i++) {
 		if (items[i].valid && (items[i].stored || items[i].result == 0)) {
 			items[i].stored = false;
 			items[i].result = rc;
 		}
 	}
+}
+
+int tj_ingest_batch(struct tj_store *st, const struct tj_ingest_ctx *ctx, struct tj_ingest_item *items, size_t n)
+{
+	struct tj__vjob *j; /* on the heap: workers read it, and its flags are 1 KB */
+	pthread_t tid[TJ__VTHREADS_MAX];
+	unsigned k = 0, want;
+	size_t n_valid = 0;
+	struct tj_txn t;
+	int rc;
+
+	if (n > TJ_INGEST_BATCH_MAX)
+		return TJ_ELIMIT;
+	if (n == 0)
+		return 0;
+	if ((j = malloc(sizeof(*j))) == NULL)
+		return -ENOMEM;
+	j->ctx = ctx;
+	j->items = items;
+	j->n = n;
+	atomic_init(&j->next, 0);
+	for (size_t i = 0; i < n; i++)
+		atomic_init(&j->done[i], 0);
+	for (want = tj__vjob_threads(n); k < want; k++)
+		if (pthread_create(&tid[k], NULL, tj__vjob_worker, j) != 0)
+			break; /* fewer helpers: this thread does the rest */
+	rc = tj_txn_begin(st, true, &t);
+	for (size_t i = 0; i < n; i++) {
+		tj__vjob_wait(j, i);
+		n_valid += items[i].valid;
+		if (rc == 0)
+			rc = tj_ingest_put(&t, &items[i]);
+	}
+	while (k > 0)
+		pthread_join(tid[--k], NULL);
+	free(j);
+	if (rc == 0 && n_valid == 0) {
+		tj_txn_abort(&t);
+		return 0;
+	}
+	if (rc == 0)
+		rc = tj_txn_commit(&t);
+	else
+		tj_txn_abort(&t);
+	if (rc != 0)
+		tj__batch_fail(items, n, rc);
 	return rc;
 }

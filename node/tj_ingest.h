@@ -58,8 +58,10 @@ void tj_ingest_validate(const struct tj_ingest_ctx *ctx, struct tj_ingest_item *
 TJ_MUST_CHECK int tj_ingest_put(struct tj_txn *t, struct tj_ingest_item *item);
 
 /*
- * Validates n (<= TJ_INGEST_BATCH_MAX) items, then stores every valid one in
- * ONE write transaction. Per-item results in items[i].result. Returns 0 when
+ * Validates n (<= TJ_INGEST_BATCH_MAX) items and stores every valid one in
+ * ONE write transaction. Validation runs on every core (threads of its own
+ * for batches of 64 or more) while this thread stores the items in order as
+ * they become valid. Per-item results in items[i].result. Returns 0 when
  * the transaction committed (or had nothing to do); otherwise the error, and
  * every item that would have been stored carries it as its result.
  */

@@ -3,7 +3,11 @@
  * refuses a second one with TJ_ESTATE).
  *
  * Named databases (keys and values are raw bytes; integers big-endian):
- *   records    id(32) -> the record's canonical encoding
+ *   ids        id(32) -> where its canonical encoding is in bodies:
+ *              chunk(4) || offset(2) || length - 1 (2)
+ *   bodies     chunk(8) -> encodings back to back (~64 KiB, one LMDB
+ *              overflow value, so bodies fill whole pages in any id order);
+ *              a deleted body's bytes become zeros
  *   by_ts      ts_ms(8) || id(32) -> empty; the (ts, id) order for listing and sync
  *   chain      author(32) || seq(8) -> id (DUPSORT: both records of an
  *              equivocation are kept; never overwritten)
@@ -21,10 +25,17 @@
  *              resolution, in the same transaction: "not evaluated yet"
  *   query_idx  blinded (field, code) -> day(8) || id(32) (DUPSORT; node/tj_query.h)
  *
+ * Format: meta "store.format" = 2 (8 bytes). A store of format 1 (one
+ * "records" database, id -> encoding) is migrated when it is opened, in one
+ * transaction; a newer format is refused with TJ_ESTATE.
+ *
  * Transactions: a transaction begins and ends in one function, never across
  * a libuv callback. Every pointer a getter returns borrows from LMDB and is
  * valid only until the transaction ends: copy it out first. A write counts
  * only once tj_txn_commit() returned 0.
+ * WARNING: bodies added in a write transaction are staged in memory and put
+ * at tj_txn_commit; raw LMDB access with t->txn (tj_store_ext_dbi) sees the
+ * other databases, never bodies.
  *
  * Errors: LMDB failures become TJ_ESTORE (the mdb_strerror is logged), a full
  * map TJ_ESTOREFULL; a missing key is TJ_ENOTFOUND.
@@ -160,6 +171,15 @@ TJ_MUST_CHECK int tj_store_find_prefix(struct tj_txn *t, const uint8_t *prefix, 
 				       uint8_t (*ids)[32], size_t cap, size_t *n);
 
 TJ_MUST_CHECK int tj_store_stats(struct tj_txn *t, struct tj_store_stats *out);
+
+/*
+ * For offline checkers that open the store's environment themselves
+ * (tests/evidence, read-only): id's encoding through their own transaction
+ * and their handles of "ids" and "bodies"; valid until txn ends. When loc is
+ * not NULL it receives the chunk number, offset and length.
+ */
+TJ_MUST_CHECK int tj_store_raw_body(MDB_txn *txn, MDB_dbi ids, MDB_dbi bodies, const uint8_t id[32],
+				    const uint8_t **enc, size_t *len, uint64_t loc[3]);
 
 /* Big-endian helpers. */
 void tj_store_be64(uint64_t v, uint8_t out[8]);

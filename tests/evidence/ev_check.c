@@ -11,7 +11,7 @@
 #include "tj_store.h"
 
 struct ev__dbs {
-	MDB_dbi records, chain, by_ts, tombstones, meta;
+	MDB_dbi ids, bodies, chain, by_ts, tombstones, meta; /* ids + bodies: the records (tj_store.h) */
 };
 
 static uint64_t ev__rd64(const uint8_t *p)
@@ -27,7 +27,7 @@ static int ev__open_dbs(MDB_txn *txn, struct ev__dbs *d)
 {
 	int rc;
 
-	if ((rc = mdb_dbi_open(txn, "records", 0, &d->records)) != 0 ||
+	if ((rc = mdb_dbi_open(txn, "ids", 0, &d->ids)) != 0 || (rc = mdb_dbi_open(txn, "bodies", 0, &d->bodies)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "chain", MDB_DUPSORT, &d->chain)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "by_ts", 0, &d->by_ts)) != 0 ||
 	    (rc = mdb_dbi_open(txn, "tombstones", 0, &d->tombstones)) != 0 ||
@@ -49,15 +49,17 @@ static int ev__walk_records(MDB_txn *txn, const struct ev__dbs *d, struct ev_che
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	struct tj_record rec;
+	const uint8_t *enc;
+	size_t len;
 	uint8_t id[32];
 	int rc;
 
-	if ((rc = mdb_cursor_open(txn, d->records, &cur)) != 0)
+	if ((rc = mdb_cursor_open(txn, d->ids, &cur)) != 0)
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		rep->records++;
-		if (k.mv_size == 32 && tj_record_verify(v.mv_data, v.mv_size, &rec, id) == 0 &&
-		    memcmp(id, k.mv_data, 32) == 0)
+		if (k.mv_size == 32 && tj_store_raw_body(txn, d->ids, d->bodies, k.mv_data, &enc, &len, NULL) == 0 &&
+		    tj_record_verify(enc, len, &rec, id) == 0 && memcmp(id, k.mv_data, 32) == 0)
 			rep->verified++;
 		else
 			rep->bad++;
@@ -70,17 +72,18 @@ static int ev__walk_records(MDB_txn *txn, const struct ev__dbs *d, struct ev_che
 static void ev__chain_entry(MDB_txn *txn, const struct ev__dbs *d, const uint8_t *key, const uint8_t id[32],
 			    uint8_t (*prev_ids)[32], size_t n_prev, struct ev_check_report *rep)
 {
-	MDB_val k = {.mv_size = 32, .mv_data = (void *)id}, v;
 	struct tj_record rec;
+	const uint8_t *enc;
+	size_t len;
 	uint8_t got[32];
 	bool found = false;
 
-	if (mdb_get(txn, d->records, &k, &v) != 0) {
+	if (tj_store_raw_body(txn, d->ids, d->bodies, id, &enc, &len, NULL) != 0) {
 		if (!ev__has(txn, d->tombstones, id, 32))
 			rep->chain_dangling++;
 		return;
 	}
-	if (tj_record_verify(v.mv_data, v.mv_size, &rec, got) != 0 || memcmp(rec.author, key, 32) != 0 ||
+	if (tj_record_verify(enc, len, &rec, got) != 0 || memcmp(rec.author, key, 32) != 0 ||
 	    rec.seq != ev__rd64(key + 32))
 		return; /* counted as bad by the record walk, or a wrong index entry */
 	if (rec.seq == 0)
@@ -148,7 +151,7 @@ static int ev__walk_by_ts(MDB_txn *txn, const struct ev__dbs *d, struct ev_check
 		return rc;
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		rep->by_ts++;
-		if (k.mv_size != 40 || !ev__has(txn, d->records, (const uint8_t *)k.mv_data + 8, 32))
+		if (k.mv_size != 40 || !ev__has(txn, d->ids, (const uint8_t *)k.mv_data + 8, 32))
 			rep->by_ts_dangling++;
 	}
 	mdb_cursor_close(cur);
@@ -184,7 +187,7 @@ static void ev__check_head(MDB_txn *txn, const struct ev__dbs *d, const uint8_t 
 	}
 	rep->head_seq = v.mv_size == 40 ? ev__rd64(v.mv_data) : UINT64_MAX;
 	rep->head_ok = any && v.mv_size == 40 && rep->head_seq == top &&
-		       ev__has(txn, d->records, (const uint8_t *)v.mv_data + 8, 32);
+		       ev__has(txn, d->ids, (const uint8_t *)v.mv_data + 8, 32);
 }
 
 void ev_check_store(const char *datadir, const uint8_t *own_pk, const uint8_t (*acked)[32], size_t n_acked,
@@ -210,7 +213,7 @@ void ev_check_store(const char *datadir, const uint8_t *own_pk, const uint8_t (*
 		ev__check_head(txn, &d, own_pk, rep);
 	for (size_t i = 0; i < n_acked; i++) {
 		rep->acked++;
-		if (!ev__has(txn, d.records, acked[i], 32) && !ev__has(txn, d.tombstones, acked[i], 32))
+		if (!ev__has(txn, d.ids, acked[i], 32) && !ev__has(txn, d.tombstones, acked[i], 32))
 			rep->acked_missing++;
 	}
 out:
@@ -262,7 +265,10 @@ int ev_check_selftest(const char *datadir, const uint8_t *own_pk, const uint8_t 
 	struct ev__dbs d;
 	struct ev_check_report rep;
 	MDB_val k, v;
-	uint8_t chain_key[40], *copy = NULL;
+	uint8_t chain_key[40], chunk_key[8], *copy = NULL;
+	const uint8_t *enc;
+	uint64_t loc[3];
+	size_t len;
 	int rc;
 
 	if (n_acked < 3)
@@ -273,14 +279,17 @@ int ev_check_selftest(const char *datadir, const uint8_t *own_pk, const uint8_t 
 	    (rc = mdb_env_open(env, path, 0, 0600)) != 0 || (rc = mdb_txn_begin(env, NULL, 0, &txn)) != 0 ||
 	    (rc = ev__open_dbs(txn, &d)) != 0)
 		goto out;
-	/* 1: a flipped bit in the first acknowledged record. */
-	k = (MDB_val){.mv_size = 32, .mv_data = (void *)acked[0]};
-	if ((rc = mdb_get(txn, d.records, &k, &v)) != 0 || (copy = malloc(v.mv_size)) == NULL)
+	/* 1: a flipped bit in the first acknowledged record (in the chunk that holds its body). */
+	if ((rc = tj_store_raw_body(txn, d.ids, d.bodies, acked[0], &enc, &len, loc)) != 0)
+		goto out;
+	tj_store_be64(loc[0], chunk_key);
+	k = (MDB_val){.mv_size = 8, .mv_data = chunk_key};
+	if ((rc = mdb_get(txn, d.bodies, &k, &v)) != 0 || (copy = malloc(v.mv_size)) == NULL)
 		goto out;
 	memcpy(copy, v.mv_data, v.mv_size);
-	copy[v.mv_size / 2] ^= 0x10;
+	copy[loc[1] + loc[2] / 2] ^= 0x10;
 	v.mv_data = copy;
-	if ((rc = mdb_put(txn, d.records, &k, &v, 0)) != 0)
+	if ((rc = mdb_put(txn, d.bodies, &k, &v, 0)) != 0)
 		goto out;
 	/* 2: the chain entry of our seq 1 removed. */
 	memcpy(chain_key, own_pk, 32);
@@ -291,7 +300,7 @@ int ev_check_selftest(const char *datadir, const uint8_t *own_pk, const uint8_t 
 		goto out;
 	/* 3: the last acknowledged record deleted. */
 	k = (MDB_val){.mv_size = 32, .mv_data = (void *)acked[n_acked - 1]};
-	if ((rc = mdb_del(txn, d.records, &k, NULL)) != 0)
+	if ((rc = mdb_del(txn, d.ids, &k, NULL)) != 0)
 		goto out;
 	rc = mdb_txn_commit(txn);
 	txn = NULL;

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <sys/stat.h>
 
 #include "tj_node_testutil.h"
 #include "tj_store.h"
@@ -347,6 +348,109 @@ static void test_map_full(void **state)
 	tj_txn_abort(&t);
 }
 
+
+/*
+ * Bodies are packed in chunks of ~64 KiB: 150 records of ~1 KiB in one
+ * transaction span several chunks; pointers handed out during it stay valid
+ * until it ends; a later small transaction continues the last chunk; a
+ * tombstone zeroes a body in an earlier chunk and one in the open chunk.
+ */
+static void test_chunks(void **state)
+{
+	enum { N = 150 };
+	struct fx *f = *state;
+	static uint8_t enc[N + 1][2048];
+	static char body[1000];
+	const uint8_t *got[N];
+	uint8_t ids[N + 1][32];
+	size_t len[N + 1], got_len;
+	struct tj_record rec;
+	struct tj_txn t;
+
+	memset(body, 'c', sizeof(body) - 1);
+	for (size_t i = 0; i <= N; i++) {
+		len[i] = tt_record(f->author, f->net, TJ_KIND_INCIDENT, i, i > 0 ? ids[i - 1] : NULL, 1000 + i,
+				   &f->epoch, body, enc[i], ids[i]);
+		assert_true(len[i] <= sizeof(enc[i]));
+	}
+	assert_int_equal(tj_txn_begin(f->st, true, &t), 0);
+	for (size_t i = 0; i < N; i++) {
+		assert_int_equal(tj_record_decode(enc[i], len[i], &rec), 0);
+		assert_int_equal(tj_store_put_record(&t, ids[i], &rec, enc[i], len[i]), 0);
+		assert_int_equal(tj_store_get(&t, ids[i], &got[i], &got_len), 0);
+		assert_int_equal(got_len, len[i]);
+	}
+	for (size_t i = 0; i < N; i++) /* still valid: the transaction has not ended */
+		assert_memory_equal(got[i], enc[i], len[i]);
+	assert_int_equal(tj_txn_commit(&t), 0);
+	/* A small transaction: one more record (continuing the last chunk) and two tombstones. */
+	assert_int_equal(tj_txn_begin(f->st, true, &t), 0);
+	assert_int_equal(tj_record_decode(enc[N], len[N], &rec), 0);
+	assert_int_equal(tj_store_put_record(&t, ids[N], &rec, enc[N], len[N]), 0);
+	assert_int_equal(tj_store_tombstone(&t, ids[1], f->author->pk, 5000, "first chunk"), 0);
+	assert_int_equal(tj_store_tombstone(&t, ids[N - 1], f->author->pk, 5000, "open chunk"), 0);
+	assert_int_equal(tj_txn_commit(&t), 0);
+	tj_store_close(f->st);
+	f->st = NULL;
+	assert_int_equal(tj_store_open(f->dir, 64u << 20, &f->st), 0);
+	assert_int_equal(tj_txn_begin(f->st, false, &t), 0);
+	for (size_t i = 0; i <= N; i++) {
+		if (i == 1 || i == N - 1) {
+			assert_int_equal(tj_store_get(&t, ids[i], &got[0], &got_len), TJ_ENOTFOUND);
+			continue;
+		}
+		assert_int_equal(tj_store_get(&t, ids[i], &got[0], &got_len), 0);
+		assert_int_equal(got_len, len[i]);
+		assert_memory_equal(got[0], enc[i], len[i]);
+	}
+	tj_txn_abort(&t);
+}
+
+/* A store of format 1 ("records": id -> encoding) is migrated when opened. */
+static void test_migrates_format_1(void **state)
+{
+	struct fx *f = *state;
+	static uint8_t enc[3][TT_REC_CAP];
+	uint8_t ids[3][32];
+	size_t len[3], got_len;
+	char path[128];
+	const uint8_t *got;
+	MDB_env *env = NULL;
+	MDB_txn *txn = NULL;
+	MDB_dbi dbi;
+	struct tj_txn t;
+
+	tj_store_close(f->st);
+	f->st = NULL;
+	tt_rmdir(f->dir);
+	tt_tmpdir(f->dir);
+	snprintf(path, sizeof(path), "%s/store", f->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(mdb_env_create(&env), 0);
+	assert_int_equal(mdb_env_set_maxdbs(env, 16), 0);
+	assert_int_equal(mdb_env_open(env, path, 0, 0600), 0);
+	assert_int_equal(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	assert_int_equal(mdb_dbi_open(txn, "records", MDB_CREATE, &dbi), 0);
+	for (size_t i = 0; i < 3; i++) {
+		len[i] = tt_record(f->author, f->net, TJ_KIND_INCIDENT, i, i > 0 ? ids[i - 1] : NULL, 1000 + i,
+				   &f->epoch, "old", enc[i], ids[i]);
+		MDB_val k = {.mv_size = 32, .mv_data = ids[i]}, v = {.mv_size = len[i], .mv_data = enc[i]};
+		assert_int_equal(mdb_put(txn, dbi, &k, &v, 0), 0);
+	}
+	assert_int_equal(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	assert_int_equal(tj_store_open(f->dir, 64u << 20, &f->st), 0);
+	assert_int_equal(tj_txn_begin(f->st, false, &t), 0);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(tj_store_get(&t, ids[i], &got, &got_len), 0);
+		assert_int_equal(got_len, len[i]);
+		assert_memory_equal(got, enc[i], len[i]);
+	}
+	assert_int_equal(mdb_dbi_open(t.txn, "records", 0, &dbi), MDB_NOTFOUND); /* dropped */
+	tj_txn_abort(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +462,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_prefix_ambiguous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen_persists_and_one_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrates_format_1, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
