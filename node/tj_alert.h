@@ -25,9 +25,13 @@
  * alert (an update event, see below) instead of raising one per newcomer. The
  * anchor is still an incident's id, as the id rule has always said, so an
  * alert raised by an older node for a cluster's first anchor keeps its id and
- * its acknowledgements. An incident dated before a cluster's anchor that makes
- * an earlier incident fire, or two clusters joined by a newcomer, moves the
- * anchor: the later alert is withdrawn and the earlier one lists them all.
+ * its acknowledgements. A late report dated before a cluster's anchor that
+ * makes an earlier incident fire, or a newcomer joining two clusters, moves
+ * the anchor: the alert under the later anchor is withdrawn (its
+ * acknowledgements stay with its id) and the one under the earlier anchor
+ * lists them all, continuing it (an update event, not news). Clusters are
+ * loaded whole; a flood of more than 4096 entries of one key is cut, and
+ * only then can two nodes disagree.
  * "Within N days" means the occurred dates differ by at most N days. Windows
  * use occurred.start (a partial date counts from its first day). Because an
  * arriving (or retracted) incident re-evaluates every cluster and anchor its

@@ -540,7 +540,7 @@ struct tj__rules {
 	struct tj__region g;
 	struct tj__victims vs;
 	struct tj_alert_codes c;
-	struct tj_alert a, old;
+	struct tj_alert a, old, carry;
 };
 
 /* Is id in a's sorted list? */
@@ -577,10 +577,12 @@ static int tj__add_codes_of(struct tj__rules *r, struct tj_alert *a, const uint8
  * latest day: a new alert is raised; one that gained incidents is updated
  * (an update event); one that lost some is rewritten silently; an unchanged
  * one is not written. A stored list that only grew keeps its codes and
- * reads the newcomers' alone.
+ * reads the newcomers' alone. carry (NULL = none): the alert of the same
+ * cluster under its previous anchor, just withdrawn; a new alert continues
+ * it (an update event, its first raise kept) rather than being news.
  */
 static int tj__alert_set(struct tj__rules *r, uint8_t trigger, const uint8_t *key, size_t klen,
-                         const uint8_t (*ids)[32], size_t n, int64_t last_day)
+                         const uint8_t (*ids)[32], size_t n, int64_t last_day, const struct tj_alert *carry)
 {
 	size_t from = n > TJ_ALERT_INCIDENTS_MAX ? n - TJ_ALERT_INCIDENTS_MAX : 0;
 	struct tj_alert *a = &r->a, *old = &r->old, *out = a;
@@ -626,7 +628,13 @@ static int tj__alert_set(struct tj__rules *r, uint8_t trigger, const uint8_t *ke
 	if (rc != 0)
 		return rc;
 	out->priority = tj__priority(trigger, out->severity);
-	if (!known) {
+	if (!known && carry != NULL) {
+		out->created_ms = carry->created_ms;
+		out->raised_ms = tj_now_ms();
+		out->raises = carry->raises;
+		out->updates = carry->updates + 1;
+		rc = tj__alert_event_append(r->t, out->id, TJ_EVENT_UPDATE, &out->last_event);
+	} else if (!known) {
 		out->created_ms = out->raised_ms = tj_now_ms();
 		out->raises = 1;
 		rc = tj__alert_event_append(r->t, out->id, TJ_EVENT_RAISE, &out->last_event);
@@ -651,45 +659,105 @@ static size_t tj__anchor_key(const char *X, const uint8_t id[32], uint8_t out[TJ
 	return xl + 32;
 }
 
-/* Extends the region until the clusters touching [d - W, d + 2W] are whole; *s..*e their firing span. */
+/*
+ * In the loaded region: the firing span *s..*e of the clusters with a firing
+ * incident in [d - W, d + 2W] (*any = false: none), and whether the region
+ * holds their whole extent on each side.
+ */
+static void tj__region_span(const struct tj__region *g, int64_t d, int64_t W, bool *any, size_t *s, size_t *e,
+                            bool *left, bool *right)
+{
+	size_t fz = SIZE_MAX, lz = 0;
+
+	for (size_t i = 0; i < g->n; i++) {
+		if (!g->fire[i] || g->days[i] < d - W || g->days[i] > d + 2 * W)
+			continue;
+		fz = fz == SIZE_MAX ? i : fz;
+		lz = i;
+	}
+	*left = *right = true;
+	if ((*any = fz != SIZE_MAX) == false)
+		return;
+	*s = fz;
+	for (size_t j = fz; j-- > 0 && g->days[*s] - g->days[j] <= W;)
+		if (g->fire[j])
+			*s = j;
+	*e = lz;
+	for (size_t j = lz + 1; j < g->n && g->days[j] - g->days[*e] <= W; j++)
+		if (g->fire[j])
+			*e = j;
+	/* No firing incident within W before *s, nor after *e, may hide outside the region. */
+	*left = g->lo <= 0 || g->days[*s] - 2 * W >= g->lo;
+	*right = g->hi >= g->days[*e] + W;
+}
+
+/*
+ * Loads the region of key around d, widening it (doubling) until the
+ * clusters touching [d - W, d + 2W] are whole. A flood longer than
+ * TJ__REGION_MAX entries stays at the last region that fitted: its loaded
+ * part decides (the only case where two nodes might disagree).
+ */
 static int tj__region_settle(struct tj__rules *r, const uint8_t key[32], bool victims, int64_t d, int64_t W,
                              uint32_t min, bool *any, size_t *s, size_t *e)
 {
 	struct tj__region *g = &r->g;
-	int64_t lo = d - 3 * W, hi = d + 3 * W;
+	int64_t lo = d - 3 * W, hi = d + 3 * W, plo = lo, phi = hi;
+	bool left = true, right = true, prev = false;
 	int rc;
 
 	for (;;) {
-		bool left, right;
-		size_t fz = SIZE_MAX, lz = 0;
 		if ((rc = tj__region_load(r->t, key, lo, hi, victims, g)) != 0)
 			return rc;
-		tj__region_fire(g, W, min, victims ? &r->vs : NULL);
-		for (size_t i = 0; i < g->n; i++) {
-			if (!g->fire[i] || g->days[i] < d - W || g->days[i] > d + 2 * W)
-				continue;
-			fz = fz == SIZE_MAX ? i : fz;
-			lz = i;
-		}
-		if ((*any = fz != SIZE_MAX) == false)
+		if (g->cut && prev) {
+			if ((rc = tj__region_load(r->t, key, plo, phi, victims, g)) != 0)
+				return rc;
+			tj__region_fire(g, W, min, victims ? &r->vs : NULL);
+			tj__region_span(g, d, W, any, s, e, &left, &right);
 			return 0;
-		*s = fz;
-		for (size_t j = fz; j-- > 0 && g->days[*s] - g->days[j] <= W;)
-			if (g->fire[j])
-				*s = j;
-		*e = lz;
-		for (size_t j = lz + 1; j < g->n && g->days[j] - g->days[*e] <= W; j++)
-			if (g->fire[j])
-				*e = j;
-		left = g->lo <= 0 || g->days[*s] - 2 * W >= g->lo;
-		right = g->hi >= g->days[*e] + W;
-		if ((left && right) || g->cut)
-			return 0; /* whole, or a flood too long to load: its loaded part decides */
+		}
+		tj__region_fire(g, W, min, victims ? &r->vs : NULL);
+		tj__region_span(g, d, W, any, s, e, &left, &right);
+		if (!*any || (left && right) || g->cut)
+			return 0;
+		prev = true;
+		plo = lo;
+		phi = hi;
 		if (!left)
-			lo = (lo - 4 * W < g->days[*s] - 3 * W ? lo - 4 * W : g->days[*s] - 3 * W);
+			lo = d - 2 * (d - lo) < g->days[*s] - 3 * W ? d - 2 * (d - lo) : g->days[*s] - 3 * W;
 		if (!right)
-			hi = (hi + 4 * W > g->days[*e] + 2 * W ? hi + 4 * W : g->days[*e] + 2 * W);
+			hi = d + 2 * (hi - d) > g->days[*e] + 2 * W ? d + 2 * (hi - d) : g->days[*e] + 2 * W;
 	}
+}
+
+/*
+ * The cluster anchored at h (firing up to tl) may have had a later anchor
+ * before a change dated d (only one of [d, d + 2W] can have been one): its
+ * alert is withdrawn, and kept in r->carry for the one that continues it.
+ */
+static int tj__anchor_moved(struct tj__rules *r, uint8_t trigger, const char *X, int64_t d, int64_t W,
+                            size_t h, size_t tl)
+{
+	struct tj__region *g = &r->g;
+	uint8_t akey[TJ_CODE_MAX + 32], aid[32];
+	size_t klen;
+	int rc;
+
+	r->carry.trigger = 0;
+	for (size_t j = h + 1; j <= tl; j++) {
+		if (!g->fire[j] || g->days[j] < d || g->days[j] > d + 2 * W)
+			continue;
+		klen = tj__anchor_key(X, g->ids[j], akey);
+		tj__alert_id(trigger, akey, klen, aid);
+		if ((rc = tj__alert_load(r->n, r->t, aid, &r->old)) == TJ_ENOTFOUND)
+			continue;
+		if (rc != 0)
+			return rc;
+		if (r->carry.trigger == 0)
+			r->carry = r->old;
+		if ((rc = tj__alert_withdraw(r->n, r->t, aid, false)) != 0)
+			return rc;
+	}
+	return 0;
 }
 
 /*
@@ -725,9 +793,12 @@ static int tj__clusters(struct tj__rules *r, uint8_t trigger, const uint8_t key[
 		}
 		while (first > 0 && g->days[first - 1] >= g->days[h] - W)
 			first--;
+		if ((rc = tj__anchor_moved(r, trigger, X, d, W, h, tl)) != 0)
+			return rc;
 		klen = tj__anchor_key(X, g->ids[h], akey);
 		if ((rc = tj__alert_set(r, trigger, akey, klen, (const uint8_t(*)[32])g->ids + first,
-		                        tl - first + 1, g->days[tl])) != 0)
+		                        tl - first + 1, g->days[tl],
+		                        r->carry.trigger != 0 ? &r->carry : NULL)) != 0)
 			return rc;
 		g->head[h] = true;
 		if (next == SIZE_MAX)
@@ -807,7 +878,7 @@ static int tj__t4_key(struct tj__rules *r, const uint8_t key[32], int64_t day)
 			rc = tj__alert_withdraw(r->n, r->t, aid, false);
 		} else {
 			rc = tj__alert_set(r, TJ_T4_ESCALATION, anchor, 32, (const uint8_t(*)[32])r->win.ids,
-			                   k + 1, r->anchors.days[i]);
+			                   k + 1, r->anchors.days[i], NULL);
 		}
 	}
 	return rc;

@@ -65,6 +65,7 @@ sleep 1
 incident 2026-03-08 20 20067 harassment > "$T/b.json"
 incident 2026-03-15 20 20067 harassment > "$T/c.json"
 expect_rc 0 tj add --json "$T/b.json"
+B=$(cut -d' ' -f1 "$T/out")
 expect_rc 0 tj add --json "$T/c.json"
 for _ in $(seq 1 50); do
 	grep -q '"trigger":"T3"' "$T/follow.out" && break
@@ -78,6 +79,7 @@ grep -q '"trigger":"T3"' "$T/follow.out" || { cat "$T/follow.err" >&2; fail "--f
 # A disappearance in Oaxaca of someone living in Guerrero: T1, T6 (both states), T7.
 incident 2026-04-02 20 20001 disappearance 12 > "$T/d.json"
 expect_rc 0 tj add --json "$T/d.json"
+D=$(cut -d' ' -f1 "$T/out")
 expect_rc 0 tj alerts --states 12 --json
 [ "$(occurs '"trigger":"T6"')" = 1 ] || fail "T6 not seen from the state of residence"
 expect_rc 0 tj alerts --triggers T7 --json
@@ -127,5 +129,44 @@ grep -q "alert hook failed with exit status (3)" "$TEJIDO_DATA/node.log" || fail
 dups=$(grep -o '"event":[0-9]*' "$T/hook/got" | sort | uniq -d | wc -l)
 [ "$dups" = 0 ] || fail "the hook got an event twice"
 grep -q 'victim_names\|r-2026' "$T/hook/got" && fail "names or refs reached the hook"
+
+# A growing cluster: a fourth harassment in 20067 updates the one T3 alert; --follow shows it once, as an update.
+"$TEJIDO" alerts --follow --json > "$T/follow2.out" 2> "$T/follow2.err" &
+FOLLOW=$!
+sleep 1
+incident 2026-03-11 20 20067 harassment > "$T/e.json"
+expect_rc 0 tj add --json "$T/e.json"
+E=$(cut -d' ' -f1 "$T/out")
+for _ in $(seq 1 50); do
+	grep '"trigger":"T3"' "$T/follow2.out" | grep -q '"event_kind":"update"' && break
+	sleep 0.2
+done
+kill -INT "$FOLLOW" 2>/dev/null
+wait "$FOLLOW" || true
+[ "$(grep '"trigger":"T3"' "$T/follow2.out" | grep -c '"event_kind":"update"')" = 1 ] ||
+	{ cat "$T/follow2.err" "$T/follow2.out" >&2; fail "--follow did not show the T3 alert's update once"; }
+grep '"trigger":"T3"' "$T/follow2.out" | grep -q '"event_kind":"raise"' && fail "the growing cluster raised a new T3 alert"
+expect_rc 0 tj alerts --triggers T3 --json
+[ "$(occurs '"trigger":"T3"')" = 1 ] || fail "a growing cluster has more than one T3 alert"
+[ "$(occurs '"count":4')" = 1 ] || fail "the T3 alert does not count 4 incidents"
+
+# Retraction: the disappearance leaves its alerts (T1, T6, and T7 with its ack and resolution), queries, statistics.
+expect_rc 0 tj retract "$D" --reason consent_withdrawn
+expect_rc 0 tj alerts --json
+[ "$(occurs "\"id\":\"$T7\"")" = 0 ] || fail "the T7 alert of a retracted incident is still listed"
+[ "$(occurs '"trigger":"T6"')" = 0 ] || fail "the T6 alert of a retracted incident is still listed"
+[ "$(occurs "$D")" = 0 ] || fail "an alert still names the retracted incident"
+expect_rc 6 tj alert ack "${T7:0:12}" --note-code verifying
+expect_rc 0 tj query --act disappearance --json
+[ "$(occurs '"id":')" = 0 ] || fail "query still finds the retracted incident"
+expect_rc 0 tj stats --by act_type --format csv
+grep -q disappearance "$T/out" && fail "statistics still count the retracted disappearance"
+# Two of the cluster's four retracted: it no longer fires, its alert is withdrawn.
+expect_rc 0 tj retract "$E" --reason duplicate
+expect_rc 0 tj alerts --triggers T3 --json
+[ "$(occurs '"count":3')" = 1 ] || fail "the T3 alert was not recomputed without a retracted incident"
+expect_rc 0 tj retract "$B" --reason error
+expect_rc 0 tj alerts --triggers T3 --json
+[ "$(occurs '"id":')" = 0 ] || fail "a cluster of two still has its T3 alert"
 node_stop
 echo "alerts: ok"

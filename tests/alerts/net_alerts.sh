@@ -53,8 +53,8 @@ expect_rc 0 tj --data "$F" member add "$JPK" --name "Centro J" --out "$T/j.tjw"
 expect_rc 0 tj --data "$F" member add "$KPK" --name "Centro K" --out "$T/k.tjw"
 expect_rc 0 tj --data "$J" network join "$T/j.tjw"
 expect_rc 0 tj --data "$K" network join "$T/k.tjw"
-expect_rc 0 timeout 90 "$TEJIDO" --data "$J" node start
-expect_rc 0 timeout 90 "$TEJIDO" --data "$K" node start
+expect_rc 0 timeout 90 "$TEJIDO" --data "$J" node start --listen off
+expect_rc 0 timeout 90 "$TEJIDO" --data "$K" node start --listen off
 
 cat > "$T/d.json" <<'JSON'
 {"occurred": {"start": "2026-05-03", "precision": "day"},
@@ -66,6 +66,7 @@ cat > "$T/d.json" <<'JSON'
  "source": {"type": "witness_testimony", "reliability": "usually_reliable"}, "verification": "unverified"}
 JSON
 expect_rc 0 tj --data "$F" add --json "$T/d.json"
+DID=$(cut -d' ' -f1 "$T/out")
 wait_for 60 "J raising the T7 alert" has_t7 "$J"
 wait_for 60 "K raising the T7 alert" has_t7 "$K"
 IDF=$(t7_ids "$F")
@@ -86,4 +87,16 @@ tr -d ' \t\n' < "$T/out" | grep -q "\"id\":\"$IDF\"" || fail "K does not list th
 expect_rc 0 tj --data "$F" alerts --triggers T7
 grep -q "Centro J responding" "$T/out" || fail "F's table does not name J as the member who acknowledged"
 echo "figure: acknowledged once on J, seen acknowledged by J on F and K"
+
+# F retracts the incident: every node drops its alerts (J's acknowledgement with them) when the retraction arrives.
+no_t7() { [ -z "$(t7_ids "$1")" ]; }
+expect_rc 0 tj --data "$F" retract "$DID" --reason consent_withdrawn
+no_t7 "$F" || fail "F still lists the T7 alert of the incident it retracted"
+wait_for 60 "J dropping the retracted incident's alert" no_t7 "$J"
+wait_for 60 "K dropping the retracted incident's alert" no_t7 "$K"
+for d in "$F" "$J" "$K"; do
+	expect_rc 0 tj --data "$d" alerts --json
+	tr -d ' \t\n' < "$T/out" | grep -q "$DID" && fail "$d: an alert still names the retracted incident"
+done
+echo "figure: a retraction on F removed the alert on F, J and K"
 echo "net alerts: ok"

@@ -234,6 +234,30 @@ static void test_cluster_grows(void **state)
 	assert_int_equal(tj_alert_event(n, last, ev), 0);
 	assert_int_equal(ev->event_kind, TJ_EVENT_UPDATE);
 	assert_false(tj_alert_subscribed(NULL, 0, ev));
+	/*
+	 * A late report dated inside the cluster, before its anchor, that fires
+	 * (03-01, 03-04, 03-05): the anchor moves to it (the id rule), the alert
+	 * under the old anchor is withdrawn and the new one continues it as an
+	 * update, not news.
+	 */
+	mark = last;
+	{
+		struct ta_inc x = ar_inc("2026-03-05", "g");
+		uint8_t late[32];
+		ta_add(n, &x, late);
+		ar_id(TJ_T3_CLUSTER, late, want);
+	}
+	l = ar_alerts(n, TJ_T3_CLUSTER, 0, NULL);
+	assert_int_equal(l->n, 1);
+	assert_memory_equal(l->a[0].id, want, 32);
+	assert_int_equal(l->a[0].count, 7);
+	assert_int_equal(l->a[0].raises, 1);
+	assert_int_equal(l->a[0].updates, 4);
+	free(l);
+	l = ar_alerts(n, TJ_T3_CLUSTER, mark, &last);
+	assert_int_equal(l->n, 1);
+	assert_int_equal(l->a[0].event_kind, TJ_EVENT_UPDATE);
+	free(l);
 	free(ev);
 	ta_node_close(n, dir);
 }
