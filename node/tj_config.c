@@ -104,6 +104,30 @@ int tj_config_check_listen(const char *s)
 	return uv_ip4_addr(host, (int)port, &a4) == 0 ? 0 : TJ_ECONFIG;
 }
 
+/* [peers]: the liveness timers (tj_peer.h). */
+static int tj__cfg_peers(struct tj__cfg_ctx *c, const char *name, const char *value)
+{
+	uint64_t v;
+
+	if (strcmp(name, "ping_s") == 0) {
+		if (tj__parse_u64(value, 1, TJ_CONFIG_PING_S_MAX, &v) != 0) {
+			tj__cfg_fail(c, "ping_s must be a whole number of seconds from 1 to 3600", NULL);
+			return 0;
+		}
+		c->cfg->peer_ping_s = (uint32_t)v;
+	} else if (strcmp(name, "dead_s") == 0) {
+		if (tj__parse_u64(value, 2, TJ_CONFIG_DEAD_S_MAX, &v) != 0) {
+			tj__cfg_fail(c, "dead_s must be a whole number of seconds from 2 to 86400", NULL);
+			return 0;
+		}
+		c->cfg->peer_dead_s = (uint32_t)v;
+	} else {
+		tj__cfg_fail(c, "unknown key in [peers]:", name);
+		return 0;
+	}
+	return 1;
+}
+
 static int tj__cfg_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct tj__cfg_ctx *c = user;
@@ -117,6 +141,8 @@ static int tj__cfg_handler(void *user, const char *section, const char *name, co
 		}
 		return 1;
 	}
+	if (strcmp(section, "peers") == 0)
+		return tj__cfg_peers(c, name, value);
 	if (strcmp(section, "node") != 0) {
 		tj__cfg_fail(c, "unknown section", section);
 		return 0;
@@ -149,6 +175,8 @@ void tj_config_defaults(struct tj_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->log_level = TJ_LOG_INFO;
 	cfg->map_size_mb = TJ_CONFIG_MAP_SIZE_MB_DEFAULT;
+	cfg->peer_ping_s = TJ_CONFIG_PING_S_DEFAULT;
+	cfg->peer_dead_s = TJ_CONFIG_DEAD_S_DEFAULT;
 	tj_alert_config_defaults(&cfg->alerts);
 }
 
@@ -172,6 +200,11 @@ int tj_config_parse(const char *text, size_t len, struct tj_config *cfg, char er
 	}
 	if (rc != 0 || c.failed)
 		return rc < 0 ? -ENOMEM : TJ_ECONFIG;
+	if (cfg->peer_dead_s <= cfg->peer_ping_s) {
+		snprintf(err, TJ_CONFIG_ERR_MAX, "%s line %u: [peers] dead_s must be more than ping_s (%u)",
+			 TJ_CONFIG_FILE_NAME, c.line, (unsigned)cfg->peer_ping_s);
+		return TJ_ECONFIG;
+	}
 	return 0;
 }
 

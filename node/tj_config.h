@@ -13,6 +13,11 @@
  *   map_size_mb = 16384            ; LMDB map size in MiB, 16..1048576
  *                                  ; (sparse: disk is used only as records arrive)
  *
+ *   [peers]
+ *   ping_s      = 30               ; a peer silent this long (no frame) is probed, 1..3600
+ *   dead_s      = 90               ; a peer silent this long is cut and redialed,
+ *                                  ; 2..86400 and more than ping_s
+ *
  *   [alerts]                       ; thresholds and the alert hook: see tj_alert_config.h
  *   alert_hook  = /path/to/program
  *
@@ -36,11 +41,17 @@
 #define TJ_CONFIG_MAP_SIZE_MB_DEFAULT 16384u
 #define TJ_CONFIG_MAP_SIZE_MB_MIN 16u
 #define TJ_CONFIG_MAP_SIZE_MB_MAX 1048576u
+#define TJ_CONFIG_PING_S_DEFAULT 30u
+#define TJ_CONFIG_PING_S_MAX 3600u
+#define TJ_CONFIG_DEAD_S_DEFAULT 90u
+#define TJ_CONFIG_DEAD_S_MAX 86400u
 
 struct tj_config {
 	char listen[TJ_CONFIG_LISTEN_MAX]; /* "" = no peer listener */
 	enum tj_log_level log_level;
 	uint64_t map_size_mb;
+	uint32_t peer_ping_s;              /* [peers] ping_s */
+	uint32_t peer_dead_s;              /* [peers] dead_s, > peer_ping_s */
 	struct tj_alert_config alerts; /* [alerts] */
 };
 

@@ -18,11 +18,13 @@
 #include "tj_peer_int.h"
 
 static struct tj_peers *tj__active;
+static uint32_t tj__ping_ms = TJ_PEER_PING_MS, tj__dead_ms = TJ_PEER_DEAD_MS;
 
 struct tj__wreq {
 	uv_write_t req;
 	struct tj__conn *c;
 	size_t len;
+	bool waited;            /* the kernel could not take it at once */
 	uint8_t buf[];
 };
 
@@ -37,6 +39,12 @@ uint64_t tj__mono_ms(void)
 struct tj_peers *tj_peers_active(void)
 {
 	return tj__active;
+}
+
+void tj_peers_set_liveness(uint32_t ping_ms, uint32_t dead_ms)
+{
+	tj__ping_ms = ping_ms != 0 ? ping_ms : TJ_PEER_PING_MS;
+	tj__dead_ms = dead_ms != 0 ? dead_ms : TJ_PEER_DEAD_MS;
 }
 
 const char *tj_peers_listen_addr(const struct tj_peers *p)
@@ -80,6 +88,20 @@ struct tj__pstat *tj__pstat_for(struct tj_peers *P, const uint8_t pk[32])
 	return free_slot;
 }
 
+static bool tj__live_ready(const struct tj__conn *c)
+{
+	return c->state == TJ__READY && !c->closing && !c->hangup;
+}
+
+/* Another ready connection with c's key, or NULL. */
+static struct tj__conn *tj__twin_of(const struct tj_peers *P, const struct tj__conn *c)
+{
+	for (struct tj__conn *o = P->conns; o != NULL; o = o->next)
+		if (o != c && tj__live_ready(o) && memcmp(o->peer_pk, c->peer_pk, 32) == 0)
+			return o;
+	return NULL;
+}
+
 /* ---- closing -------------------------------------------------------------- */
 
 static void tj__conn_freed(uv_handle_t *h)
@@ -104,23 +126,33 @@ static void tj__conn_freed(uv_handle_t *h)
 	free(c);
 }
 
+uint64_t tj__backoff_next(uint32_t *backoff_ms, uint64_t now, uint32_t rnd)
+{
+	uint32_t b = *backoff_ms < TJ_PEER_BACKOFF_MIN_MS ? TJ_PEER_BACKOFF_MIN_MS : *backoff_ms;
+
+	b = b > TJ_PEER_BACKOFF_MAX_MS ? TJ_PEER_BACKOFF_MAX_MS : b;
+	*backoff_ms = b * 2 > TJ_PEER_BACKOFF_MAX_MS ? TJ_PEER_BACKOFF_MAX_MS : b * 2;
+	/* Half to the whole backoff: peers that failed together do not redial together. */
+	return now + b / 2 + rnd % (b / 2 + 1);
+}
+
 /* Schedules the next dial of an address-book entry with backoff and jitter. */
 static void tj__entry_backoff(struct tj__entry *e)
 {
-	uint32_t b = e->backoff_ms < TJ_PEER_BACKOFF_MIN_MS ? TJ_PEER_BACKOFF_MIN_MS : e->backoff_ms;
-
-	/* Half to the whole backoff: peers that failed together do not redial together. */
-	e->next_dial_ms = tj__mono_ms() + b / 2 + randombytes_uniform(b / 2 + 1);
-	e->backoff_ms = b * 2 > TJ_PEER_BACKOFF_MAX_MS ? TJ_PEER_BACKOFF_MAX_MS : b * 2;
+	e->next_dial_ms = tj__backoff_next(&e->backoff_ms, tj__mono_ms(), randombytes_random());
 }
 
 void tj__conn_close(struct tj__conn *c)
 {
 	struct tj_peers *P = c->P;
+	struct tj__conn *twin;
 
 	if (c->closing)
 		return;
 	c->closing = true;
+	/* A duplicate closes (by either end): what was in flight on it comes with one more reconciliation. */
+	if (!P->stopping && c->state == TJ__READY && (twin = tj__twin_of(P, c)) != NULL && twin->outbound)
+		twin->resync = true;
 	tj__sync_on_close(c);
 	if (c->shs != NULL)
 		tj_shs_abort(c->shs);
@@ -150,6 +182,7 @@ static void tj__write_done(uv_write_t *req, int status)
 {
 	struct tj__wreq *wr = req->data;
 	struct tj__conn *c = wr->c;
+	bool waited = wr->waited;
 
 	c->queued -= wr->len;
 	c->pending--;
@@ -161,6 +194,13 @@ static void tj__write_done(uv_write_t *req, int status)
 		tj__conn_close(c);
 		return;
 	}
+	/*
+	 * The kernel took bytes it had no room for: the peer acknowledged some.
+	 * A slow link busy with our backlog is alive even when the answer to a
+	 * probe waits behind that backlog (a black hole acknowledges nothing).
+	 */
+	if (waited)
+		c->last_rx_ms = tj__mono_ms();
 	tj__conn_update_reading(c);
 	tj__sync_pump(c);
 }
@@ -185,6 +225,7 @@ static int tj__conn_write(struct tj__conn *c, struct tj__wreq *wr)
 		tj__conn_close(c);
 		return rc;
 	}
+	wr->waited = uv_stream_get_write_queue_size((const uv_stream_t *)&c->tcp) > 0;
 	c->queued += wr->len;
 	c->pending++;
 	return 0;
@@ -242,7 +283,8 @@ void tj__conn_bye(struct tj__conn *c, uint64_t reason, const char *why)
 	if (c->closing || c->hangup)
 		return;
 	if (why != NULL)
-		tj__log_peer(reason == TJ_WIRE_BYE_SHUTDOWN ? TJ_LOG_INFO : TJ_LOG_WARN, c, why);
+		tj__log_peer(reason == TJ_WIRE_BYE_SHUTDOWN || reason == TJ_WIRE_BYE_DUPLICATE ? TJ_LOG_INFO : TJ_LOG_WARN,
+			     c, why);
 	if (c->enc == NULL) {
 		tj__conn_close(c);
 		return;
@@ -337,6 +379,8 @@ static void tj__feed_stream(struct tj__conn *c, const uint8_t *p, size_t n)
 		}
 		p += used;
 		n -= used;
+		if (ch.event == TJ_BOXSTREAM_DATA)
+			c->last_rx_ms = tj__mono_ms();
 		if (ch.event == TJ_BOXSTREAM_GOODBYE) {
 			tj__log_peer(TJ_LOG_INFO, c, "said goodbye");
 			tj__conn_close(c);
@@ -689,6 +733,104 @@ static void tj__recheck_members(struct tj_peers *P, uint64_t now)
 	}
 }
 
+/* ---- one connection per peer, and liveness ---------------------------------- */
+
+/* Is a ready connection to pk up (whichever side dialed)? */
+static bool tj__key_connected(const struct tj_peers *P, const uint8_t pk[32])
+{
+	for (const struct tj__conn *c = P->conns; c != NULL; c = c->next)
+		if (tj__live_ready(c) && memcmp(c->peer_pk, pk, 32) == 0)
+			return true;
+	return false;
+}
+
+bool tj__conn_keep_first(const struct tj__conn *a, const struct tj__conn *b, const uint8_t self_pk[32])
+{
+	if (a->outbound == b->outbound)
+		return a->serial > b->serial;
+	return a->outbound == (memcmp(self_pk, a->peer_pk, 32) < 0); /* public keys: memcmp is fine */
+}
+
+#define TJ__TWICE "connected twice; this connection closed, the other one stays"
+
+void tj__conn_ready(struct tj__conn *c)
+{
+	struct tj_peers *P = c->P;
+	struct tj__conn *o, *next;
+
+	c->ready_ms = c->last_rx_ms = c->probe_ms = tj__mono_ms();
+	/* It is back: if this connection fails, redial it soon. */
+	for (size_t i = 0; i < P->n_book; i++)
+		if (memcmp(P->book[i].pk, c->peer_pk, 32) == 0)
+			P->book[i].backoff_ms = TJ_PEER_BACKOFF_MIN_MS;
+	for (o = P->conns; o != NULL; o = next) {
+		next = o->next;
+		if (o == c || !tj__live_ready(o) || memcmp(o->peer_pk, c->peer_pk, 32) != 0)
+			continue;
+		if (tj__conn_keep_first(c, o, P->node->u->id->pk)) {
+			tj__conn_bye(o, TJ_WIRE_BYE_DUPLICATE, TJ__TWICE);
+		} else {
+			/*
+			 * The rule keeps the older one, but the peer may have dialed
+			 * again because that one died without a word (a restart
+			 * behind a dead path): probe it, keep both until it answers
+			 * (tj__twin_check). Records flow on c meanwhile.
+			 */
+			c->twin_check = true;
+			o->probe_ms = c->ready_ms;
+			(void)tj__sync_probe(o);
+			return;
+		}
+	}
+}
+
+/* c waits on its older twin: closes c once the twin shows life, or the twin when it stays silent. */
+static void tj__twin_check(struct tj_peers *P, struct tj__conn *c, uint64_t now)
+{
+	struct tj__conn *o = tj__twin_of(P, c);
+
+	if (o == NULL) {
+		c->twin_check = false; /* the older one went away meanwhile */
+	} else if (o->last_rx_ms > c->ready_ms) {
+		c->twin_check = false;
+		tj__conn_bye(c, TJ_WIRE_BYE_DUPLICATE, TJ__TWICE);
+	} else if (now - c->ready_ms >= TJ_PEER_HANDSHAKE_MS) {
+		c->twin_check = false;
+		tj__log_peer(TJ_LOG_WARN, o, "silent since the peer connected again; connection cut");
+		tj__conn_close(o);
+	}
+}
+
+/* A peer silent past ping_ms gets a probe (again every ping_ms); past dead_ms it is cut. */
+void tj__liveness_tick(struct tj_peers *P, uint64_t now)
+{
+	struct tj__conn *c, *next;
+	char msg[64];
+
+	for (c = P->conns; c != NULL; c = next) {
+		next = c->next;
+		if (!tj__live_ready(c))
+			continue;
+		if (c->twin_check)
+			tj__twin_check(P, c, now);
+		if (!tj__live_ready(c))
+			continue;
+		if (c->paused_ingest || c->throttled || now < c->last_rx_ms) {
+			c->last_rx_ms = now; /* our pause, not its silence */
+			continue;
+		}
+		if (now - c->last_rx_ms >= P->dead_ms) {
+			snprintf(msg, sizeof(msg), "silent for %llu s; connection cut",
+				 (unsigned long long)((now - c->last_rx_ms) / 1000u));
+			tj__log_peer(TJ_LOG_WARN, c, msg);
+			tj__conn_close(c); /* no goodbye: the path is dead, it would not arrive */
+		} else if (now - c->last_rx_ms >= P->ping_ms && now - c->probe_ms >= P->ping_ms) {
+			c->probe_ms = now;
+			(void)tj__sync_probe(c);
+		}
+	}
+}
+
 static void tj__tick(uv_timer_t *t)
 {
 	struct tj_peers *P = t->data;
@@ -697,8 +839,10 @@ static void tj__tick(uv_timer_t *t)
 	if (P->stopping)
 		return;
 	tj__recheck_members(P, now);
+	tj__liveness_tick(P, now);
+	/* A peer that dialed us is connected already: a second connection would only be closed again. */
 	for (size_t i = 0; i < P->n_book; i++)
-		if (P->book[i].conn == NULL && now >= P->book[i].next_dial_ms)
+		if (P->book[i].conn == NULL && now >= P->book[i].next_dial_ms && !tj__key_connected(P, P->book[i].pk))
 			tj__dial(P, i);
 	tj__sync_tick(P, now);
 }
@@ -777,6 +921,10 @@ int tj_peers_start(uv_loop_t *loop, struct tj_node *node, const struct tj_peers_
 	P->is_member = opts->is_member != NULL ? opts->is_member : tj_member_is_member;
 	P->member_ctx = opts->is_member != NULL ? opts->member_ctx : node->store;
 	P->sync_interval_ms = opts->sync_interval_ms != 0 ? opts->sync_interval_ms : TJ_PEER_SYNC_INTERVAL_MS;
+	P->ping_ms = opts->ping_ms != 0 ? opts->ping_ms : tj__ping_ms;
+	P->dead_ms = opts->dead_ms != 0 ? opts->dead_ms : tj__dead_ms;
+	if (P->dead_ms <= P->ping_ms)
+		P->dead_ms = P->ping_ms + P->ping_ms / 2 + 1; /* at least one probe before the cut */
 	tj__active = P;
 	if ((rc = tj__peers_setup(P, opts)) != 0)
 		tj_peers_stop(P); /* the caller still runs the loop and frees P */

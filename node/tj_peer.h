@@ -5,7 +5,22 @@
  * One instance per process, on the daemon's loop thread (like the store):
  *   - a listener on opts->listen ("HOST:PORT", numeric; port 0 picks one);
  *   - a dialer for every peer of the address book (store meta "peers"),
- *     reconnecting with exponential backoff and jitter (0.5 s .. 60 s);
+ *     dialed at once on start, then reconnecting with exponential backoff
+ *     and jitter (0.5 s .. TJ_PEER_BACKOFF_MAX_MS = 4 s, so a node that
+ *     comes back is redialed within 4 s); an entry whose key is already
+ *     connected (it dialed us) is not dialed, and its backoff is reset;
+ *   - one connection per peer: when two nodes dial each other at once, the
+ *     connection dialed by the lower public key is kept and the other closed
+ *     with BYE(DUPLICATE) (the kept one's dialer reconciles once more, so
+ *     nothing in flight on the closed one is lost); when the rule keeps the
+ *     older of the two, that one is probed first and cut if it stays silent
+ *     for TJ_PEER_HANDSHAKE_MS (the peer restarted behind a path that died
+ *     without a word), so a returning peer is never locked out by a ghost;
+ *   - liveness: a peer silent for ping_ms (default 30 s) is probed, a peer
+ *     silent for dead_ms (default 90 s) is cut (closed without a goodbye)
+ *     and redialed. The probe is a WANT of the all-zero id, which no record
+ *     has: every node, old ones too, answers it with an empty RECORDS, so no
+ *     new message type is needed;
  *   - per connection: SHS with the network key as application key (the
  *     dialer names the server's key, which must prove it; the server asks
  *     is_member() between messages 3 and 4, so a stranger learns nothing;
@@ -49,9 +64,11 @@
 #define TJ_PEER_HANDSHAKE_MS 5000
 #define TJ_PEER_MEMBER_RECHECK_MS 5000 /* connected peers' membership is checked again this often */
 #define TJ_PEER_BACKOFF_MIN_MS 500
-#define TJ_PEER_BACKOFF_MAX_MS 60000
+#define TJ_PEER_BACKOFF_MAX_MS 4000  /* bounds the redial of a peer that is back */
 #define TJ_PEER_SYNC_INTERVAL_MS 60000
 #define TJ_PEER_SYNC_DEADLINE_MS 120000
+#define TJ_PEER_PING_MS 30000   /* silence before a probe (default) */
+#define TJ_PEER_DEAD_MS 90000   /* silence before the connection counts as cut (default) */
 #define TJ_PEER_QUEUE_PAUSE_BYTES (2u * 1024u * 1024u)  /* stop reading / stop pushing above */
 #define TJ_PEER_QUEUE_MAX_BYTES (8u * 1024u * 1024u)    /* a peer that lets this pile up is dropped */
 #define TJ_PEER_WANTS_INFLIGHT 4
@@ -75,7 +92,15 @@ struct tj_peers_opts {
 	tj_is_member_fn is_member;  /* NULL = tj_member_is_member (tj_member.h) on the node's store */
 	void *member_ctx;
 	uint32_t sync_interval_ms;  /* 0 = TJ_PEER_SYNC_INTERVAL_MS */
+	uint32_t ping_ms;           /* 0 = tj_peers_set_liveness's, else TJ_PEER_PING_MS */
+	uint32_t dead_ms;           /* 0 = tj_peers_set_liveness's, else TJ_PEER_DEAD_MS; > ping_ms */
 };
+
+/*
+ * The liveness defaults of later tj_peers_start calls (the daemon passes its
+ * config's [peers] ping_s and dead_s). 0 keeps the built-in default.
+ */
+void tj_peers_set_liveness(uint32_t ping_ms, uint32_t dead_ms);
 
 struct tj_peers;
 

@@ -89,6 +89,12 @@ struct tj__conn {
 	uint8_t *have;          /* ids to announce */
 	size_t have_n, have_next, have_cap;
 	unsigned ingest_inflight;
+	/* liveness */
+	uint64_t ready_ms;      /* when the peer's HELLO arrived */
+	uint64_t last_rx_ms;    /* the last authenticated frame from the peer (or sign of progress) */
+	uint64_t probe_ms;      /* the last liveness probe sent */
+	bool resync;            /* reconcile again once the current session ends (a duplicate was closed) */
+	bool twin_check;        /* an older connection to the same key is being probed (tj__conn_ready) */
 };
 
 struct tj__hs_slot {
@@ -108,6 +114,7 @@ struct tj_peers {
 	tj_is_member_fn is_member;
 	void *member_ctx;
 	uint32_t sync_interval_ms;
+	uint32_t ping_ms, dead_ms; /* liveness: probe after ping_ms of silence, cut after dead_ms */
 	uv_tcp_t listener;
 	uv_timer_t tick;
 	bool listener_init, tick_init, stopping;
@@ -131,6 +138,27 @@ struct tj_peers {
 
 /* tj_peer.c */
 uint64_t tj__mono_ms(void);
+/*
+ * Of two ready connections to one peer key, should a be kept rather than b?
+ * The one dialed by the lower key of the two nodes, so both ends of a mutual
+ * dial keep the same one; between two dialed by one node, the newer (its
+ * dialer gave the older up).
+ */
+bool tj__conn_keep_first(const struct tj__conn *a, const struct tj__conn *b, const uint8_t self_pk[32]);
+/*
+ * c has just become ready: starts its liveness clock and resets the backoff
+ * of the book entry with its key. If another ready connection has the same
+ * key: when the rule above keeps c, the other is closed (BYE DUPLICATE);
+ * when it keeps the other, that one is probed first (c->twin_check): if it
+ * answers within TJ_PEER_HANDSHAKE_MS c is closed, else it is cut as dead.
+ * However a duplicate closes, the one kept reconciles once more if we
+ * dialed it (tj__conn_close).
+ */
+void tj__conn_ready(struct tj__conn *c);
+/* The next redial of an address-book entry: backoff_ms capped by TJ_PEER_BACKOFF_MAX_MS, jittered. */
+uint64_t tj__backoff_next(uint32_t *backoff_ms, uint64_t now, uint32_t rnd);
+/* Liveness: probes silent peers and cuts dead ones (from the tick). */
+void tj__liveness_tick(struct tj_peers *P, uint64_t now);
 void tj__conn_close(struct tj__conn *c);
 /* Seals msg as one box-stream message and queues it. Closes c on failure. */
 int tj__conn_send(struct tj__conn *c, const uint8_t *msg, size_t len);
@@ -154,6 +182,8 @@ void tj__sync_on_msg(struct tj__conn *c, const uint8_t *msg, size_t len);
 void tj__sync_on_close(struct tj__conn *c);
 /* Periodic: deadlines and resyncs. */
 void tj__sync_tick(struct tj_peers *P, uint64_t now);
+/* Sends a liveness probe (tj_wire.h) if a WANT slot is free; 0, or an error (c may be closed). */
+int tj__sync_probe(struct tj__conn *c);
 /* Sends queued WANTs and HAVEs while the queue has room. */
 void tj__sync_pump(struct tj__conn *c);
 

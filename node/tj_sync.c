@@ -588,9 +588,8 @@ static void tj__on_hello(struct tj__conn *c, const struct tj_wire_msg *m)
 	c->reasm = big;
 	c->state = TJ__READY;
 	uv_timer_stop(&c->timer);
+	tj__conn_ready(c); /* one connection per peer: may close an older one */
 	(void)tj__pstat_for(c->P, c->peer_pk);
-	if (c->entry >= 0)
-		c->P->book[c->entry].backoff_ms = TJ_PEER_BACKOFF_MIN_MS;
 	TJ_LOG_I("peer", "connected %s %s (it holds %llu records)", c->outbound ? "to" : "from",
 		 tj_log_hex(c->peer_pk, hex), (unsigned long long)m->records);
 	if (c->outbound)
@@ -701,6 +700,19 @@ static void tj__on_have(struct tj__conn *c, const struct tj_wire_msg *m)
 	tj_txn_abort(&t);
 	if (c->want_n > before)
 		tj__sync_pump(c);
+}
+
+int tj__sync_probe(struct tj__conn *c)
+{
+	int rc;
+
+	if (c->state != TJ__READY || c->closing || c->hangup)
+		return TJ_ESTATE;
+	if (c->wants_inflight >= TJ_PEER_WANTS_INFLIGHT)
+		return 0; /* answers are due anyway */
+	if ((rc = tj__send_ids(c, TJ_WIRE_WANT, tj_wire_probe_id, 1)) == 0)
+		c->want_left[c->wants_inflight++] = 0; /* no record has that id */
+	return rc;
 }
 
 void tj__sync_on_ready(struct tj__conn *c)
@@ -827,7 +839,9 @@ void tj__sync_tick(struct tj_peers *P, uint64_t now)
 		if (c->neg != NULL && now - c->neg_started_ms > TJ_PEER_SYNC_DEADLINE_MS) {
 			TJ_LOG_W("sync", "reconciliation with %s took too long; abandoned", tj_log_hex(c->peer_pk, hex));
 			tj__session_end(c);
-		} else if (c->neg == NULL && c->want_n == 0 && now - c->last_sync_start_ms >= P->sync_interval_ms) {
+		} else if (c->neg == NULL && c->want_n == 0 &&
+			   (c->resync || now - c->last_sync_start_ms >= P->sync_interval_ms)) {
+			c->resync = false;
 			tj__sync_start(c);
 		}
 	}

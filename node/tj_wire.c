@@ -19,6 +19,8 @@ static const struct tj_mp_limits tj__msg_limits = {
 	.canonical = true,
 };
 
+const uint8_t tj_wire_probe_id[32] = {0};
+
 size_t tj_wire_max_bytes(bool hello_done)
 {
 	return hello_done ? TJ_WIRE_MSG_MAX_BYTES : TJ_WIRE_HELLO_MAX_BYTES;

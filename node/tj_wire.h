@@ -15,6 +15,14 @@
  *   HAVE    [6, [id(bin 32)...]]           1..TJ_WIRE_HAVE_MAX ids you lack (pull them)
  *   BYE     [7, reason(uint)]              clean close follows
  *
+ * Liveness: a node probes a silent peer with a WANT of one id of 32 zero
+ * bytes (tj_wire_probe_id), which no record has (an id is a hash); the
+ * answer is RECORDS [4, true, []]. Every version of this protocol answers it,
+ * so the probe needs no new type: a node refuses an unknown type and drops
+ * the peer (TJ_EPROTO below), which is why nothing new is added as a type.
+ * BYE's reason is any uint: a reason a node does not know (DUPLICATE, for
+ * a node older than it) still reads as a clean close.
+ *
  * Every decode runs tj_mp_check with tight limits first, then reads exact
  * types; unknown types, extra elements, ids that are not 32 bytes, empty or
  * over-cap lists and records over TJ_RECORD_MAX_BYTES are refused. A peer
@@ -59,7 +67,11 @@ enum tj_wire_bye_reason {
 	TJ_WIRE_BYE_PROTOCOL = 1,
 	TJ_WIRE_BYE_QUOTA = 2,
 	TJ_WIRE_BYE_NETWORK = 3,
+	TJ_WIRE_BYE_DUPLICATE = 4, /* we are connected twice; the other connection stays */
 };
+
+/* The id a liveness probe asks for (see above). */
+extern const uint8_t tj_wire_probe_id[32];
 
 struct tj_wire_blob {
 	const uint8_t *p; /* borrowed */

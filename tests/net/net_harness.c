@@ -308,7 +308,25 @@ void net_stop(struct net *net, size_t i)
 
 /* ---- control --------------------------------------------------------------- */
 
+int net_write_conf(struct net *net, size_t i, const char *text)
+{
+	char path[160];
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/tejido.conf", net->nodes[i].dir);
+	if ((f = fopen(path, "w")) == NULL)
+		return -1;
+	rc = fputs(text, f) < 0 ? -1 : 0;
+	return fclose(f) == 0 ? rc : -1;
+}
+
 int net_peer_add(struct net *net, size_t i, size_t j)
+{
+	return net_peer_add_port(net, i, j, net->nodes[j].port);
+}
+
+int net_peer_add_port(struct net *net, size_t i, size_t j, uint16_t port)
 {
 	uint8_t req[256], *reply = NULL;
 	char addr[32];
@@ -316,7 +334,7 @@ int net_peer_add(struct net *net, size_t i, size_t j)
 	size_t len = 0, rlen = 0;
 	int rc;
 
-	snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)net->nodes[j].port);
+	snprintf(addr, sizeof(addr), "127.0.0.1:%u", (unsigned)port);
 	tj_mp_writer_init(&w, req, sizeof(req));
 	tj_mp_put_map(&w, 4);
 	tj_mp_put_cstr(&w, "op");
@@ -452,7 +470,8 @@ static int net__list_page(const uint8_t *reply, size_t len, uint8_t (*ids)[32], 
 	return 0;
 }
 
-static int net__records(struct net *net, size_t i, uint64_t *records)
+/* A uint at key (then, when sub is not NULL, at key sub of that map) of node i's status. */
+static int net__status_uint(struct net *net, size_t i, const char *key, const char *sub, uint64_t *out)
 {
 	uint8_t req[32], *reply = NULL;
 	struct tj_mp_writer w;
@@ -471,19 +490,37 @@ static int net__records(struct net *net, size_t i, uint64_t *records)
 	rc = -1;
 	tj_mp_reader_init(&r, reply, rlen);
 	if (tj_mp_check(reply, rlen, &tj_mp_limits_default, true, NULL) == 0 && tj_mp_read_map(&r, &nk) == 0) {
-		for (uint32_t j = 0; j < nk; j++) {
+		for (uint32_t j = 0; j < nk;) {
 			if (tj_mp_read_str(&r, &k, &klen) != 0)
 				break;
-			if (klen == 7 && memcmp(k, "records", 7) == 0) {
-				rc = tj_mp_read_uint(&r, records);
+			if (klen != strlen(key) || memcmp(k, key, klen) != 0) {
+				if (tj_mp_skip(&r) != 0)
+					break;
+				j++;
+			} else if (sub == NULL) {
+				rc = tj_mp_read_uint(&r, out);
 				break;
+			} else {
+				key = sub; /* into the inner map */
+				sub = NULL;
+				j = 0;
+				if (tj_mp_read_map(&r, &nk) != 0)
+					break;
 			}
-			if (tj_mp_skip(&r) != 0)
-				break;
 		}
 	}
 	free(reply);
 	return rc;
+}
+
+static int net__records(struct net *net, size_t i, uint64_t *records)
+{
+	return net__status_uint(net, i, "records", NULL, records);
+}
+
+int net_connected(struct net *net, size_t i, uint64_t *n)
+{
+	return net__status_uint(net, i, "peers", "connected", n);
 }
 
 int net_ids(struct net *net, size_t i, uint8_t (*ids)[32], size_t cap, size_t *n, uint64_t *records)
@@ -554,25 +591,42 @@ int net_wait_converged(struct net *net, const size_t *which, size_t k, size_t wa
 	return rc;
 }
 
-bool net_log_has(const struct net *net, size_t i, const char *needle)
+unsigned net_log_count(const struct net *net, size_t i, const char *needle)
 {
 	char path[160], *buf;
-	bool found = false;
+	const char *p;
+	unsigned count = 0;
 	size_t n;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "%s/node.log", net->nodes[i].dir);
 	if ((f = fopen(path, "r")) == NULL)
-		return false;
+		return 0;
 	buf = malloc(8u << 20);
 	if (buf != NULL) {
 		n = fread(buf, 1, (8u << 20) - 1, f);
 		buf[n] = '\0';
-		found = strstr(buf, needle) != NULL;
+		for (p = buf; (p = strstr(p, needle)) != NULL; p += strlen(needle))
+			count++;
 	}
 	free(buf);
 	fclose(f);
-	return found;
+	return count;
+}
+
+bool net_log_has(const struct net *net, size_t i, const char *needle)
+{
+	return net_log_count(net, i, needle) > 0;
+}
+
+bool net_wait_log(const struct net *net, size_t i, const char *needle, unsigned ms)
+{
+	for (uint64_t until = net_now_ms() + ms;; net_sleep_ms(50)) {
+		if (net_log_has(net, i, needle))
+			return true;
+		if (net_now_ms() >= until)
+			return false;
+	}
 }
 
 int net_remove_member(struct net *net, size_t i, size_t j)

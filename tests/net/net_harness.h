@@ -51,8 +51,15 @@ void net_stop(struct net *net, size_t i);
 /* SIGKILL and reap. */
 void net_kill(struct net *net, size_t i);
 
+/* Writes node i's tejido.conf (before net_start); 0 or -1. */
+int net_write_conf(struct net *net, size_t i, const char *text);
+
 /* Control calls (the node must run). */
 int net_peer_add(struct net *net, size_t i, size_t j);
+/* Node i adds node j's key at 127.0.0.1:port (a proxy in front of j, say). */
+int net_peer_add_port(struct net *net, size_t i, size_t j, uint16_t port);
+/* Node i's ready peer connections (status: peers.connected); 0 or -1. */
+int net_connected(struct net *net, size_t i, uint64_t *n);
 /* Adds count incidents (seeded by seed) in one batch; 0 or -1. */
 int net_add(struct net *net, size_t i, unsigned seed, unsigned count);
 /* Sorted readable incident ids (at most cap) and the record count; 0 or -1. */
@@ -68,6 +75,10 @@ int net_remove_member(struct net *net, size_t i, size_t j);
 
 /* Does node i's log contain needle? */
 bool net_log_has(const struct net *net, size_t i, const char *needle);
+/* How many times node i's log contains needle. */
+unsigned net_log_count(const struct net *net, size_t i, const char *needle);
+/* Waits (bounded by ms) until node i's log contains needle. */
+bool net_wait_log(const struct net *net, size_t i, const char *needle, unsigned ms);
 /* Milliseconds, monotonic. */
 uint64_t net_now_ms(void);
 void net_sleep_ms(unsigned ms);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <arpa/inet.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -29,9 +30,11 @@ struct rogue {
 	uint8_t msg3[TJ_SHS_MSG3_BYTES];
 };
 
-static int rogue__connect(struct net *net, size_t target, unsigned timeout_s)
+/* A connection to target from source address src (NULL: the kernel's choice, 127.0.0.1). */
+static int rogue__connect_from(struct net *net, size_t target, unsigned timeout_s, const char *src)
 {
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct sockaddr_in from = {.sin_family = AF_INET};
 	struct timeval tv = {.tv_sec = timeout_s};
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 
@@ -40,11 +43,21 @@ static int rogue__connect(struct net *net, size_t target, unsigned timeout_s)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (src != NULL && (inet_pton(AF_INET, src, &from.sin_addr) != 1 ||
+			    bind(fd, (struct sockaddr *)&from, sizeof(from)) != 0)) {
+		close(fd);
+		return -1;
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+static int rogue__connect(struct net *net, size_t target, unsigned timeout_s)
+{
+	return rogue__connect_from(net, target, timeout_s, NULL);
 }
 
 static int rogue__write(int fd, const uint8_t *p, size_t n)
@@ -103,8 +116,8 @@ static void rogue__free(struct rogue *r)
  * The client side of SHS with id against target. want_msg4 false: stops after
  * msg3 and returns 0 if the server then closed without a word.
  */
-static int rogue__handshake(struct net *net, size_t target, const struct tj_identity *id, struct rogue *r,
-			    bool want_msg4)
+static int rogue__handshake_from(struct net *net, size_t target, const struct tj_identity *id, struct rogue *r,
+				 bool want_msg4, const char *src)
 {
 	uint8_t in[TJ_SHS_MSG4_BYTES], out[TJ_SHS_OUT_MAX_BYTES];
 	struct tj_shs *h = NULL;
@@ -112,7 +125,7 @@ static int rogue__handshake(struct net *net, size_t target, const struct tj_iden
 	size_t olen = 0;
 	int rc = -1;
 
-	r->fd = rogue__connect(net, target, 10);
+	r->fd = rogue__connect_from(net, target, 10, src);
 	if (r->fd < 0 || tj_shs_client_new(net->network_key, id, net->nodes[target].pk, &h) != 0)
 		goto out;
 	if (tj_shs_step(h, NULL, 0, out, sizeof(out), &olen) != 0 || rogue__write(r->fd, out, olen) != 0)
@@ -138,6 +151,12 @@ static int rogue__handshake(struct net *net, size_t target, const struct tj_iden
 out:
 	tj_shs_free(h);
 	return rc;
+}
+
+static int rogue__handshake(struct net *net, size_t target, const struct tj_identity *id, struct rogue *r,
+			    bool want_msg4)
+{
+	return rogue__handshake_from(net, target, id, r, want_msg4, NULL);
 }
 
 static int rogue__send(struct rogue *r, const uint8_t *msg, size_t len)
@@ -351,6 +370,113 @@ int rogue_flood(struct net *net, size_t target, size_t member)
 out:
 	if (rc != 0)
 		fprintf(stderr, "rogue_flood: the flooding peer was not dropped\n");
+	rogue__free(&r);
+	tj_identity_free(id);
+	return rc;
+}
+
+int rogue_silent_member(struct net *net, size_t target, size_t member, unsigned max_ms, uint64_t *dt_ms)
+{
+	struct tj_identity *id = rogue__member(net, member);
+	struct rogue r = {.fd = -1};
+	uint64_t t0 = net_now_ms(), until = t0 + max_ms;
+	uint8_t buf[4096];
+	int rc = -1;
+
+	*dt_ms = 0;
+	if (id == NULL || rogue__handshake(net, target, id, &r, true) != 0 || rogue__hello(net, &r) != 0)
+		goto out;
+	t0 = net_now_ms();
+	/* Read (the node's HELLO, its reconciliation, its probes) and answer nothing, until it hangs up. */
+	while (net_now_ms() < until) {
+		ssize_t n = recv(r.fd, buf, sizeof(buf), 0);
+		if (n > 0 || (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)))
+			continue;
+		*dt_ms = net_now_ms() - t0;
+		rc = 0;
+		break;
+	}
+out:
+	if (rc != 0)
+		fprintf(stderr, "rogue_silent_member: the silent member was not cut within %u ms\n", max_ms);
+	rogue__free(&r);
+	tj_identity_free(id);
+	return rc;
+}
+
+/* One connection from src with a valid msg1: 1 when a msg2 came back, 0 when closed without one, -1 on error. */
+static int rogue__msg1_answered(struct net *net, size_t target, const char *src, const struct tj_identity *id)
+{
+	uint8_t out[TJ_SHS_OUT_MAX_BYTES], in[TJ_SHS_MSG2_BYTES];
+	struct tj_shs *h = NULL;
+	size_t olen = 0;
+	int fd = rogue__connect_from(net, target, 5, src), rc = -1;
+
+	if (fd < 0 || tj_shs_client_new(net->network_key, id, net->nodes[target].pk, &h) != 0 ||
+	    tj_shs_step(h, NULL, 0, out, sizeof(out), &olen) != 0)
+		goto out;
+	errno = 0;
+	if (rogue__write(fd, out, olen) != 0)
+		rc = 0; /* a refused connection may be reset before msg1 is even written */
+	else if (rogue__read(fd, in, sizeof(in)) == 0)
+		rc = 1;
+	else /* closed (EOF or reset): refused; a timeout is neither an answer nor a refusal */
+		rc = errno == EAGAIN || errno == EWOULDBLOCK ? -1 : 0;
+out:
+	tj_shs_free(h);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+int rogue_hs_burst(struct net *net, size_t target, const char *src, unsigned n, unsigned *answered,
+		   unsigned *refused)
+{
+	struct tj_identity *id = rogue__member(net, 1);
+	int rc = 0;
+
+	*answered = *refused = 0;
+	for (unsigned i = 0; i < n && rc == 0 && id != NULL; i++) {
+		int a = rogue__msg1_answered(net, target, src, id);
+		if (a < 0)
+			rc = -1;
+		else if (a > 0)
+			(*answered)++;
+		else
+			(*refused)++;
+	}
+	tj_identity_free(id);
+	if (rc != 0 || id == NULL)
+		fprintf(stderr, "rogue_hs_burst: a connection from %s failed or timed out\n", src);
+	return id == NULL ? -1 : rc;
+}
+
+int rogue_member_from(struct net *net, size_t target, size_t member, const char *src)
+{
+	struct tj_identity *id = rogue__member(net, member);
+	struct rogue r = {.fd = -1};
+	uint8_t buf[TJ_BOXSTREAM_FRAME_MAX_BYTES];
+	struct tj_boxstream_chunk ch;
+	int rc = -1;
+
+	if (id == NULL || rogue__handshake_from(net, target, id, &r, true, src) != 0)
+		goto out;
+	/* The node speaks first once the handshake is done: its HELLO (bounded: the socket has a timeout). */
+	for (unsigned reads = 0; reads < 64 && rc != 0; reads++) {
+		ssize_t got = recv(r.fd, buf, sizeof(buf), 0);
+		size_t off = 0, used = 0;
+		if (got <= 0)
+			break;
+		while (off < (size_t)got && rc != 0) {
+			if (tj_boxstream_read(r.dec, buf + off, (size_t)got - off, &used, &ch) != 0)
+				goto out;
+			off += used;
+			rc = ch.event == TJ_BOXSTREAM_DATA ? 0 : -1;
+		}
+	}
+out:
+	if (rc != 0)
+		fprintf(stderr, "rogue_member_from: member %zu from %s was not accepted\n", member, src);
 	rogue__free(&r);
 	tj_identity_free(id);
 	return rc;

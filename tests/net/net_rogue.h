@@ -23,5 +23,19 @@ int rogue_stranger(struct net *net, size_t target);
 int rogue_bad_signature(struct net *net, size_t target, size_t member);
 /* Member `member` pushes 40 x 100 records as fast as it can: throttled, then dropped. */
 int rogue_flood(struct net *net, size_t target, size_t member);
+/*
+ * Member `member` connects from 127.0.0.1, says HELLO, then never answers
+ * anything: the node must cut it within max_ms (its dead_s). *dt_ms: how long it took.
+ */
+int rogue_silent_member(struct net *net, size_t target, size_t member, unsigned max_ms, uint64_t *dt_ms);
+/*
+ * n connections one after the other from source address src ("127.0.0.2"),
+ * each sending a valid msg1: *answered got a msg2 (the node did the crypto),
+ * *refused were closed without one. 0 unless a socket call failed.
+ */
+int rogue_hs_burst(struct net *net, size_t target, const char *src, unsigned n, unsigned *answered,
+		   unsigned *refused);
+/* Member `member` completes the handshake from src and gets the node's HELLO: 0, else -1. */
+int rogue_member_from(struct net *net, size_t target, size_t member, const char *src);
 
 #endif

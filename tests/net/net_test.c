@@ -8,8 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "faultproxy.h"
 #include "net_harness.h"
 #include "net_rogue.h"
+#include "tj_peer.h"
 
 #define CHECK(cond)                                                                          \
 	do {                                                                                 \
@@ -205,13 +207,266 @@ static int sc_removed(struct net *net)
 	return 0;
 }
 
+/* Liveness timers short enough for a test: a probe after 1 s of silence, a cut after 3 s. */
+#define FAST_LIVENESS "[peers]\nping_s = 1\ndead_s = 3\n"
+
+/*
+ * B dials A through a proxy. Idle but alive, the link is kept (probes are
+ * answered); black-holed (no FIN, no RST: a NAT that forgot the mapping),
+ * both ends cut it within dead_s; A is then given B's own address (another
+ * path) and the record added during the outage reaches B. A member that
+ * says HELLO and then nothing is cut the same way.
+ */
+static int silent_run(struct net *net, struct fp *fp)
+{
+	static const size_t both[] = {0, 1};
+	uint64_t t0, dt, conn = 0;
+	uint16_t pport = 0;
+	size_t link = 0;
+
+	CHECK(fp_link_add(fp, net->nodes[0].port, &pport, &link) == 0);
+	CHECK(net_peer_add_port(net, 1, 0, pport) == 0);
+	CHECK(net_add(net, 0, 100, 2) == 0);
+	CHECK(net_wait_converged(net, both, 2, 2, CONVERGE_MS) == 0);
+	net_sleep_ms(7000); /* over twice dead_s */
+	CHECK(!net_log_has(net, 0, "silent for") && !net_log_has(net, 1, "silent for"));
+	CHECK(net_connected(net, 0, &conn) == 0 && conn == 1);
+	fp_link_set(fp, link, FP_BLACKHOLE, 0);
+	t0 = net_now_ms();
+	CHECK(net_add(net, 0, 200, 1) == 0);
+	CHECK(net_wait_log(net, 0, "silent for", 15000));
+	CHECK(net_wait_log(net, 1, "silent for", 15000));
+	dt = net_now_ms() - t0;
+	fprintf(stderr, "silent: a black-holed link was cut by both ends %llu ms after it died (dead_s = 3)\n",
+		(unsigned long long)dt);
+	CHECK(dt < 3000 + 4000);
+	CHECK(net_peer_add(net, 0, 1) == 0);
+	CHECK(net_wait_converged(net, both, 2, 3, CONVERGE_MS) == 0);
+	fprintf(stderr, "silent: the record added at A during the outage reached B over the other path after %llu ms\n",
+		(unsigned long long)(net_now_ms() - t0));
+	CHECK(rogue_silent_member(net, 0, 2, 15000, &dt) == 0);
+	fprintf(stderr, "silent: a member that went quiet after HELLO was cut after %llu ms\n", (unsigned long long)dt);
+	CHECK(dt < 3000 + 4000);
+	return 0;
+}
+
+static int sc_silent(struct net *net)
+{
+	struct fp *fp = NULL;
+	int rc;
+
+	net_mknet(net, net->tejido, 3); /* node 2: the silent rogue member, never started */
+	for (size_t i = 0; i < 2; i++)
+		CHECK(net_write_conf(net, i, FAST_LIVENESS) == 0);
+	CHECK(net_start(net, 0) == 0 && net_start(net, 1) == 0);
+	CHECK(fp_start(&fp) == 0);
+	rc = silent_run(net, fp);
+	fp_stop(fp);
+	return rc;
+}
+
+/* Waits (bounded) until node i has exactly one ready peer connection. */
+static int wait_one_connection(struct net *net, size_t i, unsigned ms)
+{
+	uint64_t conn = 0;
+
+	for (uint64_t until = net_now_ms() + ms; net_now_ms() < until; net_sleep_ms(100))
+		if (net_connected(net, i, &conn) == 0 && conn == 1)
+			return 0;
+	fprintf(stderr, "node %zu: %llu connections, want 1\n", i, (unsigned long long)conn);
+	return -1;
+}
+
+/*
+ * A and B dial each other at the same moment, through proxies that hold each
+ * chunk 600 ms, so both connections come up: each end closes the same one
+ * (dialed by the higher key), no redial churn follows, and records added on
+ * both sides while the handshakes ran all arrive.
+ */
+static int mutual_run(struct net *net, struct fp *fp)
+{
+	static const size_t both[] = {0, 1};
+	uint16_t pa = 0, pb = 0;
+	size_t la = 0, lb = 0;
+	unsigned twice0, twice1;
+
+	CHECK(fp_link_add(fp, net->nodes[0].port, &pa, &la) == 0);
+	CHECK(fp_link_add(fp, net->nodes[1].port, &pb, &lb) == 0);
+	fp_link_set(fp, la, FP_PASS, 600);
+	fp_link_set(fp, lb, FP_PASS, 600);
+	CHECK(net_peer_add_port(net, 0, 1, pb) == 0);
+	CHECK(net_peer_add_port(net, 1, 0, pa) == 0);
+	CHECK(net_add(net, 0, 100, 20) == 0);
+	CHECK(net_add(net, 1, 200, 20) == 0);
+	/* One end closes the duplicate (the other may get its BYE first). */
+	for (uint64_t until = net_now_ms() + 20000; net_now_ms() < until; net_sleep_ms(100))
+		if (net_log_has(net, 0, "connected twice") || net_log_has(net, 1, "connected twice"))
+			break;
+	CHECK(net_log_has(net, 0, "connected twice") || net_log_has(net, 1, "connected twice"));
+	CHECK(wait_one_connection(net, 0, 20000) == 0 && wait_one_connection(net, 1, 20000) == 0);
+	CHECK(net_wait_converged(net, both, 2, 40, CONVERGE_MS) == 0);
+	twice0 = net_log_count(net, 0, "connected twice");
+	twice1 = net_log_count(net, 1, "connected twice");
+	net_sleep_ms(6000); /* longer than the backoff cap: a loser that redialed would show here */
+	CHECK(net_log_count(net, 0, "connected twice") == twice0 && net_log_count(net, 1, "connected twice") == twice1);
+	CHECK(wait_one_connection(net, 0, 1000) == 0 && wait_one_connection(net, 1, 1000) == 0);
+	CHECK(net_add(net, 1, 300, 1) == 0);
+	CHECK(net_wait_converged(net, both, 2, 41, CONVERGE_MS) == 0);
+	return 0;
+}
+
+static int sc_mutual(struct net *net)
+{
+	struct fp *fp = NULL;
+	int rc;
+
+	net_mknet(net, net->tejido, 2);
+	CHECK(start_all(net) == 0);
+	CHECK(fp_start(&fp) == 0);
+	rc = mutual_run(net, fp);
+	fp_stop(fp);
+	return rc;
+}
+
+/*
+ * A dials B through a proxy; the path dies without a word and B restarts, so
+ * A still holds its old connection (liveness would take 90 s). B dials A's
+ * own address at start: A keeps that newer connection, drops the dead one,
+ * and B's new record arrives at once.
+ */
+static int replace_run(struct net *net, struct fp *fp)
+{
+	static const size_t both[] = {0, 1};
+	uint16_t pport = 0;
+	size_t link = 0;
+	uint64_t t0, dt;
+
+	CHECK(fp_link_add(fp, net->nodes[1].port, &pport, &link) == 0);
+	CHECK(net_peer_add_port(net, 0, 1, pport) == 0);
+	CHECK(net_add(net, 0, 10, 1) == 0);
+	CHECK(net_wait_converged(net, both, 2, 1, CONVERGE_MS) == 0);
+	CHECK(net_peer_add(net, 1, 0) == 0); /* connected already: B does not dial */
+	net_sleep_ms(1000);
+	CHECK(wait_one_connection(net, 1, 1000) == 0);
+	fp_link_set(fp, link, FP_BLACKHOLE, 0);
+	net_kill(net, 1);
+	CHECK(net_start(net, 1) == 0);
+	t0 = net_now_ms();
+	CHECK(net_add(net, 1, 20, 1) == 0);
+	CHECK(net_wait_converged(net, both, 2, 2, CONVERGE_MS) == 0);
+	dt = net_now_ms() - t0;
+	fprintf(stderr, "replace: B restarted behind a dead path; its new record reached A in %llu ms\n",
+		(unsigned long long)dt);
+	CHECK(dt < 3000);
+	/* Closed by the rule at once, or (the rule keeping the old one) cut after an unanswered probe. */
+	CHECK(wait_one_connection(net, 0, 10000) == 0);
+	CHECK(net_log_has(net, 0, "connected twice") || net_log_has(net, 0, "silent since the peer connected again"));
+	CHECK(!net_log_has(net, 0, "silent for"));
+	return 0;
+}
+
+static int sc_replace(struct net *net)
+{
+	struct fp *fp = NULL;
+	int rc;
+
+	net_mknet(net, net->tejido, 2);
+	CHECK(start_all(net) == 0);
+	CHECK(fp_start(&fp) == 0);
+	rc = replace_run(net, fp);
+	fp_stop(fp);
+	return rc;
+}
+
+/* Kills B, waits `down_ms`, restarts it: ms until a record added at B is at A. */
+static int restart_and_time(struct net *net, unsigned down_ms, size_t want, uint64_t *dt)
+{
+	static const size_t both[] = {0, 1};
+	uint64_t t0;
+
+	net_kill(net, 1);
+	net_sleep_ms(down_ms);
+	CHECK(net_start(net, 1) == 0);
+	t0 = net_now_ms();
+	CHECK(net_add(net, 1, 1000 + (unsigned)want, 1) == 0);
+	CHECK(net_wait_converged(net, both, 2, want, CONVERGE_MS) == 0);
+	*dt = net_now_ms() - t0;
+	return 0;
+}
+
+/*
+ * A node comes back after an outage long enough for its peer's backoff to
+ * reach its cap: its peer redials within TJ_PEER_BACKOFF_MAX_MS; a node that
+ * knows its peers dials them at once on start.
+ */
+static int sc_returning(struct net *net)
+{
+	static const size_t both[] = {0, 1};
+	uint64_t dt = 0;
+
+	net_mknet(net, net->tejido, 2);
+	CHECK(start_all(net) == 0);
+	CHECK(net_peer_add(net, 0, 1) == 0); /* only A knows B */
+	CHECK(net_add(net, 0, 10, 1) == 0);
+	CHECK(net_wait_converged(net, both, 2, 1, CONVERGE_MS) == 0);
+	CHECK(restart_and_time(net, 10000, 2, &dt) == 0);
+	fprintf(stderr, "returning: B back after 10 s down; A redialed and B's new record reached A in %llu ms "
+			"(bound: backoff cap %u ms + one sync)\n",
+		(unsigned long long)dt, TJ_PEER_BACKOFF_MAX_MS);
+	CHECK(dt < TJ_PEER_BACKOFF_MAX_MS + 3000);
+	CHECK(net_peer_add(net, 1, 0) == 0); /* now B knows A too */
+	CHECK(wait_one_connection(net, 0, 10000) == 0);
+	CHECK(restart_and_time(net, 10000, 3, &dt) == 0);
+	fprintf(stderr, "returning: B dialed A at start; its new record reached A in %llu ms\n", (unsigned long long)dt);
+	CHECK(dt < 3000);
+	CHECK(wait_one_connection(net, 0, 10000) == 0 && wait_one_connection(net, 1, 10000) == 0);
+	return 0;
+}
+
+/*
+ * Per-address handshake rate limit: 50 handshakes in a row from 127.0.0.1
+ * get TJ_PEER_HS_BURST answers (plus TJ_PEER_HS_RATE_PER_S a second), the
+ * rest are closed at accept without a msg2 (no crypto work). 127.0.0.2 is
+ * still answered and a member gets in from there; the connected peer keeps
+ * syncing.
+ */
+static int sc_hslimit(struct net *net)
+{
+	static const size_t both[] = {0, 1};
+	unsigned answered = 0, refused = 0, cap;
+	uint64_t t0, dt, conn = 0;
+
+	net_mknet(net, net->tejido, 3); /* node 2: a member that connects from 127.0.0.2, never started */
+	CHECK(net_start(net, 0) == 0 && net_start(net, 1) == 0);
+	CHECK(net_peer_add(net, 1, 0) == 0);
+	CHECK(net_add(net, 0, 10, 1) == 0);
+	CHECK(net_wait_converged(net, both, 2, 1, CONVERGE_MS) == 0);
+	t0 = net_now_ms();
+	CHECK(rogue_hs_burst(net, 0, "127.0.0.1", 50, &answered, &refused) == 0);
+	dt = net_now_ms() - t0;
+	cap = TJ_PEER_HS_BURST + TJ_PEER_HS_RATE_PER_S * (unsigned)(dt / 1000 + 1);
+	fprintf(stderr, "hslimit: 50 handshakes from 127.0.0.1 in %llu ms: %u answered, %u refused at accept\n",
+		(unsigned long long)dt, answered, refused);
+	CHECK(answered >= TJ_PEER_HS_BURST && answered <= cap && answered + refused == 50);
+	CHECK(net_log_has(net, 0, "too many handshakes from one address"));
+	CHECK(rogue_hs_burst(net, 0, "127.0.0.2", 5, &answered, &refused) == 0);
+	CHECK(answered == 5 && refused == 0);
+	CHECK(rogue_member_from(net, 0, 2, "127.0.0.2") == 0);
+	CHECK(net_connected(net, 0, &conn) == 0 && conn >= 1);
+	CHECK(net_add(net, 0, 20, 1) == 0);
+	CHECK(net_wait_converged(net, both, 2, 2, CONVERGE_MS) == 0);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct net *net);
 } scenarios[] = {
 	{"line", sc_line},       {"partition", sc_partition}, {"restarts", sc_restarts},
 	{"garbage", sc_garbage}, {"badsig", sc_badsig},       {"flood", sc_flood},
-	{"replicate", sc_replicate}, {"removed", sc_removed},
+	{"replicate", sc_replicate}, {"removed", sc_removed},     {"silent", sc_silent},
+	{"mutual", sc_mutual},       {"returning", sc_returning}, {"hslimit", sc_hslimit},
+	{"replace", sc_replace},
 };
 
 int main(int argc, char **argv)

@@ -42,6 +42,15 @@ static void test_defaults_and_keys(void **state)
 	/* "off": no peer listener, even where the CLI would fall back to 0.0.0.0:7654. */
 	assert_int_equal(parse("[node]\nlisten = off\n", &cfg, err), 0);
 	assert_string_equal(cfg.listen, "off");
+	/* [peers]: the liveness timers. */
+	assert_int_equal(parse("", &cfg, err), 0);
+	assert_int_equal(cfg.peer_ping_s, TJ_CONFIG_PING_S_DEFAULT);
+	assert_int_equal(cfg.peer_dead_s, TJ_CONFIG_DEAD_S_DEFAULT);
+	assert_int_equal(parse("[peers]\nping_s = 1\ndead_s = 3\n", &cfg, err), 0);
+	assert_int_equal(cfg.peer_ping_s, 1);
+	assert_int_equal(cfg.peer_dead_s, 3);
+	assert_int_equal(parse("[peers]\ndead_s = 120\n", &cfg, err), 0);
+	assert_int_equal(cfg.peer_dead_s, 120);
 }
 
 /* Each bad file is refused and the message names its line. */
@@ -66,6 +75,13 @@ static void test_mistakes_have_lines(void **state)
 		{"[node]\nlisten = [::1:80\n", "line 2", "listen"},
 		{"[node]\n\nthis is not ini\n", "line 3", "line"},
 		{"listen = 1.2.3.4:5\n", "line 1", "unknown section"},
+		{"[peers]\nping_s = 0\n", "line 2", "ping_s"},
+		{"[peers]\nping_s = 3601\n", "line 2", "ping_s"},
+		{"[peers]\ndead_s = 1\n", "line 2", "dead_s"},
+		{"[peers]\ndead_s = 30s\n", "line 2", "dead_s"},
+		{"[peers]\nkeepalive = 5\n", "line 2", "unknown key in [peers]"},
+		{"[peers]\nping_s = 60\ndead_s = 60\n", "line 3", "dead_s must be more than ping_s"},
+		{"[peers]\nping_s = 100\n", "line 2", "dead_s must be more than ping_s"},
 	};
 	char err[TJ_CONFIG_ERR_MAX];
 	struct tj_config cfg;

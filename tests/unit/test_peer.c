@@ -21,6 +21,7 @@
 #include "tj_node.h"
 #include "tj_node_core.h"
 #include "tj_peer.h"
+#include "tj_peer_int.h"
 #include "tj_node_testutil.h"
 
 struct fx {
@@ -313,6 +314,79 @@ static void test_lifecycle(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* One connection dialed by x, one by y: does the node `self` keep the one x dialed? */
+static bool keeps_x_dialed(const uint8_t x[32], const uint8_t y[32], bool self_is_x, bool x_first)
+{
+	struct tj__conn by_x, by_y;
+	const uint8_t *self = self_is_x ? x : y, *other = self_is_x ? y : x;
+
+	memset(&by_x, 0, sizeof(by_x));
+	memset(&by_y, 0, sizeof(by_y));
+	by_x.outbound = self_is_x;
+	by_y.outbound = !self_is_x;
+	by_x.serial = 1;
+	by_y.serial = 2;
+	memcpy(by_x.peer_pk, other, 32);
+	memcpy(by_y.peer_pk, other, 32);
+	return x_first ? tj__conn_keep_first(&by_x, &by_y, self) : !tj__conn_keep_first(&by_y, &by_x, self);
+}
+
+/* Both ends of a mutual dial keep the same connection: the one dialed by the lower key. */
+static void test_duplicate_choice(void **state)
+{
+	struct tj__conn older, newer;
+	uint8_t x[32], y[32], self[32];
+
+	(void)state;
+	for (int i = 0; i < 200; i++) {
+		bool lower;
+		randombytes_buf(x, 32);
+		randombytes_buf(y, 32);
+		if (i == 0)
+			memcpy(y, x, 31); /* keys that differ in the last byte only */
+		lower = memcmp(x, y, 32) < 0;
+		for (int order = 0; order < 2; order++) {
+			assert_true(keeps_x_dialed(x, y, true, order) == lower);
+			assert_true(keeps_x_dialed(x, y, false, order) == lower);
+		}
+	}
+	/* Two dialed the same way (a peer that restarted behind a dead path): the newer stays. */
+	memset(&older, 0, sizeof(older));
+	memset(&newer, 0, sizeof(newer));
+	randombytes_buf(self, 32);
+	older.serial = 5;
+	newer.serial = 9;
+	for (int out = 0; out < 2; out++) {
+		older.outbound = newer.outbound = out;
+		assert_true(tj__conn_keep_first(&newer, &older, self));
+		assert_false(tj__conn_keep_first(&older, &newer, self));
+	}
+}
+
+/* Redials after any run of failures come within TJ_PEER_BACKOFF_MAX_MS, and not all at once. */
+static void test_backoff_bound(void **state)
+{
+	uint32_t rnds[] = {0, 1, 777, UINT32_MAX / 2, UINT32_MAX}, b;
+	uint64_t now = 1000000, next, lo = UINT64_MAX;
+
+	(void)state;
+	for (size_t r = 0; r < sizeof(rnds) / sizeof(rnds[0]); r++) {
+		b = TJ_PEER_BACKOFF_MIN_MS;
+		for (int fail = 0; fail < 40; fail++) {
+			next = tj__backoff_next(&b, now, rnds[r]);
+			assert_true(next >= now + TJ_PEER_BACKOFF_MIN_MS / 4);
+			assert_true(next <= now + TJ_PEER_BACKOFF_MAX_MS);
+			assert_true(b <= TJ_PEER_BACKOFF_MAX_MS);
+			if (fail == 39)
+				lo = next < lo ? next : lo;
+		}
+	}
+	/* At the cap the jitter spreads redials over its second half. */
+	assert_true(lo >= now + TJ_PEER_BACKOFF_MAX_MS / 2);
+	b = UINT32_MAX; /* a corrupt value is capped too */
+	assert_true(tj__backoff_next(&b, now, UINT32_MAX) <= now + TJ_PEER_BACKOFF_MAX_MS);
+}
+
 static void test_start_needs_network(void **state)
 {
 	char dir[64];
@@ -344,6 +418,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_book_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lifecycle, setup, teardown),
 		cmocka_unit_test(test_start_needs_network),
+		cmocka_unit_test(test_duplicate_choice),
+		cmocka_unit_test(test_backoff_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

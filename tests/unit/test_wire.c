@@ -199,6 +199,45 @@ static void test_bye_round_trip(void **state)
 	assert_int_equal(msg->reason, TJ_WIRE_BYE_QUOTA);
 }
 
+/*
+ * The liveness probe is a plain WANT of the all-zero id and its answer an
+ * empty RECORDS: both decode with the rules every version has. BYE reasons
+ * this node does not know are still a clean close.
+ */
+static void test_probe_and_duplicate_bye(void **state)
+{
+	struct tj_mp_writer w;
+	size_t len;
+
+	(void)state;
+	tj_mp_writer_init(&w, buf, BUF_BYTES);
+	tj_wire_put_ids(&w, TJ_WIRE_WANT, tj_wire_probe_id, 1);
+	len = finish(&w);
+	assert_int_equal(len, 37);
+	assert_int_equal(tj_wire_decode(buf, len, true, msg), 0);
+	assert_int_equal(msg->type, TJ_WIRE_WANT);
+	assert_int_equal(msg->n_ids, 1);
+	assert_memory_equal(msg->ids[0], tj_wire_probe_id, 32);
+	/* Before HELLO it is refused like any WANT; cut short, refused. */
+	assert_int_not_equal(tj_wire_decode(buf, len, false, msg), 0);
+	for (size_t cut = 0; cut < len; cut++)
+		assert_int_not_equal(tj_wire_decode(buf, cut, true, msg), 0);
+	tj_mp_writer_init(&w, buf, BUF_BYTES);
+	tj_wire_put_records_head(&w, TJ_WIRE_RECORDS, true, 0);
+	assert_int_equal(tj_wire_decode(buf, finish(&w), true, msg), 0);
+	assert_int_equal(msg->type, TJ_WIRE_RECORDS);
+	assert_true(msg->last);
+	assert_int_equal(msg->n_recs, 0);
+	tj_mp_writer_init(&w, buf, BUF_BYTES);
+	tj_wire_put_bye(&w, TJ_WIRE_BYE_DUPLICATE);
+	assert_int_equal(tj_wire_decode(buf, finish(&w), true, msg), 0);
+	assert_int_equal(msg->reason, TJ_WIRE_BYE_DUPLICATE);
+	tj_mp_writer_init(&w, buf, BUF_BYTES);
+	tj_wire_put_bye(&w, UINT64_MAX); /* a reason from a newer node */
+	assert_int_equal(tj_wire_decode(buf, finish(&w), true, msg), 0);
+	assert_true(msg->reason == UINT64_MAX);
+}
+
 /* Every strict prefix of every message is refused. */
 static void test_truncated(void **state)
 {
@@ -363,6 +402,7 @@ int main(void)
 		cmocka_unit_test(test_ids_round_trip_and_caps),
 		cmocka_unit_test(test_records_round_trip_and_caps),
 		cmocka_unit_test(test_bye_round_trip),
+		cmocka_unit_test(test_probe_and_duplicate_bye),
 		cmocka_unit_test(test_truncated),
 		cmocka_unit_test(test_wrong_types),
 		cmocka_unit_test(test_non_canonical),
