@@ -523,6 +523,7 @@ static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, c
 	}
 	tj_log_set_level(cfg.log_level);
 	tj_alert_configure(&cfg.alerts);
+	tj_peers_set_liveness(cfg.peer_ping_s * 1000u, cfg.peer_dead_s * 1000u);
 	/* --listen, else the config file, else the caller's default; "off" means no listener. */
 	if (opts->listen != NULL && opts->listen[0] != '\0')
 		snprintf(cfg.listen, sizeof(cfg.listen), "%s", opts->listen);
