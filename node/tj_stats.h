@@ -16,6 +16,10 @@
  * of every incident also has state and month ("YYYY-MM" of occurred.start;
  * "unknown" for a year-only date). Missing values count as "none".
  *
+ * Retraction leaves nothing to remove here: every count is computed when
+ * asked, from the query index and the stored bodies (tj_query_run), and a
+ * retracted incident has neither (tj_alert.h "Retraction").
+ *
  * Publication rules, applied by tj_stats_to_json() and nowhere later:
  *   - a count from 1 to TJ_STATS_SUPPRESS_BELOW - 1 is suppressed:
  *     {"suppressed": true} instead of the number, and no rate;

@@ -18,6 +18,7 @@
 
 #include "../alerts/tj_alert_testutil.h"
 #include "tj_alert.h"
+#include "tj_alert_int.h"
 #include "tj_ingest.h"
 #include "tj_query.h"
 #include "tj_retract.h"
@@ -638,6 +639,66 @@ static void test_old_store_leftovers(void **state)
 	free(r);
 }
 
+/*
+ * A store of format 2 held one T3 alert per anchor of a growing cluster:
+ * opening it keeps the first anchor's (same id, its acknowledgement too) and
+ * withdraws the others; the hook's cursor walks over their events.
+ */
+static void test_old_store_per_anchor(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t a[4][32], first[32], later[32], rec[32];
+	struct tj_alert *x = malloc(sizeof(*x)), *ev = malloc(sizeof(*ev));
+	uint8_t two[8] = {0, 0, 0, 0, 0, 0, 0, 2}, vkey = 'V';
+	MDB_val k = {1, &vkey}, v = {8, two};
+	struct ar_list *l;
+	struct tj_txn t;
+	MDB_dbi dbi;
+	uint64_t last = 0;
+	size_t done = 0;
+
+	(void)state;
+	assert_non_null(x);
+	assert_non_null(ev);
+	for (int i = 0; i < 4; i++) {
+		char date[16];
+		struct ta_inc y;
+		snprintf(date, sizeof(date), "2026-07-%02d", 1 + 2 * i);
+		y = ar_inc(date, i == 0 ? "a" : i == 1 ? "b" : i == 2 ? "c" : "d");
+		ta_add(n, &y, a[i]);
+	}
+	ar_id(TJ_T3_CLUSTER, a[2], first);
+	ar_id(TJ_T3_CLUSTER, a[3], later);
+	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_ACK, first, "responding", rec), 0);
+	/* What format 2 wrote: a second alert anchored at a[3], raised (an event), and no format 3. */
+	assert_int_equal(tj_txn_begin(n->store, true, &t), 0);
+	assert_int_equal(tj__alert_load(n, &t, first, x), 0);
+	memcpy(x->id, later, 32);
+	assert_int_equal(tj__alert_event_append(&t, later, TJ_EVENT_RAISE, &x->last_event), 0);
+	assert_int_equal(tj__alert_put(n, &t, x), 0);
+	assert_int_equal(tj_store_ext_dbi(n->store, TJ_ALERT_DBI_NAME, &dbi), 0);
+	assert_int_equal(mdb_put(t.txn, dbi, &k, &v, 0), 0);
+	assert_int_equal(tj_txn_commit(&t), 0);
+	l = ar_alerts(n, TJ_T3_CLUSTER, 0, NULL);
+	assert_int_equal(l->n, 2);
+	free(l);
+
+	assert_int_equal(tj_alert_pending_run(n, &done), 0);
+	assert_int_equal(done, 4);
+	l = ar_alerts(n, TJ_T3_CLUSTER, 0, &last);
+	assert_int_equal(l->n, 1);
+	assert_memory_equal(l->a[0].id, first, 32);
+	assert_int_equal(l->a[0].count, 4);
+	assert_int_equal(l->a[0].n_acks, 1);
+	free(l);
+	for (uint64_t s = 1; s <= last; s++)
+		assert_int_equal(tj_alert_event(n, s, ev), 0);
+	free(x);
+	free(ev);
+	ta_node_close(n, dir);
+}
+
 /* A retracted acknowledgement leaves its alert; one naming a removed alert changes nothing. */
 static void test_ack_retracted(void **state)
 {
@@ -680,6 +741,7 @@ int main(void)
 	    cmocka_unit_test(test_cluster_grows),
 	    cmocka_unit_test(test_local_retraction),
 	    cmocka_unit_test(test_ack_retracted),
+	    cmocka_unit_test(test_old_store_per_anchor),
 	    cmocka_unit_test_setup_teardown(test_any_order, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_after_retraction, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_old_store_leftovers, tr_setup, tr_teardown),
