@@ -55,6 +55,7 @@ struct tj_store {
 	uint64_t map_size;
 	void *map_addr;   /* LMDB's map of data.mdb (NULL: unknown, never trimmed) */
 	size_t map_bytes;
+	uint64_t puts;    /* records stored since open (when to look at the map's resident size) */
 	struct tj__stage stage;
 };
 
@@ -560,12 +561,14 @@ int tj_txn_begin(struct tj_store *st, bool write, struct tj_txn *t)
  * maps in the cached neighbours of every page faulted in (fault-around), so
  * the random descents of a long ingest would leave the whole file counted in
  * the process's resident set. Past TJ__MAP_RSS_MAX_BYTES of file-backed
- * resident memory a commit lets go of the map's pages: MADV_DONTNEED on a
+ * resident memory (looked at on each commit and every TJ__MAP_CHECK_PUTS
+ * records stored) the store lets go of the map's pages: MADV_DONTNEED on a
  * shared file mapping drops only this process's page-table entries (the
  * pages stay in the page cache, later reads fault them back in), so readers
  * in other threads see the same bytes at the same addresses.
  */
-#define TJ__MAP_RSS_MAX_BYTES (32ull << 20)
+#define TJ__MAP_RSS_MAX_BYTES (48ull << 20)
+#define TJ__MAP_CHECK_PUTS 32 /* a batch's descents map ~256 KiB a record: look this often too */
 
 /* File-backed + shared resident bytes of this process (/proc/self/statm), 0 if unknown. */
 static uint64_t tj__rss_shared_bytes(void)
@@ -747,6 +750,8 @@ int tj_store_put_record(struct tj_txn *t, const uint8_t id[32], const struct tj_
 
 	if (len == 0 || len > TJ_RECORD_MAX_BYTES)
 		return TJ_ELIMIT;
+	if (++st->puts % TJ__MAP_CHECK_PUTS == 0)
+		tj__map_trim(st);
 	if ((rc = tj__stage_append(t, enc, len, loc)) != 0)
 		return rc;
 	rc = tj__put(t, st->ids, id, 32, loc, sizeof(loc), MDB_NOOVERWRITE);

@@ -412,7 +412,7 @@ static const char bench__usage[] =
 	"  --daemon-budget S  wall seconds each daemon phase may take (default 300); a phase\n"
 	"                   that runs out reports the incidents it reached\n"
 	"  --authors N      authors of the ingested records (default 8)\n"
-	"  --threads N      validation threads of the parallel ingest (default: cores)\n"
+	"  --threads N      validation threads of the pipelined ingest (default: cores)\n"
 	"  --dir DIR        where the temp directory goes (default $TMPDIR or /tmp); use\n"
 	"                   the disk a node's data lives on\n"
 	"  --tejido PATH    the CLI binary (default: `tejido` next to this program)\n"
@@ -694,7 +694,7 @@ static cJSON *bench__json(const struct bench_report *r)
 	cJSON_AddNumberToObject(a, "authors", r->o.authors);
 	cJSON_AddNumberToObject(a, "batch", BENCH_BATCH);
 	cJSON_AddNumberToObject(a, "mean_record_bytes", r->o.n ? (double)r->gen_bytes / (double)r->o.n : 0);
-	bench__add_ingest(a, "tj_ingest_batch", r, &r->ing1, 1);
+	bench__add_ingest(a, "tj_ingest_batch", r, &r->ing1, (uint32_t)r->m.nproc);
 	bench__add_ingest(a, "parallel_validate", r, &r->ingp, r->o.threads);
 	if (r->daemon) {
 		d = cJSON_AddObjectToObject(o, "daemon");
@@ -830,8 +830,9 @@ static void bench__print(const struct bench_report *r, bool md)
 			 r->o.authors, BENCH_BATCH);
 		bench__row(md, w, bench__fmt(v, 0, (double)r->o.n), a);
 	}
-	bench__print_ingest(md, r, &r->ing1, "tj_ingest_batch (1 thread)");
-	snprintf(w, sizeof(w), "validate x%u + put", r->o.threads);
+	snprintf(w, sizeof(w), "tj_ingest_batch (validation on %ld cores)", r->m.nproc);
+	bench__print_ingest(md, r, &r->ing1, w);
+	snprintf(w, sizeof(w), "pipeline validate x%u || put + commit", r->o.threads);
 	bench__print_ingest(md, r, &r->ingp, w);
 	if (!r->daemon)
 		return;

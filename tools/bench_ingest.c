@@ -6,9 +6,11 @@
  *
  * Two ways, each in its own child process so that its peak RSS is its own
  * (the child starts from the parent's small footprint, reported as base_kb):
- *   threads == 0  tj_ingest_batch() as it is: validation on one thread
- *   threads >= 1  tj_ingest_validate() on `threads` threads, then
- *                 tj_ingest_put() of the batch in one transaction (what the
+ *   threads == 0  tj_ingest_batch() as it is: validation on every core while
+ *                 this thread stores the batch in order, then the commit
+ *   threads >= 1  a pipeline: tj_ingest_validate() of batch k + 1 on
+ *                 `threads` threads while this thread runs tj_ingest_put()
+ *                 of batch k in one transaction and commits it (what the
  *                 sync path does with the libuv thread pool)
  * Reading the records file (page cache, 1 MiB a batch) is inside the timing,
  * as reading a peer's socket would be.
@@ -40,24 +42,37 @@ static void *bench__validate_stripe(void *arg)
 	return NULL;
 }
 
-/* Validation on `threads` threads (this one included), then one transaction. */
-static int bench__batch_parallel(struct tj_store *st, const struct tj_ingest_ctx *ctx, struct tj_ingest_item *items,
-				 size_t n, uint32_t threads)
-{
+/* Validation of one batch on its own threads, while the caller stores the previous batch. */
+struct bench__vset {
 	pthread_t tid[64];
 	struct bench__stripe s[64];
-	struct tj_txn t;
-	uint32_t k = threads > 64 ? 64 : threads;
-	int rc = 0;
+	uint32_t k;
+};
 
-	for (uint32_t j = 0; j < k; j++) {
-		s[j] = (struct bench__stripe){ctx, items, n * j / k, n * (j + 1) / k};
-		if (j > 0 && pthread_create(&tid[j], NULL, bench__validate_stripe, &s[j]) != 0)
+static void bench__validate_start(struct bench__vset *v, const struct tj_ingest_ctx *ctx, struct tj_ingest_item *items,
+				  size_t n, uint32_t threads)
+{
+	v->k = threads > 64 ? 64 : threads;
+	for (uint32_t j = 0; j < v->k; j++) {
+		v->s[j] = (struct bench__stripe){ctx, items, n * j / v->k, n * (j + 1) / v->k};
+		if (pthread_create(&v->tid[j], NULL, bench__validate_stripe, &v->s[j]) != 0)
 			bench_die("pthread_create failed");
 	}
-	bench__validate_stripe(&s[0]);
-	for (uint32_t j = 1; j < k; j++)
-		pthread_join(tid[j], NULL);
+}
+
+static void bench__validate_join(struct bench__vset *v)
+{
+	for (uint32_t j = 0; j < v->k; j++)
+		pthread_join(v->tid[j], NULL);
+	v->k = 0;
+}
+
+/* The store step of a validated batch: one transaction, acknowledged after the commit. */
+static int bench__store(struct tj_store *st, struct tj_ingest_item *items, size_t n)
+{
+	struct tj_txn t;
+	int rc;
+
 	if ((rc = tj_txn_begin(st, true, &t)) != 0)
 		return rc;
 	for (size_t i = 0; i < n && rc == 0; i++)
@@ -112,18 +127,48 @@ static void bench__used(struct tj_store *st, struct bench_ingest_result *r)
 	tj_txn_abort(&t);
 }
 
+/*
+ * threads >= 1: a pipeline, as the sync path runs it with the libuv pool:
+ * batch k + 1 is read and validated on `threads` threads while this thread
+ * stores and commits batch k.
+ */
+static int bench__pipeline(struct tj_store *st, const struct tj_ingest_ctx *ctx, FILE *f, uint8_t *arena[2],
+			   struct tj_ingest_item *items[2], uint32_t threads, struct bench_ingest_result *r)
+{
+	struct bench__vset v = {.k = 0};
+	size_t n = bench__read_batch(f, arena[0], items[0]), next;
+	int cur = 0, rc = 0;
+
+	if (n > 0)
+		bench__validate_start(&v, ctx, items[0], n, threads);
+	while (n > 0) {
+		bench__validate_join(&v);
+		next = bench__read_batch(f, arena[cur ^ 1], items[cur ^ 1]);
+		if (next > 0)
+			bench__validate_start(&v, ctx, items[cur ^ 1], next, threads);
+		if ((rc = bench__store(st, items[cur], n)) != 0)
+			break;
+		bench__count(items[cur], n, r);
+		cur ^= 1;
+		n = next;
+	}
+	bench__validate_join(&v);
+	return rc;
+}
+
 static void bench__ingest_child(const struct bench_net *net, const char *records, const char *dir, uint32_t threads,
 				struct bench_ingest_result *r)
 {
 	struct tj_ingest_ctx ctx = {.has_network = true};
 	struct tj_store *st = NULL;
-	uint8_t *arena = malloc((size_t)BENCH_BATCH * BENCH_REC_MAX_BYTES);
-	struct tj_ingest_item *items = calloc(BENCH_BATCH, sizeof(*items));
+	uint8_t *arena[2] = {malloc((size_t)BENCH_BATCH * BENCH_REC_MAX_BYTES),
+			     malloc((size_t)BENCH_BATCH * BENCH_REC_MAX_BYTES)};
+	struct tj_ingest_item *items[2] = {calloc(BENCH_BATCH, sizeof(**items)), calloc(BENCH_BATCH, sizeof(**items))};
 	FILE *f = fopen(records, "rb");
 	double t0, c0, s_cpu0 = 0, s_wait0 = 0, s_cpu1 = 0, s_wait1 = 0;
 	size_t n;
 
-	if (arena == NULL || items == NULL || f == NULL)
+	if (arena[0] == NULL || arena[1] == NULL || items[0] == NULL || items[1] == NULL || f == NULL)
 		bench_die("cannot set up the ingest");
 	if ((r->err = tj_store_open(dir, 0, &st)) != 0)
 		return;
@@ -133,12 +178,14 @@ static void bench__ingest_child(const struct bench_net *net, const char *records
 	(void)bench_schedstat(&s_cpu0, &s_wait0);
 	t0 = bench_now();
 	c0 = bench_cpu_self();
-	while ((n = bench__read_batch(f, arena, items)) > 0) {
-		r->err = threads == 0 ? tj_ingest_batch(st, &ctx, items, n)
-				      : bench__batch_parallel(st, &ctx, items, n, threads);
-		if (r->err != 0)
-			break;
-		bench__count(items, n, r);
+	if (threads > 0) {
+		r->err = bench__pipeline(st, &ctx, f, arena, items, threads, r);
+	} else {
+		while ((n = bench__read_batch(f, arena[0], items[0])) > 0) {
+			if ((r->err = tj_ingest_batch(st, &ctx, items[0], n)) != 0)
+				break;
+			bench__count(items[0], n, r);
+		}
 	}
 	r->wall_s = bench_now() - t0;
 	r->cpu_s = bench_cpu_self() - c0;
@@ -153,8 +200,10 @@ static void bench__ingest_child(const struct bench_net *net, const char *records
 	bench__used(st, r);
 	tj_store_close(st);
 	fclose(f);
-	free(arena);
-	free(items);
+	for (int i = 0; i < 2; i++) {
+		free(arena[i]);
+		free(items[i]);
+	}
 }
 
 void bench_ingest_run(const struct bench_net *net, const char *records, const char *dir, uint32_t threads,
