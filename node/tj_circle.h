@@ -233,7 +233,8 @@ TJ_MUST_CHECK int tj_circle_ingest_stored(struct tj_txn *t, const uint8_t *enc, 
  * circle_change {name: str, public_key: bin 32, action: "add"|"remove"}
  *   -> {circle, record, generation}
  * circle_list {} -> {circles: [{id: bin 32, name: str, admin: bin 32, generation: uint,
- *   members: [bin 32], member: bool, holds_key: bool, admin_here: bool}]}
+ *   members: [bin 32], member: bool, holds_key: bool, admin_here: bool,
+ *   departed: [bin 32] (members no longer in the network: the circle is unusable until removed)}]}
  */
 TJ_MUST_CHECK int tj_circle_ctl_create(struct tj_node *node, const uint8_t *req, size_t len,
                                        struct tj_ctl_reply *out);

@@ -472,9 +472,13 @@ int tj_circle_ctl_change(struct tj_node *node, const uint8_t *req, size_t len, s
 	return tj__written_reply(out, circle, record, gen);
 }
 
-static void tj__put_circle(struct tj_mp_writer *w, const struct tj_circle *c, const uint8_t me[32])
+static void tj__put_circle(struct tj_mp_writer *w, struct tj_txn *t, const struct tj_circle *c, const uint8_t me[32])
 {
-	tj_mp_put_map(w, 8);
+	uint32_t departed = 0;
+
+	for (uint32_t i = 0; i < c->n_members; i++)
+		departed += !tj_member_txn_is_member(t, c->members[i]);
+	tj_mp_put_map(w, 9);
 	tj_mp_put_cstr(w, "id");
 	tj_mp_put_bin(w, c->id, 32);
 	tj_mp_put_cstr(w, "name");
@@ -493,12 +497,19 @@ static void tj__put_circle(struct tj_mp_writer *w, const struct tj_circle *c, co
 	tj_mp_put_bool(w, c->holds_key);
 	tj_mp_put_cstr(w, "admin_here");
 	tj_mp_put_bool(w, memcmp(c->admin, me, 32) == 0);
+	/* Members no longer in the network: nothing is sealed to the circle until its admin removes them. */
+	tj_mp_put_cstr(w, "departed");
+	tj_mp_put_array(w, departed);
+	for (uint32_t i = 0; i < c->n_members; i++)
+		if (!tj_member_txn_is_member(t, c->members[i]))
+			tj_mp_put_bin(w, c->members[i], 32);
 }
 
 int tj_circle_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out)
 {
 	struct tj_circle_state *s = NULL;
 	struct tj_mp_writer w;
+	struct tj_txn t;
 	size_t cap = 64;
 	uint8_t *buf;
 	int rc;
@@ -510,10 +521,15 @@ int tj_circle_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 	if ((rc = tj_circle_load(node, &s)) != 0)
 		return tj__fail(out, rc, "circle_list: cannot derive the circles: %s", tj_strerror(rc));
 	for (size_t i = 0; i < s->n; i++)
-		cap += 256 + 35u * s->circles[i].n_members;
+		cap += 256 + 70u * s->circles[i].n_members;
 	if ((buf = malloc(cap)) == NULL) {
 		tj_circle_state_free(s);
 		return -ENOMEM;
+	}
+	if ((rc = tj_txn_begin(node->store, false, &t)) != 0) {
+		free(buf);
+		tj_circle_state_free(s);
+		return tj__fail(out, rc, "circle_list: cannot read the membership: %s", tj_strerror(rc));
 	}
 	tj_mp_writer_init(&w, buf + 4, cap - 4);
 	tj_mp_put_map(&w, 2);
@@ -522,7 +538,8 @@ int tj_circle_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 	tj_mp_put_cstr(&w, "circles");
 	tj_mp_put_array(&w, (uint32_t)s->n);
 	for (size_t i = 0; i < s->n; i++)
-		tj__put_circle(&w, &s->circles[i], node->u->id->pk);
+		tj__put_circle(&w, &t, &s->circles[i], node->u->id->pk);
+	tj_txn_abort(&t);
 	tj_circle_state_free(s);
 	return tj__reply_finish(&w, buf, cap, out);
 }

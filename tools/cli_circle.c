@@ -169,7 +169,7 @@ static bool cli__bool(const msgpack_object *m, const char *key)
 
 static void cli__circle_print(const msgpack_object *m)
 {
-	const msgpack_object *members = cli_map_get(m, "members");
+	const msgpack_object *members = cli_map_get(m, "members"), *departed = cli_map_get(m, "departed");
 	const uint8_t *id = NULL, *pk = NULL;
 	const char *name = "";
 	uint32_t nlen = 0, n = 0;
@@ -194,6 +194,14 @@ static void cli__circle_print(const msgpack_object *m)
 		tj_hex(pk, 32, h);
 		tj_fingerprint(pk, fp);
 		printf("    %s  %s\n", fp, h);
+	}
+	for (uint32_t i = 0; departed != NULL && departed->type == MSGPACK_OBJECT_ARRAY && i < departed->via.array.size;
+	     i++) {
+		if (!cli_obj_bin(&departed->via.array.ptr[i], 32, &pk))
+			continue;
+		tj_hex(pk, 32, h);
+		printf("  ! %s left the network: nothing is sealed to this circle until its admin runs\n"
+		       "    `tejido circle remove \"%.*s\" %s`\n", h, (int)nlen, name, h);
 	}
 }
 

@@ -183,5 +183,14 @@ expect_rc 0 tj --data "$C" show "$I6"
 grep -q "Persona Inventada 8" "$T/out" || fail "C (added) does not read the new case: $(cat "$T/out")"
 expect_rc 0 tj --data "$B" show "$I6"
 grep -q "Persona Inventada 8" "$T/out" && fail "B (removed) reads a case written after its removal"
+# C leaves the network: the circle names it, so nothing is sealed to the circle until A removes it.
+expect_rc 0 tj --data "$A" member remove "$CPK" --reason left-org --json
+expect_rc 0 tj --data "$A" circle list
+grep -q "left the network" "$T/out" || fail "circle list does not flag the departed member: $(cat "$T/out")"
+gen_incident 9 > "$T/inc.json"
+expect_rc 1 tj --data "$A" add --json "$T/inc.json" --case-readers "circle:Contactos Oaxaca"
+grep -q "no longer a member of the network" "$T/err" || fail "sealing to a circle with a departed member: $(cat "$T/err")"
+expect_rc 0 tj --data "$A" circle remove "Contactos Oaxaca" "$CPK"
+add_one "$A" 9 --case-readers "circle:Contactos Oaxaca"
 echo "figure: circle: member reads the case, non-member the summary; after removal, nothing new"
 exit 0
