@@ -621,6 +621,53 @@ static void test_refusals(void **state)
 	free(rec);
 }
 
+/*
+ * A CIRCLE record sealed to an epoch this node does not hold (it missed a
+ * KEY record): stored and relayed unjudged, it changes nothing here.
+ */
+static void test_unreadable_stored(void **state)
+{
+	struct tr_fx *f = *state;
+	struct tj_circle_body *b = malloc(sizeof(*b));
+	uint8_t k[32], nonce[16] = {3}, body[TJ_CIRCLE_BODY_MAX_BYTES], *rec = malloc(TT_REC_CAP), id[32];
+	uint8_t members[1][32];
+	struct tj_sym_key epoch;
+	struct tj_circle_state *s;
+	struct tj_seal_in in;
+	size_t blen = 0, len = 0;
+
+	assert_non_null(b);
+	assert_non_null(rec);
+	tt_sym(&epoch);
+	crypto_secretbox_keygen(k);
+	memcpy(members[0], f->node->u->id->pk, 32);
+	assert_int_equal(tj_circle_body_make(b, f->node->network_id, f->other->pk, nonce, NAME, 1, k,
+	                                     (const uint8_t(*)[32])members, 1),
+	                 0);
+	assert_int_equal(tj_circle_body_encode(b, body, sizeof(body), &blen), 0);
+	memset(&in, 0, sizeof(in));
+	memcpy(in.network_id, f->node->network_id, 32);
+	in.ts_ms = tj_now_ms();
+	in.kind = TJ_KIND_CIRCLE;
+	in.audience.type = TJ_AUD_NETWORK;
+	in.audience.has_ref = true;
+	memcpy(in.audience.ref, epoch.id, 32);
+	in.epoch = &epoch;
+	in.body = body;
+	in.body_len = blen;
+	assert_int_equal(tj_record_seal(&in, f->other, rec, TT_REC_CAP, &len, id), 0);
+	assert_int_equal(tr_ingest(f, rec, len), 0);
+	assert_int_equal(f->node->keyring->n_circles, 0);
+	s = load(f);
+	assert_int_equal(s->n, 0);
+	assert_int_equal(s->ignored, 1);
+	tj_circle_state_free(s);
+	sodium_memzero(k, sizeof(k));
+	sodium_free(epoch.key);
+	free(rec);
+	free(b);
+}
+
 /* One permutation of 0..n-1, from a seed. */
 static void shuffle(size_t *p, size_t n, uint32_t seed)
 {
@@ -750,6 +797,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_share_with_circle, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_network_removal, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_refusals, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_unreadable_stored, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_shuffled_orders, tr_setup, tr_teardown),
 	};
 
