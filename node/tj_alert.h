@@ -29,9 +29,12 @@
  * makes an earlier incident fire, or a newcomer joining two clusters, moves
  * the anchor: the alert under the later anchor is withdrawn (its
  * acknowledgements stay with its id) and the one under the earlier anchor
- * lists them all, continuing it (an update event, not news). Clusters are
- * loaded whole; a flood of more than 4096 entries of one key is cut, and
- * only then can two nodes disagree.
+ * lists them all, continuing it (an update event, not news). A cluster
+ * never spans two periods of max(91, 2 x window) days counted from
+ * 1970-01-01: violence that goes on is news again each period (a new
+ * alert), and an incident's evaluation reads a bounded stretch of its key
+ * (a flood of more than 4096 entries there is cut, the one case where two
+ * nodes could disagree).
  * "Within N days" means the occurred dates differ by at most N days. Windows
  * use occurred.start (a partial date counts from its first day). Because an
  * arriving (or retracted) incident re-evaluates every cluster and anchor its

@@ -660,73 +660,20 @@ static size_t tj__anchor_key(const char *X, const uint8_t id[32], uint8_t out[TJ
 }
 
 /*
- * In the loaded region: the firing span *s..*e of the clusters with a firing
- * incident in [d - W, d + 2W] (*any = false: none), and whether the region
- * holds their whole extent on each side.
+ * A cluster never spans two periods of max(91, 2W) days counted from
+ * 1970-01-01: an ongoing cluster is news again each period, and the work an
+ * incident costs stays bounded (two periods and a few windows of its key).
  */
-static void tj__region_span(const struct tj__region *g, int64_t d, int64_t W, bool *any, size_t *s, size_t *e,
-                            bool *left, bool *right)
-{
-	size_t fz = SIZE_MAX, lz = 0;
+#define TJ__PERIOD_MIN_DAYS 91
 
-	for (size_t i = 0; i < g->n; i++) {
-		if (!g->fire[i] || g->days[i] < d - W || g->days[i] > d + 2 * W)
-			continue;
-		fz = fz == SIZE_MAX ? i : fz;
-		lz = i;
-	}
-	*left = *right = true;
-	if ((*any = fz != SIZE_MAX) == false)
-		return;
-	*s = fz;
-	for (size_t j = fz; j-- > 0 && g->days[*s] - g->days[j] <= W;)
-		if (g->fire[j])
-			*s = j;
-	*e = lz;
-	for (size_t j = lz + 1; j < g->n && g->days[j] - g->days[*e] <= W; j++)
-		if (g->fire[j])
-			*e = j;
-	/* No firing incident within W before *s, nor after *e, may hide outside the region. */
-	*left = g->lo <= 0 || g->days[*s] - 2 * W >= g->lo;
-	*right = g->hi >= g->days[*e] + W;
+static int64_t tj__period_days(int64_t W)
+{
+	return 2 * W > TJ__PERIOD_MIN_DAYS ? 2 * W : TJ__PERIOD_MIN_DAYS;
 }
 
-/*
- * Loads the region of key around d, widening it (doubling) until the
- * clusters touching [d - W, d + 2W] are whole. A flood longer than
- * TJ__REGION_MAX entries stays at the last region that fitted: its loaded
- * part decides (the only case where two nodes might disagree).
- */
-static int tj__region_settle(struct tj__rules *r, const uint8_t key[32], bool victims, int64_t d, int64_t W,
-                             uint32_t min, bool *any, size_t *s, size_t *e)
+static int64_t tj__period(int64_t day, int64_t B)
 {
-	struct tj__region *g = &r->g;
-	int64_t lo = d - 3 * W, hi = d + 3 * W, plo = lo, phi = hi;
-	bool left = true, right = true, prev = false;
-	int rc;
-
-	for (;;) {
-		if ((rc = tj__region_load(r->t, key, lo, hi, victims, g)) != 0)
-			return rc;
-		if (g->cut && prev) {
-			if ((rc = tj__region_load(r->t, key, plo, phi, victims, g)) != 0)
-				return rc;
-			tj__region_fire(g, W, min, victims ? &r->vs : NULL);
-			tj__region_span(g, d, W, any, s, e, &left, &right);
-			return 0;
-		}
-		tj__region_fire(g, W, min, victims ? &r->vs : NULL);
-		tj__region_span(g, d, W, any, s, e, &left, &right);
-		if (!*any || (left && right) || g->cut)
-			return 0;
-		prev = true;
-		plo = lo;
-		phi = hi;
-		if (!left)
-			lo = d - 2 * (d - lo) < g->days[*s] - 3 * W ? d - 2 * (d - lo) : g->days[*s] - 3 * W;
-		if (!right)
-			hi = d + 2 * (hi - d) > g->days[*e] + 2 * W ? d + 2 * (hi - d) : g->days[*e] + 2 * W;
-	}
+	return day >= 0 ? day / B : -1 - (-1 - day) / B;
 }
 
 /*
@@ -762,10 +709,11 @@ static int tj__anchor_moved(struct tj__rules *r, uint8_t trigger, const char *X,
 
 /*
  * T3 and T5 for one key after a change dated d (an incident added or
- * removed): every cluster whose firing incidents lie within a window of
- * [d - W, d + 2W] is recomputed (its alert, by its anchor, set), and an
- * incident of [d, d + 2W] that anchors no cluster loses the alert it may
- * have anchored before (the anchor moved, or it no longer fires).
+ * removed): every cluster of the periods of [d - W, d + 2W] is recomputed
+ * (its alert, by its anchor, set), and an incident of [d, d + 2W] that
+ * anchors no cluster loses the alert it may have anchored before (the
+ * anchor moved, or it no longer fires). Firing only changes in [d, d + W],
+ * so only clusters with a firing incident within a window of it can change.
  */
 static int tj__clusters(struct tj__rules *r, uint8_t trigger, const uint8_t key[32], const char *X, int64_t d)
 {
@@ -774,36 +722,37 @@ static int tj__clusters(struct tj__rules *r, uint8_t trigger, const uint8_t key[
 	uint32_t min = trigger == TJ_T3_CLUSTER ? cfg->t3_min_incidents : cfg->t5_min_victims;
 	struct tj__region *g = &r->g;
 	uint8_t akey[TJ_CODE_MAX + 32], aid[32];
-	size_t s = 0, e = 0, klen;
-	bool any = false;
+	int64_t B = tj__period_days(W), p0 = tj__period(d - W, B), p1 = tj__period(d + 2 * W, B);
+	size_t h = SIZE_MAX, tl = 0, klen;
 	int rc;
 
-	if ((rc = tj__region_settle(r, key, trigger == TJ_T5_PATTERN, d, W, min, &any, &s, &e)) != 0)
+	/* The periods of [d - W, d + 2W], and a window before them for the first ones' windows. */
+	if ((rc = tj__region_load(r->t, key, p0 * B - W, (p1 + 1) * B - 1, trigger == TJ_T5_PATTERN, g)) != 0)
 		return rc;
-	for (size_t h = s; any && h <= e;) {
-		size_t tl = h, first = h, next = SIZE_MAX;
-		for (size_t j = h + 1; j <= e; j++) {
-			if (!g->fire[j])
-				continue;
-			if (g->days[j] - g->days[tl] > W) {
-				next = j;
-				break;
-			}
-			tl = j;
+	tj__region_fire(g, W, min, trigger == TJ_T5_PATTERN ? &r->vs : NULL);
+	for (size_t i = 0; i <= g->n; i++) {
+		size_t first;
+		if (i < g->n && (!g->fire[i] || g->days[i] < p0 * B))
+			continue;
+		if (i < g->n && h != SIZE_MAX && g->days[i] - g->days[tl] <= W &&
+		    tj__period(g->days[i], B) == tj__period(g->days[h], B)) {
+			tl = i;
+			continue;
 		}
-		while (first > 0 && g->days[first - 1] >= g->days[h] - W)
-			first--;
-		if ((rc = tj__anchor_moved(r, trigger, X, d, W, h, tl)) != 0)
-			return rc;
-		klen = tj__anchor_key(X, g->ids[h], akey);
-		if ((rc = tj__alert_set(r, trigger, akey, klen, (const uint8_t(*)[32])g->ids + first,
-		                        tl - first + 1, g->days[tl],
-		                        r->carry.trigger != 0 ? &r->carry : NULL)) != 0)
-			return rc;
-		g->head[h] = true;
-		if (next == SIZE_MAX)
-			break;
-		h = next;
+		if (h != SIZE_MAX) {
+			/* The cluster h..tl: every incident of its windows. */
+			for (first = h; first > 0 && g->days[first - 1] >= g->days[h] - W; first--)
+				;
+			if ((rc = tj__anchor_moved(r, trigger, X, d, W, h, tl)) != 0)
+				return rc;
+			klen = tj__anchor_key(X, g->ids[h], akey);
+			if ((rc = tj__alert_set(r, trigger, akey, klen, (const uint8_t(*)[32])g->ids + first,
+			                        tl - first + 1, g->days[tl],
+			                        r->carry.trigger != 0 ? &r->carry : NULL)) != 0)
+				return rc;
+			g->head[h] = true;
+		}
+		h = tl = i;
 	}
 	/* Every other incident of [d, d + 2W] anchors nothing (any more). */
 	for (size_t i = 0; i < g->n; i++) {

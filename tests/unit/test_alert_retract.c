@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -260,6 +261,38 @@ static void test_cluster_grows(void **state)
 	assert_int_equal(l->a[0].event_kind, TJ_EVENT_UPDATE);
 	free(l);
 	free(ev);
+	ta_node_close(n, dir);
+}
+
+/* Violence that goes on is news again each period (91 days): two alerts, not one that never ends. */
+static void test_cluster_periods(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	int64_t start = 0;
+	uint8_t id[32];
+	struct ar_list *l;
+
+	(void)state;
+	/* Every 4 days from 30 days before a period boundary to 30 days after it. */
+	for (int64_t day = tj_date_days(&(struct tj_date){2026, 3, 1}); start == 0; day++)
+		if (day % 91 == 0)
+			start = day - 30;
+	for (int64_t day = start; day <= start + 60; day += 4) {
+		time_t t = (time_t)day * 86400;
+		struct tm tm;
+		char date[16], ref[16];
+		struct ta_inc x;
+		gmtime_r(&t, &tm);
+		strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+		snprintf(ref, sizeof(ref), "p%lld", (long long)day);
+		x = ar_inc(date, ref);
+		ta_add(n, &x, id);
+	}
+	l = ar_alerts(n, TJ_T3_CLUSTER, 0, NULL);
+	assert_int_equal(l->n, 2);
+	assert_true(l->a[0].last_day >= start + 30 && l->a[1].last_day < start + 30);
+	free(l);
 	ta_node_close(n, dir);
 }
 
@@ -739,6 +772,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cluster_grows),
+	    cmocka_unit_test(test_cluster_periods),
 	    cmocka_unit_test(test_local_retraction),
 	    cmocka_unit_test(test_ack_retracted),
 	    cmocka_unit_test(test_old_store_per_anchor),
