@@ -66,8 +66,8 @@ static size_t tj__utf8_seq(const unsigned char *s, size_t left)
 		if ((s[i] & 0xc0) != 0x80)
 			return 0;
 	/* overlong 3- and 4-byte forms, surrogates, beyond U+10FFFF */
-	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) || (s[0] == 0xf0 && s[1] < 0x90) ||
-	    (s[0] == 0xf4 && s[1] >= 0x90))
+	if ((s[0] == 0xe0 && s[1] < 0xa0) || (s[0] == 0xed && s[1] >= 0xa0) ||
+	    (s[0] == 0xf0 && s[1] < 0x90) || (s[0] == 0xf4 && s[1] >= 0x90))
 		return 0;
 	return need;
 }
@@ -87,8 +87,8 @@ bool tj_circle_name_ok(const char *name, size_t len)
 	return true;
 }
 
-void tj_circle_id(const uint8_t network_id[32], const uint8_t admin[32], const uint8_t nonce[16], const char *name,
-                  uint8_t id[32])
+void tj_circle_id(const uint8_t network_id[32], const uint8_t admin[32], const uint8_t nonce[16],
+                  const char *name, uint8_t id[32])
 {
 	crypto_generichash_state st;
 
@@ -156,7 +156,8 @@ static int tj__decode_head(struct tj_mp_reader *r, struct tj_circle_body *b)
 	memcpy(b->name, s, slen);
 	b->name[slen] = '\0';
 	if ((rc = tj_mp_read_bin_exact(r, b->nonce, TJ_CIRCLE_NONCE_BYTES)) != 0 ||
-	    (rc = tj_mp_read_uint(r, &b->generation)) != 0 || (rc = tj_mp_read_bin_exact(r, b->key_id, 32)) != 0)
+	    (rc = tj_mp_read_uint(r, &b->generation)) != 0 ||
+	    (rc = tj_mp_read_bin_exact(r, b->key_id, 32)) != 0)
 		return rc;
 	return b->generation >= 1 ? 0 : TJ_EMALFORMED;
 }
@@ -206,7 +207,8 @@ static bool tj__has_member(const struct tj_circle_body *b, const uint8_t pk[32],
 	return false;
 }
 
-int tj_circle_body_check(const struct tj_circle_body *b, const uint8_t network_id[32], const uint8_t author[32])
+int tj_circle_body_check(const struct tj_circle_body *b, const uint8_t network_id[32],
+                         const uint8_t author[32])
 {
 	uint8_t id[32];
 
@@ -341,7 +343,8 @@ static void tj__merge(struct tj_circle_state *s, const struct tj_circle_body *b,
 	}
 	if (at < s->n) {
 		struct tj_circle *c = &s->circles[at];
-		if (b->generation > c->generation || (b->generation == c->generation && memcmp(rid, c->head, 32) < 0))
+		if (b->generation > c->generation ||
+		    (b->generation == c->generation && memcmp(rid, c->head, 32) < 0))
 			tj__set_head(c, b, author, rid);
 		return;
 	}
@@ -366,7 +369,8 @@ static int tj__circle_cmp(const void *a, const void *b)
 }
 
 int tj_circle_derive(const uint8_t network_id[32], const uint8_t *const *encs, const size_t *lens, size_t n,
-                     const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx, struct tj_circle_state *out)
+                     const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
+                     struct tj_circle_state *out)
 {
 	struct tj_circle_body *b = malloc(sizeof(*b));
 	struct tj_record rec;
@@ -446,7 +450,8 @@ int tj_circle_load(struct tj_node *n, struct tj_circle_state **out)
 	}
 	/* The encodings borrow from LMDB: derive before the transaction ends. */
 	if (rc == 0)
-		rc = tj_circle_derive(n->network_id, encs, lens, k, n->u->id, tj_keyring_lookup, n->keyring, s);
+		rc = tj_circle_derive(n->network_id, encs, lens, k, n->u->id, tj_keyring_lookup, n->keyring,
+		                      s);
 abort:
 	tj_txn_abort(&t);
 out:
@@ -490,7 +495,8 @@ static int tj__check_members(struct tj_txn *t, const struct tj_circle_body *b, c
 	for (uint32_t i = 0; i < b->n_members; i++) {
 		if (tj_member_txn_is_member(t, b->members[i]))
 			continue;
-		TJ_LOG_W("circle", "circle record %s (circle %s) refused: it names %s, not a member of the network",
+		TJ_LOG_W("circle",
+		         "circle record %s (circle %s) refused: it names %s, not a member of the network",
 		         tj_log_hex(id, x), tj_log_hex(b->circle_id, c), tj_log_hex(b->members[i], m));
 		return TJ_ENOTMEMBER;
 	}
@@ -507,7 +513,8 @@ static int tj__judge(struct tj_txn *t, const struct tj_record *rec, const uint8_
 	int rc = tj_circle_body_check(b, rec->network_id, rec->author);
 
 	if (rc == TJ_ENOTMEMBER) {
-		TJ_LOG_W("circle", "circle record %s (circle %s) refused: its author %s is not the circle's admin",
+		TJ_LOG_W("circle",
+		         "circle record %s (circle %s) refused: its author %s is not the circle's admin",
 		         tj_log_hex(id, x), tj_log_hex(b->circle_id, c), tj_log_hex(rec->author, a));
 		return rc;
 	}
@@ -534,8 +541,8 @@ static bool tj__ours(const struct tj_record *rec)
 	       memcmp(rec->network_id, n->network_id, 32) == 0;
 }
 
-int tj_circle_ingest_check(struct tj_txn *t, const uint8_t *enc, const struct tj_record *rec, const uint8_t id[32],
-                           int *verdict)
+int tj_circle_ingest_check(struct tj_txn *t, const uint8_t *enc, const struct tj_record *rec,
+                           const uint8_t id[32], int *verdict)
 {
 	struct tj_node *n = tj__bound_node;
 	struct tj_circle_body *b;
@@ -550,7 +557,8 @@ int tj_circle_ingest_check(struct tj_txn *t, const uint8_t *enc, const struct tj
 	rc = tj__open_body(enc, rec, n->u->id, tj_keyring_lookup, n->keyring, b);
 	if (rc == TJ_ENOKEY) {
 		/* Sealed to an epoch this node does not hold: relayed unjudged, like any record. */
-		TJ_LOG_D("circle", "circle record %s is not readable here; stored unjudged", tj_log_hex(id, x));
+		TJ_LOG_D("circle", "circle record %s is not readable here; stored unjudged",
+		         tj_log_hex(id, x));
 		rc = 0;
 	} else if (rc == -ENOMEM) {
 		/* fatal: abort the transaction */
@@ -590,7 +598,8 @@ static int tj__ids_append(struct tj_txn *t, const uint8_t id[32])
 }
 
 /* Installs this node's key of body b (record id) when it is a member. */
-static int tj__install(struct tj_node *n, struct tj_txn *t, const struct tj_circle_body *b, const uint8_t id[32])
+static int tj__install(struct tj_node *n, struct tj_txn *t, const struct tj_circle_body *b,
+                       const uint8_t id[32])
 {
 	char x[TJ_LOG_HEX_CHARS], c[TJ_LOG_HEX_CHARS];
 	uint8_t *key = sodium_malloc(32);
@@ -604,32 +613,37 @@ static int tj__install(struct tj_node *n, struct tj_txn *t, const struct tj_circ
 		goto out;
 	}
 	if (rc != 0) {
-		TJ_LOG_W("circle", "circle record %s (circle %s): our sealed key does not open or is not the "
-		                   "circle's; not installed", tj_log_hex(id, x), tj_log_hex(b->circle_id, c));
+		TJ_LOG_W("circle",
+		         "circle record %s (circle %s): our sealed key does not open or is not the "
+		         "circle's; not installed",
+		         tj_log_hex(id, x), tj_log_hex(b->circle_id, c));
 		rc = 0;
 		goto out;
 	}
 	rc = tj_keyring_add_circle(n->keyring, key);
 	if (rc == TJ_EEXIST) {
-		/* Held in memory already, perhaps from a transaction that was aborted: save it in this one. */
+		/* Held in memory already, perhaps from a transaction that was aborted: save it in this one.
+		 */
 		rc = tj_keyring_save(n->keyring, t, n->u->storage_key);
 		goto out;
 	}
 	if (rc == TJ_ELIMIT) {
-		TJ_LOG_E("circle", "circle record %s (circle %s): the keyring holds %d circle keys; not installed",
+		TJ_LOG_E("circle",
+		         "circle record %s (circle %s): the keyring holds %d circle keys; not installed",
 		         tj_log_hex(id, x), tj_log_hex(b->circle_id, c), TJ_KEYRING_CIRCLES_MAX);
 		rc = 0;
 		goto out;
 	}
 	if (rc == 0 && (rc = tj_keyring_save(n->keyring, t, n->u->storage_key)) == 0)
-		TJ_LOG_I("circle", "circle %s generation %llu: key installed (record %s)", tj_log_hex(b->circle_id, c),
-		         (unsigned long long)b->generation, tj_log_hex(id, x));
+		TJ_LOG_I("circle", "circle %s generation %llu: key installed (record %s)",
+		         tj_log_hex(b->circle_id, c), (unsigned long long)b->generation, tj_log_hex(id, x));
 out:
 	sodium_free(key);
 	return rc;
 }
 
-int tj_circle_ingest_stored(struct tj_txn *t, const uint8_t *enc, const struct tj_record *rec, const uint8_t id[32])
+int tj_circle_ingest_stored(struct tj_txn *t, const uint8_t *enc, const struct tj_record *rec,
+                            const uint8_t id[32])
 {
 	struct tj_node *n = tj__bound_node;
 	struct tj_circle_body *b;

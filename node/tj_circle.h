@@ -79,8 +79,8 @@
 #define TJ_CIRCLE_NONCE_BYTES 16
 #define TJ_CIRCLE_SEALED_BYTES 80 /* crypto_box_SEALBYTES + 32 */
 #define TJ_CIRCLE_BODY_MAX_BYTES (128u + TJ_CIRCLE_MEMBERS_MAX * 120u)
-#define TJ_CIRCLES_MAX 128          /* circles one node derives */
-#define TJ_CIRCLE_RECORDS_MAX 4096  /* circle records one network may hold */
+#define TJ_CIRCLES_MAX 128              /* circles one node derives */
+#define TJ_CIRCLE_RECORDS_MAX 4096      /* circle records one network may hold */
 #define TJ_META_CIRCLE_IDS "circle_ids" /* the stored CIRCLE records' ids, 32 bytes each */
 
 /* A decoded CIRCLE body. The sealed keys are ciphertext; the struct holds no secret. */
@@ -96,7 +96,8 @@ struct tj_circle_body {
 };
 
 /* Canonical encode; TJ_ELIMIT / TJ_EMALFORMED for what decode would refuse. */
-TJ_MUST_CHECK int tj_circle_body_encode(const struct tj_circle_body *b, uint8_t *buf, size_t cap, size_t *len);
+TJ_MUST_CHECK int tj_circle_body_encode(const struct tj_circle_body *b, uint8_t *buf, size_t cap,
+                                        size_t *len);
 /*
  * Untrusted bytes: tj_mp_check first, exact types and sizes, the canonical
  * form, 1..TJ_CIRCLE_MEMBERS_MAX members strictly ascending (TJ_ELIMIT for
@@ -106,8 +107,8 @@ TJ_MUST_CHECK int tj_circle_body_encode(const struct tj_circle_body *b, uint8_t 
 TJ_MUST_CHECK int tj_circle_body_decode(const uint8_t *buf, size_t len, struct tj_circle_body *b);
 
 /* The circle id of (network, admin, nonce, name). */
-void tj_circle_id(const uint8_t network_id[32], const uint8_t admin[32], const uint8_t nonce[16], const char *name,
-                  uint8_t id[32]);
+void tj_circle_id(const uint8_t network_id[32], const uint8_t admin[32], const uint8_t nonce[16],
+                  const char *name, uint8_t id[32]);
 /* Is name acceptable for a circle (1..64 bytes, no control characters, no ',')? */
 bool tj_circle_name_ok(const char *name, size_t len);
 
@@ -127,8 +128,8 @@ TJ_MUST_CHECK int tj_circle_body_check(const struct tj_circle_body *b, const uin
  */
 TJ_MUST_CHECK int tj_circle_body_make(struct tj_circle_body *b, const uint8_t network_id[32],
                                       const uint8_t admin[32], const uint8_t nonce[16], const char *name,
-                                      uint64_t generation, const uint8_t key[32], const uint8_t (*members)[32],
-                                      uint32_t n);
+                                      uint64_t generation, const uint8_t key[32],
+                                      const uint8_t (*members)[32], uint32_t n);
 
 /*
  * Opens the sealed key of me in b into key (32 bytes; caller wipes) and
@@ -169,9 +170,9 @@ void tj_circle_state_free(struct tj_circle_state *s); /* accepts NULL */
  * ctx (tj_keyring_lookup and the keyring). The result does not depend on
  * the order of the records.
  */
-TJ_MUST_CHECK int tj_circle_derive(const uint8_t network_id[32], const uint8_t *const *encs, const size_t *lens,
-                                   size_t n, const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
-                                   struct tj_circle_state *out);
+TJ_MUST_CHECK int tj_circle_derive(const uint8_t network_id[32], const uint8_t *const *encs,
+                                   const size_t *lens, size_t n, const struct tj_identity *me,
+                                   tj_key_lookup_fn lookup, void *ctx, struct tj_circle_state *out);
 
 /* The node's state from its stored CIRCLE records. *out: tj_circle_state_free. */
 TJ_MUST_CHECK int tj_circle_load(struct tj_node *n, struct tj_circle_state **out);
@@ -207,8 +208,9 @@ TJ_MUST_CHECK int tj_circle_seal_key(struct tj_node *n, const char *name, const 
  * already in it), TJ_ENOTFOUND via *absent (remove: not in it), TJ_ESTATE
  * (removing the admin).
  */
-TJ_MUST_CHECK int tj_circle_create(struct tj_node *n, const char *name, const uint8_t (*members)[32], uint32_t n_members,
-                                   uint8_t circle_id[32], uint8_t record_id[32], uint8_t who[32]);
+TJ_MUST_CHECK int tj_circle_create(struct tj_node *n, const char *name, const uint8_t (*members)[32],
+                                   uint32_t n_members, uint8_t circle_id[32], uint8_t record_id[32],
+                                   uint8_t who[32]);
 TJ_MUST_CHECK int tj_circle_change(struct tj_node *n, const char *name, const uint8_t pk[32], bool add,
                                    uint8_t circle_id[32], uint8_t record_id[32], uint64_t *generation);
 

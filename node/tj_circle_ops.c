@@ -44,8 +44,8 @@ static int tj__head_load(struct tj_txn *t, bool *has, uint64_t *seq, uint8_t id[
 }
 
 /* The body as this node's next record (network audience) through ingest, in t. */
-static int tj__write_txn(struct tj_node *n, struct tj_txn *t, const uint8_t *body, size_t body_len, uint8_t *rec,
-                         uint8_t id[32])
+static int tj__write_txn(struct tj_node *n, struct tj_txn *t, const uint8_t *body, size_t body_len,
+                         uint8_t *rec, uint8_t id[32])
 {
 	const struct tj_sym_key *epoch = tj_keyring_current_epoch(n->keyring);
 	struct tj_ingest_ctx ctx = {.has_network = true, .now_ms = tj_now_ms()};
@@ -87,12 +87,13 @@ static int tj__write_txn(struct tj_node *n, struct tj_txn *t, const uint8_t *bod
 }
 
 /* Makes a generation with a fresh key and writes it in one transaction; pushes it to peers. */
-static int tj__write_generation(struct tj_node *n, const uint8_t nonce[16], const char *name, uint64_t generation,
-                                const uint8_t (*members)[32], uint32_t n_members, uint8_t circle_id[32],
-                                uint8_t record_id[32])
+static int tj__write_generation(struct tj_node *n, const uint8_t nonce[16], const char *name,
+                                uint64_t generation, const uint8_t (*members)[32], uint32_t n_members,
+                                uint8_t circle_id[32], uint8_t record_id[32])
 {
 	struct tj_circle_body *b = malloc(sizeof(*b));
-	uint8_t *key = sodium_malloc(32), *body = malloc(TJ_CIRCLE_BODY_MAX_BYTES), *rec = malloc(TJ__REC_CAP);
+	uint8_t *key = sodium_malloc(32), *body = malloc(TJ_CIRCLE_BODY_MAX_BYTES),
+	        *rec = malloc(TJ__REC_CAP);
 	char x[TJ_LOG_HEX_CHARS];
 	size_t body_len = 0;
 	struct tj_txn t;
@@ -175,8 +176,8 @@ int tj_circle_create(struct tj_node *n, const char *name, const uint8_t (*member
 }
 
 /* The members of c with pk added or removed, into out (*k of them). */
-static int tj__changed_members(const struct tj_circle *c, const uint8_t me[32], const uint8_t pk[32], bool add,
-                               uint8_t (*out)[32], uint32_t *k)
+static int tj__changed_members(const struct tj_circle *c, const uint8_t me[32], const uint8_t pk[32],
+                               bool add, uint8_t (*out)[32], uint32_t *k)
 {
 	bool present = false;
 
@@ -203,8 +204,8 @@ static int tj__changed_members(const struct tj_circle *c, const uint8_t me[32], 
 	return 0;
 }
 
-int tj_circle_change(struct tj_node *n, const char *name, const uint8_t pk[32], bool add, uint8_t circle_id[32],
-                     uint8_t record_id[32], uint64_t *generation)
+int tj_circle_change(struct tj_node *n, const char *name, const uint8_t pk[32], bool add,
+                     uint8_t circle_id[32], uint8_t record_id[32], uint64_t *generation)
 {
 	struct tj_circle_state *s = NULL;
 	const struct tj_circle *c;
@@ -236,8 +237,8 @@ out:
 	return rc;
 }
 
-int tj_circle_seal_key(struct tj_node *n, const char *name, const struct tj_sym_key **key, uint8_t circle_id[32],
-                       uint8_t who[32])
+int tj_circle_seal_key(struct tj_node *n, const char *name, const struct tj_sym_key **key,
+                       uint8_t circle_id[32], uint8_t who[32])
 {
 	struct tj_circle_state *s = NULL;
 	const struct tj_circle *c;
@@ -267,7 +268,8 @@ out:
 
 /* ---- control ops ------------------------------------------------------------ */
 
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
 {
 	char msg[TJ__MSG_MAX];
@@ -388,7 +390,8 @@ static int tj__create_fail(struct tj_ctl_reply *out, int rc, const uint8_t who[3
 	case TJ_EEXIST:
 		return tj__fail(out, rc, "this node already administers a circle of that name");
 	case TJ_ELIMIT:
-		return tj__fail(out, rc, "a circle has at most %d members, this node included", TJ_CIRCLE_MEMBERS_MAX);
+		return tj__fail(out, rc, "a circle has at most %d members, this node included",
+		                TJ_CIRCLE_MEMBERS_MAX);
 	case -EINVAL:
 		return tj__fail(out, TJ_EMALFORMED, "a member is named twice");
 	case TJ_ECRYPTO:
@@ -413,9 +416,11 @@ int tj_circle_ctl_create(struct tj_node *node, const uint8_t *req, size_t len, s
 		return -ENOMEM;
 	rc = tj__arg_members(req, len, keys, &n);
 	if (rc == TJ_ELIMIT)
-		rc = tj__fail(out, rc, "circle create: a circle has at most %d members", TJ_CIRCLE_MEMBERS_MAX);
+		rc = tj__fail(out, rc, "circle create: a circle has at most %d members",
+		              TJ_CIRCLE_MEMBERS_MAX);
 	else if (rc != 0)
-		rc = tj__fail(out, TJ_EMALFORMED, "circle_create: 'members' must be an array of keys (bin 32)");
+		rc = tj__fail(out, TJ_EMALFORMED,
+		              "circle_create: 'members' must be an array of keys (bin 32)");
 	else if (node == NULL || !node->has_network)
 		rc = tj__fail(out, TJ_ESTATE, "circle_create: this node is not in a network");
 	else if ((rc = tj_circle_create(node, name, (const uint8_t(*)[32])keys, n, circle, record, who)) == 0)
@@ -430,15 +435,17 @@ static int tj__change_fail(struct tj_ctl_reply *out, int rc)
 {
 	switch (rc) {
 	case TJ_ENOTFOUND:
-		return tj__fail(out, rc, "no circle of that name is administered by this node, or the key "
-		                         "is not in it (`tejido circle list`)");
+		return tj__fail(out, rc,
+		                "no circle of that name is administered by this node, or the key "
+		                "is not in it (`tejido circle list`)");
 	case TJ_EEXIST:
 		return tj__fail(out, rc, "that organization is in the circle already");
 	case TJ_ESTATE:
 		return tj__fail(out, rc, "the admin cannot leave its own circle");
 	case TJ_ENOTMEMBER:
-		return tj__fail(out, rc, "the circle would name an organization that is not a member of "
-		                         "the network; remove it from the circle first");
+		return tj__fail(out, rc,
+		                "the circle would name an organization that is not a member of "
+		                "the network; remove it from the circle first");
 	case TJ_ELIMIT:
 		return tj__fail(out, rc, "a circle has at most %d members", TJ_CIRCLE_MEMBERS_MAX);
 	case TJ_ECRYPTO:
@@ -472,7 +479,8 @@ int tj_circle_ctl_change(struct tj_node *node, const uint8_t *req, size_t len, s
 	return tj__written_reply(out, circle, record, gen);
 }
 
-static void tj__put_circle(struct tj_mp_writer *w, struct tj_txn *t, const struct tj_circle *c, const uint8_t me[32])
+static void tj__put_circle(struct tj_mp_writer *w, struct tj_txn *t, const struct tj_circle *c,
+                           const uint8_t me[32])
 {
 	uint32_t departed = 0;
 

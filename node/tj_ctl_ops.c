@@ -837,7 +837,11 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 	}
 	rc = tj__arg_str(&c, "op", op, sizeof(op));
 	if (rc == TJ_ELIMIT)
-		return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list, member_approve, member_remove, network_rotate, alerts, alert_respond, subscribe, query, stats, retract, share, circle_create, circle_change, circle_list");
+		return tj__fail(&c, TJ_EUNSUPPORTED,
+		                "unknown op; try ping, id, add, add_batch, list, show, status, stop, "
+		                "peer_add, peer_list, member_add, member_list, member_approve, "
+		                "member_remove, network_rotate, alerts, alert_respond, subscribe, query, "
+		                "stats, retract, share, circle_create, circle_change, circle_list");
 	if (rc != 0)
 		return tj__fail(&c, TJ_EMALFORMED, "the request has no 'op' string");
 	for (size_t i = 0; i < sizeof(tj__ops) / sizeof(tj__ops[0]); i++) {
@@ -848,6 +852,10 @@ int tj_ctl_handle(struct tj_node *node, const uint8_t *req, size_t len, struct t
 		free(c.buf); /* only set if an op failed midway */
 		return rc;
 	}
-	return tj__fail(&c, TJ_EUNSUPPORTED, "unknown op '%s'; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, member_add, member_list, member_approve, member_remove, network_rotate, alerts, alert_respond, subscribe, query, stats, retract, share, circle_create, circle_change, circle_list",
-			op);
+	return tj__fail(
+	    &c, TJ_EUNSUPPORTED,
+	    "unknown op '%s'; try ping, id, add, add_batch, list, show, status, stop, peer_add, peer_list, "
+	    "member_add, member_list, member_approve, member_remove, network_rotate, alerts, alert_respond, "
+	    "subscribe, query, stats, retract, share, circle_create, circle_change, circle_list",
+	    op);
 }

@@ -58,7 +58,8 @@ static int tj__add_circle(struct tj_node *n, struct tj_add_item *it, const char 
 	tj_hex(who, 32, h); /* the member of the circle that left the network, for TJ_ENOTMEMBER */
 	if (rc == TJ_ENOTFOUND)
 		snprintf(it->verr.message, sizeof(it->verr.message),
-		         "%s: no circle named '%s' has this node as a member (`tejido circle list`)", field, name);
+		         "%s: no circle named '%s' has this node as a member (`tejido circle list`)", field,
+		         name);
 	else if (rc == TJ_EEXIST)
 		snprintf(it->verr.message, sizeof(it->verr.message),
 		         "%s: several circles are named '%s'; give the circle's id (circle:ID)", field, name);
@@ -66,9 +67,11 @@ static int tj__add_circle(struct tj_node *n, struct tj_add_item *it, const char 
 		snprintf(it->verr.message, sizeof(it->verr.message),
 		         "%s: this node does not hold the newest key of circle '%s' yet", field, name);
 	else if (rc == TJ_ENOTMEMBER)
-		snprintf(it->verr.message, sizeof(it->verr.message),
-		         "%s: circle '%s' names %s, no longer a member of the network; its admin must remove it "
-		         "from the circle first", field, name, h);
+		snprintf(
+		    it->verr.message, sizeof(it->verr.message),
+		    "%s: circle '%s' names %s, no longer a member of the network; its admin must remove it "
+		    "from the circle first",
+		    field, name, h);
 	else
 		tj__verr_set(&it->verr, field, "the circle cannot be used", rc);
 	snprintf(it->verr.field, sizeof(it->verr.field), "%s", field);
@@ -85,7 +88,8 @@ static int tj__add_circles(struct tj_node *n, struct tj__add_scratch *s, struct 
 	if (it->case_circle[0] != '\0' && it->case_body != NULL) {
 		if (s->case_key == NULL || strcmp(s->case_circle, it->case_circle) != 0) {
 			s->case_key = NULL;
-			if ((rc = tj__add_circle(n, it, it->case_circle, "case_readers", &s->case_key, ignored)) != 0)
+			if ((rc = tj__add_circle(n, it, it->case_circle, "case_readers", &s->case_key,
+			                         ignored)) != 0)
 				return rc;
 			memcpy(s->case_circle, it->case_circle, sizeof(s->case_circle));
 		}
@@ -94,8 +98,8 @@ static int tj__add_circles(struct tj_node *n, struct tj__add_scratch *s, struct 
 	if (it->summary_circle[0] != '\0') {
 		if (s->summary_key == NULL || strcmp(s->summary_circle, it->summary_circle) != 0) {
 			s->summary_key = NULL;
-			if ((rc = tj__add_circle(n, it, it->summary_circle, "summary_readers", &s->summary_key,
-			                         s->summary_circle_id)) != 0)
+			if ((rc = tj__add_circle(n, it, it->summary_circle, "summary_readers",
+			                         &s->summary_key, s->summary_circle_id)) != 0)
 				return rc;
 			memcpy(s->summary_circle, it->summary_circle, sizeof(s->summary_circle));
 		}
@@ -146,8 +150,8 @@ static void tj__add_check(struct tj_node *n, struct tj__add_scratch *s, struct t
 		}
 		if (it->case_circle_key_ != NULL && it->n_case_readers + 2u > TJ_RECORD_SLOTS_MAX) {
 			it->err = TJ_ELIMIT;
-			tj__verr_set(&it->verr, "case_readers", "a circle and 15 readers are more slots than a record has",
-			             it->err);
+			tj__verr_set(&it->verr, "case_readers",
+			             "a circle and 15 readers are more slots than a record has", it->err);
 			goto out;
 		}
 		if (it->case_len + TJ__SEAL_OVERHEAD_BYTES + 120u * it->n_case_readers > TJ_RECORD_MAX_BYTES) {

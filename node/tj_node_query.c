@@ -230,8 +230,8 @@ static int tj__load_case(struct tj_node *n, struct tj_txn *t, struct tj_listed *
 			continue;
 		rc = tj__open_stored(n, enc, &rec, &out->case_body, &out->case_len);
 		if (rc == TJ_ENOKEY) /* shared with us later? (tj_share.h) */
-			rc = tj_share_open_case_keys(t, n->u->id, tj_keyring_lookup, n->keyring, ids[i], enc, &rec,
-			                             &out->case_body, &out->case_len);
+			rc = tj_share_open_case_keys(t, n->u->id, tj_keyring_lookup, n->keyring, ids[i], enc,
+			                             &rec, &out->case_body, &out->case_len);
 		if (rc == TJ_ENOKEY) {
 			out->case_status = "not_shared";
 			continue; /* a later one may be readable */

@@ -139,7 +139,8 @@ int tj_share_ingest_stored(struct tj_txn *t, const struct tj_record *rec, const 
 
 /* ---- opening a case through a grant -------------------------------------------- */
 
-/* A circle slot of a grant body (tj_circle.h): nonce(24) || AEAD(case key, ad = case id) under the circle key. */
+/* A circle slot of a grant body (tj_circle.h): nonce(24) || AEAD(case key, ad = case id) under the circle
+ * key. */
 static int tj__open_circle_slot(const struct tj_slot *s, const uint8_t case_id[32], tj_key_lookup_fn lookup,
                                 void *ctx, uint8_t rk[32])
 {
@@ -148,8 +149,8 @@ static int tj__open_circle_slot(const struct tj_slot *s, const uint8_t case_id[3
 
 	if (key == NULL)
 		return TJ_ENOKEY;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(rk, &n, NULL, s->wrapped + 24, s->wrapped_len - 24, case_id,
-	                                               32, s->wrapped, key) != 0 ||
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(rk, &n, NULL, s->wrapped + 24, s->wrapped_len - 24,
+	                                               case_id, 32, s->wrapped, key) != 0 ||
 	    n != 32) {
 		sodium_memzero(rk, 32);
 		return TJ_EDECRYPT;
@@ -157,9 +158,10 @@ static int tj__open_circle_slot(const struct tj_slot *s, const uint8_t case_id[3
 	return 0;
 }
 
-/* Our slot of a grant body (sealed to us, or a circle whose key we hold): the case record key; TJ_ENOKEY when none. */
-static int tj__key_from_body(const struct tj_share_body *b, const struct tj_identity *me, tj_key_lookup_fn lookup,
-                             void *ctx, uint8_t rk[32])
+/* Our slot of a grant body (sealed to us, or a circle whose key we hold): the case record key; TJ_ENOKEY when
+ * none. */
+static int tj__key_from_body(const struct tj_share_body *b, const struct tj_identity *me,
+                             tj_key_lookup_fn lookup, void *ctx, uint8_t rk[32])
 {
 	for (uint32_t i = 0; i < b->n; i++) {
 		if (b->slots[i].type == TJ_SLOT_CIRCLE) {
@@ -178,9 +180,9 @@ static int tj__key_from_body(const struct tj_share_body *b, const struct tj_iden
 }
 
 /* The case key out of one stored grant, if it is by the case's author and sealed to me. */
-static int tj__key_from_grant(struct tj_txn *t, const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
-                              const uint8_t grant_id[32], const uint8_t case_id[32], const uint8_t case_author[32],
-                              uint8_t rk[32])
+static int tj__key_from_grant(struct tj_txn *t, const struct tj_identity *me, tj_key_lookup_fn lookup,
+                              void *ctx, const uint8_t grant_id[32], const uint8_t case_id[32],
+                              const uint8_t case_author[32], uint8_t rk[32])
 {
 	uint8_t plain[TJ__GRANT_BODY_MAX_BYTES];
 	struct tj_share_body b;
@@ -198,7 +200,8 @@ static int tj__key_from_grant(struct tj_txn *t, const struct tj_identity *me, tj
 	if (rc == 0)
 		rc = tj_share_body_decode(plain, plen, &b);
 	if (rc == 0)
-		rc = memcmp(b.case_id, case_id, 32) == 0 ? tj__key_from_body(&b, me, lookup, ctx, rk) : TJ_ENOKEY;
+		rc = memcmp(b.case_id, case_id, 32) == 0 ? tj__key_from_body(&b, me, lookup, ctx, rk)
+		                                         : TJ_ENOKEY;
 	sodium_memzero(plain, sizeof(plain));
 	return rc == TJ_ENOKEY || rc == 0 ? rc : TJ_ENOKEY;
 }
@@ -229,9 +232,9 @@ int tj_share_open_case(struct tj_txn *t, const struct tj_identity *me, const uin
 	return tj_share_open_case_keys(t, me, NULL, NULL, case_id, enc, rec, plain, plain_len);
 }
 
-int tj_share_open_case_keys(struct tj_txn *t, const struct tj_identity *me, tj_key_lookup_fn lookup, void *ctx,
-                            const uint8_t case_id[32], const uint8_t *enc, const struct tj_record *rec, uint8_t **plain,
-                            size_t *plain_len)
+int tj_share_open_case_keys(struct tj_txn *t, const struct tj_identity *me, tj_key_lookup_fn lookup,
+                            void *ctx, const uint8_t case_id[32], const uint8_t *enc,
+                            const struct tj_record *rec, uint8_t **plain, size_t *plain_len)
 {
 	uint8_t grants[TJ__GRANTS_MAX][32], rk[32];
 	size_t n = 0;
@@ -367,8 +370,8 @@ static int tj__grant_body(struct tj_node *n, struct tj_txn *t, const uint8_t *id
 		cs->wrapped = g->circle_wrapped;
 		cs->wrapped_len = TJ_SHARE_CIRCLE_WRAPPED_BYTES;
 		randombytes_buf(g->circle_wrapped, 24);
-		crypto_aead_xchacha20poly1305_ietf_encrypt(g->circle_wrapped + 24, NULL, rk, 32, g->case_id, 32, NULL,
-		                                           g->circle_wrapped, g->circle->key);
+		crypto_aead_xchacha20poly1305_ietf_encrypt(g->circle_wrapped + 24, NULL, rk, 32, g->case_id,
+		                                           32, NULL, g->circle_wrapped, g->circle->key);
 	}
 	sodium_memzero(rk, sizeof(rk));
 	if (rc == 0)
@@ -541,15 +544,22 @@ static int tj__share_circle_check(struct tj_node *node, const char *name, struct
 	case 0:
 		return 0;
 	case TJ_ENOTFOUND:
-		return tj_ctl_error_reply(rc, "share: no circle of that name has this node as a member "
-		                              "(`tejido circle list`)", out);
+		return tj_ctl_error_reply(rc,
+		                          "share: no circle of that name has this node as a member "
+		                          "(`tejido circle list`)",
+		                          out);
 	case TJ_EEXIST:
-		return tj_ctl_error_reply(rc, "share: several circles have that name; give the circle's id", out);
+		return tj_ctl_error_reply(rc, "share: several circles have that name; give the circle's id",
+		                          out);
 	case TJ_ENOKEY:
-		return tj_ctl_error_reply(rc, "share: this node does not hold the circle's newest key yet", out);
+		return tj_ctl_error_reply(rc, "share: this node does not hold the circle's newest key yet",
+		                          out);
 	case TJ_ENOTMEMBER:
-		return tj_ctl_error_reply(rc, "share: the circle names an organization that left the network; its "
-		                              "admin must remove it from the circle first", out);
+		return tj_ctl_error_reply(
+		    rc,
+		    "share: the circle names an organization that left the network; its "
+		    "admin must remove it from the circle first",
+		    out);
 	default:
 		return tj_ctl_error_reply(rc, tj_strerror(rc), out);
 	}
@@ -589,10 +599,12 @@ int tj_share_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj
 		return tj_ctl_error_reply(TJ_EMALFORMED,
 		                          "share: needs 'id' (bin 32) or 'prefix' (8 to 64 hex digits)", out);
 	if ((rc = tj__ctl_circle(req, len, circle)) != 0)
-		return tj_ctl_error_reply(TJ_EMALFORMED, "share: 'circle' must be a circle's name (str)", out);
-	if ((rc = tj__ctl_readers(req, len, readers, &n_readers)) != 0 && !(rc == TJ_ENOTFOUND && circle[0] != '\0'))
-		return tj_ctl_error_reply(TJ_EMALFORMED,
-		                          "share: needs 'readers', 1 to 15 public keys (bin 32), or 'circle'", out);
+		return tj_ctl_error_reply(TJ_EMALFORMED, "share: 'circle' must be a circle's name (str)",
+		                          out);
+	if ((rc = tj__ctl_readers(req, len, readers, &n_readers)) != 0 &&
+	    !(rc == TJ_ENOTFOUND && circle[0] != '\0'))
+		return tj_ctl_error_reply(
+		    TJ_EMALFORMED, "share: needs 'readers', 1 to 15 public keys (bin 32), or 'circle'", out);
 	if (node == NULL)
 		return tj_ctl_error_reply(TJ_ESTATE, "share: no node is open", out);
 	if (circle[0] != '\0' && (rc = tj__share_circle_check(node, circle, out)) != 0)

@@ -82,9 +82,10 @@ TJ_MUST_CHECK int tj_share_grant_circle(struct tj_node *n, const uint8_t *id_or_
  * As tj_share_open_case, also through circle slots whose key lookup finds
  * (tj_keyring_lookup and the keyring).
  */
-TJ_MUST_CHECK int tj_share_open_case_keys(struct tj_txn *t, const struct tj_identity *me, tj_key_lookup_fn lookup,
-                                          void *ctx, const uint8_t case_id[32], const uint8_t *enc,
-                                          const struct tj_record *rec, uint8_t **plain, size_t *plain_len);
+TJ_MUST_CHECK int tj_share_open_case_keys(struct tj_txn *t, const struct tj_identity *me,
+                                          tj_key_lookup_fn lookup, void *ctx, const uint8_t case_id[32],
+                                          const uint8_t *enc, const struct tj_record *rec, uint8_t **plain,
+                                          size_t *plain_len);
 
 /*
  * Opens a case record (enc, rec: stored, verified at ingest) as me through

@@ -462,19 +462,22 @@ static int cli__parse(struct cli_ctx *ctx, int argc, char **argv, struct cli_add
 		}
 		if (opt == CLI_A_CASE_READERS) {
 			char rest[2048];
-			if ((rc = cli_readers_split("add", optarg, rest, sizeof(rest), cli__circles.case_name)) != CLI_OK ||
-			    (rest[0] != '\0' &&
-			     (rc = cli_parse_readers("add", rest, cli__case_readers.keys, &cli__case_readers.n)) != CLI_OK))
+			if ((rc = cli_readers_split("add", optarg, rest, sizeof(rest),
+			                            cli__circles.case_name)) != CLI_OK ||
+			    (rest[0] != '\0' && (rc = cli_parse_readers("add", rest, cli__case_readers.keys,
+			                                                &cli__case_readers.n)) != CLI_OK))
 				return rc;
 			continue;
 		}
 		if (opt == CLI_A_SUMMARY_READERS) {
 			char rest[2048];
-			if ((rc = cli_readers_split("add", optarg, rest, sizeof(rest), cli__circles.summary_name)) != CLI_OK)
+			if ((rc = cli_readers_split("add", optarg, rest, sizeof(rest),
+			                            cli__circles.summary_name)) != CLI_OK)
 				return rc;
 			if (rest[0] != '\0' || cli__circles.summary_name[0] == '\0')
-				return cli_usage_err("add", "--summary-readers takes one circle:NAME: the summary is read "
-				                            "by the network or by one circle");
+				return cli_usage_err(
+				    "add", "--summary-readers takes one circle:NAME: the summary is read "
+				           "by the network or by one circle");
 			continue;
 		}
 		if (opt == '?' || opt < CLI_A_DATE)
@@ -598,7 +601,8 @@ int cli_add_prepare(const struct cli_ctx *ctx, const cJSON *doc, struct cli_add_
 /* Keys of one item's map: summary, case, and case_readers / circles when there are any. */
 static uint32_t cli__item_keys(const struct cli_add_item *it)
 {
-	return 2u + (it->kase != NULL && cli__case_readers.n > 0) + (it->kase != NULL && cli__circles.case_name[0] != '\0') +
+	return 2u + (it->kase != NULL && cli__case_readers.n > 0) +
+	       (it->kase != NULL && cli__circles.case_name[0] != '\0') +
 	       (cli__circles.summary_name[0] != '\0');
 }
 
@@ -671,13 +675,15 @@ static size_t cli__chunk(const struct cli_add_batch *b, size_t from)
 	/* Items with case readers carry one more key: the node's request limits allow fewer of them. */
 	size_t extra = (cli__case_readers.n > 0) + (cli__circles.case_name[0] != '\0') +
 	               (cli__circles.summary_name[0] != '\0');
-	size_t max_items = extra == 0 ? CLI_BATCH_MAX_ITEMS : extra == 1 ? CLI_BATCH_MAX_ITEMS / 2 : CLI_BATCH_MAX_ITEMS / 4;
+	size_t max_items = extra == 0   ? CLI_BATCH_MAX_ITEMS
+	                   : extra == 1 ? CLI_BATCH_MAX_ITEMS / 2
+	                                : CLI_BATCH_MAX_ITEMS / 4;
 	size_t bytes = 64, n = 0;
 
 	while (from + n < b->n && n < max_items) {
 		/* + keys and bin headers, + the case readers (sent with every item that has a case) */
-		size_t sz = b->items[from + n].summary_len + b->items[from + n].case_len + 48 + 32u * cli__case_readers.n +
-		            2u * (16u + TJ_CIRCLE_NAME_MAX);
+		size_t sz = b->items[from + n].summary_len + b->items[from + n].case_len + 48 +
+		            32u * cli__case_readers.n + 2u * (16u + TJ_CIRCLE_NAME_MAX);
 		if (n > 0 && bytes + sz > CLI_BATCH_MAX_BYTES)
 			break;
 		bytes += sz;

@@ -49,12 +49,14 @@ static int cli__parse_keys(const char *arg, uint8_t (*keys)[32], uint32_t cap, u
 			return cli_usage_err("circle", "a circle has at most %d members, this node included",
 			                     TJ_CIRCLE_MEMBERS_MAX);
 		if (len - (size_t)(key - p) != 64)
-			return cli_usage_err("circle", "'%.*s' is not [ORG:]PUBLIC_KEY (64 hex digits)", (int)len, p);
+			return cli_usage_err("circle", "'%.*s' is not [ORG:]PUBLIC_KEY (64 hex digits)",
+			                     (int)len, p);
 		for (size_t i = 0; i < 64; i++)
 			hex[i] = (char)tolower((unsigned char)key[i]);
 		hex[64] = '\0';
 		if (tj_unhex(hex, keys[*n], 32) != 0)
-			return cli_usage_err("circle", "'%.*s' is not [ORG:]PUBLIC_KEY (64 hex digits)", (int)len, p);
+			return cli_usage_err("circle", "'%.*s' is not [ORG:]PUBLIC_KEY (64 hex digits)",
+			                     (int)len, p);
 		(*n)++;
 		p += len + (end != NULL);
 	}
@@ -64,8 +66,8 @@ static int cli__parse_keys(const char *arg, uint8_t (*keys)[32], uint32_t cap, u
 static int cli__check_name(const char *name)
 {
 	if (!tj_circle_name_ok(name, strlen(name)))
-		return cli_usage_err("circle", "'%s' is not a circle name: 1 to %d bytes of text, no commas", name,
-		                     TJ_CIRCLE_NAME_MAX);
+		return cli_usage_err("circle", "'%s' is not a circle name: 1 to %d bytes of text, no commas",
+		                     name, TJ_CIRCLE_NAME_MAX);
 	return CLI_OK;
 }
 
@@ -183,9 +185,10 @@ static void cli__circle_print(const msgpack_object *m)
 		n = members->via.array.size;
 	tj_hex(id, 32, h);
 	h[16] = '\0';
-	printf("%.*s\n  id %s  generation %llu  %u member%s%s%s\n", (int)nlen, name, h, (unsigned long long)gen, n,
-	       n == 1 ? "" : "s", cli__bool(m, "admin_here") ? "  (administered here)" : "",
-	       !cli__bool(m, "member")      ? "  this node is not in it"
+	printf("%.*s\n  id %s  generation %llu  %u member%s%s%s\n", (int)nlen, name, h,
+	       (unsigned long long)gen, n, n == 1 ? "" : "s",
+	       cli__bool(m, "admin_here") ? "  (administered here)" : "",
+	       !cli__bool(m, "member")     ? "  this node is not in it"
 	       : cli__bool(m, "holds_key") ? "  this node holds its key"
 	                                   : "  this node does not hold its newest key yet");
 	for (uint32_t i = 0; i < n; i++) {
@@ -195,13 +198,15 @@ static void cli__circle_print(const msgpack_object *m)
 		tj_fingerprint(pk, fp);
 		printf("    %s  %s\n", fp, h);
 	}
-	for (uint32_t i = 0; departed != NULL && departed->type == MSGPACK_OBJECT_ARRAY && i < departed->via.array.size;
+	for (uint32_t i = 0;
+	     departed != NULL && departed->type == MSGPACK_OBJECT_ARRAY && i < departed->via.array.size;
 	     i++) {
 		if (!cli_obj_bin(&departed->via.array.ptr[i], 32, &pk))
 			continue;
 		tj_hex(pk, 32, h);
 		printf("  ! %s left the network: nothing is sealed to this circle until its admin runs\n"
-		       "    `tejido circle remove \"%.*s\" %s`\n", h, (int)nlen, name, h);
+		       "    `tejido circle remove \"%.*s\" %s`\n",
+		       h, (int)nlen, name, h);
 	}
 }
 
@@ -262,8 +267,8 @@ int cli_circle_usable(struct cli_conn *c, const char *name, const char *flag)
 	if (rc != CLI_OK)
 		return rc;
 	circles = cli_map_get(&c->obj, "circles");
-	for (uint32_t i = 0; circles != NULL && circles->type == MSGPACK_OBJECT_ARRAY && i < circles->via.array.size;
-	     i++) {
+	for (uint32_t i = 0;
+	     circles != NULL && circles->type == MSGPACK_OBJECT_ARRAY && i < circles->via.array.size; i++) {
 		const msgpack_object *m = &circles->via.array.ptr[i];
 		const uint8_t *id = NULL;
 		char h[65] = "";
@@ -275,13 +280,17 @@ int cli_circle_usable(struct cli_conn *c, const char *name, const char *flag)
 			found++;
 	}
 	if (found == 0) {
-		cli_err("%s: no circle named '%s' has this node as a member; `tejido circle list` shows them. "
-		        "Nothing was stored.", flag, name);
+		cli_err(
+		    "%s: no circle named '%s' has this node as a member; `tejido circle list` shows them. "
+		    "Nothing was stored.",
+		    flag, name);
 		return CLI_NOTFOUND;
 	}
 	if (found > 1) {
-		cli_err("%s: several circles are named '%s'; give its id instead (circle:ID from `tejido circle "
-		        "list --json`). Nothing was stored.", flag, name);
+		cli_err(
+		    "%s: several circles are named '%s'; give its id instead (circle:ID from `tejido circle "
+		    "list --json`). Nothing was stored.",
+		    flag, name);
 		return CLI_USAGE;
 	}
 	return CLI_OK;
@@ -303,14 +312,15 @@ int cli_readers_split(const char *cmd, const char *arg, char *rest, size_t cap, 
 				return cli_usage_err(cmd, "one circle per face; share with more later "
 				                          "(`tejido share ID --with ...`)");
 			if (len - 7 > TJ_CIRCLE_NAME_MAX || !tj_circle_name_ok(p + 7, len - 7))
-				return cli_usage_err(cmd, "'%.*s' is not circle:NAME (1 to %d bytes)", (int)len, p,
-				                     TJ_CIRCLE_NAME_MAX);
+				return cli_usage_err(cmd, "'%.*s' is not circle:NAME (1 to %d bytes)",
+				                     (int)len, p, TJ_CIRCLE_NAME_MAX);
 			memcpy(circle, p + 7, len - 7);
 			circle[len - 7] = '\0';
 		} else {
 			if (off + len + 2 > cap)
 				return cli_usage_err(cmd, "too many readers");
-			off += (size_t)snprintf(rest + off, cap - off, "%s%.*s", off > 0 ? "," : "", (int)len, p);
+			off += (size_t)snprintf(rest + off, cap - off, "%s%.*s", off > 0 ? "," : "", (int)len,
+			                        p);
 		}
 		p += len + (end != NULL);
 	}

@@ -275,8 +275,8 @@ static int cli__share_run(struct cli_ctx *ctx, const char *idarg, const uint8_t 
 		rc = j != NULL ? cli_print_json(j) : CLI_FAIL;
 		cJSON_Delete(j);
 	} else {
-		printf("case shared with %u reader%s%s%s\n", n, n == 1 ? "" : "s", circle[0] != '\0' ? " and circle " : "",
-		       circle);
+		printf("case shared with %u reader%s%s%s\n", n, n == 1 ? "" : "s",
+		       circle[0] != '\0' ? " and circle " : "", circle);
 		cli__print_id("case  ", cli_map_get(&c.obj, "case"));
 		cli__print_id("grant ", cli_map_get(&c.obj, "grant"));
 	}
@@ -319,7 +319,8 @@ int cli_cmd_share(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_USAGE;
 	if ((rc = cli_readers_split("share", with, rest, sizeof(rest), circle)) != CLI_OK)
 		return rc;
-	if ((rest[0] != '\0' || circle[0] == '\0') && (rc = cli_parse_readers("share", rest, readers, &n)) != CLI_OK)
+	if ((rest[0] != '\0' || circle[0] == '\0') &&
+	    (rc = cli_parse_readers("share", rest, readers, &n)) != CLI_OK)
 		return rc;
 	if (n + (circle[0] != '\0') > TJ_SHARE_READERS_MAX)
 		return cli_usage_err("share", "at most %d readers per command, a circle counting as one",

@@ -27,7 +27,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort(); /* only typed errors */
 		return 0;
 	}
-	if (tj_circle_body_encode(&b, out, sizeof(out), &len) != 0 || len != size || memcmp(out, data, size) != 0)
+	if (tj_circle_body_encode(&b, out, sizeof(out), &len) != 0 || len != size ||
+	    memcmp(out, data, size) != 0)
 		abort(); /* accepted bytes must be the one canonical encoding */
 	if (!tj_circle_name_ok(b.name, strlen(b.name)) || b.generation == 0 || b.n_members == 0 ||
 	    b.n_members > TJ_CIRCLE_MEMBERS_MAX)

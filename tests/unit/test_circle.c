@@ -67,8 +67,8 @@ static size_t seal_as(struct tr_fx *f, struct author *a, uint8_t kind, const uin
 
 /* A CIRCLE record by a, for the circle (admin, nonce, name), with a fresh key (copied to key if not NULL). */
 static size_t circle_rec(struct tr_fx *f, struct author *a, const uint8_t admin[32], const uint8_t nonce[16],
-                         const char *name, uint64_t gen, const uint8_t (*members)[32], uint32_t n, uint8_t *key,
-                         uint8_t *out, uint8_t id[32])
+                         const char *name, uint64_t gen, const uint8_t (*members)[32], uint32_t n,
+                         uint8_t *key, uint8_t *out, uint8_t id[32])
 {
 	struct tj_circle_body *b = malloc(sizeof(*b));
 	uint8_t k[32], body[TJ_CIRCLE_BODY_MAX_BYTES];
@@ -76,7 +76,8 @@ static size_t circle_rec(struct tr_fx *f, struct author *a, const uint8_t admin[
 
 	assert_non_null(b);
 	crypto_secretbox_keygen(k);
-	assert_int_equal(tj_circle_body_make(b, f->node->network_id, admin, nonce, name, gen, k, members, n), 0);
+	assert_int_equal(tj_circle_body_make(b, f->node->network_id, admin, nonce, name, gen, k, members, n),
+	                 0);
 	assert_int_equal(tj_circle_body_encode(b, body, sizeof(body), &blen), 0);
 	len = seal_as(f, a, TJ_KIND_CIRCLE, body, blen, out, id);
 	if (key != NULL)
@@ -103,7 +104,8 @@ static bool has_member(const struct tj_circle *c, const uint8_t pk[32])
 }
 
 /* Opens a stored record as who with keyring kr; returns tj_record_open's result. */
-static int try_open(struct tr_fx *f, const uint8_t id[32], const struct tj_identity *who, struct tj_keyring *kr)
+static int try_open(struct tr_fx *f, const uint8_t id[32], const struct tj_identity *who,
+                    struct tj_keyring *kr)
 {
 	static uint8_t plain[TT_REC_CAP], copy[TT_REC_CAP];
 	struct tj_record rec;
@@ -137,7 +139,8 @@ static struct tj_keyring *member_keyring(struct tr_fx *f)
 }
 
 /* What who's node installs from the stored CIRCLE record id: its key into kr; the result of opening. */
-static int take_key(struct tr_fx *f, const uint8_t id[32], const struct tj_identity *who, struct tj_keyring *kr)
+static int take_key(struct tr_fx *f, const uint8_t id[32], const struct tj_identity *who,
+                    struct tj_keyring *kr)
 {
 	static uint8_t plain[TT_REC_CAP], copy[TT_REC_CAP];
 	struct tj_circle_body *b = malloc(sizeof(*b));
@@ -155,7 +158,8 @@ static int take_key(struct tr_fx *f, const uint8_t id[32], const struct tj_ident
 	tj_txn_abort(&t);
 	assert_int_equal(tj_record_verify(copy, elen, &rec, rid), 0);
 	assert_int_equal(rec.kind, TJ_KIND_CIRCLE);
-	assert_int_equal(tj_record_open(copy, &rec, who, tj_keyring_lookup, kr, plain, sizeof(plain), &plen), 0);
+	assert_int_equal(tj_record_open(copy, &rec, who, tj_keyring_lookup, kr, plain, sizeof(plain), &plen),
+	                 0);
 	assert_int_equal(tj_circle_body_decode(plain, plen, b), 0);
 	rc = tj_circle_open_key(b, who, key);
 	if (rc == 0)
@@ -181,7 +185,8 @@ static int add_to(struct tr_fx *f, const char *case_circle, const char *summary_
 	it.case_body = kase;
 	it.case_len = clen;
 	snprintf(it.case_circle, sizeof(it.case_circle), "%s", case_circle != NULL ? case_circle : "");
-	snprintf(it.summary_circle, sizeof(it.summary_circle), "%s", summary_circle != NULL ? summary_circle : "");
+	snprintf(it.summary_circle, sizeof(it.summary_circle), "%s",
+	         summary_circle != NULL ? summary_circle : "");
 	assert_int_equal(tj_node_add(f->node, &it, 1), 0);
 	if (it.err == 0) {
 		memcpy(id, it.id, 32);
@@ -244,7 +249,8 @@ static void test_body_codec(void **state)
 	assert_false(tj_circle_name_ok("a\nb", 3));
 	assert_false(tj_circle_name_ok("\xc3", 1));
 	assert_false(tj_circle_name_ok("", 0));
-	assert_false(tj_circle_name_ok("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 65));
+	assert_false(
+	    tj_circle_name_ok("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", 65));
 	sodium_memzero(key, sizeof(key));
 	sodium_memzero(out, sizeof(out));
 	free(b);
@@ -256,7 +262,8 @@ static void test_bound(void **state)
 {
 	struct tr_fx *f = *state;
 	struct tj_circle_body *b = malloc(sizeof(*b));
-	uint8_t(*many)[32] = calloc(TJ_CIRCLE_MEMBERS_MAX + 1, 32), key[32] = {7}, nonce[16] = {0}, cid[32], rid[32];
+	uint8_t(*many)[32] = calloc(TJ_CIRCLE_MEMBERS_MAX + 1, 32), key[32] = {7}, nonce[16] = {0}, cid[32],
+	rid[32];
 	uint8_t who[32], buf[TJ_CIRCLE_BODY_MAX_BYTES + 256], sealed[80] = {0};
 	struct tj_mp_writer w;
 	size_t len = 0;
@@ -273,9 +280,9 @@ static void test_bound(void **state)
 	                                     (const uint8_t(*)[32])many, TJ_CIRCLE_MEMBERS_MAX + 1),
 	                 TJ_ELIMIT);
 	/* 64 others and the admin: 65. */
-	assert_int_equal(tj_circle_create(f->node, NAME, (const uint8_t(*)[32])many, TJ_CIRCLE_MEMBERS_MAX, cid, rid,
-	                                  who),
-	                 TJ_ENOTMEMBER); /* strangers are checked first */
+	assert_int_equal(
+	    tj_circle_create(f->node, NAME, (const uint8_t(*)[32])many, TJ_CIRCLE_MEMBERS_MAX, cid, rid, who),
+	    TJ_ENOTMEMBER); /* strangers are checked first */
 	/* A hand-made body with 65 members. */
 	tj_mp_writer_init(&w, buf, sizeof(buf));
 	tj_mp_put_array(&w, 6);
@@ -326,7 +333,8 @@ static void test_create_list_persist(void **state)
 	assert_true(c->holds_key);
 	tj_circle_state_free(s);
 	/* The same name again by the same admin: refused; an unknown member: refused. */
-	assert_int_equal(tj_circle_create(f->node, NAME, (const uint8_t(*)[32])others, 1, cid, rid, who), TJ_EEXIST);
+	assert_int_equal(tj_circle_create(f->node, NAME, (const uint8_t(*)[32])others, 1, cid, rid, who),
+	                 TJ_EEXIST);
 	/* The keyring at rest holds the circle key: a restart keeps it. */
 	assert_int_equal(tj_txn_begin(f->node->store, false, &t), 0);
 	assert_int_equal(tj_keyring_load(&t, f->node->u->storage_key, &kr), 0);
@@ -350,14 +358,16 @@ static void test_member_installs(void **state)
 {
 	struct tr_fx *f = *state;
 	struct author a = {.id = f->other};
-	uint8_t *rec = malloc(TT_REC_CAP), nonce[16], members[1][32], key[32], rid[32], kid[32], id[32], cid[32];
+	uint8_t *rec = malloc(TT_REC_CAP), nonce[16], members[1][32], key[32], rid[32], kid[32], id[32],
+	        cid[32];
 	struct tj_circle_state *s;
 	size_t len;
 
 	assert_non_null(rec);
 	randombytes_buf(nonce, sizeof(nonce));
 	memcpy(members[0], f->node->u->id->pk, 32);
-	len = circle_rec(f, &a, f->other->pk, nonce, NAME, 1, (const uint8_t(*)[32])members, 1, key, rec, rid);
+	len =
+	    circle_rec(f, &a, f->other->pk, nonce, NAME, 1, (const uint8_t(*)[32])members, 1, key, rec, rid);
 	assert_int_equal(tr_ingest(f, rec, len), 0);
 	tj_sym_key_id(key, kid);
 	assert_non_null(tj_keyring_lookup(f->node->keyring, TJ_SLOT_CIRCLE, kid));
@@ -565,13 +575,15 @@ static void test_refusals(void **state)
 	randombytes_buf(nonce, sizeof(nonce));
 	/* other's circle with this node: generations 1 and 2 (the replay is tried below). */
 	memcpy(m[0], f->node->u->id->pk, 32);
-	len_old = circle_rec(f, &o, f->other->pk, nonce, NAME, 1, (const uint8_t(*)[32])m, 1, NULL, rec, rid_old);
+	len_old =
+	    circle_rec(f, &o, f->other->pk, nonce, NAME, 1, (const uint8_t(*)[32])m, 1, NULL, rec, rid_old);
 	{
 		uint8_t *old = malloc(len_old);
 		assert_non_null(old);
 		memcpy(old, rec, len_old);
 		memcpy(m[1], f->third->pk, 32);
-		len = circle_rec(f, &o, f->other->pk, nonce, NAME, 2, (const uint8_t(*)[32])m, 2, NULL, rec, rid);
+		len = circle_rec(f, &o, f->other->pk, nonce, NAME, 2, (const uint8_t(*)[32])m, 2, NULL, rec,
+		                 rid);
 		assert_int_equal(tr_ingest(f, rec, len), 0);
 		/* The older generation arrives after the newer: stored, but the head stays generation 2. */
 		assert_int_equal(tr_ingest(f, old, len_old), 0);
@@ -706,27 +718,35 @@ static void test_shuffled_orders(void **state)
 		assert_non_null(recs[i] = malloc(TT_REC_CAP));
 	memcpy(m[0], f->node->u->id->pk, 32);
 	memcpy(m[1], f->third->pk, 32);
-	/* Circle A (admin other): 1 {node}, 2 {node, third}, 3 {third}, and a second generation 3 {node} (tie). */
-	lens[k] = circle_rec(f, &o, f->other->pk, nonce_a, "A", 1, (const uint8_t(*)[32])m, 1, NULL, recs[k], ids[k]);
-	k++;
-	lens[k] = circle_rec(f, &o, f->other->pk, nonce_a, "A", 2, (const uint8_t(*)[32])m, 2, NULL, recs[k], ids[k]);
-	k++;
-	lens[k] = circle_rec(f, &o, f->other->pk, nonce_a, "A", 3, (const uint8_t(*)[32])m + 1, 1, NULL, recs[k],
+	/* Circle A (admin other): 1 {node}, 2 {node, third}, 3 {third}, and a second generation 3 {node}
+	 * (tie). */
+	lens[k] = circle_rec(f, &o, f->other->pk, nonce_a, "A", 1, (const uint8_t(*)[32])m, 1, NULL, recs[k],
 	                     ids[k]);
 	k++;
-	lens[k] = circle_rec(f, &o, f->other->pk, nonce_a, "A", 3, (const uint8_t(*)[32])m, 1, NULL, recs[k], ids[k]);
+	lens[k] = circle_rec(f, &o, f->other->pk, nonce_a, "A", 2, (const uint8_t(*)[32])m, 2, NULL, recs[k],
+	                     ids[k]);
+	k++;
+	lens[k] = circle_rec(f, &o, f->other->pk, nonce_a, "A", 3, (const uint8_t(*)[32])m + 1, 1, NULL,
+	                     recs[k], ids[k]);
+	k++;
+	lens[k] = circle_rec(f, &o, f->other->pk, nonce_a, "A", 3, (const uint8_t(*)[32])m, 1, NULL, recs[k],
+	                     ids[k]);
 	k++;
 	/* Circle B (admin third): 1 {node}, 2 {}, and a forged 4 by other. */
-	lens[k] = circle_rec(f, &th, f->third->pk, nonce_b, "B", 1, (const uint8_t(*)[32])m, 1, NULL, recs[k], ids[k]);
+	lens[k] = circle_rec(f, &th, f->third->pk, nonce_b, "B", 1, (const uint8_t(*)[32])m, 1, NULL, recs[k],
+	                     ids[k]);
 	k++;
 	lens[k] = circle_rec(f, &th, f->third->pk, nonce_b, "B", 2, NULL, 0, NULL, recs[k], ids[k]);
 	k++;
-	lens[k] = circle_rec(f, &o, f->third->pk, nonce_b, "B", 4, (const uint8_t(*)[32])m, 1, NULL, recs[k], ids[k]);
+	lens[k] = circle_rec(f, &o, f->third->pk, nonce_b, "B", 4, (const uint8_t(*)[32])m, 1, NULL, recs[k],
+	                     ids[k]);
 	k++;
 	/* Circle C (admin other): generation 5 written before generation 1. */
-	lens[k] = circle_rec(f, &o, f->other->pk, nonce_b, "C", 5, (const uint8_t(*)[32])m, 2, NULL, recs[k], ids[k]);
+	lens[k] = circle_rec(f, &o, f->other->pk, nonce_b, "C", 5, (const uint8_t(*)[32])m, 2, NULL, recs[k],
+	                     ids[k]);
 	k++;
-	lens[k] = circle_rec(f, &o, f->other->pk, nonce_b, "C", 1, (const uint8_t(*)[32])m, 1, NULL, recs[k], ids[k]);
+	lens[k] = circle_rec(f, &o, f->other->pk, nonce_b, "C", 1, (const uint8_t(*)[32])m, 1, NULL, recs[k],
+	                     ids[k]);
 	k++;
 	assert_int_equal(k, N_SHUF);
 
@@ -769,8 +789,8 @@ static void test_shuffled_orders(void **state)
 	/* holds_key depends on the keyring, which now holds what ingest installed: derive again with it. */
 	for (size_t i = 0; i < N_SHUF; i++)
 		encs[i] = recs[i];
-	assert_int_equal(tj_circle_derive(f->node->network_id, encs, lens, N_SHUF, f->node->u->id, tj_keyring_lookup,
-	                                  f->node->keyring, s),
+	assert_int_equal(tj_circle_derive(f->node->network_id, encs, lens, N_SHUF, f->node->u->id,
+	                                  tj_keyring_lookup, f->node->keyring, s),
 	                 0);
 	assert_int_equal(stored->n, s->n);
 	for (size_t i = 0; i < s->n; i++)
