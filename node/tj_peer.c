@@ -751,6 +751,7 @@ bool tj__conn_keep_first(const struct tj__conn *a, const struct tj__conn *b, con
 	return a->outbound == (memcmp(self_pk, a->peer_pk, 32) < 0); /* public keys: memcmp is fine */
 }
 
+#define TJ__STALL_MS 2000u /* the tick runs every 250 ms */
 #define TJ__TWICE "connected twice; this connection closed, the other one stays"
 
 void tj__conn_ready(struct tj__conn *c)
@@ -805,8 +806,11 @@ static void tj__twin_check(struct tj_peers *P, struct tj__conn *c, uint64_t now)
 void tj__liveness_tick(struct tj_peers *P, uint64_t now)
 {
 	struct tj__conn *c, *next;
+	/* The loop itself stalled (a suspended laptop, a long batch): nothing was read, so nobody was silent. */
+	bool stalled = P->liveness_ms != 0 && now - P->liveness_ms > TJ__STALL_MS;
 	char msg[64];
 
+	P->liveness_ms = now;
 	for (c = P->conns; c != NULL; c = next) {
 		next = c->next;
 		if (!tj__live_ready(c))
@@ -815,7 +819,7 @@ void tj__liveness_tick(struct tj_peers *P, uint64_t now)
 			tj__twin_check(P, c, now);
 		if (!tj__live_ready(c))
 			continue;
-		if (c->paused_ingest || c->throttled || now < c->last_rx_ms) {
+		if (stalled || c->paused_ingest || c->throttled || now < c->last_rx_ms) {
 			c->last_rx_ms = now; /* our pause, not its silence */
 			continue;
 		}

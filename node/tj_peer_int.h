@@ -115,6 +115,7 @@ struct tj_peers {
 	void *member_ctx;
 	uint32_t sync_interval_ms;
 	uint32_t ping_ms, dead_ms; /* liveness: probe after ping_ms of silence, cut after dead_ms */
+	uint64_t liveness_ms;   /* the last liveness tick */
 	uv_tcp_t listener;
 	uv_timer_t tick;
 	bool listener_init, tick_init, stopping;

@@ -175,20 +175,27 @@ struct tj__rb {
 	struct tj__conn *c;
 	uint8_t type;
 	uint8_t *buf;
+	size_t cap;
 	struct tj_mp_writer body;
 	uint32_t count;
 	size_t bytes;
 };
 
-static int tj__rb_init(struct tj__rb *rb, struct tj__conn *c, uint8_t type)
+/*
+ * need: the wire cost (tj_wire_record_cost) of every record that will be
+ * added. The buffer is no larger than that: an answer with nothing in it (a
+ * liveness probe's) costs a few bytes, not a whole message's worth.
+ */
+static int tj__rb_init(struct tj__rb *rb, struct tj__conn *c, uint8_t type, size_t need)
 {
 	memset(rb, 0, sizeof(*rb));
 	rb->c = c;
 	rb->type = type;
-	rb->buf = malloc(TJ_WIRE_MSG_MAX_BYTES);
+	rb->cap = need < TJ_WIRE_MSG_MAX_BYTES - TJ__RB_HEAD_BYTES ? TJ__RB_HEAD_BYTES + need : TJ_WIRE_MSG_MAX_BYTES;
+	rb->buf = malloc(rb->cap);
 	if (rb->buf == NULL)
 		return -ENOMEM;
-	tj_mp_writer_init(&rb->body, rb->buf + TJ__RB_HEAD_BYTES, TJ_WIRE_MSG_MAX_BYTES - TJ__RB_HEAD_BYTES);
+	tj_mp_writer_init(&rb->body, rb->buf + TJ__RB_HEAD_BYTES, rb->cap - TJ__RB_HEAD_BYTES);
 	return 0;
 }
 
@@ -207,7 +214,7 @@ static int tj__rb_flush(struct tj__rb *rb, bool last)
 		return rc;
 	memcpy(rb->buf + TJ__RB_HEAD_BYTES - hlen, head, hlen);
 	rc = tj__conn_send(rb->c, rb->buf + TJ__RB_HEAD_BYTES - hlen, hlen + blen);
-	tj_mp_writer_init(&rb->body, rb->buf + TJ__RB_HEAD_BYTES, TJ_WIRE_MSG_MAX_BYTES - TJ__RB_HEAD_BYTES);
+	tj_mp_writer_init(&rb->body, rb->buf + TJ__RB_HEAD_BYTES, rb->cap - TJ__RB_HEAD_BYTES);
 	rb->count = 0;
 	rb->bytes = 0;
 	return rc;
@@ -357,16 +364,19 @@ static void tj__gossip(struct tj_peers *P, uint64_t except, const uint8_t *const
 {
 	struct tj__conn *c, *next;
 	struct tj__rb rb;
+	size_t need = 0;
 
 	if (n == 0 || P->stopping)
 		return;
+	for (size_t i = 0; i < n; i++)
+		need += tj_wire_record_cost(lens[i]);
 	for (c = P->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->serial == except || c->state != TJ__READY || c->closing || c->hangup)
 			continue;
 		if (c->queued < TJ_PEER_QUEUE_PAUSE_BYTES &&
 		    tj__bucket_take(&c->push_out, (double)n, TJ_PEER_PUSH_RATE / 2.0, TJ_PEER_PUSH_BURST / 2.0)) {
-			if (tj__rb_init(&rb, c, TJ_WIRE_PUSH) != 0)
+			if (tj__rb_init(&rb, c, TJ_WIRE_PUSH, need) != 0)
 				continue;
 			for (size_t i = 0; i < n && !c->closing; i++)
 				if (tj__rb_add(&rb, encs[i], lens[i]) != 0)
@@ -637,19 +647,27 @@ static void tj__on_want(struct tj__conn *c, const struct tj_wire_msg *m)
 	struct tj__rb rb;
 	struct tj_txn t;
 	const uint8_t *enc;
-	size_t len;
-	int rc;
+	size_t len, need = 0;
+	bool txn;
+	int rc = 0;
 
-	if (tj__rb_init(&rb, c, TJ_WIRE_RECORDS) != 0)
+	/* Sizes first (same transaction), so the buffer fits the answer: a WANT of nothing held costs bytes. */
+	txn = tj_txn_begin(c->P->node->store, false, &t) == 0;
+	for (uint32_t i = 0; txn && i < m->n_ids; i++)
+		if (tj_store_get(&t, m->ids[i], &enc, &len) == 0)
+			need += tj_wire_record_cost(len);
+	if (tj__rb_init(&rb, c, TJ_WIRE_RECORDS, need) != 0) {
+		if (txn)
+			tj_txn_abort(&t);
 		return;
-	if ((rc = tj_txn_begin(c->P->node->store, false, &t)) == 0) {
-		for (uint32_t i = 0; i < m->n_ids && rc == 0 && !c->closing; i++) {
-			if (tj_store_get(&t, m->ids[i], &enc, &len) != 0)
-				continue; /* not held (or retracted): left out */
-			rc = tj__rb_add(&rb, enc, len);
-		}
-		tj_txn_abort(&t);
 	}
+	for (uint32_t i = 0; txn && i < m->n_ids && rc == 0 && !c->closing; i++) {
+		if (tj_store_get(&t, m->ids[i], &enc, &len) != 0)
+			continue; /* not held (or retracted): left out */
+		rc = tj__rb_add(&rb, enc, len);
+	}
+	if (txn)
+		tj_txn_abort(&t);
 	if (!c->closing)
 		(void)tj__rb_flush(&rb, true);
 	tj__rb_free(&rb);

@@ -481,3 +481,113 @@ out:
 	tj_identity_free(id);
 	return rc;
 }
+
+/* Bytes read from the node and not yet decoded. */
+struct rogue_rx {
+	uint8_t buf[TJ_BOXSTREAM_FRAME_MAX_BYTES];
+	size_t have, off;
+};
+
+/*
+ * The next whole message from the node (valid until the next call): 1 with
+ * *msg and *len set, 0 when the node closed, -1 on a timeout or bad bytes.
+ * The node seals each message on its own, so a message ends with a frame.
+ */
+static int rogue__next_msg(struct rogue *r, struct rogue_rx *rx, const uint8_t **msg, size_t *len)
+{
+	struct tj_boxstream_chunk ch;
+
+	for (unsigned reads = 0; reads < 1000; reads++) {
+		while (rx->off < rx->have) {
+			size_t used = 0, take = 0;
+			if (tj_boxstream_read(r->dec, rx->buf + rx->off, rx->have - rx->off, &used, &ch) != 0)
+				return -1;
+			rx->off += used;
+			if (ch.event == TJ_BOXSTREAM_GOODBYE)
+				return 0;
+			for (size_t o = 0; ch.event == TJ_BOXSTREAM_DATA && o < ch.len; o += take) {
+				*msg = NULL;
+				if (tj_boxstream_reasm_push(r->reasm, ch.data + o, ch.len - o, &take, msg, len) != 0)
+					return -1;
+				if (*msg != NULL)
+					return 1;
+			}
+		}
+		ssize_t got = recv(r->fd, rx->buf, sizeof(rx->buf), 0);
+		if (got == 0 || (got < 0 && errno == ECONNRESET))
+			return 0;
+		if (got < 0 && errno != EINTR)
+			return -1;
+		rx->have = got > 0 ? (size_t)got : 0;
+		rx->off = 0;
+	}
+	return -1;
+}
+
+int rogue_probe_answer(struct net *net, size_t target, size_t member)
+{
+	static struct tj_wire_msg m;
+	static struct rogue_rx rx;
+	struct tj_identity *id = rogue__member(net, member);
+	struct rogue r = {.fd = -1};
+	const uint8_t *msg = NULL;
+	uint8_t rec[2048];
+	const uint8_t *recs[1] = {rec};
+	uint8_t out[2200];
+	struct tj_mp_writer w;
+	size_t len = 0, rlen = 0;
+	bool answered = false;
+	int rc = -1, got;
+
+	if (id == NULL || rogue__handshake(net, target, id, &r, true) != 0 || rogue__hello(net, &r) != 0 ||
+	    rogue__record(net, id, 1, false, rec, sizeof(rec), &rlen) != 0)
+		goto out;
+	memset(&rx, 0, sizeof(rx));
+	/* Everything after the node's HELLO decodes as a later message; the HELLO itself is skipped. */
+	while ((got = rogue__next_msg(&r, &rx, &msg, &len)) == 1) {
+		if (answered || tj_wire_decode(msg, len, true, &m) != 0 || m.type != TJ_WIRE_WANT || m.n_ids != 1 ||
+		    memcmp(m.ids[0], tj_wire_probe_id, 32) != 0)
+			continue;
+		tj_mp_writer_init(&w, out, sizeof(out));
+		tj_wire_put_records_head(&w, TJ_WIRE_RECORDS, true, 1);
+		tj_mp_put_bin(&w, recs[0], rlen);
+		if (tj_mp_writer_finish(&w, &len) != 0 || rogue__send(&r, out, len) != 0)
+			break;
+		answered = true;
+	}
+	rc = answered && got == 0 && rogue__wait_log(net, target, "sent records nobody asked for", 5000) ? 0 : -1;
+out:
+	if (rc != 0)
+		fprintf(stderr, "rogue_probe_answer: the node did not drop a peer that answered its probe with a record\n");
+	rogue__free(&r);
+	tj_identity_free(id);
+	return rc;
+}
+
+int rogue_probe_flood(struct net *net, size_t target, size_t member)
+{
+	struct tj_identity *id = rogue__member(net, member);
+	struct rogue r = {.fd = -1};
+	uint8_t probe[64];
+	struct tj_mp_writer w;
+	size_t len = 0;
+	int rc = -1;
+
+	if (id == NULL || rogue__handshake(net, target, id, &r, true) != 0 || rogue__hello(net, &r) != 0)
+		goto out;
+	tj_mp_writer_init(&w, probe, sizeof(probe));
+	tj_wire_put_ids(&w, TJ_WIRE_WANT, tj_wire_probe_id, 1);
+	if (tj_mp_writer_finish(&w, &len) != 0)
+		goto out;
+	/* The node stops reading while throttled: a send may block, then fail once it drops us. */
+	for (unsigned i = 0; i < 3000; i++)
+		if (rogue__send(&r, probe, len) != 0)
+			break;
+	rc = rogue__wait_log(net, target, "message quota", 20000) ? 0 : -1;
+out:
+	if (rc != 0)
+		fprintf(stderr, "rogue_probe_flood: the node did not throttle a peer flooding probes\n");
+	rogue__free(&r);
+	tj_identity_free(id);
+	return rc;
+}

@@ -35,6 +35,14 @@ int rogue_silent_member(struct net *net, size_t target, size_t member, unsigned 
  */
 int rogue_hs_burst(struct net *net, size_t target, const char *src, unsigned n, unsigned *answered,
 		   unsigned *refused);
+/*
+ * Member `member` waits for the node's liveness probe (a WANT of the zero id)
+ * and answers it with a record, which nobody asked for: 0 when the node then
+ * hangs up on it. A node with a short ping_s (tests use 1 s).
+ */
+int rogue_probe_answer(struct net *net, size_t target, size_t member);
+/* Member `member` sends 3000 probes as fast as it can: 0 when the node throttles and drops it. */
+int rogue_probe_flood(struct net *net, size_t target, size_t member);
 /* Member `member` completes the handshake from src and gets the node's HELLO: 0, else -1. */
 int rogue_member_from(struct net *net, size_t target, size_t member, const char *src);
 

@@ -215,7 +215,9 @@ static int sc_removed(struct net *net)
  * answered); black-holed (no FIN, no RST: a NAT that forgot the mapping),
  * both ends cut it within dead_s; A is then given B's own address (another
  * path) and the record added during the outage reaches B. A member that
- * says HELLO and then nothing is cut the same way.
+ * says HELLO and then nothing is cut the same way; one that answers a probe
+ * with a record is dropped, one that floods probes is throttled; A and B
+ * keep syncing.
  */
 static int silent_run(struct net *net, struct fp *fp)
 {
@@ -247,6 +249,11 @@ static int silent_run(struct net *net, struct fp *fp)
 	CHECK(rogue_silent_member(net, 0, 2, 15000, &dt) == 0);
 	fprintf(stderr, "silent: a member that went quiet after HELLO was cut after %llu ms\n", (unsigned long long)dt);
 	CHECK(dt < 3000 + 4000);
+	/* The probe path against a hostile member: a record in answer, then a flood of probes. */
+	CHECK(rogue_probe_answer(net, 0, 2) == 0);
+	CHECK(rogue_probe_flood(net, 0, 2) == 0);
+	CHECK(net_add(net, 0, 300, 1) == 0);
+	CHECK(net_wait_converged(net, both, 2, 4, CONVERGE_MS) == 0);
 	return 0;
 }
 
