@@ -402,10 +402,10 @@ int tj_circle_derive(const uint8_t network_id[32], const uint8_t *const *encs, c
 	return 0;
 }
 
-static int tj__ids_get(struct tj_txn *t, const uint8_t **ids, size_t *n)
+static int tj__list_get(struct tj_txn *t, const char *name, const uint8_t **ids, size_t *n)
 {
 	size_t len = 0;
-	int rc = tj_store_meta_get(t, TJ_META_CIRCLE_IDS, ids, &len);
+	int rc = tj_store_meta_get(t, name, ids, &len);
 
 	*n = 0;
 	if (rc == TJ_ENOTFOUND)
@@ -416,6 +416,11 @@ static int tj__ids_get(struct tj_txn *t, const uint8_t **ids, size_t *n)
 		return TJ_ESTORE;
 	*n = len / 32;
 	return 0;
+}
+
+static int tj__ids_get(struct tj_txn *t, const uint8_t **ids, size_t *n)
+{
+	return tj__list_get(t, TJ_META_CIRCLE_IDS, ids, n);
 }
 
 int tj_circle_load(struct tj_node *n, struct tj_circle_state **out)
@@ -575,24 +580,27 @@ int tj_circle_ingest_check(struct tj_txn *t, const uint8_t *enc, const struct tj
 	return rc;
 }
 
-static int tj__ids_append(struct tj_txn *t, const uint8_t id[32])
+/* Appends id to the meta list name (once; at most TJ_CIRCLE_RECORDS_MAX). */
+static int tj__list_append(struct tj_txn *t, const char *name, const uint8_t id[32])
 {
 	const uint8_t *ids;
 	uint8_t *all;
 	size_t n = 0;
 	int rc;
 
-	if ((rc = tj__ids_get(t, &ids, &n)) != 0)
+	if ((rc = tj__list_get(t, name, &ids, &n)) != 0)
 		return rc;
 	for (size_t i = 0; i < n; i++)
 		if (memcmp(ids + 32 * i, id, 32) == 0)
 			return 0;
+	if (n >= TJ_CIRCLE_RECORDS_MAX)
+		return 0; /* refused at ingest already, when this node could judge it */
 	if ((all = malloc(32 * (n + 1))) == NULL)
 		return -ENOMEM;
 	if (n > 0)
 		memcpy(all, ids, 32 * n);
 	memcpy(all + 32 * n, id, 32);
-	rc = tj_store_meta_put(t, TJ_META_CIRCLE_IDS, all, 32 * (n + 1));
+	rc = tj_store_meta_put(t, name, all, 32 * (n + 1));
 	free(all);
 	return rc;
 }
@@ -642,6 +650,48 @@ out:
 	return rc;
 }
 
+/*
+ * The CIRCLE records stored while this node lacked their epoch key (a KEY
+ * record may arrive after the records sealed with its key): those that open
+ * now install their key and leave the list.
+ */
+static int tj__retry_unread(struct tj_node *n, struct tj_txn *t)
+{
+	struct tj_circle_body *b = NULL;
+	const uint8_t *ids, *enc;
+	uint8_t *left = NULL, rid[32];
+	struct tj_record rec;
+	size_t n_ids = 0, k = 0, len;
+	int rc;
+
+	if ((rc = tj__list_get(t, TJ_META_CIRCLE_UNREAD, &ids, &n_ids)) != 0 || n_ids == 0)
+		return rc;
+	if ((left = malloc(32 * n_ids)) == NULL || (b = malloc(sizeof(*b))) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(left, ids, 32 * n_ids); /* ids borrows from LMDB: the puts below may move it */
+	for (size_t i = 0; i < n_ids && rc == 0; i++) {
+		int orc;
+		if (tj_store_get(t, left + 32 * i, &enc, &len) != 0 ||
+		    tj_record_verify(enc, len, &rec, rid) != 0)
+			continue; /* gone: drop it */
+		orc = tj__open_body(enc, &rec, n->u->id, tj_keyring_lookup, n->keyring, b);
+		if (orc == TJ_ENOKEY)
+			memmove(left + 32 * k++, left + 32 * i, 32);
+		else if (orc == 0 && tj_circle_body_check(b, rec.network_id, rec.author) == 0)
+			rc = tj__install(n, t, b, rid);
+	}
+	if (rc == 0 && k != n_ids)
+		rc = tj_store_meta_put(t, TJ_META_CIRCLE_UNREAD, left, 32 * k);
+out:
+	if (b != NULL)
+		memset(b, 0, sizeof(*b));
+	free(b);
+	free(left);
+	return rc;
+}
+
 int tj_circle_ingest_stored(struct tj_txn *t, const uint8_t *enc, const struct tj_record *rec,
                             const uint8_t id[32])
 {
@@ -649,15 +699,19 @@ int tj_circle_ingest_stored(struct tj_txn *t, const uint8_t *enc, const struct t
 	struct tj_circle_body *b;
 	int rc;
 
+	if (rec->kind == TJ_KIND_KEY && n != NULL)
+		return tj__retry_unread(n, t); /* after tj_rotate's hook: its epoch key may open some now */
 	if (rec->kind != TJ_KIND_CIRCLE)
 		return 0;
-	if ((rc = tj__ids_append(t, id)) != 0 || !tj__ours(rec))
+	if ((rc = tj__list_append(t, TJ_META_CIRCLE_IDS, id)) != 0 || !tj__ours(rec))
 		return rc;
 	if ((b = malloc(sizeof(*b))) == NULL)
 		return -ENOMEM;
 	rc = tj__open_body(enc, rec, n->u->id, tj_keyring_lookup, n->keyring, b);
 	if (rc == 0 && tj_circle_body_check(b, rec->network_id, rec->author) == 0)
 		rc = tj__install(n, t, b, id);
+	else if (rc == TJ_ENOKEY)
+		rc = tj__list_append(t, TJ_META_CIRCLE_UNREAD, id);
 	else if (rc != -ENOMEM)
 		rc = 0;
 	memset(b, 0, sizeof(*b));

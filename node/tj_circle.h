@@ -48,9 +48,11 @@
  * that is not a current member of the network (TJ_ENOTMEMBER; like a
  * membership record that arrives before the record admitting its author, it
  * is fetched again by the next reconciliation). A node that cannot open it
- * stores it unjudged (every node relays every record). Once stored, a
- * member named in it opens its sealed key, checks it against the key id, and
- * installs it in the keyring (sealed at rest with the rest of the keyring).
+ * stores it unjudged (every node relays every record) and tries it again
+ * whenever a KEY record is stored (the epoch key may arrive after records
+ * sealed with it). Once stored and readable, a member named in it opens its
+ * sealed key, checks it against the key id, and installs it in the keyring
+ * (sealed at rest with the rest of the keyring).
  *
  * Using a circle (sealing to its newest key, tj_circle_seal_key): only on a
  * node that is a member of the head generation and holds its key, and only
@@ -79,9 +81,10 @@
 #define TJ_CIRCLE_NONCE_BYTES 16
 #define TJ_CIRCLE_SEALED_BYTES 80 /* crypto_box_SEALBYTES + 32 */
 #define TJ_CIRCLE_BODY_MAX_BYTES (128u + TJ_CIRCLE_MEMBERS_MAX * 120u)
-#define TJ_CIRCLES_MAX 128              /* circles one node derives */
-#define TJ_CIRCLE_RECORDS_MAX 4096      /* circle records one network may hold */
-#define TJ_META_CIRCLE_IDS "circle_ids" /* the stored CIRCLE records' ids, 32 bytes each */
+#define TJ_CIRCLES_MAX 128                    /* circles one node derives */
+#define TJ_CIRCLE_RECORDS_MAX 4096            /* circle records one network may hold */
+#define TJ_META_CIRCLE_IDS "circle_ids"       /* the stored CIRCLE records' ids, 32 bytes each */
+#define TJ_META_CIRCLE_UNREAD "circle_unread" /* those this node could not open yet (no epoch key) */
 
 /* A decoded CIRCLE body. The sealed keys are ciphertext; the struct holds no secret. */
 struct tj_circle_body {
@@ -221,8 +224,9 @@ void tj_circle_detach(const struct tj_node *n);
 /*
  * Ingest's hooks, inside its write transaction. check sets *verdict (0 or
  * why the record is refused, logged); stored indexes a stored CIRCLE record
- * and installs its key here when this node is a member. Both return 0 or a
- * store error that aborts the transaction; other kinds pass untouched.
+ * and installs its key here when this node is a member, and after a KEY
+ * record retries the CIRCLE records that did not open before. Both return 0
+ * or a store error that aborts the transaction; other kinds pass untouched.
  */
 TJ_MUST_CHECK int tj_circle_ingest_check(struct tj_txn *t, const uint8_t *enc, const struct tj_record *rec,
                                          const uint8_t id[32], int *verdict);

@@ -24,6 +24,7 @@
 #include "tj_ingest.h"
 #include "tj_keyfile.h"
 #include "tj_retract.h"
+#include "tj_rotate.h"
 #include "tj_share.h"
 #include "tj_trust_testutil.h"
 
@@ -634,8 +635,9 @@ static void test_refusals(void **state)
 }
 
 /*
- * A CIRCLE record sealed to an epoch this node does not hold (it missed a
- * KEY record): stored and relayed unjudged, it changes nothing here.
+ * A CIRCLE record sealed to an epoch this node does not hold yet (its KEY
+ * record comes later): stored and relayed unjudged, it changes nothing
+ * here; once the KEY record is stored, the circle key is installed.
  */
 static void test_unreadable_stored(void **state)
 {
@@ -673,6 +675,48 @@ static void test_unreadable_stored(void **state)
 	s = load(f);
 	assert_int_equal(s->n, 0);
 	assert_int_equal(s->ignored, 1);
+	tj_circle_state_free(s);
+	/* The KEY record with that epoch key, by the steward (this node), sealed to this node. */
+	{
+		struct tj_rotate_body rb;
+		uint8_t rbody[TJ_ROTATE_BODY_MAX_BYTES], readers[1][32], head[32];
+		const uint8_t *v;
+		size_t rlen = 0, vlen = 0;
+		struct tj_txn t;
+
+		memset(&rb, 0, sizeof(rb));
+		rb.epoch = 1;
+		memcpy(rb.epoch_key, epoch.key, 32);
+		memcpy(rb.epoch_id, epoch.id, 32);
+		crypto_secretbox_keygen(rb.network_key);
+		rb.network_from_ms = tj_now_ms() + 3600u * 1000u;
+		assert_int_equal(tj_rotate_body_encode(&rb, rbody, sizeof(rbody), &rlen), 0);
+		assert_int_equal(tj_txn_begin(f->node->store, false, &t), 0);
+		assert_int_equal(tj_store_meta_get(&t, TJ_META_HEAD, &v, &vlen), 0);
+		memset(&in, 0, sizeof(in));
+		in.seq = tj_store_rd64(v) + 1;
+		memcpy(head, v + 8, 32);
+		tj_txn_abort(&t);
+		memcpy(in.network_id, f->node->network_id, 32);
+		in.has_prev = true;
+		memcpy(in.prev, head, 32);
+		in.ts_ms = tj_now_ms();
+		in.kind = TJ_KIND_KEY;
+		in.audience.type = TJ_AUD_NAMED;
+		memcpy(readers[0], f->node->u->id->pk, 32);
+		in.readers = (const uint8_t(*)[32])readers;
+		in.n_readers = 1;
+		in.body = rbody;
+		in.body_len = rlen;
+		assert_int_equal(tj_record_seal(&in, f->node->u->id, rec, TT_REC_CAP, &len, id), 0);
+		assert_int_equal(tr_ingest(f, rec, len), 0);
+		sodium_memzero(&rb, sizeof(rb));
+		sodium_memzero(rbody, sizeof(rbody));
+	}
+	assert_int_equal(f->node->keyring->n_circles, 1);
+	s = load(f);
+	assert_int_equal(s->n, 1);
+	assert_true(s->circles[0].holds_key);
 	tj_circle_state_free(s);
 	sodium_memzero(k, sizeof(k));
 	sodium_free(epoch.key);
