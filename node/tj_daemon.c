@@ -559,8 +559,9 @@ static void tj__no_dumps(void)
 	const char *keep = getenv("TJ_TEST_DUMPABLE");
 
 	if (keep != NULL && strcmp(keep, "1") == 0) {
-		TJ_LOG_W("daemon", "TJ_TEST_DUMPABLE=1: this node's memory can be dumped and read by its user "
-		                   "(for tests only)");
+		TJ_LOG_W("daemon",
+		         "TJ_TEST_DUMPABLE=1: this node's memory can be dumped and read by its user "
+		         "(for tests only)");
 		return;
 	}
 	if (prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L) != 0)
@@ -568,7 +569,8 @@ static void tj__no_dumps(void)
 	else if (prctl(PR_GET_DUMPABLE, 0L, 0L, 0L, 0L) != 0)
 		TJ_LOG_W("daemon", "still dumpable after PR_SET_DUMPABLE 0");
 	else
-		TJ_LOG_I("daemon", "not dumpable: no core file, no memory reads by other processes of this user");
+		TJ_LOG_I("daemon",
+		         "not dumpable: no core file, no memory reads by other processes of this user");
 }
 
 int tj_daemon_run(struct tj_daemon_opts *opts)

@@ -112,9 +112,11 @@ static int ev__join(const struct ev_flooder *f, const struct tj_identity *id, st
 
 	if (fd >= 0 && tj_shs_client_new(f->net->network_key, id, f->net->nodes[f->target].pk, &h) == 0 &&
 	    tj_shs_step(h, NULL, 0, out, sizeof(out), &olen) == 0 && ev__write(fd, out, olen) == 0 &&
-	    ev__read(fd, in, TJ_SHS_MSG2_BYTES) == 0 && tj_shs_step(h, in, TJ_SHS_MSG2_BYTES, out, sizeof(out), &olen) == 0 &&
+	    ev__read(fd, in, TJ_SHS_MSG2_BYTES) == 0 &&
+	    tj_shs_step(h, in, TJ_SHS_MSG2_BYTES, out, sizeof(out), &olen) == 0 &&
 	    ev__write(fd, out, olen) == 0 && ev__read(fd, in, TJ_SHS_MSG4_BYTES) == 0 &&
-	    tj_shs_step(h, in, TJ_SHS_MSG4_BYTES, out, sizeof(out), &olen) == 0 && tj_shs_take_keys(h, &k) == 0) {
+	    tj_shs_step(h, in, TJ_SHS_MSG4_BYTES, out, sizeof(out), &olen) == 0 &&
+	    tj_shs_take_keys(h, &k) == 0) {
 		ok = tj_boxstream_new(k.enc_key, k.enc_nonce, enc) == 0;
 		sodium_memzero(&k, sizeof(k));
 	}
@@ -170,7 +172,8 @@ void *ev_flooder_run(void *arg)
 	uint64_t t0 = ev_now_us(), stalled_since = 0;
 	int fd = -1;
 
-	if (tj_identity_from_sk(f->net->nodes[f->member].sk, &id) != 0 || ev__push_msg(msg, sizeof(msg), &len) != 0)
+	if (tj_identity_from_sk(f->net->nodes[f->member].sk, &id) != 0 ||
+	    ev__push_msg(msg, sizeof(msg), &len) != 0)
 		goto out;
 	while (!f->stop) {
 		uint64_t now = ev_now_us() - t0, due = f->offered / EV_FLOOD_PER_MSG * interval_us;
@@ -182,7 +185,8 @@ void *ev_flooder_run(void *arg)
 			}
 			f->conns++;
 		}
-		/* On the clock: behind it (after a blocked send or a reconnection) the flooder catches up at once. */
+		/* On the clock: behind it (after a blocked send or a reconnection) the flooder catches up at
+		 * once. */
 		if (now < due) {
 			usleep((useconds_t)(due - now));
 			continue;

@@ -31,13 +31,13 @@ struct ev_flooder {
 	unsigned ratio;     /* offered records a second / TJ_PEER_PUSH_RATE */
 	volatile bool stop; /* set to end ev_flooder_run */
 	/* results */
-	uint64_t offered;   /* records the pace called for, sent or not */
-	uint64_t written;   /* records in messages the socket took whole */
-	unsigned conns;     /* handshakes completed */
-	unsigned refused;   /* connections that did not get as far as msg4 */
-	unsigned cut;       /* connections closed or reset by the node */
-	unsigned stalled;   /* connections left after the node had not read them for 1.5 s */
-	double secs;        /* how long it ran */
+	uint64_t offered; /* records the pace called for, sent or not */
+	uint64_t written; /* records in messages the socket took whole */
+	unsigned conns;   /* handshakes completed */
+	unsigned refused; /* connections that did not get as far as msg4 */
+	unsigned cut;     /* connections closed or reset by the node */
+	unsigned stalled; /* connections left after the node had not read them for 1.5 s */
+	double secs;      /* how long it ran */
 };
 
 /* Floods until f->stop; a pthread start routine (arg: struct ev_flooder *). */
