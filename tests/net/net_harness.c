@@ -614,6 +614,40 @@ unsigned net_log_count(const struct net *net, size_t i, const char *needle)
 	return count;
 }
 
+/* "2026-12-05T10:15:44.605Z ..." -> ms since the start of that day (tests do not run past midnight twice). */
+static bool net__line_ms(const char *line, uint64_t *ms)
+{
+	unsigned h, m, s, milli;
+
+	if (sscanf(line, "%*4d-%*2d-%*2dT%2u:%2u:%2u.%3uZ", &h, &m, &s, &milli) != 4)
+		return false;
+	*ms = ((uint64_t)h * 3600u + m * 60u + s) * 1000u + milli;
+	return true;
+}
+
+uint64_t net_log_max_gap_ms(const struct net *net, size_t i, const char *needle, const char *also, unsigned *n)
+{
+	char path[160], line[512];
+	uint64_t prev = 0, ms, gap = 0;
+	FILE *f;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "%s/node.log", net->nodes[i].dir);
+	if ((f = fopen(path, "r")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if ((strstr(line, needle) == NULL && (also == NULL || strstr(line, also) == NULL)) ||
+		    !net__line_ms(line, &ms))
+			continue;
+		if (*n > 0 && ms > prev && ms - prev > gap)
+			gap = ms - prev;
+		prev = ms;
+		(*n)++;
+	}
+	fclose(f);
+	return gap;
+}
+
 bool net_log_has(const struct net *net, size_t i, const char *needle)
 {
 	return net_log_count(net, i, needle) > 0;

@@ -77,6 +77,12 @@ int net_remove_member(struct net *net, size_t i, size_t j);
 bool net_log_has(const struct net *net, size_t i, const char *needle);
 /* How many times node i's log contains needle. */
 unsigned net_log_count(const struct net *net, size_t i, const char *needle);
+/*
+ * The longest gap in ms between consecutive lines of node i's log that
+ * contain needle or also (NULL: needle only), by their timestamps; *n: how
+ * many such lines.
+ */
+uint64_t net_log_max_gap_ms(const struct net *net, size_t i, const char *needle, const char *also, unsigned *n);
 /* Waits (bounded by ms) until node i's log contains needle. */
 bool net_wait_log(const struct net *net, size_t i, const char *needle, unsigned ms);
 /* Milliseconds, monotonic. */

@@ -402,28 +402,36 @@ static int restart_and_time(struct net *net, unsigned down_ms, size_t want, uint
 }
 
 /*
- * A node comes back after an outage long enough for its peer's backoff to
- * reach its cap: its peer redials within TJ_PEER_BACKOFF_MAX_MS; a node that
- * knows its peers dials them at once on start.
+ * A node comes back after an outage of 20 s, long enough for a backoff that
+ * doubles from 0.5 s to pass 8 s: its peer dials at least every 4 s all
+ * along (the gaps between its failed dials and the dial that connects, from
+ * its debug log), and the node's new record reaches it within 4 s + one
+ * sync. A node that knows its peers dials them at once on start.
  */
+#define REDIAL_BOUND_MS 4000u /* TJ_PEER_BACKOFF_MAX_MS, stated: the test must fail if the cap grows */
 static int sc_returning(struct net *net)
 {
 	static const size_t both[] = {0, 1};
-	uint64_t dt = 0;
+	uint64_t dt = 0, gap;
+	unsigned dials = 0;
 
 	net_mknet(net, net->tejido, 2);
+	CHECK(net_write_conf(net, 0, "[node]\nlog_level = debug\n") == 0);
 	CHECK(start_all(net) == 0);
 	CHECK(net_peer_add(net, 0, 1) == 0); /* only A knows B */
 	CHECK(net_add(net, 0, 10, 1) == 0);
 	CHECK(net_wait_converged(net, both, 2, 1, CONVERGE_MS) == 0);
-	CHECK(restart_and_time(net, 10000, 2, &dt) == 0);
-	fprintf(stderr, "returning: B back after 10 s down; A redialed and B's new record reached A in %llu ms "
-			"(bound: backoff cap %u ms + one sync)\n",
-		(unsigned long long)dt, TJ_PEER_BACKOFF_MAX_MS);
-	CHECK(dt < TJ_PEER_BACKOFF_MAX_MS + 3000);
+	CHECK(restart_and_time(net, 20000, 2, &dt) == 0);
+	gap = net_log_max_gap_ms(net, 0, "failed: connection refused", "connected to", &dials);
+	fprintf(stderr, "returning: B down 20 s: A dialed it %u times, at most %llu ms apart; B's new record "
+			"reached A %llu ms after B was back (bound: %u ms + one sync)\n",
+		dials, (unsigned long long)gap, (unsigned long long)dt, REDIAL_BOUND_MS);
+	CHECK(TJ_PEER_BACKOFF_MAX_MS <= REDIAL_BOUND_MS);
+	CHECK(dials >= 6 && gap <= REDIAL_BOUND_MS + 1000);
+	CHECK(dt < REDIAL_BOUND_MS + 3000);
 	CHECK(net_peer_add(net, 1, 0) == 0); /* now B knows A too */
 	CHECK(wait_one_connection(net, 0, 10000) == 0);
-	CHECK(restart_and_time(net, 10000, 3, &dt) == 0);
+	CHECK(restart_and_time(net, 3000, 3, &dt) == 0);
 	fprintf(stderr, "returning: B dialed A at start; its new record reached A in %llu ms\n", (unsigned long long)dt);
 	CHECK(dt < 3000);
 	CHECK(wait_one_connection(net, 0, 10000) == 0 && wait_one_connection(net, 1, 10000) == 0);
