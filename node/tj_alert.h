@@ -6,7 +6,7 @@
  * defining key), where the defining key never depends on the order in which
  * incidents arrived nor on anything local to a node:
  *   T1, T2, T6, T7  the incident's id
- *   T3              the cluster's anchor: the first incident, in (day, id)
+ *   T3              the cluster's anchor: its first incident, in (day, id)
  *                   order, with >= cluster_min incidents in its municipality
  *                   dated in [day - window, day] (itself included)
  *   T4              the anchor incident's id: an incident whose victim (same
@@ -14,11 +14,11 @@
  *                   [day - window, day] (on the same day the one with the
  *                   lower id is the earlier); each new incident against the
  *                   same victim is news, so each such anchor has its alert
- *   T5              aggressor type + the cluster's anchor: the first incident
+ *   T5              aggressor type + the cluster's anchor: its first incident
  *                   with >= victims_min distinct victims of acts by that
  *                   aggressor type in its state dated in [day - window, day]
  * Clusters (T3, T5). An incident whose window reaches the threshold "fires";
- * firing incidents less than a window apart (in days) belong to one cluster,
+ * firing incidents at most a window apart (in days) belong to one cluster,
  * whose alert lists every incident of its windows, [first firing day -
  * window, last firing day] (the latest TJ_ALERT_INCIDENTS_MAX ids, with the
  * full count and the latest day). A growing cluster therefore updates one
@@ -50,7 +50,8 @@
  * everything derived from the incident: its query index entries (tj_query.h),
  * its codes, the alerts it anchored (with their acknowledgement entries and
  * events) and it from every cluster or window alert that listed it (which is
- * recomputed, or withdrawn when it no longer fires); then the copy goes. An
+ * recomputed, or withdrawn when it no longer fires); then the copy goes (it
+ * is ciphertext, and outlives the body only until that pass). An
  * alert whose anchor was retracted cannot come back. A retracted ack or
  * resolution is removed from its alert. Statistics and queries hold no
  * derived state: they read the index and the stored bodies.
@@ -78,7 +79,8 @@
  *   'H'                              -> events delivered to the hook so far(8)
  *   'P' record id(32)                -> empty: stored, not evaluated yet (tj_store.h)
  *   'C' incident id(32)              -> sealed codes the incident gives alerts (tj_alert_int.h)
- *   'R' incident id(32)              -> its sealed record: retracted, derived data not removed yet
+ *   'R' record id(32)                -> its sealed record (an incident, ack or resolution):
+ *                                       retracted, what was derived from it not removed yet
  *   'V'                              -> format (8): 2 = 'C' entries and T5 index entries with
  *                                       victims; 3 = clusters, counts, event kinds and retraction
  *                                       removal; an older store is re-evaluated once (and what

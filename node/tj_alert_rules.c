@@ -541,25 +541,10 @@ struct tj__rules {
 	struct tj__victims vs;
 	struct tj_alert_codes c;
 	struct tj_alert a, old, carry;
+	struct tj_alert
+	    gone; /* removal: the cluster alert the retracted incident anchored (trigger 0: none) */
+	const uint8_t *self; /* the incident being added; NULL while one is removed */
 };
-
-/* Is id in a's sorted list? */
-static bool tj__lists(const struct tj_alert *a, const uint8_t id[32])
-{
-	size_t lo = 0, hi = a->n_incidents;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		int c = memcmp(a->incidents[mid], id, 32);
-		if (c == 0)
-			return true;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
 
 /* Merges the codes of incident id into a (none when it has none here). */
 static int tj__add_codes_of(struct tj__rules *r, struct tj_alert *a, const uint8_t id[32])
@@ -572,21 +557,25 @@ static int tj__add_codes_of(struct tj__rules *r, struct tj_alert *a, const uint8
 }
 
 /*
- * Makes the alert of (trigger, key) list exactly ids[0..n) (in (day, id)
- * order; the latest TJ_ALERT_INCIDENTS_MAX of them), with count n and the
- * latest day: a new alert is raised; one that gained incidents is updated
- * (an update event); one that lost some is rewritten silently; an unchanged
- * one is not written. A stored list that only grew keeps its codes and
- * reads the newcomers' alone. carry (NULL = none): the alert of the same
- * cluster under its previous anchor, just withdrawn; a new alert continues
- * it (an update event, its first raise kept) rather than being news.
+ * Makes the alert of (trigger, key) hold the cluster or window ids[0..n)
+ * (in (day, id) order, days[] theirs): the latest TJ_ALERT_INCIDENTS_MAX
+ * listed, count n, the latest day, and the codes of all of them. A new
+ * alert is raised; one that grew is updated (an update event); one that
+ * shrank (a retraction) is rewritten silently; an unchanged one is not
+ * written. Adding an incident only ever grows a stored alert, by itself and
+ * by what is dated after its latest day, so only their codes are read;
+ * otherwise (new, or a removal) every incident's are. carry (NULL = none):
+ * the alert of the same cluster under its previous anchor, just withdrawn;
+ * a new alert continues it (an update event, its first raise kept).
  */
 static int tj__alert_set(struct tj__rules *r, uint8_t trigger, const uint8_t *key, size_t klen,
-                         const uint8_t (*ids)[32], size_t n, int64_t last_day, const struct tj_alert *carry)
+                         const uint8_t (*ids)[32], const int64_t *days, size_t n,
+                         const struct tj_alert *carry)
 {
 	size_t from = n > TJ_ALERT_INCIDENTS_MAX ? n - TJ_ALERT_INCIDENTS_MAX : 0;
 	struct tj_alert *a = &r->a, *old = &r->old, *out = a;
-	bool known, subset = true, grew = false;
+	bool known, same;
+	uint32_t before;
 	int rc;
 
 	memset(a, 0, sizeof(*a));
@@ -595,28 +584,29 @@ static int tj__alert_set(struct tj__rules *r, uint8_t trigger, const uint8_t *ke
 	for (size_t i = from; i < n; i++)
 		(void)tj__alert_add_id(a, ids[i]);
 	a->count = (uint32_t)n;
-	a->last_day = tj__day32(last_day);
+	a->last_day = tj__day32(days[n - 1]);
 	if ((rc = tj__alert_load(r->n, r->t, a->id, old)) != 0 && rc != TJ_ENOTFOUND)
 		return rc;
 	known = rc == 0;
+	before = known ? old->count : 0;
 	rc = 0;
-	for (uint32_t i = 0; known && i < old->n_incidents; i++)
-		subset = subset && tj__lists(a, old->incidents[i]);
-	for (uint32_t i = 0; known && i < a->n_incidents; i++)
-		grew = grew || !tj__lists(old, a->incidents[i]);
-	if (known && subset && !grew && old->count == a->count && old->last_day == a->last_day)
+	same = known && old->n_incidents == a->n_incidents && old->count == a->count &&
+	       old->last_day == a->last_day &&
+	       memcmp(old->incidents, a->incidents, 32 * (size_t)a->n_incidents) == 0;
+	if (same)
 		return 0;
-	if (known && subset) {
-		for (uint32_t i = 0; i < a->n_incidents && rc == 0; i++)
-			if (!tj__lists(old, a->incidents[i]) &&
-			    (rc = tj__add_codes_of(r, old, a->incidents[i])) == 0)
-				(void)tj__alert_add_id(old, a->incidents[i]);
+	if (known && r->self != NULL) {
+		for (size_t i = 0; i < n && rc == 0; i++)
+			if (tj__day32(days[i]) > old->last_day || memcmp(ids[i], r->self, 32) == 0)
+				rc = tj__add_codes_of(r, old, ids[i]);
+		old->n_incidents = a->n_incidents;
+		memcpy(old->incidents, a->incidents, 32 * (size_t)a->n_incidents);
 		old->count = a->count;
 		old->last_day = a->last_day;
 		out = old;
 	} else {
-		for (uint32_t i = 0; i < a->n_incidents && rc == 0; i++)
-			rc = tj__add_codes_of(r, a, a->incidents[i]);
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = tj__add_codes_of(r, a, ids[i]);
 		if (known) {
 			a->created_ms = old->created_ms;
 			a->raised_ms = old->raised_ms;
@@ -629,6 +619,8 @@ static int tj__alert_set(struct tj__rules *r, uint8_t trigger, const uint8_t *ke
 		return rc;
 	out->priority = tj__priority(trigger, out->severity);
 	if (!known && carry != NULL) {
+		if (carry == &r->gone)
+			r->gone.trigger = 0; /* continued once */
 		out->created_ms = carry->created_ms;
 		out->raised_ms = tj_now_ms();
 		out->raises = carry->raises;
@@ -638,7 +630,7 @@ static int tj__alert_set(struct tj__rules *r, uint8_t trigger, const uint8_t *ke
 		out->created_ms = out->raised_ms = tj_now_ms();
 		out->raises = 1;
 		rc = tj__alert_event_append(r->t, out->id, TJ_EVENT_RAISE, &out->last_event);
-	} else if (grew) {
+	} else if (r->self != NULL && out->count > before) {
 		out->raised_ms = tj_now_ms();
 		out->updates++;
 		rc = tj__alert_event_append(r->t, out->id, TJ_EVENT_UPDATE, &out->last_event);
@@ -747,8 +739,10 @@ static int tj__clusters(struct tj__rules *r, uint8_t trigger, const uint8_t key[
 				return rc;
 			klen = tj__anchor_key(X, g->ids[h], akey);
 			if ((rc = tj__alert_set(r, trigger, akey, klen, (const uint8_t(*)[32])g->ids + first,
-			                        tl - first + 1, g->days[tl],
-			                        r->carry.trigger != 0 ? &r->carry : NULL)) != 0)
+			                        g->days + first, tl - first + 1,
+			                        r->carry.trigger != 0        ? &r->carry
+			                        : r->gone.trigger == trigger ? &r->gone
+			                                                     : NULL)) != 0)
 				return rc;
 			g->head[h] = true;
 		}
@@ -827,7 +821,7 @@ static int tj__t4_key(struct tj__rules *r, const uint8_t key[32], int64_t day)
 			rc = tj__alert_withdraw(r->n, r->t, aid, false);
 		} else {
 			rc = tj__alert_set(r, TJ_T4_ESCALATION, anchor, 32, (const uint8_t(*)[32])r->win.ids,
-			                   k + 1, r->anchors.days[i], NULL);
+			                   r->win.days, k + 1, NULL);
 		}
 	}
 	return rc;
@@ -975,6 +969,7 @@ int tj_alert_evaluate(struct tj_node *n, struct tj_txn *t, const struct tj_incid
 
 	if (r == NULL)
 		return -ENOMEM;
+	r->self = id;
 	/* Its codes first: the window rules read them for every incident of a window, this one included. */
 	tj__alert_codes_of(s, &r->c);
 	rc = tj__alert_codes_put(n, t, id, &r->c);
@@ -992,25 +987,35 @@ int tj_alert_evaluate(struct tj_node *n, struct tj_txn *t, const struct tj_incid
 
 /* ---- retraction ------------------------------------------------------------ */
 
-/* The alerts id anchored, whichever fired: purged (they can never come back). */
-static int tj__purge_anchored(struct tj__rules *r, const uint8_t id[32], const struct tj_code_set *types)
+/* The single-incident and T4 alerts id anchored, whichever fired: purged (they can never come back). */
+static int tj__purge_anchored(struct tj__rules *r, const uint8_t id[32])
 {
-	uint8_t aid[32], akey[TJ_CODE_MAX + 32];
-	size_t klen;
+	uint8_t aid[32];
 	int rc = 0;
 
 	for (uint8_t trig = TJ_T1_FLASH; trig <= TJ_T7_ONGOING && rc == 0; trig++) {
-		if (trig == TJ_T5_PATTERN)
+		if (trig == TJ_T3_CLUSTER || trig == TJ_T5_PATTERN)
 			continue;
 		tj__alert_id(trig, id, 32, aid);
 		rc = tj__alert_withdraw(r->n, r->t, aid, true);
 	}
-	for (uint32_t j = 0; j < types->n && rc == 0; j++) {
-		klen = tj__anchor_key(types->v[j], id, akey);
-		tj__alert_id(TJ_T5_PATTERN, akey, klen, aid);
-		rc = tj__alert_withdraw(r->n, r->t, aid, true);
-	}
 	return rc;
+}
+
+/* The cluster alert id anchored (T3, or T5 for type X): kept in r->gone for its continuation, and purged. */
+static int tj__purge_cluster(struct tj__rules *r, uint8_t trigger, const char *X, const uint8_t id[32])
+{
+	uint8_t aid[32], akey[TJ_CODE_MAX + 32];
+	size_t klen = tj__anchor_key(X, id, akey);
+	int rc;
+
+	tj__alert_id(trigger, akey, klen, aid);
+	r->gone.trigger = 0;
+	if ((rc = tj__alert_load(r->n, r->t, aid, &r->gone)) != 0 && rc != TJ_ENOTFOUND)
+		return rc;
+	if (rc == TJ_ENOTFOUND)
+		r->gone.trigger = 0;
+	return tj__alert_withdraw(r->n, r->t, aid, true);
 }
 
 int tj__alert_incident_removed(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
@@ -1025,12 +1030,18 @@ int tj__alert_incident_removed(struct tj_node *n, struct tj_txn *t, const struct
 	if (r == NULL)
 		return -ENOMEM;
 	tj__t5_types(n, s, &types, keys);
-	rc = tj__purge_anchored(r, id, &types);
+	rc = tj__purge_anchored(r, id);
 	if (rc == 0)
 		rc = tj__alert_codes_del(t, id);
-	for (uint32_t j = 0; j < types.n && rc == 0 && day >= 0; j++)
-		if ((rc = tj_query_index_remove(t, keys[j], day, id)) == 0)
+	for (uint32_t j = 0; j < types.n && rc == 0; j++) {
+		if ((rc = tj__purge_cluster(r, TJ_T5_PATTERN, types.v[j], id)) != 0 ||
+		    (rc = tj_query_index_remove(t, keys[j], day, id)) != 0)
+			break;
+		if (day >= 0)
 			rc = tj__clusters(r, TJ_T5_PATTERN, keys[j], types.v[j], day);
+	}
+	if (rc == 0)
+		rc = tj__purge_cluster(r, TJ_T3_CLUSTER, NULL, id);
 	if (rc == 0 && day >= 0 && s->location.municipality[0] != '\0') {
 		/* Its municipality entry went with the query index (tj_query_index_del). */
 		tj_query_key(n, "municipality", s->location.municipality, key);

@@ -349,6 +349,7 @@ static void test_local_retraction(void **state)
 	l = ar_alerts(n, TJ_T3_CLUSTER, 0, NULL);
 	assert_int_equal(l->n, 1);
 	assert_int_equal(l->a[0].count, 4);
+	assert_int_equal(l->a[0].event_kind, TJ_EVENT_UPDATE); /* it anchored the cluster: continued, not news */
 	free(l);
 	/* Responding to the removed alert: it is not here. The hook's cursor walks over its holes. */
 	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_RESOLVE, t1, "false_alarm", rec), TJ_ENOTFOUND);
