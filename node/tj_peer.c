@@ -753,6 +753,37 @@ bool tj__conn_keep_first(const struct tj__conn *a, const struct tj__conn *b, con
 
 #define TJ__STALL_MS 2000u /* the tick runs every 250 ms */
 #define TJ__TWICE "connected twice; this connection closed, the other one stays"
+#define TJ__DUP_WINDOW_MS 60000u
+#define TJ__DUP_MAX 3u
+
+/*
+ * Closes dup, a second connection to a peer, unless that peer dialed again
+ * each time: a node older than the one-connection rule redials whatever we
+ * keep (it dials whenever its own dial is down), and closing would repeat
+ * every backoff. Past TJ__DUP_MAX in a minute both stay, as before the rule.
+ * false when dup is kept.
+ */
+static bool tj__close_duplicate(struct tj__conn *dup)
+{
+	struct tj__pstat *ps = tj__pstat_for(dup->P, dup->peer_pk);
+	uint64_t now = tj__mono_ms();
+
+	if (ps != NULL) {
+		if (ps->dups == 0 || now - ps->dup_since_ms > TJ__DUP_WINDOW_MS) {
+			ps->dup_since_ms = now;
+			ps->dups = 0;
+		}
+		if (++ps->dups > TJ__DUP_MAX) {
+			if (ps->dups == TJ__DUP_MAX + 1)
+				tj__log_peer(TJ_LOG_WARN, dup,
+					     "dials again whenever its second connection is closed (an older node?); "
+					     "both kept");
+			return false;
+		}
+	}
+	tj__conn_bye(dup, TJ_WIRE_BYE_DUPLICATE, TJ__TWICE);
+	return true;
+}
 
 void tj__conn_ready(struct tj__conn *c)
 {
@@ -769,7 +800,8 @@ void tj__conn_ready(struct tj__conn *c)
 		if (o == c || !tj__live_ready(o) || memcmp(o->peer_pk, c->peer_pk, 32) != 0)
 			continue;
 		if (tj__conn_keep_first(c, o, P->node->u->id->pk)) {
-			tj__conn_bye(o, TJ_WIRE_BYE_DUPLICATE, TJ__TWICE);
+			if (!tj__close_duplicate(o))
+				return;
 		} else {
 			/*
 			 * The rule keeps the older one, but the peer may have dialed
@@ -794,7 +826,7 @@ static void tj__twin_check(struct tj_peers *P, struct tj__conn *c, uint64_t now)
 		c->twin_check = false; /* the older one went away meanwhile */
 	} else if (o->last_rx_ms > c->ready_ms) {
 		c->twin_check = false;
-		tj__conn_bye(c, TJ_WIRE_BYE_DUPLICATE, TJ__TWICE);
+		(void)tj__close_duplicate(c);
 	} else if (now - c->ready_ms >= TJ_PEER_HANDSHAKE_MS) {
 		c->twin_check = false;
 		tj__log_peer(TJ_LOG_WARN, o, "silent since the peer connected again; connection cut");

@@ -39,6 +39,8 @@ struct tj__pstat {
 	uint64_t they_lack;
 	uint64_t we_lack;
 	uint64_t received;
+	uint64_t dup_since_ms;  /* duplicates of its connection closed since then (tj__close_duplicate) */
+	unsigned dups;
 };
 
 struct tj__bucket {

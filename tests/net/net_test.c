@@ -473,6 +473,48 @@ static int sc_hslimit(struct net *net)
 	return 0;
 }
 
+/*
+ * By hand, not in ctest: node 1 runs NET_TEJIDO_OLD, a tejido from before
+ * the liveness probe and the one-connection rule (e.g. built from d03b48d).
+ * Both dial each other: the old node answers the new one's probes, takes
+ * BYE(DUPLICATE) as a clean close, and the redial churn it causes stops
+ * after TJ__DUP_MAX closes (both connections kept); records flow both ways.
+ */
+static int sc_oldpeer(struct net *net)
+{
+	static const size_t both[] = {0, 1};
+	const char *old = getenv("NET_TEJIDO_OLD"), *cur = net->tejido;
+	unsigned twice;
+	int rc;
+
+	if (old == NULL) {
+		fprintf(stderr, "oldpeer: set NET_TEJIDO_OLD to an older tejido\n");
+		return 77;
+	}
+	net_mknet(net, cur, 2);
+	CHECK(net_write_conf(net, 0, FAST_LIVENESS) == 0); /* the old node would refuse [peers] */
+	CHECK(net_start(net, 0) == 0);
+	net->tejido = old;
+	rc = net_start(net, 1);
+	net->tejido = cur;
+	CHECK(rc == 0);
+	CHECK(net_peer_add(net, 0, 1) == 0);
+	CHECK(net_peer_add(net, 1, 0) == 0);
+	CHECK(net_add(net, 0, 100, 5) == 0);
+	CHECK(net_add(net, 1, 200, 5) == 0);
+	CHECK(net_wait_converged(net, both, 2, 10, CONVERGE_MS) == 0);
+	net_sleep_ms(8000);
+	twice = net_log_count(net, 0, "connected twice");
+	net_sleep_ms(5000);
+	fprintf(stderr, "oldpeer: %u duplicates closed by the new node; %u more in the last 5 s\n", twice,
+		net_log_count(net, 0, "connected twice") - twice);
+	CHECK(net_log_count(net, 0, "connected twice") == twice);
+	CHECK(!net_log_has(net, 0, "silent for"));
+	CHECK(net_add(net, 1, 300, 1) == 0 && net_add(net, 0, 400, 1) == 0);
+	CHECK(net_wait_converged(net, both, 2, 12, CONVERGE_MS) == 0);
+	return 0;
+}
+
 static const struct {
 	const char *name;
 	int (*fn)(struct net *net);
@@ -481,7 +523,7 @@ static const struct {
 	{"garbage", sc_garbage}, {"badsig", sc_badsig},       {"flood", sc_flood},
 	{"replicate", sc_replicate}, {"removed", sc_removed},     {"silent", sc_silent},
 	{"mutual", sc_mutual},       {"returning", sc_returning}, {"hslimit", sc_hslimit},
-	{"replace", sc_replace},
+	{"replace", sc_replace},     {"oldpeer", sc_oldpeer},
 };
 
 int main(int argc, char **argv)
