@@ -16,6 +16,8 @@
  *     older of the two, that one is probed first and cut if it stays silent
  *     for TJ_PEER_HANDSHAKE_MS (the peer restarted behind a path that died
  *     without a word), so a returning peer is never locked out by a ghost;
+ *     a peer that dials again each time (a node older than this rule) keeps
+ *     both connections after 3 closes in a minute;
  *   - liveness: a peer silent for ping_ms (default 30 s) is probed, a peer
  *     silent for dead_ms (default 90 s) is cut (closed without a goodbye)
  *     and redialed. The probe is a WANT of the all-zero id, which no record

@@ -21,7 +21,9 @@
  * so the probe needs no new type: a node refuses an unknown type and drops
  * the peer (TJ_EPROTO below), which is why nothing new is added as a type.
  * BYE's reason is any uint: a reason a node does not know (DUPLICATE, for
- * a node older than it) still reads as a clean close.
+ * a node older than it) still reads as a clean close. An older node also
+ * redials a connection closed as a duplicate; after a few such closes the
+ * newer node keeps both connections, as older nodes always did (tj_peer.h).
  *
  * Every decode runs tj_mp_check with tight limits first, then reads exact
  * types; unknown types, extra elements, ids that are not 32 bytes, empty or
