@@ -33,6 +33,7 @@ struct fix {
 	uint8_t chain[10][32]; /* a's seq 0..9 */
 	uint8_t *enc[10];
 	size_t len[10];
+	uint64_t clock_ms; /* when set, the ingest's clock (records made against it) */
 };
 
 static uint64_t stored(struct fix *f)
@@ -64,7 +65,7 @@ static int ingest_all(struct fix *f, uint8_t **enc, size_t *len, size_t n, int w
 			it[i].enc = enc[off + i];
 			it[i].len = len[off + i];
 		}
-		f->ctx.now_ms = tj_now_ms();
+		f->ctx.now_ms = f->clock_ms ? f->clock_ms : tj_now_ms();
 		EV_CHECK(tj_ingest_batch(f->st, &f->ctx, it, k) == 0);
 		for (size_t i = 0; i < k; i++) {
 			if (it[i].result == want || (want == EV_ANY_REFUSAL && it[i].result < 0 && it[i].result != TJ_EEXIST))
@@ -149,7 +150,7 @@ static size_t mk_future(struct fix *f, size_t i, uint8_t *out)
 	/* From just past the 10-minute skew to about 75 years ahead. */
 	uint64_t ahead = TJ_FUTURE_SKEW_MS + 1000 + (uint64_t)i * i * 600000ull;
 
-	return tt_record(f->b, f->ctx.network_id, TJ_KIND_INCIDENT, 0, NULL, tj_now_ms() + ahead, &f->epoch, "futuro",
+	return tt_record(f->b, f->ctx.network_id, TJ_KIND_INCIDENT, 0, NULL, f->clock_ms + ahead, &f->epoch, "futuro",
 			 out, id);
 }
 
@@ -203,8 +204,12 @@ int main(int argc, char **argv)
 	memset(&f, 0, sizeof(f));
 	if (sodium_init() < 0 || setup(&f) != 0)
 		goto out;
+	/* One clock for making and judging them: making 2,000 records on a busy
+	 * machine takes longer than the 1 s past the skew that the first one has. */
+	f.clock_ms = tj_now_ms();
 	if (run_kind(&f, n, mk_future, TJ_EFUTURE, TJ_EFUTURE, "future", &added) != 0 || added != 0)
 		goto out;
+	f.clock_ms = 0;
 	if (run_kind(&f, n, mk_rollback, TJ_EEXIST, TJ_EEXIST, "rollback", &added) != 0 || added != 0)
 		goto out;
 	/* The first fork is kept as evidence and freezes a; every later one is refused. */
