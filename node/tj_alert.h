@@ -79,6 +79,8 @@
  *   'H'                              -> events delivered to the hook so far(8)
  *   'P' record id(32)                -> empty: stored, not evaluated yet (tj_store.h)
  *   'C' incident id(32)              -> sealed codes the incident gives alerts (tj_alert_int.h)
+ *   'X' keyed hash(32)               -> empty: an alert purged with its retracted anchor; an
+ *                                       acknowledgement naming it is not noted
  *   'R' record id(32)                -> its sealed record (an incident, ack or resolution):
  *                                       retracted, what was derived from it not removed yet
  *   'V'                              -> format (8): 2 = 'C' entries and T5 index entries with

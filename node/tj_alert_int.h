@@ -35,6 +35,8 @@ int tj__alert_event_append(struct tj_txn *t, const uint8_t id[32], uint8_t kind,
 int tj__alert_withdraw(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], bool purge);
 /* An 'E' value: the alert id and the event's kind (0 when malformed). */
 void tj__alert_event_value(const MDB_val *v, uint8_t id[32], uint8_t *kind);
+/* Was alert id purged here (its anchor retracted)? */
+int tj__alert_purged(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], bool *purged);
 /* Deletes the events of the alerts purged since the last call (one walk); in t before its commit. */
 int tj__alert_events_purge(struct tj_txn *t);
 /* Forgets them (t was aborted). */

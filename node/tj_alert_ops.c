@@ -64,6 +64,7 @@ static int tj__process_ack(struct tj_node *n, struct tj_txn *t, const uint8_t *e
 {
 	uint8_t plain[TJ__ACK_BODY_MAX], alert_id[32];
 	struct tj_alert_ack ack;
+	bool purged = false;
 	size_t plen = 0;
 	int rc;
 
@@ -86,6 +87,9 @@ static int tj__process_ack(struct tj_node *n, struct tj_txn *t, const uint8_t *e
 	ack.kind = rec->kind;
 	memcpy(ack.author, rec->author, 32);
 	ack.ts_ms = rec->ts_ms;
+	/* An alert removed with a retracted incident: the record stays, harmless, and is not noted. */
+	if ((rc = tj__alert_purged(n, t, alert_id, &purged)) != 0 || purged)
+		return rc;
 	return tj__ack_put(n, t, alert_id, id, &ack);
 }
 

@@ -650,6 +650,31 @@ static int tj__acks_delete(struct tj_txn *t, MDB_dbi dbi, const uint8_t id[32])
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
 }
 
+/*
+ * 'X' || a keyed hash of a purged alert's id: acknowledgements that arrive
+ * for it later are not noted (their entry would name it again). Keyed by
+ * the blinding key, so the entry does not say which alert it was.
+ */
+static void tj__purged_key(const struct tj_node *n, const uint8_t id[32], uint8_t key[33])
+{
+	static const char ctx[] = "tejido-alert-purged-v1";
+	uint8_t k[32];
+
+	crypto_generichash(k, 32, (const uint8_t *)ctx, sizeof(ctx) - 1, n->blind_key, 32);
+	key[0] = 'X';
+	crypto_generichash(key + 1, 32, id, 32, k, 32);
+	sodium_memzero(k, sizeof(k));
+}
+
+static int tj__purged_put(struct tj_node *n, struct tj_txn *t, MDB_dbi dbi, const uint8_t id[32])
+{
+	uint8_t key[33];
+	MDB_val k = {sizeof(key), key}, v = {0, (void *)""};
+
+	tj__purged_key(n, id, key);
+	return tj__mdb(mdb_put(t->txn, dbi, &k, &v, 0));
+}
+
 int tj__alert_withdraw(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], bool purge)
 {
 	uint8_t key[33];
@@ -657,7 +682,6 @@ int tj__alert_withdraw(struct tj_node *n, struct tj_txn *t, const uint8_t id[32]
 	MDB_dbi dbi;
 	int rc;
 
-	(void)n;
 	tj__akey(id, key);
 	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
 		return rc;
@@ -668,7 +692,23 @@ int tj__alert_withdraw(struct tj_node *n, struct tj_txn *t, const uint8_t id[32]
 		return TJ_ESTORE;
 	if (!purge)
 		return 0;
-	if ((rc = tj__acks_delete(t, dbi, id)) != 0)
+	if ((rc = tj__acks_delete(t, dbi, id)) != 0 || (rc = tj__purged_put(n, t, dbi, id)) != 0)
 		return rc;
 	return tj__gone_add(id);
+}
+
+int tj__alert_purged(struct tj_node *n, struct tj_txn *t, const uint8_t id[32], bool *purged)
+{
+	uint8_t key[33];
+	MDB_val k = {sizeof(key), key}, v;
+	MDB_dbi dbi;
+	int rc;
+
+	*purged = false;
+	tj__purged_key(n, id, key);
+	if ((rc = tj__alert_dbi(t, &dbi)) != 0)
+		return rc;
+	rc = mdb_get(t->txn, dbi, &k, &v);
+	*purged = rc == 0;
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
 }

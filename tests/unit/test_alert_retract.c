@@ -349,10 +349,22 @@ static void test_local_retraction(void **state)
 	l = ar_alerts(n, TJ_T3_CLUSTER, 0, NULL);
 	assert_int_equal(l->n, 1);
 	assert_int_equal(l->a[0].count, 4);
-	assert_int_equal(l->a[0].event_kind, TJ_EVENT_UPDATE); /* it anchored the cluster: continued, not news */
+	assert_int_equal(l->a[0].event_kind,
+	                 TJ_EVENT_UPDATE); /* it anchored the cluster: continued, not news */
 	free(l);
 	/* Responding to the removed alert: it is not here. The hook's cursor walks over its holes. */
 	assert_int_equal(tj_alert_respond(n, TJ_KIND_ALERT_RESOLVE, t1, "false_alarm", rec), TJ_ENOTFOUND);
+	{
+		/* A peer's resolution of it, arriving now: stored, harmless, not noted (nothing names t1
+		 * again). */
+		uint8_t body[96];
+		size_t blen = 0;
+		assert_int_equal(tj_alert_ack_body_encode(t1, "false_alarm", body, sizeof(body), &blen), 0);
+		assert_int_equal(tj_node_append(n, TJ_KIND_ALERT_RESOLVE, body, blen, rec, NULL), 0);
+		assert_int_equal(tj_alert_after_store(n, (const uint8_t(*)[32])rec, 1), 0);
+		assert_false(ar_alert_named(n, t1));
+		assert_false(ar_alerts_key(n, 'P', rec));
+	}
 	assert_int_equal(tj_alert_event(n, 1, ev), 0);
 	free(ar_alerts(n, 0, 0, &last));
 	for (uint64_t s = 1; s <= last; s++) {
