@@ -6,7 +6,8 @@
  * local, arrives after its incident, before it, or in one batch with it; the
  * alert set is the same whatever the order (records ingested into copies of
  * one node); a crash between the retraction's commit and the alert pass
- * loses nothing; acknowledgements of a removed alert are harmless; a store
+ * loses nothing; the stewards' retraction of another member's incident takes
+ * the same path; acknowledgements of a removed alert are harmless; a store
  * of the older format loses what earlier retractions left behind.
  */
 #include <setjmp.h>
@@ -745,6 +746,45 @@ static void test_old_store_per_anchor(void **state)
 	ta_node_close(n, dir);
 }
 
+static bool ar__stewards_agree(struct tj_txn *t, const uint8_t retraction_id[32],
+                               const struct tj_record *retraction, const uint8_t target_author[32])
+{
+	(void)t;
+	(void)retraction_id;
+	(void)retraction;
+	(void)target_author;
+	return true;
+}
+
+/* The stewards' retraction of another member's incident takes the same path: its alerts go. */
+static void test_stewards_retraction(void **state)
+{
+	struct tr_fx *f = *state;
+	struct ar_recs *r = calloc(1, sizeof(*r));
+	uint8_t rrec[TT_REC_CAP], body[TJ_RETRACT_BODY_MAX_BYTES], rid[32], x[32];
+	size_t order[AR_INCS], blen = 0, rlen;
+
+	assert_non_null(r);
+	ar_seal_all(f, r);
+	for (size_t i = 0; i < AR_INCS; i++)
+		order[i] = i;
+	ar_ingest(f->node, r, order, AR_INCS, AR_INCS);
+	memcpy(x, r->id[ar_retracted[1]], 32); /* the disappearance: T1, T7, in the clusters */
+	assert_true(ar_listing(f->node, x) >= 3);
+	assert_int_equal(tj_retract_body_encode(x, "safety", body, sizeof(body), &blen), 0);
+	rlen = tr_seal(f, f->third, TJ_KIND_RETRACTION, body, blen, NULL, NULL, 0, rrec, rid);
+	tj_retract_set_steward_rule(ar__stewards_agree);
+	assert_int_equal(tr_ingest(f, rrec, rlen), 0);
+	tj_retract_set_steward_rule(NULL);
+	assert_true(tr_tombstoned(f, x));
+	assert_int_equal(tj_alert_after_store(f->node, (const uint8_t(*)[32])rid, 1), 0);
+	assert_int_equal(ar_listing(f->node, x), 0);
+	assert_int_equal(ar_index_entries(f->node, x), 0);
+	for (size_t i = 0; i < r->n; i++)
+		free(r->enc[i]);
+	free(r);
+}
+
 /* A retracted acknowledgement leaves its alert; one naming a removed alert changes nothing. */
 static void test_ack_retracted(void **state)
 {
@@ -792,6 +832,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_any_order, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_crash_after_retraction, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_old_store_leftovers, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_stewards_retraction, tr_setup, tr_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
