@@ -207,12 +207,21 @@ static void cli__alert_header(enum tj_lang lang)
 	       es ? "ACTOS" : "ACTS", es ? "EMITIDA" : "RAISED", es ? "ATENDIDA POR" : "ACKNOWLEDGED BY");
 }
 
-static void cli__alert_row(const cJSON *a)
+static void cli__alert_row(const cJSON *a, enum tj_lang lang)
 {
 	const cJSON *sev = cJSON_GetObjectItemCaseSensitive(a, "severity"),
-	            *acks = cJSON_GetObjectItemCaseSensitive(a, "acks"), *k;
-	char states[64], acts[256], by[256] = "";
+	            *acks = cJSON_GetObjectItemCaseSensitive(a, "acks"), *k,
+	            *count = cJSON_GetObjectItemCaseSensitive(a, "count");
+	char states[64], acts[256], by[256] = "", status[32];
 	size_t used = 0;
+
+	/* Following, a growing cluster comes back as an update of the same alert:
+	 * the row says so, with the number of incidents it now counts. */
+	if (strcmp(cli__jstr(a, "event_kind"), "update") == 0)
+		snprintf(status, sizeof(status), "%s n=%d", lang == TJ_LANG_ES ? "actualiza" : "update",
+		         cJSON_IsNumber(count) ? count->valueint : 0);
+	else
+		snprintf(status, sizeof(status), "%s", cli__jstr(a, "status"));
 
 	cli__join(cJSON_GetObjectItemCaseSensitive(a, "states"), states, sizeof(states));
 	cli__join(cJSON_GetObjectItemCaseSensitive(a, "acts_label"), acts, sizeof(acts));
@@ -228,7 +237,7 @@ static void cli__alert_row(const cJSON *a)
 		used += (size_t)n;
 	}
 	printf("%-12.12s %-3s %-9s %-13s %-3d %-8s ", cli__jstr(a, "id"), cli__jstr(a, "trigger"),
-	       cli__jstr(a, "priority"), cli__jstr(a, "status"), cJSON_IsNumber(sev) ? sev->valueint : 0, states);
+	       cli__jstr(a, "priority"), status, cJSON_IsNumber(sev) ? sev->valueint : 0, states);
 	/* Labels are UTF-8 (es): cut on a character, in 28 columns, "~" marking the cut. */
 	if (cli_utf8_width(acts) > 28) {
 		size_t w = 0, i = 0;
@@ -256,7 +265,7 @@ static int cli__print_alerts(const cJSON *doc, const struct cli_ctx *ctx, bool l
 			printf("%s\n", s);
 			free(s);
 		} else {
-			cli__alert_row(a);
+			cli__alert_row(a, ctx->lang);
 		}
 	}
 	fflush(stdout);

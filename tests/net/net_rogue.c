@@ -579,10 +579,16 @@ int rogue_probe_flood(struct net *net, size_t target, size_t member)
 	tj_wire_put_ids(&w, TJ_WIRE_WANT, tj_wire_probe_id, 1);
 	if (tj_mp_writer_finish(&w, &len) != 0)
 		goto out;
-	/* The node stops reading while throttled: a send may block, then fail once it drops us. */
-	for (unsigned i = 0; i < 3000; i++)
+	/* The node stops reading while throttled: a send may block, then fail once it drops us.
+	 * A node slowed down by a busy machine refills its bucket while it reads, so the flood
+	 * goes on (at most 15 s, 60,000 probes) until the node says it throttled. */
+	uint64_t until = net_now_ms() + 15000;
+	for (unsigned i = 0; i < 60000 && net_now_ms() < until; i++) {
 		if (rogue__send(&r, probe, len) != 0)
 			break;
+		if (i % 500 == 499 && net_log_has(net, target, "message quota"))
+			break;
+	}
 	rc = rogue__wait_log(net, target, "message quota", 20000) ? 0 : -1;
 out:
 	if (rc != 0)
