@@ -26,6 +26,8 @@
  */
 #define TJ__CHUNK_BYTES (16u * 4096u - 16u) /* 16 pages less the overflow page header */
 #define TJ__LOC_BYTES 8
+#define TJ__MAP_RSS_MAX_BYTES (48ull << 20) /* see tj__map_trim */
+#define TJ__MAP_CHECK_PUTS 32 /* a batch's descents map ~256 KiB a record: look this often too */
 #define TJ__FORMAT 2u /* 1: "records" id -> encoding; 2: ids + bodies */
 _Static_assert(TJ__CHUNK_BYTES <= 65536u && TJ_RECORD_MAX_BYTES <= 65536u, "a location packs offset and length in 16 bits");
 
@@ -56,6 +58,7 @@ struct tj_store {
 	void *map_addr;   /* LMDB's map of data.mdb (NULL: unknown, never trimmed) */
 	size_t map_bytes;
 	uint64_t puts;    /* records stored since open (when to look at the map's resident size) */
+	uint64_t map_trim_at; /* resident file-backed bytes that start a trim */
 	struct tj__stage stage;
 };
 
@@ -503,6 +506,7 @@ int tj_store_open(const char *datadir, uint64_t map_size_bytes, struct tj_store 
 	if (dead > 0)
 		TJ_LOG_I("store", "cleared %d stale reader slot(s)", dead);
 	tj__map_find(st, path);
+	st->map_trim_at = TJ__MAP_RSS_MAX_BYTES;
 	if ((rc = tj__open_dbis(st)) != 0)
 		goto out;
 	tj__store_is_open = true;
@@ -562,13 +566,11 @@ int tj_txn_begin(struct tj_store *st, bool write, struct tj_txn *t)
  * the random descents of a long ingest would leave the whole file counted in
  * the process's resident set. Past TJ__MAP_RSS_MAX_BYTES of file-backed
  * resident memory (looked at on each commit and every TJ__MAP_CHECK_PUTS
- * records stored) the store lets go of the map's pages: MADV_DONTNEED on a
+ * records stored) the store lets go of map pages: MADV_DONTNEED on a
  * shared file mapping drops only this process's page-table entries (the
  * pages stay in the page cache, later reads fault them back in), so readers
  * in other threads see the same bytes at the same addresses.
  */
-#define TJ__MAP_RSS_MAX_BYTES (48ull << 20)
-#define TJ__MAP_CHECK_PUTS 32 /* a batch's descents map ~256 KiB a record: look this often too */
 
 /* File-backed + shared resident bytes of this process (/proc/self/statm), 0 if unknown. */
 static uint64_t tj__rss_shared_bytes(void)
@@ -621,20 +623,58 @@ static void tj__map_find(struct tj_store *st, const char *dir)
 	fclose(fp);
 }
 
+/* Drops the map's pages of every committed chunk: bodies are not read back during ingest. */
+static void tj__map_trim_bodies(struct tj_store *st)
+{
+	const uint8_t *lo = st->map_addr, *hi = lo + st->map_bytes;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	MDB_cursor *cur = NULL;
+	MDB_txn *txn = NULL;
+	MDB_val k, v;
+	int rc;
+
+	if (mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn) != 0)
+		return;
+	if (mdb_cursor_open(txn, st->bodies, &cur) == 0) {
+		for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+			/* An overflow value starts 16 bytes (its page header) into its first page. */
+			const uint8_t *p = (const uint8_t *)v.mv_data - 16;
+			size_t len = (v.mv_size + 16 + page - 1) / page * page;
+			if (((uintptr_t)p & (page - 1)) == 0 && p >= lo && p + len <= hi)
+				(void)madvise((void *)(uintptr_t)p, len, MADV_DONTNEED);
+		}
+		mdb_cursor_close(cur);
+	}
+	mdb_txn_abort(txn);
+}
+
+/*
+ * Over the budget, the chunks' pages go first (no refault follows: ingest
+ * never reads a body); the index pages stay mapped, as refaulting them after
+ * every trim costs ~30 us a record. Only when the rest still grows past the
+ * budget by half does the whole map go.
+ */
 static void tj__map_trim(struct tj_store *st)
 {
-	MDB_envinfo info;
-	MDB_stat est;
-	size_t used;
+	uint64_t shared;
 
-	if (st->map_addr == NULL || tj__rss_shared_bytes() < TJ__MAP_RSS_MAX_BYTES)
+	if (st->map_addr == NULL || (shared = tj__rss_shared_bytes()) < st->map_trim_at)
 		return;
-	if (mdb_env_info(st->env, &info) != 0 || mdb_env_stat(st->env, &est) != 0)
-		return;
-	used = (size_t)(info.me_last_pgno + 1) * est.ms_psize;
-	if (used > st->map_bytes)
-		used = st->map_bytes;
-	(void)madvise(st->map_addr, used, MADV_DONTNEED); /* advice: failing changes nothing */
+	tj__map_trim_bodies(st);
+	shared = tj__rss_shared_bytes();
+	if (shared >= st->map_trim_at + TJ__MAP_RSS_MAX_BYTES / 2) {
+		MDB_envinfo info;
+		MDB_stat est;
+		if (mdb_env_info(st->env, &info) == 0 && mdb_env_stat(st->env, &est) == 0) {
+			size_t used = (size_t)(info.me_last_pgno + 1) * est.ms_psize;
+			(void)madvise(st->map_addr, used < st->map_bytes ? used : st->map_bytes, MADV_DONTNEED);
+		}
+		shared = tj__rss_shared_bytes();
+	}
+	/* What stays mapped is the working set: look again once it grew by a quarter of the budget. */
+	st->map_trim_at = shared + TJ__MAP_RSS_MAX_BYTES / 4 > TJ__MAP_RSS_MAX_BYTES
+				  ? shared + TJ__MAP_RSS_MAX_BYTES / 4
+				  : TJ__MAP_RSS_MAX_BYTES;
 }
 
 int tj_txn_commit(struct tj_txn *t)

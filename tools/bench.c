@@ -832,7 +832,7 @@ static void bench__print(const struct bench_report *r, bool md)
 	}
 	snprintf(w, sizeof(w), "tj_ingest_batch (validation on %ld cores)", r->m.nproc);
 	bench__print_ingest(md, r, &r->ing1, w);
-	snprintf(w, sizeof(w), "pipeline validate x%u || put + commit", r->o.threads);
+	snprintf(w, sizeof(w), "pipeline (validate x%u while the writer commits)", r->o.threads);
 	bench__print_ingest(md, r, &r->ingp, w);
 	if (!r->daemon)
 		return;
