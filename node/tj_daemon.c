@@ -562,6 +562,7 @@ static void tj__no_dumps(void)
 		TJ_LOG_W("daemon",
 		         "TJ_TEST_DUMPABLE=1: this node's memory can be dumped and read by its user "
 		         "(for tests only)");
+		(void)prctl(PR_SET_DUMPABLE, 1L, 0L, 0L, 0L); /* a parent may have dropped it */
 		return;
 	}
 	if (prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L) != 0)

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <cJSON.h>
+#include <sodium.h>
 
 #include "tj_alert.h"
 #include "tj_ingest.h"
@@ -33,6 +34,16 @@ struct tj_hook {
 	bool killed;      /* we killed it for running too long */
 	bool closing;
 };
+
+/* The alert's JSON (ids, codes, states) is wiped before it goes back to the heap. */
+static void tj__json_free(struct tj_hook *h)
+{
+	if (h->json != NULL) {
+		sodium_memzero(h->json, strlen(h->json));
+		free(h->json);
+		h->json = NULL;
+	}
+}
 
 static void tj__handle_closed(uv_handle_t *hd)
 {
@@ -68,8 +79,7 @@ static void tj__exited(uv_process_t *p, int64_t status, int term_signal)
 	h->running = false;
 	uv_close((uv_handle_t *)p, tj__handle_closed);
 	tj__in_close(h);
-	free(h->json);
-	h->json = NULL;
+	tj__json_free(h);
 	if (h->killed)
 		tj__failed(h, "timed out and was killed", h->event);
 	else if (term_signal != 0)
@@ -186,8 +196,7 @@ static int tj__deliver(struct tj_hook *h, const char *path)
 		if (h->json == NULL)
 			rc = -ENOMEM;
 		else if ((rc = tj__spawn(h, path)) != 0) {
-			free(h->json);
-			h->json = NULL;
+			tj__json_free(h);
 			tj__failed(h, "could not be started", rc);
 			rc = 0;
 		}
@@ -278,6 +287,6 @@ void tj_hook_free(struct tj_hook *h)
 		TJ_LOG_E("hook", "%d handle(s) still open at exit; not freed", h->open_handles);
 		return;
 	}
-	free(h->json);
+	tj__json_free(h);
 	free(h);
 }

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 
 #include <sodium.h>
@@ -79,13 +80,23 @@ static void cli__json_free(void *p)
 	free(p);
 }
 
-/* No core files: a crash must not write passphrases or narratives to disk. */
+/*
+ * No core files: a crash must not write passphrases or narratives to disk.
+ * The CLI reads passphrases and holds incidents' plaintext (add, show): no
+ * core file, and not dumpable, so that no other process of the user reads its
+ * memory and no crash handler (systemd-coredump, apport) stores it on disk;
+ * the daemon it forks inherits both (node/tj_daemon.c says so again).
+ * TJ_TEST_DUMPABLE=1 is the evidence tests' exception, as in the daemon.
+ */
 static void cli__harden(void)
 {
 	struct rlimit none = {0, 0};
 	cJSON_Hooks hooks = {malloc, cli__json_free};
+	const char *keep = getenv("TJ_TEST_DUMPABLE");
 
 	(void)setrlimit(RLIMIT_CORE, &none);
+	if (keep == NULL || strcmp(keep, "1") != 0)
+		(void)prctl(PR_SET_DUMPABLE, 0L, 0L, 0L, 0L);
 	cJSON_InitHooks(&hooks);
 }
 

@@ -55,40 +55,6 @@
  */
 #define CONVERGE_MAX_MS (2u * TJ_PEER_SYNC_INTERVAL_MS + 10000u)
 
-/*
- * The harness gives each node a port from bind(0), released until the daemon
- * binds it: meanwhile the kernel may hand it to any outgoing connection on
- * the machine as a source port, and the daemon then fails to start with
- * "Address already in use" (seen in a figures run, with other tests running;
- * a node killed and restarted by the partitions scenario has the same window).
- * Ports below the ephemeral range (32768 and up on Linux) are never handed
- * out that way; one another program holds fails the bind and another is
- * drawn (the simulator does the same, tools/sim/sim_proc.c).
- */
-static void stable_ports(struct net *net)
-{
-	for (size_t i = 0; i < net->n; i++) {
-		for (unsigned tries = 0; tries < 1000; tries++) {
-			uint16_t port = (uint16_t)(20000u + randombytes_uniform(12000));
-			struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-						 .sin_port = htons(port)};
-			bool used = false;
-			int fd;
-
-			for (size_t j = 0; j < i; j++)
-				used = used || net->nodes[j].port == port;
-			if (used || (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
-				continue;
-			used = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0;
-			close(fd);
-			if (!used) {
-				net->nodes[i].port = port;
-				break;
-			}
-		}
-	}
-}
-
 static int ctl_call(struct net *net, size_t i, const uint8_t *req, size_t len, bool *ok)
 {
 	uint8_t *reply = NULL;
@@ -234,7 +200,6 @@ static int sc_partitions(struct net *net)
 
 	CHECK(conv != NULL);
 	net_mknet(net, net->tejido, NODES);
-	stable_ports(net);
 	CHECK(fp_start(&L.fp) == 0);
 	for (size_t i = 0; i < NODES; i++)
 		CHECK(net_start(net, i) == 0);
@@ -325,7 +290,6 @@ static int sc_synckill(struct net *net)
 	uint64_t t0;
 
 	net_mknet(net, net->tejido, 2);
-	stable_ports(net);
 	CHECK(net_start(net, 0) == 0 && net_start(net, 1) == 0);
 	for (unsigned k = 0; k < 6; k++)
 		CHECK(net_add(net, 0, 1000 * k, 200) == 0);
@@ -510,7 +474,6 @@ static int sc_flood(struct net *net)
 	for (int i = 0; i < 4; i++)
 		CHECK((lat[i] = calloc(2 * samples, 8)) != NULL); /* lat[0]: quiet before and after */
 	net_mknet(net, net->tejido, 4); /* node 3 is the flooding member: never started */
-	stable_ports(net);
 	for (size_t i = 0; i < 3; i++)
 		CHECK(net_start(net, i) == 0);
 	CHECK(net_peer_add(net, 1, 0) == 0);

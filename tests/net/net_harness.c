@@ -52,18 +52,34 @@ void net_sleep_ms(unsigned ms)
 		;
 }
 
-/* A free TCP port on 127.0.0.1 from bind(0). */
-static uint16_t net__free_port(void)
+/*
+ * A free TCP port on 127.0.0.1 for node i, below the ephemeral range. A port
+ * from bind(0) is released until the daemon binds it, and meanwhile the kernel
+ * may hand it to any outgoing connection on the machine as its source port: the
+ * daemon then fails with "Address already in use" (seen in loaded full runs).
+ * Ports under 32768 are never handed out that way; one that another program
+ * holds fails the bind and another is drawn (as tools/sim does).
+ */
+static uint16_t net__free_port(const struct net *net, size_t i)
 {
-	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	for (unsigned tries = 0; tries < 1000; tries++) {
+		uint16_t port = (uint16_t)(20000u + randombytes_uniform(12000));
+		struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+					 .sin_port = htons(port)};
+		bool used = false;
+		int fd;
 
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sa, &len) != 0)
-		net__die("bind(0)", -errno);
-	close(fd);
-	return ntohs(sa.sin_port);
+		for (size_t j = 0; j < i; j++)
+			used = used || net->nodes[j].port == port;
+		if (used || (fd = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+			continue;
+		used = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0;
+		close(fd);
+		if (!used)
+			return port;
+	}
+	net__die("no free port in 20000-31999", -EADDRINUSE);
+	return 0;
 }
 
 static struct tj_unlocked *net__identity(const char *dir)
@@ -142,7 +158,7 @@ void net_mknet(struct net *net, const char *tejido, size_t n)
 		us[i] = net__identity(net->nodes[i].dir);
 		memcpy(net->nodes[i].pk, us[i]->id->pk, 32);
 		memcpy(net->nodes[i].sk, us[i]->id->sk, 64);
-		net->nodes[i].port = net__free_port();
+		net->nodes[i].port = net__free_port(net, i);
 		if ((rc = tj_node_init(net->nodes[i].dir, us[i], i == 0 ? &founder : &joiner)) != 0)
 			net__die("node init", rc);
 	}
