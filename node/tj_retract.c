@@ -482,7 +482,8 @@ static int tj__apply(struct tj_txn *t, const uint8_t *enc, const struct tj_recor
 		    (rc = tj_store_tombstone(t, info.target, author, rec->ts_ms, info.reason)) != 0)
 			return rc;
 		if (kind == TJ_KIND_INCIDENT &&
-		    (rc = tj__tombstone_cases(t, info.target, author, &info)) != 0)
+		    ((rc = tj__tombstone_cases(t, info.target, author, &info)) != 0 ||
+		     (rc = tj_store_victim_del_id(t, info.target)) != 0))
 			return rc;
 		info.applied = true;
 	}

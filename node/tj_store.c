@@ -992,6 +992,23 @@ int tj_store_victim_put(struct tj_txn *t, const uint8_t key[32], uint64_t day, c
 	return rc == TJ_EEXIST ? 0 : rc;
 }
 
+int tj_store_victim_del_id(struct tj_txn *t, const uint8_t id[32])
+{
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rc;
+
+	if ((rc = mdb_cursor_open(t->txn, t->st->victim_idx, &cur)) != 0)
+		return tj__mdb_err(rc, "cursor open");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (v.mv_size == 40 && memcmp((const uint8_t *)v.mv_data + 8, id, 32) == 0 &&
+		    (rc = mdb_cursor_del(cur, 0)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	return rc == MDB_NOTFOUND ? 0 : tj__mdb_err(rc, "victim index delete");
+}
+
 int tj_store_victim_any(struct tj_txn *t, const uint8_t key[32], uint64_t day_lo, uint64_t day_hi, bool *found)
 {
 	MDB_cursor *cur = NULL;

@@ -142,6 +142,9 @@ TJ_MUST_CHECK int tj_store_victim_put(struct tj_txn *t, const uint8_t key[32], u
 /* Sets *found when an entry under key has a day in [day_lo, day_hi]. */
 TJ_MUST_CHECK int tj_store_victim_any(struct tj_txn *t, const uint8_t key[32], uint64_t day_lo, uint64_t day_hi,
 				      bool *found);
+/* Removes every entry naming incident id (a retraction): a walk of the whole
+ * index, which holds only this node's own incidents' victims. */
+TJ_MUST_CHECK int tj_store_victim_del_id(struct tj_txn *t, const uint8_t id[32]);
 
 /*
  * Walks by_ts. Start after (or before, when newest_first) the entry of

@@ -451,6 +451,45 @@ static void test_migrates_format_1(void **state)
 	tj_txn_abort(&t);
 }
 
+/* A retraction removes its incident from the victim index, and only it. */
+static void test_victim_del_id(void **state)
+{
+	struct fx *f = *state;
+	uint8_t k1[32], k2[32], a[32], b[32];
+	struct tj_txn t;
+	bool found;
+
+	memset(k1, 1, 32);
+	memset(k2, 2, 32);
+	memset(a, 0xaa, 32);
+	memset(b, 0xbb, 32);
+	assert_int_equal(tj_txn_begin(f->st, true, &t), 0);
+	/* a names victims k1 (two days) and k2; b names k1 on another day. */
+	assert_int_equal(tj_store_victim_put(&t, k1, 100, a), 0);
+	assert_int_equal(tj_store_victim_put(&t, k1, 101, a), 0);
+	assert_int_equal(tj_store_victim_put(&t, k1, 200, b), 0);
+	assert_int_equal(tj_store_victim_put(&t, k2, 100, a), 0);
+	assert_int_equal(tj_store_victim_del_id(&t, a), 0);
+	assert_int_equal(tj_txn_commit(&t), 0);
+
+	assert_int_equal(tj_txn_begin(f->st, false, &t), 0);
+	assert_int_equal(tj_store_victim_any(&t, k1, 0, 150, &found), 0);
+	assert_false(found);
+	assert_int_equal(tj_store_victim_any(&t, k2, 0, 1000, &found), 0);
+	assert_false(found);
+	assert_int_equal(tj_store_victim_any(&t, k1, 150, 250, &found), 0);
+	assert_true(found);
+	tj_txn_abort(&t);
+
+	/* Nothing left to remove: not an error. */
+	assert_int_equal(tj_txn_begin(f->st, true, &t), 0);
+	assert_int_equal(tj_store_victim_del_id(&t, a), 0);
+	assert_int_equal(tj_store_victim_del_id(&t, b), 0);
+	assert_int_equal(tj_store_victim_any(&t, k1, 0, 1000, &found), 0);
+	assert_false(found);
+	assert_int_equal(tj_txn_commit(&t), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -464,6 +503,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_chunks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_migrates_format_1, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_victim_del_id, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
