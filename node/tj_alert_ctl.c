@@ -28,47 +28,13 @@
 #define TJ__QUERY_LIMIT_MAX 200u /* a page's JSON stays under the CLI's 1 MiB string limit */
 #define TJ__JSON_REPLY_MAX ((1u << 20) - 256u)
 
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return tj_ctl_error_reply(err, msg, out);
-}
-
-/* Positions r at key's value in the request map; TJ_ENOTFOUND when absent or nil. */
-static int tj__arg(const uint8_t *req, size_t len, const char *key, struct tj_mp_reader *r)
-{
-	const char *k;
-	uint32_t n, klen;
-	int rc;
-
-	tj_mp_reader_init(r, req, len);
-	if ((rc = tj_mp_read_map(r, &n)) != 0)
-		return rc;
-	for (uint32_t i = 0; i < n; i++) {
-		if ((rc = tj_mp_read_str(r, &k, &klen)) != 0)
-			return rc;
-		if (klen == strlen(key) && memcmp(k, key, klen) == 0)
-			return tj_mp_peek_nil(r) ? TJ_ENOTFOUND : 0;
-		if ((rc = tj_mp_skip(r)) != 0)
-			return rc;
-	}
-	return TJ_ENOTFOUND;
-}
-
 /* A string argument into out[TJ__ARG_MAX]; "" when absent. */
 static int tj__arg_str(const uint8_t *req, size_t len, const char *key, char out[TJ__ARG_MAX])
 {
 	struct tj_mp_reader r;
 	const char *s;
 	uint32_t n;
-	int rc = tj__arg(req, len, key, &r);
+	int rc = tj_ctl_arg(req, len, key, &r);
 
 	out[0] = '\0';
 	if (rc == TJ_ENOTFOUND)
@@ -85,7 +51,7 @@ static int tj__arg_str(const uint8_t *req, size_t len, const char *key, char out
 static int tj__arg_uint(const uint8_t *req, size_t len, const char *key, uint64_t dflt, uint64_t *v)
 {
 	struct tj_mp_reader r;
-	int rc = tj__arg(req, len, key, &r);
+	int rc = tj_ctl_arg(req, len, key, &r);
 
 	*v = dflt;
 	if (rc == TJ_ENOTFOUND)
@@ -114,8 +80,8 @@ static int tj__json_reply(const cJSON *doc, const char *extra_key, uint64_t extr
 	if (tlen > TJ__JSON_REPLY_MAX) {
 		sodium_memzero(text, tlen);
 		free(text);
-		return tj__fail(out, TJ_ELIMIT,
-		                "the result is too large for one reply; narrow it or lower --limit");
+		return tj_ctl_failf(out, TJ_ELIMIT,
+		                    "the result is too large for one reply; narrow it or lower --limit");
 	}
 	cap = tlen + 128;
 	if ((buf = malloc(cap)) == NULL) {
@@ -187,22 +153,24 @@ static int tj__alerts_filter(const uint8_t *req, size_t len, struct tj_alert_fil
 	memset(f, 0, sizeof(*f));
 	f->status = -1;
 	if (tj__arg_str(req, len, "states", s) != 0 || tj_alert_states_parse(s, &f->states, bad) != 0)
-		return tj__fail(out, TJ_ESCHEMA, "alerts: '%s' is not an INEGI state code (01 to 32)", bad);
+		return tj_ctl_failf(out, TJ_ESCHEMA, "alerts: '%s' is not an INEGI state code (01 to 32)",
+		                    bad);
 	if (tj__arg_str(req, len, "min_priority", s) != 0 ||
 	    (s[0] != '\0' && tj_priority_parse(s, &f->min_priority) != 0))
-		return tj__fail(out, TJ_ESCHEMA, "alerts: priority must be low, medium, high or critical");
+		return tj_ctl_failf(out, TJ_ESCHEMA,
+		                    "alerts: priority must be low, medium, high or critical");
 	if (tj__arg_str(req, len, "status", s) != 0 || (s[0] != '\0' && tj_alert_status_parse(s, &u8) != 0))
-		return tj__fail(out, TJ_ESCHEMA, "alerts: status must be open, acknowledged or resolved");
+		return tj_ctl_failf(out, TJ_ESCHEMA, "alerts: status must be open, acknowledged or resolved");
 	if (s[0] != '\0')
 		f->status = u8;
 	if (tj__arg_str(req, len, "triggers", s) != 0 ||
 	    (s[0] != '\0' && tj_triggers_parse(s, &f->triggers, bad) != 0))
-		return tj__fail(out, TJ_ESCHEMA, "alerts: '%s' is not a trigger; use T1 to T7", bad);
+		return tj_ctl_failf(out, TJ_ESCHEMA, "alerts: '%s' is not a trigger; use T1 to T7", bad);
 	if (tj__arg_uint(req, len, "min_severity", 0, &v) != 0 || v > 5)
-		return tj__fail(out, TJ_ESCHEMA, "alerts: min_severity must be 1 to 5");
+		return tj_ctl_failf(out, TJ_ESCHEMA, "alerts: min_severity must be 1 to 5");
 	f->min_severity = (uint8_t)v;
 	if (tj__arg_uint(req, len, "after", 0, &f->after_event) != 0)
-		return tj__fail(out, TJ_EMALFORMED, "alerts: 'after' must be an event number");
+		return tj_ctl_failf(out, TJ_EMALFORMED, "alerts: 'after' must be an event number");
 	*failed = false;
 	return 0;
 }
@@ -254,9 +222,9 @@ int tj_alert_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, stru
 	if (failed)
 		return rc;
 	if (tj__arg_uint(req, len, "limit", 100, &limit) != 0 || limit == 0 || limit > TJ__ALERTS_LIMIT_MAX)
-		return tj__fail(out, TJ_ESCHEMA, "alerts: limit must be 1 to %u", TJ__ALERTS_LIMIT_MAX);
+		return tj_ctl_failf(out, TJ_ESCHEMA, "alerts: limit must be 1 to %u", TJ__ALERTS_LIMIT_MAX);
 	if (node == NULL)
-		return tj__fail(out, TJ_ESTATE, "alerts: the node is not open");
+		return tj_ctl_failf(out, TJ_ESTATE, "alerts: the node is not open");
 	if ((o.arr = cJSON_CreateArray()) == NULL)
 		return -ENOMEM;
 	if (tj_member_load(node->store, &o.members) != 0)
@@ -266,7 +234,7 @@ int tj_alert_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, stru
 	if (rc == 0)
 		rc = tj__json_reply(o.arr, "last", last, out);
 	else
-		rc = tj__fail(out, rc, "alerts: %s", tj_strerror(rc));
+		rc = tj_ctl_failf(out, rc, "alerts: %s", tj_strerror(rc));
 	cJSON_Delete(o.arr);
 	return rc;
 }
@@ -279,13 +247,13 @@ static int tj__alert_id_arg(struct tj_node *node, const char *hex, uint8_t id[32
 
 	*failed = rc != 0;
 	if (rc == TJ_ENOTFOUND)
-		return tj__fail(out, rc, "no alert %s here; see `tejido alerts`", hex);
+		return tj_ctl_failf(out, rc, "no alert %s here; see `tejido alerts`", hex);
 	if (rc == TJ_EEXIST)
-		return tj__fail(out, rc, "%s matches more than one alert; give more digits", hex);
+		return tj_ctl_failf(out, rc, "%s matches more than one alert; give more digits", hex);
 	if (rc == TJ_EMALFORMED)
-		return tj__fail(out, rc, "an alert id is 8 to 64 hex digits");
+		return tj_ctl_failf(out, rc, "an alert id is 8 to 64 hex digits");
 	if (rc != 0)
-		return tj__fail(out, rc, "alert lookup failed: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "alert lookup failed: %s", tj_strerror(rc));
 	return 0;
 }
 
@@ -299,23 +267,23 @@ int tj_alert_ctl_respond(struct tj_node *node, const uint8_t *req, size_t len, s
 
 	if (tj__arg_str(req, len, "kind", kind_s) != 0 || tj__arg_str(req, len, "id", hex) != 0 ||
 	    tj__arg_str(req, len, "code", code) != 0)
-		return tj__fail(out, TJ_EMALFORMED, "alert_respond: needs kind, id and code strings");
+		return tj_ctl_failf(out, TJ_EMALFORMED, "alert_respond: needs kind, id and code strings");
 	if (strcmp(kind_s, "ack") == 0)
 		kind = TJ_KIND_ALERT_ACK;
 	else if (strcmp(kind_s, "resolve") == 0)
 		kind = TJ_KIND_ALERT_RESOLVE;
 	else
-		return tj__fail(out, TJ_EMALFORMED, "alert_respond: kind must be ack or resolve");
+		return tj_ctl_failf(out, TJ_EMALFORMED, "alert_respond: kind must be ack or resolve");
 	if (!(kind == TJ_KIND_ALERT_ACK ? tj_alert_note_valid(code) : tj_alert_outcome_valid(code)))
-		return tj__fail(out, TJ_ESCHEMA, "'%s' is not a valid %s", code,
-		                kind == TJ_KIND_ALERT_ACK ? "note code (responding, verifying, contacted)"
-		                                          : "outcome; see `tejido alert resolve --help`");
+		return tj_ctl_failf(out, TJ_ESCHEMA, "'%s' is not a valid %s", code,
+		                    kind == TJ_KIND_ALERT_ACK ? "note code (responding, verifying, contacted)"
+		                                              : "outcome; see `tejido alert resolve --help`");
 	if (node == NULL)
-		return tj__fail(out, TJ_ESTATE, "alert_respond: the node is not open");
+		return tj_ctl_failf(out, TJ_ESTATE, "alert_respond: the node is not open");
 	if ((rc = tj__alert_id_arg(node, hex, id, out, &failed)) != 0 || failed)
 		return rc;
 	if ((rc = tj_alert_respond(node, kind, id, code, rec)) != 0)
-		return tj__fail(out, rc, "the %s was not recorded: %s", kind_s, tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "the %s was not recorded: %s", kind_s, tj_strerror(rc));
 	tj_peers_local_added(tj_peers_active(), (const uint8_t(*)[32])rec, 1);
 	if ((doc = cJSON_CreateObject()) == NULL)
 		return -ENOMEM;
@@ -340,24 +308,25 @@ int tj_alert_ctl_subscribe(struct tj_node *node, const uint8_t *req, size_t len,
 
 	memset(&sub, 0, sizeof(sub));
 	if (tj__arg_str(req, len, "states", s) != 0 || tj_alert_states_parse(s, &sub.states, bad) != 0)
-		return tj__fail(out, TJ_ESCHEMA, "subscribe: '%s' is not an INEGI state code (01 to 32)",
-		                bad);
+		return tj_ctl_failf(out, TJ_ESCHEMA, "subscribe: '%s' is not an INEGI state code (01 to 32)",
+		                    bad);
 	if (tj__arg_uint(req, len, "min_severity", 1, &sev) != 0 || sev < 1 || sev > 5)
-		return tj__fail(out, TJ_ESCHEMA, "subscribe: min_severity must be 1 to 5");
+		return tj_ctl_failf(out, TJ_ESCHEMA, "subscribe: min_severity must be 1 to 5");
 	sub.min_severity = (uint8_t)sev;
 	sub.triggers = TJ_TRIGGERS_ALL;
 	if (tj__arg_str(req, len, "triggers", s) != 0 ||
 	    (s[0] != '\0' && tj_triggers_parse(s, &sub.triggers, bad) != 0))
-		return tj__fail(out, TJ_ESCHEMA, "subscribe: '%s' is not a trigger; use T1 to T7", bad);
+		return tj_ctl_failf(out, TJ_ESCHEMA, "subscribe: '%s' is not a trigger; use T1 to T7", bad);
 	if (tj__arg_str(req, len, "contact", s) != 0 ||
 	    (s[0] != '\0' && (strlen(s) != 64 || tj_unhex(s, sub.contact, 32) != 0)))
-		return tj__fail(out, TJ_ESCHEMA, "subscribe: contact must be a public key (64 hex digits)");
+		return tj_ctl_failf(out, TJ_ESCHEMA,
+		                    "subscribe: contact must be a public key (64 hex digits)");
 	if (node == NULL)
-		return tj__fail(out, TJ_ESTATE, "subscribe: the node is not open");
+		return tj_ctl_failf(out, TJ_ESTATE, "subscribe: the node is not open");
 	if (s[0] == '\0')
 		memcpy(sub.contact, node->u->id->pk, 32); /* this node's own contact */
 	if ((rc = tj_alert_subscribe(node, &sub)) != 0)
-		return tj__fail(out, rc, "subscribe: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "subscribe: %s", tj_strerror(rc));
 	if ((doc = tj_alert_subscriptions_json(node)) == NULL)
 		return -ENOMEM;
 	rc = tj__json_reply(doc, NULL, 0, out);
@@ -403,13 +372,14 @@ static int tj__query_terms(const uint8_t *req, size_t len, struct tj_query *q, s
 	*failed = true;
 	for (size_t i = 0; i < nf; i++) {
 		if (tj__arg_str(req, len, f[i].name, s) != 0)
-			return tj__fail(out, TJ_EMALFORMED, "query: '%s' must be a string of codes",
-			                f[i].name);
+			return tj_ctl_failf(out, TJ_EMALFORMED, "query: '%s' must be a string of codes",
+			                    f[i].name);
 		if (s[0] == '\0')
 			continue;
 		if (tj_query_term_parse(f[i].name, s, &q->terms[q->n_terms], bad) != 0)
-			return tj__fail(out, TJ_ESCHEMA, "query: '%s' is not a %s code; see `tejido vocab`",
-			                bad, f[i].name);
+			return tj_ctl_failf(out, TJ_ESCHEMA,
+			                    "query: '%s' is not a %s code; see `tejido vocab`", bad,
+			                    f[i].name);
 		q->n_terms++;
 	}
 	*failed = false;
@@ -428,15 +398,16 @@ int tj_query_ctl_parse(const uint8_t *req, size_t len, struct tj_query *q, struc
 	*failed = true;
 	if (tj__date_arg(req, len, "since", &q->has_since, &q->since_day, false) != 0 ||
 	    tj__date_arg(req, len, "until", &q->has_until, &q->until_day, true) != 0)
-		return tj__fail(out, TJ_ESCHEMA, "dates are YYYY-MM-DD, YYYY-MM or YYYY");
+		return tj_ctl_failf(out, TJ_ESCHEMA, "dates are YYYY-MM-DD, YYYY-MM or YYYY");
 	if (q->has_since && q->has_until && q->until_day < q->since_day)
-		return tj__fail(out, TJ_ESCHEMA, "the date range runs backwards: the start is after the end");
+		return tj_ctl_failf(out, TJ_ESCHEMA,
+		                    "the date range runs backwards: the start is after the end");
 	if (tj__arg_uint(req, len, "limit", TJ__QUERY_LIMIT_DEFAULT, &limit) != 0 || limit == 0 ||
 	    limit > TJ__QUERY_LIMIT_MAX)
-		return tj__fail(out, TJ_ESCHEMA, "limit must be 1 to %u", TJ__QUERY_LIMIT_MAX);
+		return tj_ctl_failf(out, TJ_ESCHEMA, "limit must be 1 to %u", TJ__QUERY_LIMIT_MAX);
 	q->limit = (uint32_t)limit;
 	if (tj__arg_uint(req, len, "offset", 0, &limit) != 0 || limit > TJ_QUERY_RESULTS_MAX)
-		return tj__fail(out, TJ_ESCHEMA, "offset must be 0 to %u", TJ_QUERY_RESULTS_MAX);
+		return tj_ctl_failf(out, TJ_ESCHEMA, "offset must be 0 to %u", TJ_QUERY_RESULTS_MAX);
 	q->offset = (uint32_t)limit;
 	*failed = false;
 	return 0;
@@ -476,7 +447,7 @@ int tj_query_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj
 	if ((rc = tj_query_ctl_parse(req, len, q, out, &failed)) != 0 || failed)
 		goto out;
 	if (node == NULL) {
-		rc = tj__fail(out, TJ_ESTATE, "query: the node is not open");
+		rc = tj_ctl_failf(out, TJ_ESTATE, "query: the node is not open");
 		goto out;
 	}
 	if ((o.arr = cJSON_CreateArray()) == NULL) {
@@ -487,7 +458,7 @@ int tj_query_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj
 	if (rc == 0)
 		rc = tj__json_reply(o.arr, "matched", matched, out);
 	else
-		rc = tj__fail(out, rc, "query: %s", tj_strerror(rc));
+		rc = tj_ctl_failf(out, rc, "query: %s", tj_strerror(rc));
 out:
 	tj_incident_json_free(o.arr);
 	free(q);
@@ -499,7 +470,7 @@ out:
 static int tj__arg_bool(const uint8_t *req, size_t len, const char *key, bool *v)
 {
 	struct tj_mp_reader r;
-	int rc = tj__arg(req, len, key, &r);
+	int rc = tj_ctl_arg(req, len, key, &r);
 
 	*v = false;
 	if (rc == TJ_ENOTFOUND)
@@ -515,19 +486,20 @@ static int tj__stats_parse(const uint8_t *req, size_t len, struct tj_stats_query
 	*failed = true;
 	memset(q, 0, sizeof(*q));
 	if (tj__arg_str(req, len, "by", s) != 0 || tj_stats_dims_parse(s, q, bad) != 0)
-		return tj__fail(out, TJ_ESCHEMA,
-		                "stats: '%s' is not a dimension; use one or two of gender, aggressor_type, "
-		                "aggressor_level, state, month, act_type, cause, protection, failed",
-		                bad);
+		return tj_ctl_failf(
+		    out, TJ_ESCHEMA,
+		    "stats: '%s' is not a dimension; use one or two of gender, aggressor_type, "
+		    "aggressor_level, state, month, act_type, cause, protection, failed",
+		    bad);
 	if (tj__arg_str(req, len, "state", s) != 0 || (s[0] != '\0' && tj_inegi_state(s) == NULL))
-		return tj__fail(out, TJ_ESCHEMA, "stats: '%s' is not an INEGI state code (01 to 32)", s);
+		return tj_ctl_failf(out, TJ_ESCHEMA, "stats: '%s' is not an INEGI state code (01 to 32)", s);
 	memcpy(q->state, s, s[0] != '\0' ? 3 : 1); /* a valid state code is exactly 2 digits */
 	if (tj__date_arg(req, len, "from", &q->has_from, &q->from_day, false) != 0 ||
 	    tj__date_arg(req, len, "to", &q->has_to, &q->to_day, true) != 0)
-		return tj__fail(out, TJ_ESCHEMA, "stats: dates are YYYY-MM, YYYY-MM-DD or YYYY");
+		return tj_ctl_failf(out, TJ_ESCHEMA, "stats: dates are YYYY-MM, YYYY-MM-DD or YYYY");
 	if (q->has_from && q->has_to && q->to_day < q->from_day)
-		return tj__fail(out, TJ_ESCHEMA,
-		                "stats: the date range runs backwards: the start is after the end");
+		return tj_ctl_failf(out, TJ_ESCHEMA,
+		                    "stats: the date range runs backwards: the start is after the end");
 	*failed = false;
 	return 0;
 }
@@ -543,13 +515,13 @@ int tj_stats_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct tj
 	if ((rc = tj__stats_parse(req, len, &q, out, &failed)) != 0 || failed)
 		return rc;
 	if (tj__arg_bool(req, len, "per_100k", &per_100k) != 0)
-		return tj__fail(out, TJ_EMALFORMED, "stats: 'per_100k' must be a boolean");
+		return tj_ctl_failf(out, TJ_EMALFORMED, "stats: 'per_100k' must be a boolean");
 	if (node == NULL)
-		return tj__fail(out, TJ_ESTATE, "stats: the node is not open");
+		return tj_ctl_failf(out, TJ_ESTATE, "stats: the node is not open");
 	if ((rc = tj_stats_compute(node, &q, &st)) != 0)
-		return tj__fail(out, rc, "stats: %s",
-		                rc == TJ_ELIMIT ? "a dimension has too many values; narrow the dates"
-		                                : tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "stats: %s",
+		                    rc == TJ_ELIMIT ? "a dimension has too many values; narrow the dates"
+		                                    : tj_strerror(rc));
 	doc = tj_stats_to_json(st, per_100k, tj__arg_lang(req, len));
 	tj_stats_free(st);
 	if (doc == NULL)

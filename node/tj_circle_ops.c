@@ -19,7 +19,6 @@
 #include "tj_peer.h"
 
 #define TJ__REC_CAP (TJ_CIRCLE_BODY_MAX_BYTES + 4096u)
-#define TJ__MSG_MAX 600
 #define TJ__SMALL_REPLY_BYTES 512u
 
 /* ---- writing ---------------------------------------------------------------- */
@@ -268,59 +267,6 @@ out:
 
 /* ---- control ops ------------------------------------------------------------ */
 
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
-{
-	char msg[TJ__MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return tj_ctl_error_reply(err, msg, out);
-}
-
-/* Positions r at key's value in the request map; TJ_ENOTFOUND if absent or nil. */
-static int tj__arg(const uint8_t *req, size_t len, const char *key, struct tj_mp_reader *r)
-{
-	const char *k;
-	uint32_t n, klen;
-	int rc;
-
-	tj_mp_reader_init(r, req, len);
-	if ((rc = tj_mp_read_map(r, &n)) != 0)
-		return rc;
-	for (uint32_t i = 0; i < n; i++) {
-		if ((rc = tj_mp_read_str(r, &k, &klen)) != 0)
-			return rc;
-		if (klen == strlen(key) && memcmp(k, key, klen) == 0)
-			return tj_mp_peek_nil(r) ? TJ_ENOTFOUND : 0;
-		if ((rc = tj_mp_skip(r)) != 0)
-			return rc;
-	}
-	return TJ_ENOTFOUND;
-}
-
-static int tj__arg_str(const uint8_t *req, size_t len, const char *key, char *out, size_t cap)
-{
-	struct tj_mp_reader r;
-	const char *s;
-	uint32_t n;
-	int rc = tj__arg(req, len, key, &r);
-
-	out[0] = '\0';
-	if (rc == 0)
-		rc = tj_mp_read_str(&r, &s, &n);
-	if (rc != 0)
-		return rc;
-	if (n >= cap || memchr(s, '\0', n) != NULL)
-		return TJ_ELIMIT;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return 0;
-}
-
 static int tj__reply_finish(struct tj_mp_writer *w, uint8_t *buf, size_t cap, struct tj_ctl_reply *out)
 {
 	size_t n = 0;
@@ -364,7 +310,7 @@ static int tj__written_reply(struct tj_ctl_reply *out, const uint8_t circle[32],
 static int tj__arg_members(const uint8_t *req, size_t len, uint8_t (*keys)[32], uint32_t *n)
 {
 	struct tj_mp_reader r;
-	int rc = tj__arg(req, len, "members", &r);
+	int rc = tj_ctl_arg(req, len, "members", &r);
 
 	*n = 0;
 	if (rc == TJ_ENOTFOUND)
@@ -386,18 +332,18 @@ static int tj__create_fail(struct tj_ctl_reply *out, int rc, const uint8_t who[3
 	switch (rc) {
 	case TJ_ENOTMEMBER:
 		tj_hex(who, 32, h);
-		return tj__fail(out, rc, "%s is not a member of the network", h);
+		return tj_ctl_failf(out, rc, "%s is not a member of the network", h);
 	case TJ_EEXIST:
-		return tj__fail(out, rc, "this node already administers a circle of that name");
+		return tj_ctl_failf(out, rc, "this node already administers a circle of that name");
 	case TJ_ELIMIT:
-		return tj__fail(out, rc, "a circle has at most %d members, this node included",
-		                TJ_CIRCLE_MEMBERS_MAX);
+		return tj_ctl_failf(out, rc, "a circle has at most %d members, this node included",
+		                    TJ_CIRCLE_MEMBERS_MAX);
 	case -EINVAL:
-		return tj__fail(out, TJ_EMALFORMED, "a member is named twice");
+		return tj_ctl_failf(out, TJ_EMALFORMED, "a member is named twice");
 	case TJ_ECRYPTO:
-		return tj__fail(out, rc, "a member key is not a valid public key");
+		return tj_ctl_failf(out, rc, "a member key is not a valid public key");
 	default:
-		return tj__fail(out, rc, "nothing was written: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "nothing was written: %s", tj_strerror(rc));
 	}
 }
 
@@ -408,21 +354,22 @@ int tj_circle_ctl_create(struct tj_node *node, const uint8_t *req, size_t len, s
 	uint32_t n = 0;
 	int rc;
 
-	if (tj__arg_str(req, len, "name", name, sizeof(name)) != 0 || !tj_circle_name_ok(name, strlen(name)))
-		return tj__fail(out, TJ_EMALFORMED,
-		                "circle_create: 'name' must be 1 to %d bytes of text without commas",
-		                TJ_CIRCLE_NAME_MAX);
+	if (tj_ctl_arg_str(req, len, "name", name, sizeof(name)) != 0 ||
+	    !tj_circle_name_ok(name, strlen(name)))
+		return tj_ctl_failf(out, TJ_EMALFORMED,
+		                    "circle_create: 'name' must be 1 to %d bytes of text without commas",
+		                    TJ_CIRCLE_NAME_MAX);
 	if ((keys = calloc(TJ_CIRCLE_MEMBERS_MAX, 32)) == NULL)
 		return -ENOMEM;
 	rc = tj__arg_members(req, len, keys, &n);
 	if (rc == TJ_ELIMIT)
-		rc = tj__fail(out, rc, "circle create: a circle has at most %d members",
-		              TJ_CIRCLE_MEMBERS_MAX);
+		rc = tj_ctl_failf(out, rc, "circle create: a circle has at most %d members",
+		                  TJ_CIRCLE_MEMBERS_MAX);
 	else if (rc != 0)
-		rc = tj__fail(out, TJ_EMALFORMED,
-		              "circle_create: 'members' must be an array of keys (bin 32)");
+		rc = tj_ctl_failf(out, TJ_EMALFORMED,
+		                  "circle_create: 'members' must be an array of keys (bin 32)");
 	else if (node == NULL || !node->has_network)
-		rc = tj__fail(out, TJ_ESTATE, "circle_create: this node is not in a network");
+		rc = tj_ctl_failf(out, TJ_ESTATE, "circle_create: this node is not in a network");
 	else if ((rc = tj_circle_create(node, name, (const uint8_t(*)[32])keys, n, circle, record, who)) == 0)
 		rc = tj__written_reply(out, circle, record, 1);
 	else
@@ -435,23 +382,23 @@ static int tj__change_fail(struct tj_ctl_reply *out, int rc)
 {
 	switch (rc) {
 	case TJ_ENOTFOUND:
-		return tj__fail(out, rc,
-		                "no circle of that name is administered by this node, or the key "
-		                "is not in it (`tejido circle list`)");
+		return tj_ctl_failf(out, rc,
+		                    "no circle of that name is administered by this node, or the key "
+		                    "is not in it (`tejido circle list`)");
 	case TJ_EEXIST:
-		return tj__fail(out, rc, "that organization is in the circle already");
+		return tj_ctl_failf(out, rc, "that organization is in the circle already");
 	case TJ_ESTATE:
-		return tj__fail(out, rc, "the admin cannot leave its own circle");
+		return tj_ctl_failf(out, rc, "the admin cannot leave its own circle");
 	case TJ_ENOTMEMBER:
-		return tj__fail(out, rc,
-		                "the circle would name an organization that is not a member of "
-		                "the network; remove it from the circle first");
+		return tj_ctl_failf(out, rc,
+		                    "the circle would name an organization that is not a member of "
+		                    "the network; remove it from the circle first");
 	case TJ_ELIMIT:
-		return tj__fail(out, rc, "a circle has at most %d members", TJ_CIRCLE_MEMBERS_MAX);
+		return tj_ctl_failf(out, rc, "a circle has at most %d members", TJ_CIRCLE_MEMBERS_MAX);
 	case TJ_ECRYPTO:
-		return tj__fail(out, rc, "the key is not a valid public key");
+		return tj_ctl_failf(out, rc, "the key is not a valid public key");
 	default:
-		return tj__fail(out, rc, "nothing was written: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "nothing was written: %s", tj_strerror(rc));
 	}
 }
 
@@ -464,15 +411,16 @@ int tj_circle_ctl_change(struct tj_node *node, const uint8_t *req, size_t len, s
 	bool add;
 	int rc;
 
-	if (tj__arg_str(req, len, "name", name, sizeof(name)) != 0 || name[0] == '\0')
-		return tj__fail(out, TJ_EMALFORMED, "circle_change: needs 'name' (str)");
-	if (tj__arg(req, len, "public_key", &r) != 0 || tj_mp_read_bin_exact(&r, pk, 32) != 0)
-		return tj__fail(out, TJ_EMALFORMED, "circle_change: 'public_key' must be bin 32");
-	if (tj__arg_str(req, len, "action", action, sizeof(action)) != 0 ||
+	if (tj_ctl_arg_str(req, len, "name", name, sizeof(name)) != 0 || name[0] == '\0')
+		return tj_ctl_failf(out, TJ_EMALFORMED, "circle_change: needs 'name' (str)");
+	if (tj_ctl_arg(req, len, "public_key", &r) != 0 || tj_mp_read_bin_exact(&r, pk, 32) != 0)
+		return tj_ctl_failf(out, TJ_EMALFORMED, "circle_change: 'public_key' must be bin 32");
+	if (tj_ctl_arg_str(req, len, "action", action, sizeof(action)) != 0 ||
 	    (strcmp(action, "add") != 0 && strcmp(action, "remove") != 0))
-		return tj__fail(out, TJ_EMALFORMED, "circle_change: 'action' must be \"add\" or \"remove\"");
+		return tj_ctl_failf(out, TJ_EMALFORMED,
+		                    "circle_change: 'action' must be \"add\" or \"remove\"");
 	if (node == NULL || !node->has_network)
-		return tj__fail(out, TJ_ESTATE, "circle_change: this node is not in a network");
+		return tj_ctl_failf(out, TJ_ESTATE, "circle_change: this node is not in a network");
 	add = strcmp(action, "add") == 0;
 	if ((rc = tj_circle_change(node, name, pk, add, circle, record, &gen)) != 0)
 		return tj__change_fail(out, rc);
@@ -525,9 +473,9 @@ int tj_circle_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 	(void)req;
 	(void)len;
 	if (node == NULL || !node->has_network)
-		return tj__fail(out, TJ_ESTATE, "circle_list: this node is not in a network");
+		return tj_ctl_failf(out, TJ_ESTATE, "circle_list: this node is not in a network");
 	if ((rc = tj_circle_load(node, &s)) != 0)
-		return tj__fail(out, rc, "circle_list: cannot derive the circles: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "circle_list: cannot derive the circles: %s", tj_strerror(rc));
 	for (size_t i = 0; i < s->n; i++)
 		cap += 256 + 70u * s->circles[i].n_members;
 	if ((buf = malloc(cap)) == NULL) {
@@ -537,7 +485,7 @@ int tj_circle_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 	if ((rc = tj_txn_begin(node->store, false, &t)) != 0) {
 		free(buf);
 		tj_circle_state_free(s);
-		return tj__fail(out, rc, "circle_list: cannot read the membership: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "circle_list: cannot read the membership: %s", tj_strerror(rc));
 	}
 	tj_mp_writer_init(&w, buf + 4, cap - 4);
 	tj_mp_put_map(&w, 2);

@@ -12,6 +12,7 @@
 
 #include "tj_control.h"
 #include "tj_error.h"
+#include "tj_mp.h"
 #include "tj_node_core.h"
 
 #define TJ_CTL_BATCH_MAX 1000
@@ -47,5 +48,19 @@ TJ_MUST_CHECK int tj_ctl_frame_len(const uint8_t hdr[4], size_t *body_len);
 
 /* Wipes and frees out->buf. Accepts an empty reply. */
 void tj_ctl_reply_free(struct tj_ctl_reply *out);
+
+/* ---- for the ops (tj_ctl_args.c) ---- */
+
+#define TJ_CTL_MSG_MAX 600 /* an error message, formatted */
+
+/* An error reply with a formatted message (cut at TJ_CTL_MSG_MAX). */
+TJ_MUST_CHECK int tj_ctl_failf(struct tj_ctl_reply *out, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Positions r at key's value in the request map (untrusted, checked already);
+ * TJ_ENOTFOUND if absent or nil. */
+TJ_MUST_CHECK int tj_ctl_arg(const uint8_t *req, size_t len, const char *key, struct tj_mp_reader *r);
+/* A string argument into out (cap bytes with the NUL): TJ_ENOTFOUND if absent,
+ * TJ_ELIMIT if too long or holding a NUL; out is "" unless it succeeds. */
+TJ_MUST_CHECK int tj_ctl_arg_str(const uint8_t *req, size_t len, const char *key, char *out, size_t cap);
 
 #endif

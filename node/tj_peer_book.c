@@ -197,45 +197,6 @@ static void tj__put_be32(uint8_t *p, size_t v)
 	p[3] = (uint8_t)v;
 }
 
-/* Finds key in the request map (checked by tj_ctl_handle already); TJ_ENOTFOUND if absent or nil. */
-static int tj__arg(const uint8_t *req, size_t len, const char *key, struct tj_mp_reader *r)
-{
-	const char *k;
-	uint32_t n, klen;
-	int rc;
-
-	tj_mp_reader_init(r, req, len);
-	if ((rc = tj_mp_read_map(r, &n)) != 0)
-		return rc;
-	for (uint32_t i = 0; i < n; i++) {
-		if ((rc = tj_mp_read_str(r, &k, &klen)) != 0)
-			return rc;
-		if (klen == strlen(key) && memcmp(k, key, klen) == 0)
-			return tj_mp_peek_nil(r) ? TJ_ENOTFOUND : 0;
-		if ((rc = tj_mp_skip(r)) != 0)
-			return rc;
-	}
-	return TJ_ENOTFOUND;
-}
-
-static int tj__arg_str(const uint8_t *req, size_t len, const char *key, char *out, size_t cap)
-{
-	struct tj_mp_reader r;
-	const char *s;
-	uint32_t n;
-	int rc = tj__arg(req, len, key, &r);
-
-	if (rc == 0)
-		rc = tj_mp_read_str(&r, &s, &n);
-	if (rc != 0)
-		return rc;
-	if (n >= cap || memchr(s, '\0', n) != NULL)
-		return TJ_ELIMIT;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return 0;
-}
-
 /* A reply frame from a writer that wrote at buf + 4. */
 static int tj__reply(uint8_t *buf, struct tj_mp_writer *w, struct tj_ctl_reply *out)
 {
@@ -259,17 +220,17 @@ static int tj__parse_add(const uint8_t *req, size_t len, struct tj__entry *e, co
 
 	memset(e, 0, sizeof(*e));
 	*why = "peer_add: 'address' must be HOST:PORT with a numeric IPv4 or [IPv6] host";
-	if (tj__arg_str(req, len, "address", addr, sizeof(addr)) != 0 ||
+	if (tj_ctl_arg_str(req, len, "address", addr, sizeof(addr)) != 0 ||
 	    tj_peer_parse_addr(addr, false, e->host, &e->port) != 0)
 		return TJ_EMALFORMED;
 	*why = "peer_add: 'public_key' must be 32 bytes";
-	if (tj__arg(req, len, "public_key", &r) != 0 || tj_mp_read_bin_exact(&r, e->pk, 32) != 0)
+	if (tj_ctl_arg(req, len, "public_key", &r) != 0 || tj_mp_read_bin_exact(&r, e->pk, 32) != 0)
 		return TJ_EMALFORMED;
 	*why = "peer_add: 'public_key' is not a valid Ed25519 key";
 	if (crypto_core_ed25519_is_valid_point(e->pk) != 1)
 		return TJ_ECRYPTO;
 	*why = "peer_add: 'name' must be a string of at most 64 bytes";
-	rc = tj__arg_str(req, len, "name", e->name, sizeof(e->name));
+	rc = tj_ctl_arg_str(req, len, "name", e->name, sizeof(e->name));
 	return rc == 0 || rc == TJ_ENOTFOUND ? 0 : TJ_EMALFORMED;
 }
 

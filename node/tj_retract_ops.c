@@ -168,40 +168,6 @@ int tj_retract_info(struct tj_node *n, const uint8_t target[32], struct tj_retra
 
 /* ---- control ops -------------------------------------------------------------- */
 
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
-{
-	char msg[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return tj_ctl_error_reply(err, msg, out);
-}
-
-/* Positions r at key's value in the request map; TJ_ENOTFOUND when absent or nil. */
-static int tj__arg(const uint8_t *req, size_t len, const char *key, struct tj_mp_reader *r)
-{
-	const char *k;
-	uint32_t n, klen;
-	int rc;
-
-	tj_mp_reader_init(r, req, len);
-	if ((rc = tj_mp_read_map(r, &n)) != 0)
-		return rc;
-	for (uint32_t i = 0; i < n; i++) {
-		if ((rc = tj_mp_read_str(r, &k, &klen)) != 0)
-			return rc;
-		if (klen == strlen(key) && memcmp(k, key, klen) == 0)
-			return tj_mp_peek_nil(r) ? TJ_ENOTFOUND : 0;
-		if ((rc = tj_mp_skip(r)) != 0)
-			return rc;
-	}
-	return TJ_ENOTFOUND;
-}
-
 int tj__trust_ctl_target(const uint8_t *req, size_t len, uint8_t id[32], size_t *nibbles)
 {
 	struct tj_mp_reader r;
@@ -209,11 +175,11 @@ int tj__trust_ctl_target(const uint8_t *req, size_t len, uint8_t id[32], size_t 
 	uint32_t n;
 
 	memset(id, 0, 32);
-	if (tj__arg(req, len, "id", &r) == 0) {
+	if (tj_ctl_arg(req, len, "id", &r) == 0) {
 		*nibbles = 64;
 		return tj_mp_read_bin_exact(&r, id, 32);
 	}
-	if (tj__arg(req, len, "prefix", &r) != 0 || tj_mp_read_str(&r, &s, &n) != 0 || n < 8 || n > 64)
+	if (tj_ctl_arg(req, len, "prefix", &r) != 0 || tj_mp_read_str(&r, &s, &n) != 0 || n < 8 || n > 64)
 		return TJ_EMALFORMED;
 	for (uint32_t i = 0; i < n; i++) {
 		int v = s[i] >= '0' && s[i] <= '9'   ? s[i] - '0'
@@ -250,23 +216,23 @@ static int tj__retract_fail(struct tj_ctl_reply *out, int rc)
 {
 	switch (rc) {
 	case TJ_ENOTMEMBER:
-		return tj__fail(out, rc,
-		                "only the author can retract a record, and this node did not write it");
+		return tj_ctl_failf(out, rc,
+		                    "only the author can retract a record, and this node did not write it");
 	case TJ_ENOTFOUND:
-		return tj__fail(out, rc, "no record with that id here");
+		return tj_ctl_failf(out, rc, "no record with that id here");
 	case TJ_EEXIST:
-		return tj__fail(out, rc, "that prefix matches more than one record; give more digits");
+		return tj_ctl_failf(out, rc, "that prefix matches more than one record; give more digits");
 	case TJ_ERETRACTED:
-		return tj__fail(out, rc, "that record is already retracted");
+		return tj_ctl_failf(out, rc, "that record is already retracted");
 	case TJ_EUNSUPPORTED:
-		return tj__fail(out, rc, "records of that kind cannot be retracted");
+		return tj_ctl_failf(out, rc, "records of that kind cannot be retracted");
 	case TJ_ESCHEMA:
-		return tj__fail(out, rc,
-		                "unknown reason; use error, duplicate, consent_withdrawn, safety or other");
+		return tj_ctl_failf(
+		    out, rc, "unknown reason; use error, duplicate, consent_withdrawn, safety or other");
 	case TJ_ESTATE:
-		return tj__fail(out, rc, "this node has not joined a network yet");
+		return tj_ctl_failf(out, rc, "this node has not joined a network yet");
 	default:
-		return tj__fail(out, rc, "retract failed: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "retract failed: %s", tj_strerror(rc));
 	}
 }
 
@@ -283,15 +249,15 @@ int tj_retract_ctl(struct tj_node *node, const uint8_t *req, size_t len, struct 
 	int rc;
 
 	if (tj__trust_ctl_target(req, len, id, &nibbles) != 0)
-		return tj__fail(out, TJ_EMALFORMED,
-		                "retract: needs 'id' (bin 32) or 'prefix' (8 to 64 hex digits)");
-	if (tj__arg(req, len, "reason", &r) != 0 || tj_mp_read_str(&r, &s, &n) != 0 || n == 0 ||
+		return tj_ctl_failf(out, TJ_EMALFORMED,
+		                    "retract: needs 'id' (bin 32) or 'prefix' (8 to 64 hex digits)");
+	if (tj_ctl_arg(req, len, "reason", &r) != 0 || tj_mp_read_str(&r, &s, &n) != 0 || n == 0 ||
 	    n >= TJ_CODE_MAX)
-		return tj__fail(out, TJ_EMALFORMED, "retract: needs 'reason', a reason code");
+		return tj_ctl_failf(out, TJ_EMALFORMED, "retract: needs 'reason', a reason code");
 	memcpy(reason, s, n);
 	reason[n] = '\0';
 	if (node == NULL)
-		return tj__fail(out, TJ_ESTATE, "retract: no node is open");
+		return tj_ctl_failf(out, TJ_ESTATE, "retract: no node is open");
 	if ((rc = tj_retract_run(node, id, nibbles, reason, target, rid)) != 0)
 		return tj__retract_fail(out, rc);
 	if ((buf = malloc(256)) == NULL)
@@ -338,17 +304,18 @@ int tj_retract_ctl_info(struct tj_node *node, const uint8_t *req, size_t len, st
 	uint8_t id[32], *buf = NULL;
 	int rc;
 
-	if (tj__arg(req, len, "id", &r) != 0 || tj_mp_read_bin_exact(&r, id, 32) != 0)
-		return tj__fail(out, TJ_EMALFORMED, "retraction: needs 'id' (bin 32)");
+	if (tj_ctl_arg(req, len, "id", &r) != 0 || tj_mp_read_bin_exact(&r, id, 32) != 0)
+		return tj_ctl_failf(out, TJ_EMALFORMED, "retraction: needs 'id' (bin 32)");
 	if (node == NULL)
-		return tj__fail(out, TJ_ESTATE, "retraction: no node is open");
+		return tj_ctl_failf(out, TJ_ESTATE, "retraction: no node is open");
 	if ((info = malloc(sizeof(*info))) == NULL)
 		return -ENOMEM;
 	rc = tj_retract_info(node, id, info);
 	if (rc != 0) {
 		free(info);
-		return rc == TJ_ENOTFOUND ? tj__fail(out, rc, "no retraction of that record is known here")
-		                          : tj__fail(out, rc, "retraction: %s", tj_strerror(rc));
+		return rc == TJ_ENOTFOUND
+		           ? tj_ctl_failf(out, rc, "no retraction of that record is known here")
+		           : tj_ctl_failf(out, rc, "retraction: %s", tj_strerror(rc));
 	}
 	if ((buf = malloc(TJ__INFO_REPLY_BYTES)) == NULL) {
 		free(info);
