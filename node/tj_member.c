@@ -384,6 +384,9 @@ static void tj__apply(struct tj__derive *d, struct tj__event *p, uint64_t ts_ms)
 		return;
 	}
 	if (b->action == TJ_MEMBER_REMOVE) {
+		s->n_removed++;
+		if (ts_ms > s->removed_ms)
+			s->removed_ms = ts_ms;
 		*m = s->members[--s->n];
 		memset(&s->members[s->n], 0, sizeof(s->members[0]));
 	} else {

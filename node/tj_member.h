@@ -32,8 +32,8 @@
  * reconciliation (sets converge; while they differ, states may too).
  * Of two records a steward signed at one seq (equivocation, tj_ingest.h),
  * only the first stored counts; the author is frozen and writes no more.
- * The state says nothing about keys: removing a member does not yet rotate
- * the epoch key nor drop its open connections (issue 4).
+ * The state says nothing about keys; n_removed and removed_ms tell key
+ * rotation (tj_rotate_needed) whether the sealing epoch predates a removal.
  *
  * At rest: the derived state's cache (meta "members": public keys, roles,
  * since-when; public keys are in every record header anyway) and the ids of
@@ -114,6 +114,8 @@ struct tj_member_state {
 	uint8_t stewards_ever[TJ_MEMBERS_MAX][32];
 	uint64_t applied; /* proposals that took effect */
 	uint64_t ignored; /* records that did not count */
+	uint64_t n_removed;  /* removals that took effect */
+	uint64_t removed_ms; /* ts of the record at which the latest of them took effect (0: none) */
 	size_t n_pending; /* the first TJ_MEMBER_PENDING_MAX in canonical order */
 	struct tj_member_pending pending[TJ_MEMBER_PENDING_MAX];
 };

@@ -136,6 +136,8 @@ struct tj_peers {
 	uint64_t hs_refused_logged_ms;
 	uint64_t member_check_ms;
 	uint64_t watch_ms;      /* newest ts_ms seen by the local-records watch */
+	bool rot_checked;       /* the start's rotation check ran (tj_rotate_auto) */
+	uint64_t rot_due_ms;    /* a deferred rotation check is due then (mono ms), 0: none */
 	uint8_t rbuf[64 * 1024];
 };
 

@@ -164,6 +164,55 @@ int tj_rotate_ingest_stored(struct tj_txn *t, const uint8_t *enc, const struct t
 	return rc;
 }
 
+/* The ts of the KEY record of the sealing epoch; *found false for epoch 0 or a KEY record not stored. */
+static int tj__epoch_ts(struct tj_txn *t, uint64_t *epoch, bool *found, uint64_t *ts_ms)
+{
+	struct tj_record rec;
+	uint8_t rec_id[32], id[32];
+	const uint8_t *enc;
+	size_t len;
+	int rc;
+
+	*found = false;
+	*ts_ms = 0;
+	if ((rc = tj__epoch_meta(t, epoch, rec_id)) != 0 || *epoch == 0)
+		return rc;
+	rc = tj_store_get(t, rec_id, &enc, &len);
+	if (rc == TJ_ENOTFOUND)
+		return 0;
+	if (rc != 0)
+		return rc;
+	if (tj_record_verify(enc, len, &rec, id) != 0 || memcmp(id, rec_id, 32) != 0)
+		return TJ_ESTORE;
+	*found = true;
+	*ts_ms = rec.ts_ms;
+	return 0;
+}
+
+int tj_rotate_needed(struct tj_txn *t, const struct tj_keyring *kr, const struct tj_member_state *s,
+                     bool *needed)
+{
+	uint64_t epoch = 0, ts_ms = 0;
+	bool found = false;
+	int rc;
+
+	*needed = false;
+	if (s->n_removed == 0)
+		return 0;
+	if ((rc = tj__epoch_ts(t, &epoch, &found, &ts_ms)) != 0)
+		return rc;
+	/*
+	 * No epoch installed here, yet more than one epoch key: a node that
+	 * joined after a rotation (its welcome carries the keys, not the KEY
+	 * record). When they were made is unknown here: not needed (stewards
+	 * whose node installed a KEY record decide).
+	 */
+	if (epoch == 0 && kr != NULL && kr->n_epochs > 1)
+		return 0;
+	*needed = !found || ts_ms <= s->removed_ms;
+	return 0;
+}
+
 static int tj__head_load(struct tj_txn *t, bool *has, uint64_t *seq, uint8_t id[32])
 {
 	const uint8_t *v;
@@ -185,7 +234,8 @@ static int tj__head_load(struct tj_txn *t, bool *has, uint64_t *seq, uint8_t id[
 
 /* One KEY record to readers[0..k), this node's next record, through ingest (which installs it here). */
 static int tj__write_key(struct tj_node *n, struct tj_txn *t, const uint8_t *body, size_t body_len,
-                         const uint8_t (*readers)[32], uint32_t k, uint8_t *rec, uint8_t id[32])
+                         const uint8_t (*readers)[32], uint32_t k, uint64_t min_ts_ms, uint8_t *rec,
+                         uint8_t id[32])
 {
 	struct tj_ingest_ctx ctx = {.has_network = true, .now_ms = tj_now_ms()};
 	struct tj_ingest_item it;
@@ -199,7 +249,7 @@ static int tj__write_key(struct tj_node *n, struct tj_txn *t, const uint8_t *bod
 	if ((rc = tj__head_load(t, &in.has_prev, &seq, in.prev)) != 0)
 		return rc;
 	in.seq = in.has_prev ? seq + 1 : 0;
-	in.ts_ms = ctx.now_ms;
+	in.ts_ms = ctx.now_ms > min_ts_ms ? ctx.now_ms : min_ts_ms;
 	in.kind = TJ_KIND_KEY;
 	in.audience.type = TJ_AUD_NAMED;
 	in.readers = readers;
@@ -230,7 +280,7 @@ int tj_rotate(struct tj_node *n, uint64_t changeover_ms, uint64_t *epoch)
 	uint8_t(*readers)[32] = NULL;
 	const struct tj_member *me;
 	size_t body_len = 0, n_ids = 0;
-	uint64_t cur = 0;
+	uint64_t cur = 0, min_ts_ms;
 	struct tj_txn t;
 	bool open = false;
 	int rc;
@@ -263,13 +313,15 @@ int tj_rotate(struct tj_node *n, uint64_t changeover_ms, uint64_t *epoch)
 	if ((rc = tj__epoch_meta(&t, &cur, cur_id)) != 0)
 		goto out;
 	b->epoch = cur + 1;
+	/* The KEY records sort after the latest removal, whatever the clocks: tj_rotate_needed is false after. */
+	min_ts_ms = s->n_removed > 0 ? s->removed_ms + 1 : 0;
 	b->network_from_ms = tj_now_ms() + changeover_ms;
 	if ((rc = tj_rotate_body_encode(b, body, sizeof(body), &body_len)) != 0)
 		goto out;
 	for (size_t i = 0; i < s->n && rc == 0; i += TJ_RECORD_SLOTS_MAX) {
 		size_t k = s->n - i < TJ_RECORD_SLOTS_MAX ? s->n - i : TJ_RECORD_SLOTS_MAX;
-		rc = tj__write_key(n, &t, body, body_len, (const uint8_t(*)[32])readers[i], (uint32_t)k, rec,
-		                   ids[n_ids++]);
+		rc = tj__write_key(n, &t, body, body_len, (const uint8_t(*)[32])readers[i], (uint32_t)k, min_ts_ms,
+		                   rec, ids[n_ids++]);
 	}
 	if (rc == 0)
 		rc = tj_txn_commit(&t);
@@ -288,6 +340,49 @@ out:
 	free(rec);
 	free(readers);
 	free(ids);
+	tj_member_state_free(s);
+	return rc;
+}
+
+/* Is this node's steward the lowest public key among the current stewards? */
+static bool tj__first_steward(const struct tj_member_state *s, const uint8_t pk[32])
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (s->members[i].role == TJ_ROLE_STEWARD && memcmp(s->members[i].pk, pk, 32) < 0)
+			return false;
+	return true;
+}
+
+int tj_rotate_auto(struct tj_node *n, bool may_defer, bool *deferred)
+{
+	struct tj_member_state *s = NULL;
+	const struct tj_member *me;
+	uint64_t epoch = 0;
+	struct tj_txn t;
+	bool needed = false;
+	int rc;
+
+	*deferred = false;
+	if (n == NULL || !n->has_network)
+		return 0;
+	if ((rc = tj_member_load(n->store, &s)) != 0)
+		return rc;
+	me = tj_member_find(s, n->u->id->pk);
+	if (me == NULL || me->role != TJ_ROLE_STEWARD || s->n_removed == 0)
+		goto out;
+	if ((rc = tj_txn_begin(n->store, false, &t)) != 0)
+		goto out;
+	rc = tj_rotate_needed(&t, n->keyring, s, &needed);
+	tj_txn_abort(&t);
+	if (rc != 0 || !needed)
+		goto out;
+	if (may_defer && !tj__first_steward(s, me->pk)) {
+		*deferred = true;
+		goto out;
+	}
+	tj_log(TJ_LOG_INFO, "rotate", "a removal took effect after the sealing epoch's keys were made: rotating");
+	rc = tj_rotate(n, TJ_ROTATE_CHANGEOVER_MS, &epoch);
+out:
 	tj_member_state_free(s);
 	return rc;
 }

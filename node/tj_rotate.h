@@ -17,20 +17,33 @@
  * record sealed after the rotation opens for it, whatever it copied.
  *
  * Who writes: the steward on whose node a removal takes effect by its own
- * approval or proposal (tj_member_ops.c), or the one asked to rotate.
+ * approval or proposal (tj_member_ops.c), the one asked to rotate, and, for
+ * a removal that takes effect on ingest (the completing approval came by
+ * sync, e.g. two stewards approved while apart), a current steward's daemon
+ * after the sync batch that stored it and once at start (tj_rotate_auto):
+ * the lowest public key among the current stewards at once, the others after
+ * TJ_ROTATE_DEFER_MS if still needed (duplicates converge by the rule above).
+ * A rotation is needed while the sealing epoch's KEY record sorts, by ts_ms,
+ * at or before the record at which the latest removal took effect (epoch 0:
+ * any removal); tj_rotate writes its KEY records after that ts, so it is not
+ * needed after it, whatever the clocks (bounded: no rotation loop). A node
+ * that joined by welcome after a rotation has no epoch installed until a KEY
+ * record is sealed to it, and does not decide (tj_rotate_needed).
  *
  * Network key changeover (tj_keyring_handshake_key): until the changeover
  * end, nodes dial with the old network key and accept both; from then on only
  * the new one, so a removed member cannot even get past the first handshake
  * message (before that it is refused at the authorize step, as any
  * non-member). A member offline for the whole changeover that never got the
- * KEY record needs a new welcome. A removal that takes effect only on
- * ingest (the completing approval arrived from a node that had not seen the
- * proposal) rotates nothing until a steward runs `network rotate-key`.
+ * KEY record needs a new welcome. LIMITS: while no current steward's daemon
+ * runs, a removal that took effect on ingest rotates nothing; ts_ms is the
+ * author's claim, so a removal backdated before the last rotation is not seen
+ * as needing one (`network rotate-key` still does it).
  */
 #ifndef TJ_ROTATE_H
 #define TJ_ROTATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -70,6 +83,28 @@ struct tj_node;
  */
 #define TJ_ROTATE_CHANGEOVER_MS (24ull * 3600 * 1000) /* default: both network keys for 24 h */
 TJ_MUST_CHECK int tj_rotate(struct tj_node *n, uint64_t changeover_ms, uint64_t *epoch);
+
+/*
+ * Whether the sealing epoch (meta "epoch" in t) predates the latest removal
+ * that took effect in s (the state derived from the same store): epoch 0 and
+ * any removal, or its KEY record's ts_ms at or before that removal's. kr: the
+ * node's keyring (NULL: not consulted); with no epoch installed but several
+ * epoch keys (joined by a welcome after a rotation) it says not needed, since
+ * when those keys were made is unknown here.
+ */
+struct tj_member_state;
+TJ_MUST_CHECK int tj_rotate_needed(struct tj_txn *t, const struct tj_keyring *kr,
+                                   const struct tj_member_state *s, bool *needed);
+
+/*
+ * After a sync batch that stored membership or KEY records, and at start, on
+ * the loop thread outside any transaction: when this node is a current
+ * steward and a rotation is needed, rotates as `network rotate-key` does;
+ * with may_defer, a steward other than the lowest key sets *deferred instead
+ * (the caller asks again without may_defer after TJ_ROTATE_DEFER_MS).
+ */
+#define TJ_ROTATE_DEFER_MS 45000u
+TJ_MUST_CHECK int tj_rotate_auto(struct tj_node *n, bool may_defer, bool *deferred);
 
 /* Binds the node whose keyring ingest installs into (one per process; NULL unbinds). */
 void tj_rotate_attach(struct tj_node *n);

@@ -19,6 +19,7 @@
 #include "tj_alert.h"
 #include "tj_retract.h"
 #include "tj_ingest.h"
+#include "tj_rotate.h"
 #include "tj_log.h"
 #include "tj_peer_int.h"
 
@@ -472,6 +473,28 @@ static void tj__fresh_publish(struct tj_peers *P, uint64_t except, const struct 
 	tj__gossip(P, except, f->encs, f->lens, (const uint8_t(*)[32])f->ids, f->n);
 }
 
+/*
+ * A removal that took effect here by ingest needs new keys (tj_rotate.h): on
+ * the loop thread, after the batch's commit. A steward that is not the first,
+ * or whose rotation failed, asks again, without deferring, TJ_ROTATE_DEFER_MS
+ * later (tj__sync_tick).
+ */
+static void tj__rotate_check(struct tj_peers *P, bool may_defer)
+{
+	bool deferred = false;
+	int rc = tj_rotate_auto(P->node, may_defer, &deferred);
+
+	if (rc != 0)
+		TJ_LOG_E("sync", "a removal took effect but the keys were not rotated: %s", tj_strerror(rc));
+	if ((deferred || rc != 0) && P->rot_due_ms == 0)
+		P->rot_due_ms = tj__mono_ms() + TJ_ROTATE_DEFER_MS;
+}
+
+static bool tj__kind_rotates(uint8_t kind)
+{
+	return kind == TJ_KIND_MEMBER || kind == TJ_KIND_APPROVAL || kind == TJ_KIND_KEY;
+}
+
 /* One write transaction for the batch; then the snapshot and gossip. */
 static void tj__job_store(struct tj__job *j)
 {
@@ -481,6 +504,7 @@ static void tj__job_store(struct tj__job *j)
 	struct tj__pstat *ps;
 	struct tj__fresh f;
 	struct tj_txn t;
+	bool membership = false;
 	int rc;
 
 	if ((rc = tj__fresh_new(&f, j->n)) != 0)
@@ -499,6 +523,7 @@ static void tj__job_store(struct tj__job *j)
 		struct tj_ingest_item *it = &j->items[i];
 		if (it->stored && it->result == 0) {
 			tj__fresh_add(&f, it->enc, it->len, it->id, it->rec.ts_ms);
+			membership = membership || tj__kind_rotates(it->rec.kind);
 		} else if (it->result != TJ_EEXIST && it->result != TJ_ERETRACTED) {
 			if (n_first < TJ__LOG_REFUSED_MAX)
 				first[n_first++] = it->result;
@@ -514,6 +539,8 @@ static void tj__job_store(struct tj__job *j)
 		TJ_LOG_W("sync", "alerts not evaluated for a batch of %zu records", f.n);
 	/* Retractions applied by this batch: write our confirmations (tj_retract.h). */
 	tj_retract_after_store(P->node, (const uint8_t(*)[32])f.ids, f.n);
+	if (membership)
+		tj__rotate_check(P, true);
 out:
 	if (rc != 0)
 		TJ_LOG_E("sync", "could not store a batch of %zu records: %s", j->n, tj_strerror(rc));
@@ -849,6 +876,14 @@ void tj__sync_tick(struct tj_peers *P, uint64_t now)
 	tj__watch_local(P);
 	struct tj__conn *c, *next;
 	char hex[TJ_LOG_HEX_CHARS];
+
+	if (!P->rot_checked) {
+		P->rot_checked = true;
+		tj__rotate_check(P, true);
+	} else if (P->rot_due_ms != 0 && now >= P->rot_due_ms) {
+		P->rot_due_ms = 0;
+		tj__rotate_check(P, false);
+	}
 
 	for (c = P->conns; c != NULL; c = next) {
 		next = c->next;

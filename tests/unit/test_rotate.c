@@ -4,7 +4,10 @@
  * the keys it held, opens nothing written after; a remaining member opens the
  * KEY record and, with the keys in it, every record before and after; large
  * networks get one KEY record per 16 members; a KEY record of a non-steward,
- * or one that names a wrong key id, changes nothing.
+ * or one that names a wrong key id, changes nothing; a removal makes a
+ * rotation needed (tj_rotate_needed) until one is made, and tj_rotate_auto
+ * makes it at once on the lowest-keyed steward, later on the others (a node
+ * that joined after a rotation, with no epoch installed, does not decide).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -317,6 +320,153 @@ static void test_network_key_changeover(void **state)
 	tj_keyring_free(removed);
 }
 
+static bool rotate_needed(struct tr_fx *f, struct tj_member_state *s)
+{
+	struct tj_txn t;
+	bool needed = true;
+
+	assert_int_equal(tj_txn_begin(f->node->store, false, &t), 0);
+	assert_int_equal(tj_rotate_needed(&t, f->node->keyring, s, &needed), 0);
+	tj_txn_abort(&t);
+	return needed;
+}
+
+static bool needed_now(struct tr_fx *f)
+{
+	struct tj_member_state *s = NULL;
+	bool needed;
+
+	assert_int_equal(tj_member_load(f->node->store, &s), 0);
+	needed = rotate_needed(f, s);
+	tj_member_state_free(s);
+	return needed;
+}
+
+/* The ts of the node's newest record. */
+static uint64_t head_ts(struct tr_fx *f)
+{
+	uint8_t id[32], rid[32], *buf = malloc(TT_REC_CAP);
+	struct tj_record rec;
+	size_t len;
+
+	assert_non_null(buf);
+	len = head_record(f, id, buf);
+	assert_int_equal(tj_record_verify(buf, len, &rec, rid), 0);
+	free(buf);
+	return rec.ts_ms;
+}
+
+/*
+ * tj_rotate_needed: no removal, nothing; a removal under epoch 0, needed; a
+ * rotation, not needed (and tj_rotate_auto writes nothing more); a KEY record
+ * at or before the removal's ts, needed; another removal, needed again.
+ */
+static void test_rotate_needed(void **state)
+{
+	struct tr_fx *f = *state;
+	struct tj_member_state *s = NULL;
+	bool deferred = true;
+	uint64_t epoch = 0, seq, key_ts;
+
+	assert_false(needed_now(f));
+	seq = head_seq(f);
+	assert_int_equal(tj_rotate_auto(f->node, true, &deferred), 0);
+	assert_false(deferred);
+	assert_int_equal(head_seq(f), seq); /* nothing to do */
+	/* A rotation with no removal: still nothing needed. */
+	assert_int_equal(tj_rotate(f->node, TJ_ROTATE_CHANGEOVER_MS, &epoch), 0);
+	assert_false(needed_now(f));
+
+	remove_member(f, f->other);
+	assert_true(needed_now(f));
+	seq = head_seq(f);
+	/* The only steward is the first: it rotates at once, then never again for this removal. */
+	assert_int_equal(tj_rotate_auto(f->node, true, &deferred), 0);
+	assert_false(deferred);
+	assert_int_equal(head_seq(f), seq + 1);
+	key_ts = head_ts(f);
+	assert_false(needed_now(f));
+	assert_int_equal(tj_rotate_auto(f->node, true, &deferred), 0);
+	assert_int_equal(tj_rotate_auto(f->node, false, &deferred), 0);
+	assert_false(deferred);
+	assert_int_equal(head_seq(f), seq + 1);
+	assert_int_equal(f->node->keyring->n_epochs, 3);
+
+	/* The order is by ts: a KEY record at or before the removal's ts predates it. */
+	assert_int_equal(tj_member_load(f->node->store, &s), 0);
+	assert_int_equal(s->n_removed, 1);
+	assert_true(s->removed_ms < key_ts);
+	s->removed_ms = key_ts;
+	assert_true(rotate_needed(f, s));
+	s->removed_ms = key_ts - 1;
+	assert_false(rotate_needed(f, s));
+	s->n_removed = 0;
+	assert_false(rotate_needed(f, s));
+	tj_member_state_free(s);
+
+	/* Another removal: needed again, until the next rotation. */
+	remove_member(f, f->third);
+	assert_true(needed_now(f));
+	assert_int_equal(tj_rotate_auto(f->node, true, &deferred), 0);
+	assert_false(needed_now(f));
+	assert_int_equal(f->node->keyring->n_epochs, 4);
+}
+
+/* No epoch installed: needed after a removal, unless the keyring shows a node that joined after a rotation. */
+static void test_rotate_needed_joined(void **state)
+{
+	struct tr_fx *f = *state;
+	struct tj_member_state *s = NULL;
+	struct tj_keyring *joined = copy_keyring(f);
+	struct tj_txn t;
+	uint8_t k[32];
+	bool needed = false;
+
+	crypto_secretbox_keygen(k);
+	assert_int_equal(tj_keyring_add_epoch(joined, k, true), 0);
+	remove_member(f, f->other);
+	assert_int_equal(tj_member_load(f->node->store, &s), 0);
+	assert_int_equal(tj_txn_begin(f->node->store, false, &t), 0);
+	assert_int_equal(tj_rotate_needed(&t, f->node->keyring, s, &needed), 0);
+	assert_true(needed);
+	assert_int_equal(tj_rotate_needed(&t, NULL, s, &needed), 0);
+	assert_true(needed);
+	assert_int_equal(tj_rotate_needed(&t, joined, s, &needed), 0);
+	assert_false(needed);
+	tj_txn_abort(&t);
+	tj_member_state_free(s);
+	tj_keyring_free(joined);
+	sodium_memzero(k, sizeof(k));
+}
+
+/* Two stewards: the one with the lower key rotates at once, the other only when asked without deferring. */
+static void test_rotate_auto_defers(void **state)
+{
+	struct tr_fx *f = *state;
+	struct tj_member_body b;
+	uint8_t id[32];
+	bool deferred = false, first;
+	uint64_t seq;
+
+	memset(&b, 0, sizeof(b));
+	b.action = TJ_MEMBER_ROLE;
+	memcpy(b.subject, f->third->pk, 32);
+	b.role = TJ_ROLE_STEWARD;
+	assert_int_equal(tj_member_propose(f->node, &b, id), 0);
+	remove_member(f, f->other);
+	assert_true(needed_now(f));
+	first = memcmp(f->node->u->id->pk, f->third->pk, 32) < 0;
+	seq = head_seq(f);
+	assert_int_equal(tj_rotate_auto(f->node, true, &deferred), 0);
+	assert_int_equal(deferred, !first);
+	assert_int_equal(head_seq(f), first ? seq + 1 : seq);
+	assert_int_equal(needed_now(f), !first);
+	assert_int_equal(tj_rotate_auto(f->node, false, &deferred), 0);
+	assert_false(deferred);
+	assert_int_equal(head_seq(f), seq + 1);
+	assert_false(needed_now(f));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -325,6 +475,9 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_split_records, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_forged_key_record, tr_setup, tr_teardown),
 	    cmocka_unit_test_setup_teardown(test_network_key_changeover, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_rotate_needed, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_rotate_needed_joined, tr_setup, tr_teardown),
+	    cmocka_unit_test_setup_teardown(test_rotate_auto_defers, tr_setup, tr_teardown),
 	};
 
 	if (sodium_init() < 0)
