@@ -22,7 +22,6 @@
 
 #define TJ__REC_CAP (TJ_MEMBER_BODY_MAX_BYTES + 1024u)
 #define TJ__SMALL_REPLY_BYTES 4096u
-#define TJ__MSG_MAX 400
 
 /* ---- writing records ------------------------------------------------------- */
 
@@ -131,63 +130,10 @@ int tj_member_approve(struct tj_node *n, const uint8_t proposal[32], uint8_t id[
 
 /* ---- control ops ----------------------------------------------------------- */
 
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int tj__fail(struct tj_ctl_reply *out, int err, const char *fmt, ...)
-{
-	char msg[TJ__MSG_MAX];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	return tj_ctl_error_reply(err, msg, out);
-}
-
-/* Positions r at key's value in the request map; TJ_ENOTFOUND if absent or nil. */
-static int tj__arg(const uint8_t *req, size_t len, const char *key, struct tj_mp_reader *r)
-{
-	const char *k;
-	uint32_t n, klen;
-	int rc;
-
-	tj_mp_reader_init(r, req, len);
-	if ((rc = tj_mp_read_map(r, &n)) != 0)
-		return rc;
-	for (uint32_t i = 0; i < n; i++) {
-		if ((rc = tj_mp_read_str(r, &k, &klen)) != 0)
-			return rc;
-		if (klen == strlen(key) && memcmp(k, key, klen) == 0)
-			return tj_mp_peek_nil(r) ? TJ_ENOTFOUND : 0;
-		if ((rc = tj_mp_skip(r)) != 0)
-			return rc;
-	}
-	return TJ_ENOTFOUND;
-}
-
-static int tj__arg_str(const uint8_t *req, size_t len, const char *key, char *out, size_t cap)
-{
-	struct tj_mp_reader r;
-	const char *s;
-	uint32_t n;
-	int rc = tj__arg(req, len, key, &r);
-
-	out[0] = '\0';
-	if (rc == 0)
-		rc = tj_mp_read_str(&r, &s, &n);
-	if (rc != 0)
-		return rc;
-	if (n >= cap || memchr(s, '\0', n) != NULL)
-		return TJ_ELIMIT;
-	memcpy(out, s, n);
-	out[n] = '\0';
-	return 0;
-}
-
 /* Optional string argument: absent is fine, anything else wrong is not. */
 static bool tj__opt_str(const uint8_t *req, size_t len, const char *key, char *out, size_t cap)
 {
-	int rc = tj__arg_str(req, len, key, out, cap);
+	int rc = tj_ctl_arg_str(req, len, key, out, cap);
 
 	return rc == 0 || rc == TJ_ENOTFOUND;
 }
@@ -202,11 +148,11 @@ static int tj__parse_add(const uint8_t *req, size_t len, struct tj_member_body *
 	memset(b, 0, sizeof(*b));
 	b->action = TJ_MEMBER_ADMIT;
 	*why = "member_add: 'public_key' must be a valid Ed25519 public key (bin 32)";
-	if (tj__arg(req, len, "public_key", &r) != 0 || tj_mp_read_bin_exact(&r, b->subject, 32) != 0 ||
+	if (tj_ctl_arg(req, len, "public_key", &r) != 0 || tj_mp_read_bin_exact(&r, b->subject, 32) != 0 ||
 	    crypto_core_ed25519_is_valid_point(b->subject) != 1)
 		return TJ_EMALFORMED;
 	*why = "member_add: 'name' must be 1 to 64 bytes without control characters";
-	if (tj__arg_str(req, len, "name", b->name, sizeof(b->name)) != 0 || b->name[0] == '\0')
+	if (tj_ctl_arg_str(req, len, "name", b->name, sizeof(b->name)) != 0 || b->name[0] == '\0')
 		return TJ_EMALFORMED;
 	*why = "member_add: 'role' must be member, steward or contact";
 	if (!tj__opt_str(req, len, "role", role, sizeof(role)) ||
@@ -301,10 +247,10 @@ static bool tj__is_steward(struct tj_node *n)
 static int tj__propose_fail(struct tj_ctl_reply *out, int rc)
 {
 	if (rc == TJ_ENOTMEMBER || rc == TJ_ESTATE)
-		return tj__fail(out, TJ_ESTATE,
-		                "member_add: this node is not a steward of a network; only a "
-		                "steward's node can admit members");
-	return tj__fail(out, rc, "member_add: the proposal was not stored: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, TJ_ESTATE,
+		                    "member_add: this node is not a steward of a network; only a "
+		                    "steward's node can admit members");
+	return tj_ctl_failf(out, rc, "member_add: the proposal was not stored: %s", tj_strerror(rc));
 }
 
 int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, struct tj_ctl_reply *out)
@@ -323,7 +269,7 @@ int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, stru
 	}
 	if (node == NULL || !node->has_network) {
 		sodium_memzero(&b, sizeof(b));
-		return tj__fail(out, TJ_ESTATE, "member_add: this node is not in a network");
+		return tj_ctl_failf(out, TJ_ESTATE, "member_add: this node is not in a network");
 	}
 	memcpy(subject, b.subject, 32);
 	member = tj_member_is_member(node->store, subject);
@@ -341,7 +287,8 @@ int tj_member_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, stru
 		rc = tj_welcome_make(node, subject, tj__self(node, &self, has_self) ? &self : NULL, &welcome,
 		                     &welcome_len);
 	if (rc != 0)
-		return tj__fail(out, rc, "member_add: the welcome could not be made: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "member_add: the welcome could not be made: %s",
+		                    tj_strerror(rc));
 	rc = tj__add_reply(out, proposed ? proposal : NULL, member, member ? 0 : node->stewards_threshold - 1,
 	                   welcome, welcome_len);
 	free(welcome);
@@ -400,9 +347,10 @@ int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 	(void)req;
 	(void)len;
 	if (node == NULL || !node->has_network)
-		return tj__fail(out, TJ_ESTATE, "member_list: this node is not in a network");
+		return tj_ctl_failf(out, TJ_ESTATE, "member_list: this node is not in a network");
 	if ((rc = tj_member_load(node->store, &s)) != 0)
-		return tj__fail(out, rc, "member_list: cannot derive the membership: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "member_list: cannot derive the membership: %s",
+		                    tj_strerror(rc));
 	cap = 64 + s->n * 256 + s->n_pending * (200 + TJ_MEMBER_PENDING_APPR_MAX * 40);
 	if ((buf = malloc(cap)) == NULL) {
 		tj_member_state_free(s);
@@ -426,7 +374,7 @@ int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 	if ((rc = tj_mp_writer_finish(&w, &n)) != 0) {
 		sodium_memzero(buf, cap);
 		free(buf);
-		return tj__fail(out, rc, "member_list: the reply does not fit");
+		return tj_ctl_failf(out, rc, "member_list: the reply does not fit");
 	}
 	buf[0] = (uint8_t)(n >> 24);
 	buf[1] = (uint8_t)(n >> 16);
@@ -506,26 +454,33 @@ int tj_member_ctl_approve(struct tj_node *node, const uint8_t *req, size_t len, 
 	uint64_t epoch = 0;
 	int rc;
 
-	if (tj__arg(req, len, "proposal", &r) != 0 || tj_mp_read_bin_exact(&r, proposal, 32) != 0)
-		return tj__fail(out, TJ_EMALFORMED, "member_approve: 'proposal' must be a record id (bin 32)");
+	if (tj_ctl_arg(req, len, "proposal", &r) != 0 || tj_mp_read_bin_exact(&r, proposal, 32) != 0)
+		return tj_ctl_failf(out, TJ_EMALFORMED,
+		                    "member_approve: 'proposal' must be a record id (bin 32)");
 	if (node == NULL || !node->has_network)
-		return tj__fail(out, TJ_ESTATE, "member_approve: this node is not in a network");
+		return tj_ctl_failf(out, TJ_ESTATE, "member_approve: this node is not in a network");
 	if (!tj__is_steward(node))
-		return tj__fail(out, TJ_ESTATE, "member_approve: this node is not a steward; only stewards approve");
+		return tj_ctl_failf(out, TJ_ESTATE,
+		                    "member_approve: this node is not a steward; only stewards approve");
 	if ((rc = tj__pending_find(node, proposal, &pending, &p, NULL)) != 0)
-		return tj__fail(out, rc, "member_approve: cannot derive the membership: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "member_approve: cannot derive the membership: %s",
+		                    tj_strerror(rc));
 	if (!pending)
-		return tj__fail(out, TJ_ENOTFOUND,
-		                "member_approve: no such pending proposal here (unknown, already in effect or "
-		                "void; `tejido member list` shows the pending ones)");
+		return tj_ctl_failf(
+		    out, TJ_ENOTFOUND,
+		    "member_approve: no such pending proposal here (unknown, already in effect or "
+		    "void; `tejido member list` shows the pending ones)");
 	if ((rc = tj_member_approve(node, proposal, id)) != 0)
-		return tj__fail(out, rc, "member_approve: the approval was not stored: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "member_approve: the approval was not stored: %s",
+		                    tj_strerror(rc));
 	if ((rc = tj__pending_find(node, proposal, &still, &p, &effect)) != 0)
-		return tj__fail(out, rc, "member_approve: cannot derive the membership: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "member_approve: cannot derive the membership: %s",
+		                    tj_strerror(rc));
 	/* A removal that took effect here, by this approval: new keys for the members who remain. */
 	if (!still && effect && p.action == TJ_MEMBER_REMOVE && (rc = tj_rotate(node, TJ_ROTATE_CHANGEOVER_MS, &epoch)) != 0)
-		return tj__fail(out, rc, "member_approve: the removal took effect but the keys were not rotated: %s",
-		                tj_strerror(rc));
+		return tj_ctl_failf(
+		    out, rc, "member_approve: the removal took effect but the keys were not rotated: %s",
+		    tj_strerror(rc));
 	return tj__id_reply(out, "approval", id, !still && effect);
 }
 
@@ -540,27 +495,32 @@ int tj_member_ctl_remove(struct tj_node *node, const uint8_t *req, size_t len, s
 
 	memset(&b, 0, sizeof(b));
 	b.action = TJ_MEMBER_REMOVE;
-	if (tj__arg(req, len, "public_key", &r) != 0 || tj_mp_read_bin_exact(&r, b.subject, 32) != 0)
-		return tj__fail(out, TJ_EMALFORMED, "member_remove: 'public_key' must be bin 32");
-	if (tj__arg_str(req, len, "reason", b.reason, sizeof(b.reason)) != 0 || b.reason[0] == '\0')
-		return tj__fail(out, TJ_EMALFORMED, "member_remove: 'reason' must be a code of 1 to 200 bytes");
+	if (tj_ctl_arg(req, len, "public_key", &r) != 0 || tj_mp_read_bin_exact(&r, b.subject, 32) != 0)
+		return tj_ctl_failf(out, TJ_EMALFORMED, "member_remove: 'public_key' must be bin 32");
+	if (tj_ctl_arg_str(req, len, "reason", b.reason, sizeof(b.reason)) != 0 || b.reason[0] == '\0')
+		return tj_ctl_failf(out, TJ_EMALFORMED,
+		                    "member_remove: 'reason' must be a code of 1 to 200 bytes");
 	if (node == NULL || !node->has_network)
-		return tj__fail(out, TJ_ESTATE, "member_remove: this node is not in a network");
+		return tj_ctl_failf(out, TJ_ESTATE, "member_remove: this node is not in a network");
 	if (!tj_member_is_member(node->store, b.subject))
-		return tj__fail(out, TJ_ENOTFOUND, "member_remove: that key is not a member");
+		return tj_ctl_failf(out, TJ_ENOTFOUND, "member_remove: that key is not a member");
 	if (!tj__is_steward(node))
-		return tj__fail(out, TJ_ESTATE, "member_remove: this node is not a steward; only stewards remove");
+		return tj_ctl_failf(out, TJ_ESTATE,
+		                    "member_remove: this node is not a steward; only stewards remove");
 	memcpy(subject, b.subject, 32);
 	rc = tj_member_propose(node, &b, id);
 	sodium_memzero(&b, sizeof(b));
 	if (rc != 0)
-		return tj__fail(out, rc, "member_remove: the proposal was not stored: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "member_remove: the proposal was not stored: %s",
+		                    tj_strerror(rc));
 	if ((rc = tj__pending_find(node, id, &still, NULL, NULL)) != 0)
-		return tj__fail(out, rc, "member_remove: cannot derive the membership: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "member_remove: cannot derive the membership: %s",
+		                    tj_strerror(rc));
 	effect = !still && !tj_member_is_member(node->store, subject);
 	if (effect && (rc = tj_rotate(node, TJ_ROTATE_CHANGEOVER_MS, &epoch)) != 0)
-		return tj__fail(out, rc, "member_remove: the removal took effect but the keys were not rotated: %s",
-		                tj_strerror(rc));
+		return tj_ctl_failf(
+		    out, rc, "member_remove: the removal took effect but the keys were not rotated: %s",
+		    tj_strerror(rc));
 	return tj__id_reply(out, "proposal", id, effect);
 }
 
@@ -575,16 +535,19 @@ int tj_member_ctl_rotate(struct tj_node *node, const uint8_t *req, size_t len, s
 	struct tj_mp_reader r;
 	uint64_t changeover_s = TJ_ROTATE_CHANGEOVER_MS / 1000;
 
-	rc = tj__arg(req, len, "changeover_s", &r);
+	rc = tj_ctl_arg(req, len, "changeover_s", &r);
 	if ((rc != 0 && rc != TJ_ENOTFOUND) || (rc == 0 && tj_mp_read_uint(&r, &changeover_s) != 0) ||
 	    changeover_s > 30ull * 24 * 3600)
-		return tj__fail(out, TJ_EMALFORMED, "network_rotate: 'changeover_s' must be 0 to 2592000 seconds");
+		return tj_ctl_failf(out, TJ_EMALFORMED,
+		                    "network_rotate: 'changeover_s' must be 0 to 2592000 seconds");
 	if (node == NULL || !node->has_network)
-		return tj__fail(out, TJ_ESTATE, "network_rotate: this node is not in a network");
+		return tj_ctl_failf(out, TJ_ESTATE, "network_rotate: this node is not in a network");
 	if ((rc = tj_rotate(node, changeover_s * 1000, &epoch)) == TJ_ESTATE)
-		return tj__fail(out, rc, "network_rotate: this node is not a steward; only stewards rotate keys");
+		return tj_ctl_failf(out, rc,
+		                    "network_rotate: this node is not a steward; only stewards rotate keys");
 	if (rc != 0)
-		return tj__fail(out, rc, "network_rotate: the keys were not rotated: %s", tj_strerror(rc));
+		return tj_ctl_failf(out, rc, "network_rotate: the keys were not rotated: %s",
+		                    tj_strerror(rc));
 	if ((buf = malloc(TJ__SMALL_REPLY_BYTES)) == NULL)
 		return -ENOMEM;
 	tj_mp_writer_init(&w, buf + 4, TJ__SMALL_REPLY_BYTES - 4);
