@@ -100,6 +100,23 @@ TJ_MUST_CHECK int tj_node_add(struct tj_node *n, struct tj_add_item *items, size
 TJ_MUST_CHECK int tj_node_append(struct tj_node *n, uint8_t kind, const uint8_t *body, size_t body_len,
 				 uint8_t id[32], uint64_t *ts_ms);
 
+/*
+ * This node's chain head (TJ_META_HEAD) in t: the next record of ours takes
+ * seq + 1 and prev = id; *has is false before our first record.
+ */
+TJ_MUST_CHECK int tj_node_head_get(struct tj_txn *t, bool *has, uint64_t *seq, uint8_t id[32]);
+TJ_MUST_CHECK int tj_node_head_set(struct tj_txn *t, uint64_t seq, const uint8_t id[32]);
+
+/*
+ * Seals body as our next record (kind, audience network, current epoch) into
+ * rec (rec_cap bytes), stores it through ingest's checks and moves our head,
+ * all in the caller's write transaction t (membership and circle records).
+ * The caller commits and tells the peers. TJ_ESTATE without an epoch key; an
+ * ingest refusal is returned as its error.
+ */
+TJ_MUST_CHECK int tj_node_write_txn(struct tj_node *n, struct tj_txn *t, uint8_t kind, const uint8_t *body,
+                                    size_t body_len, uint8_t *rec, size_t rec_cap, uint8_t id[32]);
+
 /* Filters and paging for tj_node_list. */
 struct tj_list_query {
 	char state[3];          /* "" = any */

@@ -213,25 +213,6 @@ int tj_rotate_needed(struct tj_txn *t, const struct tj_keyring *kr, const struct
 	return 0;
 }
 
-static int tj__head_load(struct tj_txn *t, bool *has, uint64_t *seq, uint8_t id[32])
-{
-	const uint8_t *v;
-	size_t len;
-	int rc = tj_store_meta_get(t, TJ_META_HEAD, &v, &len);
-
-	*has = false;
-	if (rc == TJ_ENOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	if (len != 40)
-		return TJ_ESTORE;
-	*has = true;
-	*seq = tj_store_rd64(v);
-	memcpy(id, v + 8, 32);
-	return 0;
-}
-
 /* One KEY record to readers[0..k), this node's next record, through ingest (which installs it here). */
 static int tj__write_key(struct tj_node *n, struct tj_txn *t, const uint8_t *body, size_t body_len,
                          const uint8_t (*readers)[32], uint32_t k, uint64_t min_ts_ms, uint8_t *rec,
@@ -246,7 +227,7 @@ static int tj__write_key(struct tj_node *n, struct tj_txn *t, const uint8_t *bod
 
 	memset(&in, 0, sizeof(in));
 	memcpy(in.network_id, n->network_id, 32);
-	if ((rc = tj__head_load(t, &in.has_prev, &seq, in.prev)) != 0)
+	if ((rc = tj_node_head_get(t, &in.has_prev, &seq, in.prev)) != 0)
 		return rc;
 	in.seq = in.has_prev ? seq + 1 : 0;
 	in.ts_ms = ctx.now_ms > min_ts_ms ? ctx.now_ms : min_ts_ms;

@@ -276,26 +276,6 @@ int tj_share_readers_check(const uint8_t *readers, uint32_t n)
 
 /* ---- granting ----------------------------------------------------------------- */
 
-/* Our chain head (TJ_META_HEAD: seq(8) || id(32)), as tj_node_add.c keeps it. */
-static int tj__head_load(struct tj_txn *t, bool *has, uint64_t *seq, uint8_t id[32])
-{
-	const uint8_t *v;
-	size_t len;
-	int rc = tj_store_meta_get(t, TJ_META_HEAD, &v, &len);
-
-	*has = false;
-	if (rc == TJ_ENOTFOUND)
-		return 0;
-	if (rc != 0)
-		return rc;
-	if (len != 40)
-		return TJ_ESTORE;
-	*has = true;
-	*seq = tj_store_rd64(v);
-	memcpy(id, v + 8, 32);
-	return 0;
-}
-
 /* The case record a target names: itself, or the case of an incident by the same author. */
 static int tj__resolve_case(struct tj_txn *t, const uint8_t id[32], uint8_t case_id[32])
 {
@@ -391,7 +371,7 @@ static int tj__grant_store(struct tj_node *n, struct tj_txn *t, const uint8_t (*
 
 	memset(&in, 0, sizeof(in));
 	memset(&item, 0, sizeof(item));
-	if ((rc = tj__head_load(t, &in.has_prev, &in.seq, in.prev)) != 0)
+	if ((rc = tj_node_head_get(t, &in.has_prev, &in.seq, in.prev)) != 0)
 		return rc;
 	in.seq = in.has_prev ? in.seq + 1 : 0;
 	memcpy(in.network_id, n->network_id, 32);
