@@ -107,21 +107,65 @@ static void cli__csv(const cJSON *doc, bool per_100k)
 	}
 }
 
+/* A dimension's column title in the user's language. */
+static const char *cli__dim_title(const char *dim, enum tj_lang lang)
+{
+	static const struct {
+		const char *dim, *es, *en;
+	} titles[] = {
+	    {"gender", "GÉNERO", "GENDER"},
+	    {"aggressor_type", "TIPO DE AGRESOR", "AGGRESSOR TYPE"},
+	    {"aggressor_level", "NIVEL DEL AGRESOR", "AGGRESSOR LEVEL"},
+	    {"state", "ENTIDAD", "STATE"},
+	    {"month", "MES", "MONTH"},
+	    {"act_type", "TIPO DE ACTO", "ACT TYPE"},
+	    {"cause", "CAUSA", "CAUSE"},
+	    {"protection", "PROTECCIÓN", "PROTECTION"},
+	    {"failed", "MEDIDA FALLIDA", "FAILED MEASURE"},
+	};
+
+	for (size_t i = 0; i < sizeof(titles) / sizeof(titles[0]); i++)
+		if (strcmp(titles[i].dim, dim) == 0)
+			return lang == TJ_LANG_ES ? titles[i].es : titles[i].en;
+	return dim;
+}
+
+#define CLI__DIMS_MAX 8
+
 static void cli__table(const cJSON *doc, bool per_100k, enum tj_lang lang)
 {
 	static const char *const es_units[] = {"INCIDENTES", "ACTOS", "VÍCTIMAS"}, *const en_units[] = {
 	                                                                               "INCIDENTS", "ACTS",
 	                                                                               "VICTIMS"};
-	const cJSON *by = cJSON_GetObjectItemCaseSensitive(doc, "by"), *d, *cell;
+	const cJSON *by = cJSON_GetObjectItemCaseSensitive(doc, "by"), *d, *cell,
+	            *cells = cJSON_GetObjectItemCaseSensitive(doc, "cells");
+	size_t width[CLI__DIMS_MAX];
 	char key[48], text[32];
+	int i = 0;
 
+	/* Each column as wide as its widest label (at least 24), so numbers line up. */
 	cJSON_ArrayForEach(d, by)
 	{
-		char up[32];
-		snprintf(up, sizeof(up), "%s", d->valuestring);
-		for (char *p = up; *p != '\0'; p++)
-			*p = (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
-		cli_print_padded(up, 32);
+		if (i >= CLI__DIMS_MAX || !cJSON_IsString(d))
+			break;
+		width[i] = 24;
+		if (cli_utf8_width(cli__dim_title(d->valuestring, lang)) + 2 > width[i])
+			width[i] = cli_utf8_width(cli__dim_title(d->valuestring, lang)) + 2;
+		snprintf(key, sizeof(key), "%s_label", d->valuestring);
+		cJSON_ArrayForEach(cell, cells)
+		{
+			size_t w = cli_utf8_width(cli__jstr(cell, key)) + 2;
+			if (w > width[i])
+				width[i] = w;
+		}
+		i++;
+	}
+	i = 0;
+	cJSON_ArrayForEach(d, by)
+	{
+		if (i >= CLI__DIMS_MAX || !cJSON_IsString(d))
+			break;
+		cli_print_padded(cli__dim_title(d->valuestring, lang), width[i++]);
 	}
 	for (int u = 0; u < 3; u++)
 		printf("%11s", lang == TJ_LANG_ES ? es_units[u] : en_units[u]);
@@ -129,12 +173,15 @@ static void cli__table(const cJSON *doc, bool per_100k, enum tj_lang lang)
 		printf("  %s", lang == TJ_LANG_ES ? "TASAS POR 100 MIL (inc./actos/víct.)"
 		                                  : "RATES PER 100K (inc./acts/vict.)");
 	putchar('\n');
-	cJSON_ArrayForEach(cell, cJSON_GetObjectItemCaseSensitive(doc, "cells"))
+	cJSON_ArrayForEach(cell, cells)
 	{
+		i = 0;
 		cJSON_ArrayForEach(d, by)
 		{
+			if (i >= CLI__DIMS_MAX || !cJSON_IsString(d))
+				break;
 			snprintf(key, sizeof(key), "%s_label", d->valuestring);
-			cli_print_padded(cli__jstr(cell, key), 32);
+			cli_print_padded(cli__jstr(cell, key), width[i++]);
 		}
 		for (int u = 0; u < 3; u++) {
 			cli__count_text(cell, cli__units[u], "<5", text);
