@@ -205,24 +205,6 @@ out:
 
 /* ---- control ops ------------------------------------------------------------ */
 
-static int tj__reply_finish(struct tj_mp_writer *w, uint8_t *buf, size_t cap, struct tj_ctl_reply *out)
-{
-	size_t n = 0;
-
-	if (tj_mp_writer_finish(w, &n) != 0) {
-		sodium_memzero(buf, cap);
-		free(buf);
-		return tj_ctl_error_reply(TJ_ELIMIT, "the reply does not fit", out);
-	}
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
-	out->buf = buf;
-	out->len = n + 4;
-	return 0;
-}
-
 /* {ok, circle, record, generation} */
 static int tj__written_reply(struct tj_ctl_reply *out, const uint8_t circle[32], const uint8_t record[32],
                              uint64_t generation)
@@ -242,7 +224,7 @@ static int tj__written_reply(struct tj_ctl_reply *out, const uint8_t circle[32],
 	tj_mp_put_bin(&w, record, 32);
 	tj_mp_put_cstr(&w, "generation");
 	tj_mp_put_uint(&w, generation);
-	return tj__reply_finish(&w, buf, TJ__SMALL_REPLY_BYTES, out);
+	return tj_ctl_reply_finish(&w, buf, TJ__SMALL_REPLY_BYTES, out, NULL);
 }
 
 static int tj__arg_members(const uint8_t *req, size_t len, uint8_t (*keys)[32], uint32_t *n)
@@ -435,5 +417,5 @@ int tj_circle_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 		tj__put_circle(&w, &t, &s->circles[i], node->u->id->pk);
 	tj_txn_abort(&t);
 	tj_circle_state_free(s);
-	return tj__reply_finish(&w, buf, cap, out);
+	return tj_ctl_reply_finish(&w, buf, cap, out, NULL);
 }

@@ -3,7 +3,10 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 int tj_ctl_failf(struct tj_ctl_reply *out, int err, const char *fmt, ...)
 {
@@ -52,5 +55,25 @@ int tj_ctl_arg_str(const uint8_t *req, size_t len, const char *key, char *out, s
 		return TJ_ELIMIT;
 	memcpy(out, s, n);
 	out[n] = '\0';
+	return 0;
+}
+
+int tj_ctl_reply_finish(struct tj_mp_writer *w, uint8_t *buf, size_t cap, struct tj_ctl_reply *out,
+                        const char *what)
+{
+	size_t n = 0;
+
+	if (tj_mp_writer_finish(w, &n) != 0) {
+		sodium_memzero(buf, cap);
+		free(buf);
+		return what != NULL ? tj_ctl_failf(out, TJ_ELIMIT, "%s: the reply does not fit", what)
+		                    : tj_ctl_error_reply(TJ_ELIMIT, "the reply does not fit", out);
+	}
+	buf[0] = (uint8_t)(n >> 24);
+	buf[1] = (uint8_t)(n >> 16);
+	buf[2] = (uint8_t)(n >> 8);
+	buf[3] = (uint8_t)n;
+	out->buf = buf;
+	out->len = n + 4;
 	return 0;
 }

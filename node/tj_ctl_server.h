@@ -62,5 +62,10 @@ TJ_MUST_CHECK int tj_ctl_arg(const uint8_t *req, size_t len, const char *key, st
 /* A string argument into out (cap bytes with the NUL): TJ_ENOTFOUND if absent,
  * TJ_ELIMIT if too long or holding a NUL; out is "" unless it succeeds. */
 TJ_MUST_CHECK int tj_ctl_arg_str(const uint8_t *req, size_t len, const char *key, char *out, size_t cap);
+/* Finishes a reply written by w at buf + 4 (buf: cap bytes, malloc'd) into *out
+ * with its length prefix; when it does not fit, wipes and frees buf and makes
+ * an error reply naming what (may be NULL). */
+TJ_MUST_CHECK int tj_ctl_reply_finish(struct tj_mp_writer *w, uint8_t *buf, size_t cap,
+                                      struct tj_ctl_reply *out, const char *what);
 
 #endif

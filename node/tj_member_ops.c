@@ -131,7 +131,7 @@ static bool tj__self(struct tj_node *n, struct tj_welcome_peer *self, bool has_s
 static int tj__add_reply(struct tj_ctl_reply *out, const uint8_t *proposal, bool member, uint32_t needed,
                          const uint8_t *welcome, size_t welcome_len)
 {
-	size_t cap = TJ__SMALL_REPLY_BYTES + welcome_len, len = 0;
+	size_t cap = TJ__SMALL_REPLY_BYTES + welcome_len;
 	uint8_t *buf = malloc(cap);
 	struct tj_mp_writer w;
 
@@ -155,17 +155,7 @@ static int tj__add_reply(struct tj_ctl_reply *out, const uint8_t *proposal, bool
 		tj_mp_put_bin(&w, welcome, welcome_len);
 	else
 		tj_mp_put_nil(&w);
-	if (tj_mp_writer_finish(&w, &len) != 0) {
-		free(buf);
-		return tj_ctl_error_reply(TJ_ELIMIT, "member_add: the welcome does not fit in a reply", out);
-	}
-	buf[0] = (uint8_t)(len >> 24);
-	buf[1] = (uint8_t)(len >> 16);
-	buf[2] = (uint8_t)(len >> 8);
-	buf[3] = (uint8_t)len;
-	out->buf = buf;
-	out->len = len + 4;
-	return 0;
+	return tj_ctl_reply_finish(&w, buf, cap, out, "member_add");
 }
 
 /* Is this node a steward now? (Derives with names: a control op's cost, not ingest's.) */
@@ -279,7 +269,7 @@ int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 {
 	struct tj_member_state *s = NULL;
 	struct tj_mp_writer w;
-	size_t cap, n = 0;
+	size_t cap;
 	uint8_t *buf;
 	int rc;
 
@@ -310,18 +300,7 @@ int tj_member_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, str
 	for (size_t i = 0; i < s->n_pending; i++)
 		tj__put_pending(&w, &s->pending[i]);
 	tj_member_state_free(s);
-	if ((rc = tj_mp_writer_finish(&w, &n)) != 0) {
-		sodium_memzero(buf, cap);
-		free(buf);
-		return tj_ctl_failf(out, rc, "member_list: the reply does not fit");
-	}
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
-	out->buf = buf;
-	out->len = n + 4;
-	return 0;
+	return tj_ctl_reply_finish(&w, buf, cap, out, "member_list");
 }
 
 /* {ok, key: bin 32, took_effect: bool} */
@@ -329,7 +308,6 @@ static int tj__id_reply(struct tj_ctl_reply *out, const char *key, const uint8_t
 {
 	uint8_t *buf = malloc(TJ__SMALL_REPLY_BYTES);
 	struct tj_mp_writer w;
-	size_t n = 0;
 
 	if (buf == NULL)
 		return -ENOMEM;
@@ -341,17 +319,7 @@ static int tj__id_reply(struct tj_ctl_reply *out, const char *key, const uint8_t
 	tj_mp_put_bin(&w, id, 32);
 	tj_mp_put_cstr(&w, "took_effect");
 	tj_mp_put_bool(&w, took_effect);
-	if (tj_mp_writer_finish(&w, &n) != 0) {
-		free(buf);
-		return tj_ctl_error_reply(TJ_ELIMIT, "the reply does not fit", out);
-	}
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
-	out->buf = buf;
-	out->len = n + 4;
-	return 0;
+	return tj_ctl_reply_finish(&w, buf, TJ__SMALL_REPLY_BYTES, out, NULL);
 }
 
 /*
@@ -468,7 +436,6 @@ int tj_member_ctl_rotate(struct tj_node *node, const uint8_t *req, size_t len, s
 	uint8_t *buf;
 	struct tj_mp_writer w;
 	uint64_t epoch = 0;
-	size_t n = 0;
 	int rc;
 
 	struct tj_mp_reader r;
@@ -495,15 +462,5 @@ int tj_member_ctl_rotate(struct tj_node *node, const uint8_t *req, size_t len, s
 	tj_mp_put_bool(&w, true);
 	tj_mp_put_cstr(&w, "epoch");
 	tj_mp_put_uint(&w, epoch);
-	if (tj_mp_writer_finish(&w, &n) != 0) {
-		free(buf);
-		return tj_ctl_error_reply(TJ_ELIMIT, "the reply does not fit", out);
-	}
-	buf[0] = (uint8_t)(n >> 24);
-	buf[1] = (uint8_t)(n >> 16);
-	buf[2] = (uint8_t)(n >> 8);
-	buf[3] = (uint8_t)n;
-	out->buf = buf;
-	out->len = n + 4;
-	return 0;
+	return tj_ctl_reply_finish(&w, buf, TJ__SMALL_REPLY_BYTES, out, NULL);
 }

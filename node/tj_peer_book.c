@@ -189,29 +189,6 @@ out:
 
 /* ---- control ops ----------------------------------------------------------- */
 
-static void tj__put_be32(uint8_t *p, size_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-/* A reply frame from a writer that wrote at buf + 4. */
-static int tj__reply(uint8_t *buf, struct tj_mp_writer *w, struct tj_ctl_reply *out)
-{
-	size_t len = 0;
-
-	if (tj_mp_writer_finish(w, &len) != 0) {
-		free(buf);
-		return tj_ctl_error_reply(TJ_ELIMIT, "the reply does not fit", out);
-	}
-	tj__put_be32(buf, len);
-	out->buf = buf;
-	out->len = len + 4;
-	return 0;
-}
-
 static int tj__parse_add(const uint8_t *req, size_t len, struct tj__entry *e, const char **why)
 {
 	char addr[TJ_PEER_HOST_MAX + 10];
@@ -272,7 +249,7 @@ int tj_peer_ctl_add(struct tj_node *node, const uint8_t *req, size_t len, struct
 	tj_mp_put_map(&w, 1);
 	tj_mp_put_cstr(&w, "ok");
 	tj_mp_put_bool(&w, true);
-	return tj__reply(buf, &w, out);
+	return tj_ctl_reply_finish(&w, buf, 64, out, "peer_add");
 }
 
 #define TJ__ADDR_CHARS (TJ_PEER_HOST_MAX + 10)
@@ -384,7 +361,7 @@ int tj_peer_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, struc
 	tj_mp_put_cstr(&w, "peers");
 	if (P != NULL) {
 		tj__put_peers(&w, P);
-		return tj__reply(buf, &w, out);
+		return tj_ctl_reply_finish(&w, buf, TJ__REPLY_BYTES, out, "peer_list");
 	}
 	/* The peer layer is not running (no network yet): the stored book, unconnected. */
 	if ((rc = tj__book_read(node->store, book, &n)) != 0) {
@@ -397,7 +374,7 @@ int tj_peer_ctl_list(struct tj_node *node, const uint8_t *req, size_t len, struc
 		tj__fmt_addr(&book[i], addr);
 		tj__put_peer(&w, addr, book[i].pk, book[i].name, NULL, NULL);
 	}
-	return tj__reply(buf, &w, out);
+	return tj_ctl_reply_finish(&w, buf, TJ__REPLY_BYTES, out, "peer_list");
 }
 
 void tj_peers_put_status(struct tj_mp_writer *w)
