@@ -1,472 +1,689 @@
 /*
  * bench_sync: what reconciliation and replication cost, measured in one run.
  *
- *   1. Reconciliation of two sets of n records (default 100,000) that differ
- *      by d in {0, 10, 100, 1,000, 10,000} records, the missing ones either
- *      the most recent or scattered at random, plus a cold start (d = n).
- *      Both sides run the node's Negentropy code (node/tj_negentropy.h) with
- *      the node's frame limit; every message is encoded as the node encodes
- *      it (node/tj_wire.h) and sized as box-stream seals it, so the byte
- *      counts are the node's wire bytes: handshake, HELLOs, NEG both ways,
- *      then the WANTs (256 ids, 4 in flight) and the RECORDS that fetch the
- *      difference. Time is the CPU time of both sides in this process
- *      (no network latency).
- *   2. Cold replication: n records through the node's ingest path
- *      (signature checks in the libuv thread pool in batches of 256, one
- *      LMDB write transaction per batch on the loop thread) into an empty
- *      store: records per second.
- *   3. The Ed25519 verify rate on one core over the same records.
+ * usage: bench_sync [--n LIST | -n N] [--rtt-ms R] [--cold-n N] [--no-cold]
+ *                   [--quick] [--json] [--dir DIR]
  *
- * Peak RSS (getrusage) is printed after each phase. Records are real sealed
- * records of 100 authors with realistic sizes; generating them is not timed.
+ *   build-bsync/tools/bench_sync                  # n = 10,000, 100,000, 1,000,000; Markdown
+ *   build-bsync/tools/bench_sync --json           # the same figures, one JSON object on stdout
+ *   build-bsync/tools/bench_sync -n 100000 --rtt-ms 50 --dir build-bsync
  *
- * usage: bench_sync [-n N] [--dir DIR]
+ * Build it Release (no sanitizers) for figures. The default run takes about
+ * DOC_RUN_TIME and peaks at DOC_RUN_RSS (see the commit that measured it).
+ *
+ * THE CORPUS. One corpus of N = the largest n sealed records, made before
+ * anything is measured (not timed): 100 authors, record i by author i % 100
+ * (each author's chain in order, seq and prev correct), one record every
+ * 31.536 s (a million a year) ending just before now, bodies of 500..899
+ * random bytes (records of 880..1,280 bytes), sealed by tj_record_seal on every
+ * core. All N are real sealed records: their (ts, id) are the Negentropy items
+ * and their sizes size the fetch. Only the first K (the cold-replication
+ * count) keep their bytes in memory; of the others the program keeps the
+ * (ts, id) and the size (44 bytes a record). The matrix at n uses the first n
+ * records: a prefix, in which every author's chain is a prefix of its chain,
+ * so the same n gives the same kind of set whatever N it was cut from.
+ *
+ * THE MATRIX. For each n and each d in {0, 10, 100, 1,000, 10,000} with d < n
+ * (--quick: {0, 10, 100}), the responder holds the n records and the initiator
+ * all but d of them: the d newest ("recent") or d chosen at random
+ * ("scattered"); d = 0 is run once (labelled recent); then d = n ("cold": the
+ * initiator holds nothing). Both sides run the node's Negentropy code
+ * (node/tj_negentropy.c, whatever it does at the time of the build) with the
+ * node's options (node/tj_sync.c: TJ_PEER_NEG_FRAME_BYTES frames, the
+ * initiator's id cap, a fresh responder session per query), in this process,
+ * one after the other. Columns (JSON key in brackets):
+ *
+ *   neg round trips [neg_round_trips]: NEG messages the initiator sent, each
+ *     answered once.
+ *   NEG bytes i->r, r->i [neg_bytes_i2r, neg_bytes_r2i]: the Negentropy
+ *     messages' bytes, initiator to responder ("up": the side lacking records
+ *     asks) and back ("down"). These are the protocol bytes compared with
+ *     strfry's.
+ *   lower bound d x 32 [lower_bound_bytes]: the ids of the difference, once;
+ *     no reconciliation can tell the initiator less.
+ *   fetch round trips [fetch_round_trips]: WANTs of TJ_WIRE_WANT_MAX ids,
+ *     TJ_PEER_WANTS_INFLIGHT in flight, so ceil(ceil(d / 256) / 4).
+ *   wire bytes i->r, r->i [wire_bytes_i2r, wire_bytes_r2i]: everything the
+ *     connection carries each way, as the node encodes it (node/tj_wire.h) and
+ *     box-stream seals it: handshake, HELLOs, NEG messages, WANTs, and the
+ *     RECORDS parts (at most 256 records / 512 KiB each) carrying the d records.
+ *   reconcile CPU (ms) [reconcile_ms]: CPU time of the Negentropy exchange,
+ *     both sides, messages encoded; not the snapshots (built before) nor the
+ *     fetch. No network: see the RTT column.
+ *   time over a link of RTT R ms [time_over_link_ms, with --rtt-ms R only]:
+ *     COMPUTED, not measured: reconcile CPU + (neg round trips + fetch round
+ *     trips) x R. It leaves out the connection's setup (handshake and HELLO,
+ *     2 round trips) and the time to transmit the bytes.
+ *   peak RSS (MiB) [peak_rss_mib, rss_base_mib]: the process's VmHWM at the end
+ *     of the cell, reset (echo 5 > /proc/self/clear_refs) when it began, so the
+ *     peak is the cell's own; it includes what was resident when the cell began
+ *     (the corpus: "base"), then both snapshots (72 bytes an item each), the
+ *     sessions' buffers and the lists of ids.
+ *   found [found, extra, ok]: ids the initiator learned it lacks, and ids it
+ *     believed the responder lacks (must be 0). A cell is ok when found == d,
+ *     they are exactly the d missing ids, and extra == 0; a cell that is not
+ *     ok is printed FAILED and makes the exit status 1.
+ *
+ * STRFRY. The issue gives strfry's figures (KB read as 1,000 bytes) for
+ * n = 100,000 scattered: d = 1,000: 3 round trips, 65 KB up, 527 KB down;
+ * d = 10,000: 9 round trips, 245 KB up, 2,000 KB down. Those two cells carry
+ * them, with MET / NOT MET for round trips <= strfry's, NEG bytes up <= and
+ * NEG bytes down <= ([strfry], [goal], [goal_met]: all three).
+ *
+ * COLD REPLICATION (not with --no-cold): the first K records (--cold-n K,
+ * default min(largest n, 100,000)) through the node's ingest path in this
+ * process: signatures checked in the libuv thread pool in batches of 256
+ * (4 batches in flight), one LMDB write transaction per batch on the loop
+ * thread, into an empty store in a temporary directory under --dir (default
+ * /tmp; put it on the disk a node's data lives on). Records per second, the
+ * loop thread's time in the store step, peak RSS (reset before).
+ * VERIFY: decode + Ed25519 verify of the kept records on one core, for 2 s.
+ *
+ * JSON (--json): one object on stdout, nothing else there. Keys: "tool",
+ * "machine" {date_utc, cpu, cores, kernel, load_before[3], load_after[3]},
+ * "options" {n[], d[], rtt_ms (null without --rtt-ms), quick, cold_n (null
+ * with --no-cold)}, "corpus" {records, authors, record_interval_ms,
+ * records_kept, mean_record_bytes, threads, seconds, cpu_seconds, rss_mib,
+ * peak_rss_mib}, "frame_limit_bytes", "wants_in_flight", "peak_rss_reset"
+ * (false if the kernel refused the reset: peaks are then since the start),
+ * "matrix" [cells, keys above plus n, d, missing ("recent" | "scattered" |
+ * "cold")], "cells", "cells_failed", "cold_replication" {records, stored,
+ * refused, seconds, records_per_s, store_seconds, peak_rss_mib} or null,
+ * "verify" {verifies, seconds, verifies_per_s}, "seconds" (the whole run).
+ *
+ * Exit status: 0; 1 if a cell failed or the run itself failed; 2 for bad
+ * options (an unknown option, an n outside 1..10,000,000, a bad list).
  */
 #include <errno.h>
-#include <ftw.h>
-#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <cJSON.h>
 #include <sodium.h>
 #include <uv.h>
 
-#include "tj_boxstream.h"
-#include "tj_ingest.h"
-#include "tj_negentropy.h"
+#include "bench_sync.h"
 #include "tj_peer.h"
-#include "tj_seal.h"
-#include "tj_shs.h"
-#include "tj_store.h"
-#include "tj_wire.h"
 
-#define BS_AUTHORS 100
-#define BS_BODY_BYTES 700 /* a summary body is a few hundred bytes */
-#define BS_REC_CAP 4096
-#define BS_NEG_FRAME TJ_PEER_NEG_FRAME_BYTES
-#define BS_BATCH 256
-#define BS_WANTS_INFLIGHT 4
+#define BS_LIST_MAX 16
+#define BS_COLD_DEFAULT 100000u
+#define BS_RTT_MAX_MS 60000.0
 
-struct corpus {
-	size_t n;
-	uint8_t *buf;
-	size_t *off, *len;
-	struct tj_neg_item *items; /* (ts, id) of record i */
-	uint8_t network_id[32];
+static const size_t bs_ds_full[] = {0, 10, 100, 1000, 10000};
+static const size_t bs_ds_quick[] = {0, 10, 100};
+
+/* The issue's strfry figures (scattered differences; bytes with KB = 1,000). */
+static const struct bs_strfry {
+	size_t n, d;
+	uint32_t round_trips;
+	uint64_t up, down;
+} bs_strfry[] = {{100000, 1000, 3, 65000, 527000}, {100000, 10000, 9, 245000, 2000000}};
+
+struct bs_opts {
+	size_t ns[BS_LIST_MAX], n_count;
+	const size_t *ds;
+	size_t d_count, cold_n;
+	double rtt_ms; /* 0: no RTT column */
+	bool json, quick, no_cold, n_set, cold_set;
+	const char *dir;
 };
 
-static double bs_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long bs_rss_kib(void)
-{
-	struct rusage ru;
-
-	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : -1;
-}
-
-static void bs_die(const char *what, int rc)
-{
-	fprintf(stderr, "bench_sync: %s: %s\n", what, tj_strerror(rc));
-	exit(1);
-}
-
-/* n records by BS_AUTHORS authors, each author's chain in order, timestamps over the last year. */
-static void bs_gen(struct corpus *c, size_t n)
-{
-	struct tj_identity *ids[BS_AUTHORS];
-	uint8_t prev[BS_AUTHORS][32], body[BS_BODY_BYTES], key[32];
-	struct tj_sym_key epoch = {.key = key};
-	uint64_t now = tj_now_ms(), seq[BS_AUTHORS] = {0};
-	size_t used = 0;
-	int rc;
-
-	c->n = n;
-	c->buf = malloc(n * (BS_BODY_BYTES + 400));
-	c->off = calloc(n, sizeof(size_t));
-	c->len = calloc(n, sizeof(size_t));
-	c->items = calloc(n, sizeof(*c->items));
-	if (c->buf == NULL || c->off == NULL || c->len == NULL || c->items == NULL)
-		bs_die("memory", -ENOMEM);
-	randombytes_buf(key, sizeof(key));
-	tj_sym_key_id(key, epoch.id);
-	randombytes_buf(c->network_id, 32);
-	for (size_t a = 0; a < BS_AUTHORS; a++)
-		if ((rc = tj_identity_generate(&ids[a])) != 0)
-			bs_die("identity", rc);
-	for (size_t i = 0; i < n; i++) {
-		size_t a = i % BS_AUTHORS;
-		struct tj_seal_in in;
-		memset(&in, 0, sizeof(in));
-		memcpy(in.network_id, c->network_id, 32);
-		in.seq = seq[a];
-		in.has_prev = seq[a] > 0;
-		memcpy(in.prev, prev[a], 32);
-		in.ts_ms = now - 365ull * 86400000ull + (uint64_t)i * (365ull * 86400000ull / n);
-		in.kind = TJ_KIND_INCIDENT;
-		in.audience.type = TJ_AUD_NETWORK;
-		in.audience.has_ref = true;
-		memcpy(in.audience.ref, epoch.id, 32);
-		in.epoch = &epoch;
-		randombytes_buf(body, sizeof(body));
-		in.body = body;
-		in.body_len = BS_BODY_BYTES - 200 + (i * 7919) % 400;
-		if ((rc = tj_record_seal(&in, ids[a], c->buf + used, BS_REC_CAP, &c->len[i], prev[a])) != 0)
-			bs_die("seal", rc);
-		c->off[i] = used;
-		used += c->len[i];
-		seq[a]++;
-		c->items[i].ts = tj_neg_ts_from_ms(in.ts_ms);
-		memcpy(c->items[i].id, prev[a], 32);
-	}
-	for (size_t a = 0; a < BS_AUTHORS; a++)
-		tj_identity_free(ids[a]);
-	sodium_memzero(key, sizeof(key));
-}
-
-/* ---- reconciliation ------------------------------------------------------- */
-
-struct recon {
-	uint32_t neg_rounds;
-	uint64_t neg_i2r, neg_r2i;   /* NEG payload bytes (the Negentropy messages) */
-	uint64_t wire_i2r, wire_r2i; /* everything on the wire, box-stream included */
-	uint32_t fetch_rounds;
-	size_t need;
-	double seconds;
+struct bs_run {
+	struct bs_opts o;
+	struct bs_corpus c;
+	cJSON *j, *matrix;
+	double load_before[3], gen_rss_mib, gen_peak_mib, t0;
+	bool rss_reset;
+	size_t cells, failed; /* failed: cells not ok */
+	bool repl_failed;     /* cold replication stored fewer records than it was given */
 };
 
-/* Bytes box-stream puts on the wire for one application message of len bytes. */
-static uint64_t bs_wire(size_t len)
+/* ---- options ------------------------------------------------------------------ */
+
+static _Noreturn __attribute__((format(printf, 1, 2))) void bs_usage(const char *fmt, ...)
 {
-	return tj_boxstream_msg_sealed_bytes(len);
+	va_list ap;
+
+	fputs("bench_sync: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(
+	    "\nusage: bench_sync [--n LIST | -n N] [--rtt-ms R] [--cold-n N] [--no-cold] [--quick] [--json] "
+	    "[--dir DIR]\n  LIST: comma-separated record counts, 1..10000000 (default "
+	    "10000,100000,1000000)\n",
+	    stderr);
+	exit(2);
 }
 
-static size_t bs_neg_msg_len(const struct tj_neg_msg *m, uint8_t *scratch, size_t cap)
+static bool bs_parse_count(const char *s, size_t len, size_t *out)
 {
-	struct tj_mp_writer w;
-	size_t len = 0;
+	size_t v = 0;
 
-	tj_mp_writer_init(&w, scratch, cap);
-	tj_wire_put_neg(&w, m->bytes, m->len);
-	if (tj_mp_writer_finish(&w, &len) != 0)
-		bs_die("neg message", TJ_ENOSPC);
-	return len;
+	if (len == 0 || len > 9)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		v = v * 10 + (size_t)(s[i] - '0');
+	}
+	*out = v;
+	return v >= 1 && v <= BS_N_MAX;
 }
 
-/* The fetch: WANTs of TJ_WIRE_WANT_MAX ids, RECORDS of at most 256 records / 512 KiB, as the node sends them. */
-static void bs_fetch(const struct corpus *c, const size_t *missing, size_t d, struct recon *r, uint8_t *scratch,
-		     size_t cap)
+static int bs_size_cmp(const void *a, const void *b)
 {
-	struct tj_mp_writer w;
-	size_t wants = 0, len = 0;
+	size_t x = *(const size_t *)a, y = *(const size_t *)b;
 
-	for (size_t i = 0; i < d; i += TJ_WIRE_WANT_MAX) {
-		size_t k = d - i < TJ_WIRE_WANT_MAX ? d - i : TJ_WIRE_WANT_MAX;
-		uint8_t ids[TJ_WIRE_WANT_MAX * 32];
-		uint32_t count = 0;
-		size_t bytes = 0, body = 0;
+	return x < y ? -1 : x > y;
+}
 
-		for (size_t j = 0; j < k; j++)
-			memcpy(ids + 32 * j, c->items[missing[i + j]].id, 32);
-		tj_mp_writer_init(&w, scratch, cap);
-		tj_wire_put_ids(&w, TJ_WIRE_WANT, ids, k);
-		if (tj_mp_writer_finish(&w, &len) != 0)
-			bs_die("want", TJ_ENOSPC);
-		r->wire_i2r += bs_wire(len);
-		wants++;
-		/* The answer, split like tj_sync.c splits it. */
-		for (size_t j = 0; j < k; j++) {
-			size_t rl = c->len[missing[i + j]];
-			if (count == TJ_WIRE_RECORDS_MAX || bytes + rl > TJ_WIRE_RECORDS_MAX_BYTES) {
-				r->wire_r2i += bs_wire(6 + body); /* [4, last, [..]] head */
-				count = 0;
-				bytes = body = 0;
-			}
-			count++;
-			bytes += rl;
-			body += tj_wire_record_cost(rl);
+/* "10000,100000": sorted, duplicates dropped. */
+static void bs_parse_list(struct bs_opts *o, const char *arg)
+{
+	const char *p = arg;
+	size_t k = 0;
+
+	for (;;) {
+		size_t len = strcspn(p, ",");
+		if (o->n_count == BS_LIST_MAX)
+			bs_usage("--n: at most 16 values, got '%s'", arg);
+		if (!bs_parse_count(p, len, &o->ns[o->n_count++]))
+			bs_usage("--n: '%s' is not a list of record counts 1..10000000", arg);
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	qsort(o->ns, o->n_count, sizeof(size_t), bs_size_cmp);
+	for (size_t i = 0; i < o->n_count; i++)
+		if (k == 0 || o->ns[k - 1] != o->ns[i])
+			o->ns[k++] = o->ns[i];
+	o->n_count = k;
+}
+
+static const char *bs_arg(int argc, char **argv, int *i)
+{
+	if (*i + 1 >= argc)
+		bs_usage("%s needs a value", argv[*i]);
+	return argv[++*i];
+}
+
+static void bs_parse_opts(struct bs_opts *o, int argc, char **argv)
+{
+	memset(o, 0, sizeof(*o));
+	o->dir = "/tmp";
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		if (strcmp(a, "--n") == 0 || strcmp(a, "-n") == 0) {
+			o->n_count = 0;
+			o->n_set = true;
+			bs_parse_list(o, bs_arg(argc, argv, &i));
+		} else if (strcmp(a, "--cold-n") == 0) {
+			v = bs_arg(argc, argv, &i);
+			if (!bs_parse_count(v, strlen(v), &o->cold_n))
+				bs_usage("--cold-n: '%s' is not a record count 1..10000000", v);
+			o->cold_set = true;
+		} else if (strcmp(a, "--rtt-ms") == 0) {
+			char *end;
+			v = bs_arg(argc, argv, &i);
+			errno = 0;
+			o->rtt_ms = strtod(v, &end);
+			if (errno != 0 || end == v || *end != '\0' ||
+			    !(o->rtt_ms > 0 && o->rtt_ms <= BS_RTT_MAX_MS))
+				bs_usage("--rtt-ms: '%s' is not a round-trip time in ms, > 0 and <= 60000",
+				         v);
+		} else if (strcmp(a, "--dir") == 0) {
+			o->dir = bs_arg(argc, argv, &i);
+		} else if (strcmp(a, "--json") == 0) {
+			o->json = true;
+		} else if (strcmp(a, "--quick") == 0) {
+			o->quick = true;
+		} else if (strcmp(a, "--no-cold") == 0) {
+			o->no_cold = true;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			printf("usage: bench_sync [--n LIST | -n N] [--rtt-ms R] [--cold-n N] [--no-cold] "
+			       "[--quick] "
+			       "[--json] [--dir DIR]\n(what each figure means: the header of "
+			       "tools/bench_sync.c)\n");
+			exit(0);
+		} else {
+			bs_usage("unknown option '%s'", a);
 		}
-		r->wire_r2i += bs_wire(6 + body); /* [4, last, [..]] head */
 	}
-	r->fetch_rounds = (uint32_t)((wants + BS_WANTS_INFLIGHT - 1) / BS_WANTS_INFLIGHT);
 }
 
-/* The initiator lacks `d` of the responder's n records (the newest, or random ones). */
-static void bs_recon(const struct corpus *c, size_t d, bool scattered, struct recon *r)
+/* Defaults that depend on other options, and the checks that need them all. */
+static void bs_settle_opts(struct bs_opts *o)
 {
-	struct tj_neg_opts o = {.frame_limit_bytes = BS_NEG_FRAME};
-	struct tj_neg_storage *sa = NULL, *sb = NULL;
-	struct tj_neg *ini = NULL, *resp = NULL;
-	struct tj_neg_msg q, a;
-	struct tj_neg_ids need;
-	struct tj_neg_item *have = malloc(c->n * sizeof(*have));
-	uint8_t *skip = calloc(c->n, 1), *scratch = malloc(TJ_WIRE_MSG_MAX_BYTES);
-	size_t *missing = malloc((d + 1) * sizeof(size_t)), nb = 0, picked = 0;
-	double t0;
-	int rc;
+	static const size_t full[] = {10000, 100000, 1000000}, quick[] = {1000, 2000};
+	struct stat st;
 
-	if (have == NULL || skip == NULL || scratch == NULL || missing == NULL)
-		bs_die("memory", -ENOMEM);
-	memset(r, 0, sizeof(*r));
-	while (picked < d) {
-		size_t i = scattered ? randombytes_uniform((uint32_t)c->n) : c->n - 1 - picked;
-		if (!skip[i]) {
-			skip[i] = 1;
-			missing[picked++] = i;
+	if (!o->n_set) {
+		o->n_count = o->quick ? 2 : 3;
+		memcpy(o->ns, o->quick ? quick : full, o->n_count * sizeof(size_t));
+	}
+	o->ds = o->quick ? bs_ds_quick : bs_ds_full;
+	o->d_count = o->quick ? sizeof(bs_ds_quick) / sizeof(size_t) : sizeof(bs_ds_full) / sizeof(size_t);
+	if (!o->cold_set)
+		o->cold_n = o->ns[o->n_count - 1] < BS_COLD_DEFAULT ? o->ns[o->n_count - 1] : BS_COLD_DEFAULT;
+	if (o->cold_n > o->ns[o->n_count - 1])
+		bs_usage("--cold-n: %zu records is more than the largest --n (%zu)", o->cold_n,
+		         o->ns[o->n_count - 1]);
+	if (!o->no_cold && (stat(o->dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(o->dir, W_OK) != 0))
+		bs_usage("--dir: '%s' is not a directory this process can write to", o->dir);
+}
+
+/* ---- formatting ----------------------------------------------------------------- */
+
+/* v with thousands separators; eight results may be live at once (one printf). */
+static const char *bs_num(uint64_t v)
+{
+	static char ring[8][32];
+	static unsigned next;
+	char tmp[32], *out = ring[next++ % 8];
+	int len = snprintf(tmp, sizeof(tmp), "%llu", (unsigned long long)v), o = 0;
+
+	for (int i = 0; i < len; i++) {
+		if (i > 0 && (len - i) % 3 == 0)
+			out[o++] = ',';
+		out[o++] = tmp[i];
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static const char *bs_missing_name(enum bs_missing m)
+{
+	return m == BS_SCATTERED ? "scattered" : m == BS_COLD ? "cold" : "recent";
+}
+
+static const struct bs_strfry *bs_strfry_for(const struct bs_cell *cell)
+{
+	for (size_t k = 0; k < sizeof(bs_strfry) / sizeof(bs_strfry[0]); k++)
+		if (cell->missing == BS_SCATTERED && bs_strfry[k].n == cell->n && bs_strfry[k].d == cell->d)
+			return &bs_strfry[k];
+	return NULL;
+}
+
+static double bs_link_ms(const struct bs_opts *o, const struct bs_cell *cell)
+{
+	return cell->cpu_ms + (double)(cell->neg_rounds + cell->fetch_rounds) * o->rtt_ms;
+}
+
+/* ---- the machine -------------------------------------------------------------- */
+
+static void bs_loadavg(double l[3])
+{
+	if (getloadavg(l, 3) != 3)
+		l[0] = l[1] = l[2] = -1;
+}
+
+static void bs_cpu_model(char *out, size_t cap)
+{
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	char line[256];
+
+	snprintf(out, cap, "unknown");
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		char *colon = strchr(line, ':');
+		if (strncmp(line, "model name", 10) == 0 && colon != NULL) {
+			snprintf(out, cap, "%s", colon + 2);
+			out[strcspn(out, "\n")] = '\0';
+			break;
 		}
 	}
-	for (size_t i = 0; i < c->n; i++)
-		if (!skip[i])
-			have[nb++] = c->items[i];
-	if ((rc = tj_neg_storage_new(c->items, c->n, 0, &sa)) != 0 || (rc = tj_neg_storage_new(have, nb, 0, &sb)) != 0)
-		bs_die("storage", rc);
-	/* The handshake (client msg1 + msg3, server msg2 + msg4) and the two HELLOs. */
-	r->wire_i2r = TJ_SHS_MSG1_BYTES + TJ_SHS_MSG3_BYTES + bs_wire(40);
-	r->wire_r2i = TJ_SHS_MSG2_BYTES + TJ_SHS_MSG4_BYTES + bs_wire(40);
-	t0 = bs_now();
-	if ((rc = tj_neg_new(sb, &o, &ini)) != 0 || (rc = tj_neg_initiate(ini, &q)) != 0)
-		bs_die("initiate", rc);
-	while (q.len > 0) {
-		r->neg_rounds++;
-		r->neg_i2r += q.len;
-		r->wire_i2r += bs_wire(bs_neg_msg_len(&q, scratch, TJ_WIRE_MSG_MAX_BYTES));
-		/* A fresh responder per message, as tj_sync.c answers each query on its own. */
-		if ((rc = tj_neg_new(sa, &o, &resp)) != 0 || (rc = tj_neg_reconcile(resp, q.bytes, q.len, &a)) != 0)
-			bs_die("respond", rc);
-		r->neg_r2i += a.len;
-		r->wire_r2i += bs_wire(bs_neg_msg_len(&a, scratch, TJ_WIRE_MSG_MAX_BYTES));
-		rc = tj_neg_reconcile(ini, a.bytes, a.len, &q);
-		tj_neg_free(resp);
-		resp = NULL;
-		if (rc != 0)
-			bs_die("reconcile", rc);
-	}
-	tj_neg_need(ini, &need);
-	r->need = need.count;
-	bs_fetch(c, missing, d, r, scratch, TJ_WIRE_MSG_MAX_BYTES);
-	r->seconds = bs_now() - t0;
-	if (r->need != d)
-		fprintf(stderr, "bench_sync: reconciliation found %zu of %zu missing records\n", r->need, d);
-	tj_neg_free(ini);
-	tj_neg_storage_free(sa);
-	tj_neg_storage_free(sb);
-	free(have);
-	free(skip);
-	free(scratch);
-	free(missing);
+	if (f != NULL)
+		fclose(f);
 }
 
-static void bs_recon_table(const struct corpus *c)
+static cJSON *bs_json_triple(const double v[3])
 {
-	static const size_t ds[] = {0, 10, 100, 1000, 10000};
-	struct recon r;
+	cJSON *a = cJSON_CreateArray();
 
-	printf("\n## Reconciliation, n = %zu records on the responder (frame limit %u bytes)\n\n", c->n, BS_NEG_FRAME);
-	printf("| d | missing | neg round trips | NEG bytes i->r | NEG bytes r->i | fetch round trips | wire bytes "
-	       "i->r | wire bytes r->i | total wire bytes | time (ms) | peak RSS (MiB) |\n");
-	printf("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
-	for (size_t k = 0; k <= sizeof(ds) / sizeof(ds[0]); k++) {
-		size_t d = k < sizeof(ds) / sizeof(ds[0]) ? ds[k] : c->n;
-		for (int scattered = 0; scattered < 2; scattered++) {
-			if (d == 0 && scattered)
+	for (int i = 0; i < 3; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber(v[i]));
+	return a;
+}
+
+static void bs_machine(struct bs_run *R)
+{
+	char date[40], cpu[128], kernel[160] = "unknown";
+	time_t now = time(NULL);
+	struct utsname u;
+	unsigned cores = uv_available_parallelism();
+	cJSON *m;
+
+	strftime(date, sizeof(date), "%Y-%m-%d %H:%M UTC", gmtime(&now));
+	bs_cpu_model(cpu, sizeof(cpu));
+	if (uname(&u) == 0)
+		snprintf(kernel, sizeof(kernel), "%.40s %.80s", u.sysname, u.release);
+	if (R->o.json) {
+		m = cJSON_AddObjectToObject(R->j, "machine");
+		cJSON_AddStringToObject(m, "date_utc", date);
+		cJSON_AddStringToObject(m, "cpu", cpu);
+		cJSON_AddNumberToObject(m, "cores", cores);
+		cJSON_AddStringToObject(m, "kernel", kernel);
+		cJSON_AddItemToObject(m, "load_before", bs_json_triple(R->load_before));
+		return;
+	}
+	printf("# bench_sync\n\nMeasured %s on %u x %s (%s). Load average before %.2f %.2f %.2f.\n", date,
+	       cores, cpu, kernel, R->load_before[0], R->load_before[1], R->load_before[2]);
+}
+
+/* ---- the corpus ------------------------------------------------------------------- */
+
+static void bs_corpus_report(struct bs_run *R)
+{
+	const struct bs_corpus *c = &R->c;
+	double mean = (double)c->bytes / (double)c->n;
+	cJSON *k;
+
+	if (R->o.json) {
+		k = cJSON_AddObjectToObject(R->j, "corpus");
+		cJSON_AddNumberToObject(k, "records", (double)c->n);
+		cJSON_AddNumberToObject(k, "authors", BS_AUTHORS);
+		cJSON_AddNumberToObject(k, "record_interval_ms", BS_STEP_MS);
+		cJSON_AddNumberToObject(k, "records_kept", (double)c->kept);
+		cJSON_AddNumberToObject(k, "mean_record_bytes", mean);
+		cJSON_AddNumberToObject(k, "threads", c->threads);
+		cJSON_AddNumberToObject(k, "seconds", c->gen_s);
+		cJSON_AddNumberToObject(k, "cpu_seconds", c->gen_cpu_s);
+		cJSON_AddNumberToObject(k, "rss_mib", R->gen_rss_mib);
+		cJSON_AddNumberToObject(k, "peak_rss_mib", R->gen_peak_mib);
+		cJSON_AddNumberToObject(R->j, "frame_limit_bytes", TJ_PEER_NEG_FRAME_BYTES);
+		cJSON_AddNumberToObject(R->j, "wants_in_flight", TJ_PEER_WANTS_INFLIGHT);
+		cJSON_AddBoolToObject(R->j, "peak_rss_reset", R->rss_reset);
+		return;
+	}
+	printf(
+	    "\nCorpus (not timed below): %s sealed records of %d authors, one every %.3f s, mean %.0f bytes, "
+	    "sealed in %.1f s on %u threads (%.1f CPU s); RSS %.0f MiB after, %.0f MiB at its peak. The "
+	    "matrix at "
+	    "n uses the first n records; the sealed bytes of the first %s are kept (cold replication, "
+	    "verify), "
+	    "of the others only (ts, id) and size. Negentropy frame limit %s bytes (the node's).%s\n",
+	    bs_num(c->n), BS_AUTHORS, BS_STEP_MS / 1000.0, mean, c->gen_s, c->threads, c->gen_cpu_s,
+	    R->gen_rss_mib, R->gen_peak_mib, bs_num(c->kept), bs_num(TJ_PEER_NEG_FRAME_BYTES),
+	    R->rss_reset ? ""
+	                 : " WARNING: the kernel refused to reset the peak RSS; peaks are since the start.");
+}
+
+/* ---- the matrix ---------------------------------------------------------------------- */
+
+static void bs_table_head(const struct bs_run *R, size_t n)
+{
+	printf("\n## Reconciliation, n = %s records on the responder\n\n", bs_num(n));
+	printf("| d | missing | neg round trips | NEG bytes i->r | NEG bytes r->i | lower bound d x 32 | "
+	       "fetch round "
+	       "trips | wire bytes i->r | wire bytes r->i | total wire bytes | reconcile CPU (ms) |");
+	if (R->o.rtt_ms > 0)
+		printf(" time over a link of RTT %g ms, computed (ms) |", R->o.rtt_ms);
+	printf(" peak RSS, MiB (base) | found "
+	       "|\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|%s---:|---|\n",
+	       R->o.rtt_ms > 0 ? "---:|" : "");
+}
+
+static void bs_table_row(const struct bs_run *R, const struct bs_cell *cell)
+{
+	printf("| %s | %s | %u | %s | %s | %s | %u | %s | %s | %s | %.1f |", bs_num(cell->d),
+	       bs_missing_name(cell->missing), cell->neg_rounds, bs_num(cell->neg_i2r), bs_num(cell->neg_r2i),
+	       bs_num(32 * (uint64_t)cell->d), cell->fetch_rounds, bs_num(cell->wire_i2r),
+	       bs_num(cell->wire_r2i), bs_num(cell->wire_i2r + cell->wire_r2i), cell->cpu_ms);
+	if (R->o.rtt_ms > 0)
+		printf(" %.0f |", bs_link_ms(&R->o, cell));
+	printf(" %.0f (%.0f) |", cell->peak_rss_mib, cell->rss_base_mib);
+	if (cell->exact)
+		printf(" %s |\n", bs_num(cell->found));
+	else
+		printf(" **FAILED**: %s found of %s, %s extra |\n", bs_num(cell->found), bs_num(cell->d),
+		       bs_num(cell->extra));
+	fflush(stdout);
+}
+
+static const char *bs_met(bool met)
+{
+	return met ? "MET" : "NOT MET";
+}
+
+static void bs_strfry_rows(const struct bs_cell *cells, size_t count)
+{
+	bool head = false;
+
+	for (size_t k = 0; k < count; k++) {
+		const struct bs_cell *c = &cells[k];
+		const struct bs_strfry *s = bs_strfry_for(c);
+		bool rt, up, down;
+		if (s == NULL)
+			continue;
+		if (!head) {
+			printf("\nAgainst strfry (the issue's figures, same kind of machine; goal: ours <= "
+			       "strfry's):\n\n"
+			       "| n, d | round trips: ours / strfry | NEG bytes up: ours / strfry | NEG "
+			       "bytes down: ours / "
+			       "strfry | goal |\n|---|---|---|---|---|\n");
+			head = true;
+		}
+		rt = c->neg_rounds <= s->round_trips;
+		up = c->neg_i2r <= s->up;
+		down = c->neg_r2i <= s->down;
+		printf("| %s, %s scattered | %u / %u %s | %s / %s %s | %s / %s %s | **%s** |\n", bs_num(c->n),
+		       bs_num(c->d), c->neg_rounds, s->round_trips, bs_met(rt), bs_num(c->neg_i2r),
+		       bs_num(s->up), bs_met(up), bs_num(c->neg_r2i), bs_num(s->down), bs_met(down),
+		       bs_met(rt && up && down));
+	}
+}
+
+static void bs_cell_json(const struct bs_run *R, const struct bs_cell *cell)
+{
+	const struct bs_strfry *s = bs_strfry_for(cell);
+	cJSON *j = cJSON_CreateObject(), *k, *g;
+
+	cJSON_AddItemToArray(R->matrix, j);
+	cJSON_AddNumberToObject(j, "n", (double)cell->n);
+	cJSON_AddNumberToObject(j, "d", (double)cell->d);
+	cJSON_AddStringToObject(j, "missing", bs_missing_name(cell->missing));
+	cJSON_AddNumberToObject(j, "neg_round_trips", cell->neg_rounds);
+	cJSON_AddNumberToObject(j, "neg_bytes_i2r", (double)cell->neg_i2r);
+	cJSON_AddNumberToObject(j, "neg_bytes_r2i", (double)cell->neg_r2i);
+	cJSON_AddNumberToObject(j, "fetch_round_trips", cell->fetch_rounds);
+	cJSON_AddNumberToObject(j, "wire_bytes_i2r", (double)cell->wire_i2r);
+	cJSON_AddNumberToObject(j, "wire_bytes_r2i", (double)cell->wire_r2i);
+	cJSON_AddNumberToObject(j, "lower_bound_bytes", 32.0 * (double)cell->d);
+	cJSON_AddNumberToObject(j, "reconcile_ms", cell->cpu_ms);
+	if (R->o.rtt_ms > 0)
+		cJSON_AddNumberToObject(j, "time_over_link_ms", bs_link_ms(&R->o, cell));
+	cJSON_AddNumberToObject(j, "peak_rss_mib", cell->peak_rss_mib);
+	cJSON_AddNumberToObject(j, "rss_base_mib", cell->rss_base_mib);
+	cJSON_AddNumberToObject(j, "found", (double)cell->found);
+	cJSON_AddNumberToObject(j, "extra", (double)cell->extra);
+	cJSON_AddBoolToObject(j, "ok", cell->exact);
+	if (s == NULL)
+		return;
+	k = cJSON_AddObjectToObject(j, "strfry");
+	cJSON_AddNumberToObject(k, "round_trips", s->round_trips);
+	cJSON_AddNumberToObject(k, "bytes_up", (double)s->up);
+	cJSON_AddNumberToObject(k, "bytes_down", (double)s->down);
+	g = cJSON_AddObjectToObject(j, "goal");
+	cJSON_AddBoolToObject(g, "round_trips", cell->neg_rounds <= s->round_trips);
+	cJSON_AddBoolToObject(g, "bytes_up", cell->neg_i2r <= s->up);
+	cJSON_AddBoolToObject(g, "bytes_down", cell->neg_r2i <= s->down);
+	cJSON_AddBoolToObject(j, "goal_met",
+	                      cell->neg_rounds <= s->round_trips && cell->neg_i2r <= s->up &&
+	                          cell->neg_r2i <= s->down);
+}
+
+static void bs_one_cell(struct bs_run *R, struct bs_cell *cell)
+{
+	bs_rss_reset();
+	cell->rss_base_mib = bs_status_mib("VmRSS");
+	bs_cell_run(&R->c, cell);
+	cell->peak_rss_mib = bs_status_mib("VmHWM");
+	R->cells++;
+	if (!cell->exact) {
+		R->failed++;
+		fprintf(stderr, "bench_sync: FAILED cell n = %zu, d = %zu %s: %zu ids found, %zu extra\n",
+		        cell->n, cell->d, bs_missing_name(cell->missing), cell->found, cell->extra);
+	}
+	if (R->o.json)
+		bs_cell_json(R, cell);
+	else
+		bs_table_row(R, cell);
+}
+
+/* All the cells of one n: each d < n recent and scattered (d = 0 once), then cold. */
+static void bs_matrix_n(struct bs_run *R, size_t n)
+{
+	struct bs_cell cells[2 * 8 + 1];
+	size_t count = 0;
+
+	if (!R->o.json)
+		bs_table_head(R, n);
+	for (size_t k = 0; k < R->o.d_count && R->o.ds[k] < n; k++)
+		for (int m = BS_RECENT; m <= BS_SCATTERED; m++) {
+			if (R->o.ds[k] == 0 && m == BS_SCATTERED)
 				continue;
-			if (d == c->n && scattered)
-				continue;
-			bs_recon(c, d, scattered, &r);
-			printf("| %zu | %s | %u | %" PRIu64 " | %" PRIu64 " | %u | %" PRIu64 " | %" PRIu64 " | %" PRIu64
-			       " | %.1f | %.0f |\n",
-			       d, d == c->n ? "all (cold)" : scattered ? "scattered" : "recent", r.neg_rounds, r.neg_i2r,
-			       r.neg_r2i, r.fetch_rounds, r.wire_i2r, r.wire_r2i, r.wire_i2r + r.wire_r2i, r.seconds * 1e3,
-			       (double)bs_rss_kib() / 1024.0);
-			fflush(stdout);
+			cells[count] =
+			    (struct bs_cell){.n = n, .d = R->o.ds[k], .missing = (enum bs_missing)m};
+			bs_one_cell(R, &cells[count++]);
 		}
+	cells[count] = (struct bs_cell){.n = n, .d = n, .missing = BS_COLD};
+	bs_one_cell(R, &cells[count++]);
+	if (!R->o.json)
+		bs_strfry_rows(cells, count);
+}
+
+/* ---- replication and verify ------------------------------------------------------------ */
+
+static void bs_after(struct bs_run *R)
+{
+	struct bs_repl r;
+	struct bs_verify v;
+	cJSON *k;
+
+	if (!R->o.no_cold) {
+		bs_replicate(&R->c, R->o.cold_n, R->o.dir, &r);
+		if (R->o.json) {
+			k = cJSON_AddObjectToObject(R->j, "cold_replication");
+			cJSON_AddNumberToObject(k, "records", (double)r.records);
+			cJSON_AddNumberToObject(k, "stored", (double)r.stored);
+			cJSON_AddNumberToObject(k, "refused", (double)r.refused);
+			cJSON_AddNumberToObject(k, "seconds", r.seconds);
+			cJSON_AddNumberToObject(k, "records_per_s", (double)r.stored / r.seconds);
+			cJSON_AddNumberToObject(k, "store_seconds", r.store_s);
+			cJSON_AddNumberToObject(k, "peak_rss_mib", r.peak_rss_mib);
+		} else {
+			printf("\n## Cold replication into an empty node (ingest: verify in the thread pool, "
+			       "256 per batch, "
+			       "one transaction per batch; libuv pool: %s threads)\n\n",
+			       getenv("UV_THREADPOOL_SIZE") != NULL ? getenv("UV_THREADPOOL_SIZE") : "4");
+			printf("- %s records stored (%s refused) in %.2f s: **%.0f records/s**; the store "
+			       "step took %.2f s "
+			       "of it on the loop thread; peak RSS %.0f MiB\n",
+			       bs_num(r.stored), bs_num(r.refused), r.seconds, (double)r.stored / r.seconds,
+			       r.store_s, r.peak_rss_mib);
+		}
+		if (r.stored != r.records) {
+			R->repl_failed = true;
+			fprintf(stderr, "bench_sync: cold replication stored %zu of %zu records\n", r.stored,
+			        r.records);
+		}
+	} else if (R->o.json) {
+		cJSON_AddNullToObject(R->j, "cold_replication");
+	}
+	bs_verify_rate(&R->c, R->o.quick ? 0.2 : 2.0, &v);
+	if (R->o.json) {
+		k = cJSON_AddObjectToObject(R->j, "verify");
+		cJSON_AddNumberToObject(k, "verifies", (double)v.verifies);
+		cJSON_AddNumberToObject(k, "seconds", v.seconds);
+		cJSON_AddNumberToObject(k, "verifies_per_s", (double)v.verifies / v.seconds);
+	} else {
+		printf("- Ed25519 verify (decode + verify, one core): **%.0f verifies/s**\n",
+		       (double)v.verifies / v.seconds);
 	}
 }
 
-/* ---- cold replication through ingest -------------------------------------- */
-
-struct repl {
-	uv_loop_t loop;
-	struct tj_store *st;
-	const struct corpus *c;
-	struct tj_ingest_ctx ctx;
-	size_t next, stored, refused, inflight;
-	double store_s; /* loop-thread time in the store step */
-	int err;
-};
-
-struct repl_job {
-	uv_work_t req;
-	struct repl *R;
-	size_t n;
-	struct tj_ingest_item items[BS_BATCH];
-};
-
-static void bs_job_work(uv_work_t *req)
+static void bs_options_json(struct bs_run *R)
 {
-	struct repl_job *j = req->data;
+	cJSON *o = cJSON_AddObjectToObject(R->j, "options"), *ns = cJSON_AddArrayToObject(o, "n"),
+	      *ds = cJSON_AddArrayToObject(o, "d");
 
-	for (size_t i = 0; i < j->n; i++)
-		tj_ingest_validate(&j->R->ctx, &j->items[i]);
+	for (size_t k = 0; k < R->o.n_count; k++)
+		cJSON_AddItemToArray(ns, cJSON_CreateNumber((double)R->o.ns[k]));
+	for (size_t k = 0; k < R->o.d_count; k++)
+		cJSON_AddItemToArray(ds, cJSON_CreateNumber((double)R->o.ds[k]));
+	if (R->o.rtt_ms > 0)
+		cJSON_AddNumberToObject(o, "rtt_ms", R->o.rtt_ms);
+	else
+		cJSON_AddNullToObject(o, "rtt_ms");
+	cJSON_AddBoolToObject(o, "quick", R->o.quick);
+	if (R->o.no_cold)
+		cJSON_AddNullToObject(o, "cold_n");
+	else
+		cJSON_AddNumberToObject(o, "cold_n", (double)R->o.cold_n);
 }
 
-static void bs_submit(struct repl *R);
-
-static void bs_job_done(uv_work_t *req, int status)
+static void bs_finish(struct bs_run *R)
 {
-	struct repl_job *j = req->data;
-	struct repl *R = j->R;
-	struct tj_txn t;
-	int rc = status;
+	double load[3], total = bs_now() - R->t0;
+	char *s;
 
-	double t0 = bs_now();
-
-	R->inflight--;
-	if (rc == 0 && (rc = tj_txn_begin(R->st, true, &t)) == 0) {
-		for (size_t i = 0; i < j->n && rc == 0; i++)
-			rc = tj_ingest_put(&t, &j->items[i]);
-		rc = rc == 0 ? tj_txn_commit(&t) : (tj_txn_abort(&t), rc);
+	bs_loadavg(load);
+	if (!R->o.json) {
+		printf("\nWhole run %.1f s; load average after %.2f %.2f %.2f; %zu cells, %zu failed.\n",
+		       total, load[0], load[1], load[2], R->cells, R->failed);
+		return;
 	}
-	R->store_s += bs_now() - t0;
-	for (size_t i = 0; i < j->n && rc == 0; i++) {
-		R->stored += j->items[i].stored;
-		R->refused += !j->items[i].stored;
-	}
-	if (rc != 0 && R->err == 0)
-		R->err = rc;
-	free(j);
-	bs_submit(R);
-}
-
-/* Keeps as many batches in the thread pool as the node would from several peers. */
-static void bs_submit(struct repl *R)
-{
-	while (R->err == 0 && R->inflight < 4 && R->next < R->c->n) {
-		struct repl_job *j = calloc(1, sizeof(*j));
-		if (j == NULL) {
-			R->err = -ENOMEM;
-			return;
-		}
-		j->R = R;
-		j->req.data = j;
-		for (; j->n < BS_BATCH && R->next < R->c->n; j->n++, R->next++) {
-			j->items[j->n].enc = R->c->buf + R->c->off[R->next];
-			j->items[j->n].len = R->c->len[R->next];
-		}
-		if (uv_queue_work(&R->loop, &j->req, bs_job_work, bs_job_done) != 0) {
-			free(j);
-			R->err = TJ_ESTATE;
-			return;
-		}
-		R->inflight++;
-	}
-}
-
-static int bs_rm(const char *p, const struct stat *s, int f, struct FTW *w)
-{
-	(void)s;
-	(void)f;
-	(void)w;
-	return remove(p);
-}
-
-static void bs_replicate(const struct corpus *c, const char *parent)
-{
-	struct repl R;
-	char dir[4096];
-	double t0, dt;
-	int rc;
-
-	memset(&R, 0, sizeof(R));
-	R.c = c;
-	snprintf(dir, sizeof(dir), "%s/bench-sync-XXXXXX", parent);
-	if (mkdtemp(dir) == NULL)
-		bs_die("mkdtemp", -errno);
-	if ((rc = tj_store_open(dir, 8ull << 30, &R.st)) != 0 || (rc = uv_loop_init(&R.loop)) != 0)
-		bs_die("store", rc);
-	R.ctx.has_network = true;
-	memcpy(R.ctx.network_id, c->network_id, 32);
-	R.ctx.now_ms = tj_now_ms();
-	t0 = bs_now();
-	bs_submit(&R);
-	uv_run(&R.loop, UV_RUN_DEFAULT);
-	dt = bs_now() - t0;
-	if (R.err != 0)
-		bs_die("replication", R.err);
-	printf("\n## Cold replication into an empty node (ingest: verify in the thread pool, %d per batch, one "
-	       "transaction per batch)\n\n",
-	       BS_BATCH);
-	printf("- %zu records stored (%zu refused) in %.2f s: **%.0f records/s**; the store step took %.2f s of it "
-	       "on the loop thread; peak RSS %.0f MiB\n",
-	       R.stored, R.refused, dt, (double)R.stored / dt, R.store_s, (double)bs_rss_kib() / 1024.0);
-	if (uv_loop_close(&R.loop) != 0)
-		fprintf(stderr, "bench_sync: loop did not close\n");
-	tj_store_close(R.st);
-	nftw(dir, bs_rm, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void bs_verify_rate(const struct corpus *c)
-{
-	struct tj_record rec;
-	size_t done = 0;
-	double t0 = bs_now(), dt;
-
-	do {
-		for (size_t k = 0; k < 1000; k++, done++) {
-			size_t i = done % c->n;
-			if (tj_record_decode(c->buf + c->off[i], c->len[i], &rec) != 0 ||
-			    crypto_sign_verify_detached(rec.sig, c->buf + c->off[i], rec.signed_len, rec.author) != 0)
-				bs_die("verify", TJ_EBADSIG);
-		}
-		dt = bs_now() - t0;
-	} while (dt < 2.0);
-	printf("- Ed25519 verify (decode + verify, one core): **%.0f verifies/s**\n", (double)done / dt);
+	cJSON_AddItemToObject(cJSON_GetObjectItem(R->j, "machine"), "load_after", bs_json_triple(load));
+	cJSON_AddNumberToObject(R->j, "cells", (double)R->cells);
+	cJSON_AddNumberToObject(R->j, "cells_failed", (double)R->failed);
+	cJSON_AddNumberToObject(R->j, "seconds", total);
+	if ((s = cJSON_Print(R->j)) == NULL)
+		bs_die("JSON", -ENOMEM);
+	puts(s);
+	cJSON_free(s);
 }
 
 int main(int argc, char **argv)
 {
-	struct corpus c;
-	const char *dir = "/tmp";
-	size_t n = 100000;
-	double t0;
+	static struct bs_run R;
+	unsigned threads;
+	size_t n_max;
 
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
-			n = strtoull(argv[++i], NULL, 10);
-		else if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc)
-			dir = argv[++i];
-		else {
-			fprintf(stderr, "usage: %s [-n N] [--dir DIR]\n", argv[0]);
-			return 2;
-		}
-	}
-	if (n < 20000 || n > 10000000) {
-		fprintf(stderr, "bench_sync: -n must be 20000 .. 10000000 (d goes up to 10,000)\n");
-		return 2;
-	}
+	bs_parse_opts(&R.o, argc, argv);
+	bs_settle_opts(&R.o);
 	if (sodium_init() < 0)
-		return 1;
-	memset(&c, 0, sizeof(c));
-	t0 = bs_now();
-	bs_gen(&c, n);
-	printf("# bench_sync\n\n%zu sealed records of %d authors generated in %.1f s (not timed below); "
-	       "libuv pool: %s threads, %u cores\n",
-	       n, BS_AUTHORS, bs_now() - t0, getenv("UV_THREADPOOL_SIZE") != NULL ? getenv("UV_THREADPOOL_SIZE") : "4",
-	       (unsigned)uv_available_parallelism());
-	bs_recon_table(&c);
-	bs_replicate(&c, dir);
-	bs_verify_rate(&c);
-	free(c.buf);
-	free(c.off);
-	free(c.len);
-	free(c.items);
-	return 0;
+		bs_die("libsodium", TJ_ECRYPTO);
+	R.t0 = bs_now();
+	bs_loadavg(R.load_before);
+	if (R.o.json) {
+		if ((R.j = cJSON_CreateObject()) == NULL)
+			bs_die("JSON", -ENOMEM);
+		cJSON_AddStringToObject(R.j, "tool", "bench_sync");
+	}
+	bs_machine(&R);
+	if (R.o.json)
+		bs_options_json(&R);
+	threads = uv_available_parallelism() < 16 ? uv_available_parallelism() : 16;
+	n_max = R.o.ns[R.o.n_count - 1];
+	R.rss_reset = bs_rss_reset();
+	/* Without cold replication, the verify rate still needs some sealed bytes. */
+	bs_corpus_gen(&R.c, n_max, R.o.no_cold ? (n_max < 10000 ? n_max : 10000) : R.o.cold_n, threads);
+	R.gen_rss_mib = bs_status_mib("VmRSS");
+	R.gen_peak_mib = bs_status_mib("VmHWM");
+	bs_corpus_report(&R);
+	if (R.o.json)
+		R.matrix = cJSON_AddArrayToObject(R.j, "matrix");
+	for (size_t k = 0; k < R.o.n_count; k++)
+		bs_matrix_n(&R, R.o.ns[k]);
+	bs_after(&R);
+	bs_finish(&R);
+	cJSON_Delete(R.j);
+	bs_corpus_free(&R.c);
+	return R.failed > 0 || R.repl_failed ? 1 : 0;
 }
