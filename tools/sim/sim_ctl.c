@@ -1,7 +1,10 @@
 /* Control socket calls to the simulated nodes (tj_control.h): see sim.h. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "sim.h"
@@ -10,21 +13,47 @@
 #include "tj_ingest.h"
 #include "tj_mp.h"
 
-/* One request, one reply (malloc'd, checked msgpack). */
-static int sim__call(const struct sim_node *nd, const uint8_t *req, size_t len, uint8_t **reply, size_t *rlen)
-{
-	static const struct tj_mp_limits lim = {.max_depth = 6, .max_items = 1u << 20, .max_str = 1u << 23};
-	int fd = -1, rc;
+static const struct tj_mp_limits sim__lim = {.max_depth = 6, .max_items = 1u << 20, .max_str = 1u << 23};
 
-	if ((rc = tj_ctl_connect(nd->dir, &fd)) != 0)
+int sim_ctl_open(const struct sim_node *nd, int *fd)
+{
+	struct timeval tv = {.tv_sec = SIM_CTL_TIMEOUT_MS / 1000u, .tv_usec = 0};
+	int rc;
+
+	if ((rc = tj_ctl_connect(nd->dir, fd)) != 0)
 		return rc;
-	rc = tj_ctl_call(fd, req, len, reply, rlen);
-	close(fd);
-	if (rc == 0 && tj_mp_check(*reply, *rlen, &lim, true, NULL) != 0) {
+	/* Bounded: a node that stops answering fails the call (EAGAIN), it does not hang the run. */
+	if (setsockopt(*fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(*fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+		rc = -errno;
+		close(*fd);
+		*fd = -1;
+	}
+	return rc;
+}
+
+/* One request, one reply (malloc'd, checked msgpack) over an open connection. */
+static int sim__call_fd(int fd, const uint8_t *req, size_t len, uint8_t **reply, size_t *rlen)
+{
+	int rc = tj_ctl_call(fd, req, len, reply, rlen);
+
+	if (rc == 0 && tj_mp_check(*reply, *rlen, &sim__lim, true, NULL) != 0) {
 		free(*reply);
 		*reply = NULL;
 		rc = -1;
 	}
+	return rc;
+}
+
+/* One request, one reply on a connection of its own. */
+static int sim__call(const struct sim_node *nd, const uint8_t *req, size_t len, uint8_t **reply, size_t *rlen)
+{
+	int fd = -1, rc;
+
+	if ((rc = sim_ctl_open(nd, &fd)) != 0)
+		return rc;
+	rc = sim__call_fd(fd, req, len, reply, rlen);
+	close(fd);
 	return rc;
 }
 
@@ -56,6 +85,20 @@ static bool sim__ok(const uint8_t *reply, size_t len)
 	return sim__find(&r, reply, len, "ok") == 0 && tj_mp_read_bool(&r, &ok) == 0 && ok;
 }
 
+/* Checks a reply: 0 when it says ok (kept in *out if asked, else freed). */
+static int sim__reply(uint8_t *reply, size_t rlen, uint8_t **out, size_t *olen)
+{
+	int rc = sim__ok(reply, rlen) ? 0 : -1;
+
+	if (rc == 0 && out != NULL) {
+		*out = reply;
+		*olen = rlen;
+	} else {
+		free(reply);
+	}
+	return rc;
+}
+
 /* Sends a finished request, returns 0 when the reply says ok (reply kept in *out if asked). */
 static int sim__request(const struct sim_node *nd, struct tj_mp_writer *w, uint8_t **out, size_t *olen)
 {
@@ -65,14 +108,7 @@ static int sim__request(const struct sim_node *nd, struct tj_mp_writer *w, uint8
 
 	if ((rc = tj_mp_writer_finish(w, &len)) != 0 || (rc = sim__call(nd, w->buf, len, &reply, &rlen)) != 0)
 		return rc;
-	rc = sim__ok(reply, rlen) ? 0 : -1;
-	if (rc == 0 && out != NULL) {
-		*out = reply;
-		*olen = rlen;
-	} else {
-		free(reply);
-	}
-	return rc;
+	return sim__reply(reply, rlen, out, olen);
 }
 
 int sim_ctl_ping(const struct sim_node *nd)
@@ -157,39 +193,123 @@ static int sim__summary(uint64_t k, uint8_t *buf, size_t cap, size_t *len)
 	return rc;
 }
 
-int sim_ctl_add(const struct sim_node *nd, uint64_t k)
+int sim_ctl_add_prepare(uint64_t k, struct sim_add *a)
 {
-	uint8_t req[1024], body[700];
+	uint8_t body[700];
 	struct tj_mp_writer w;
 	size_t blen = 0;
 	int rc;
 
 	if ((rc = sim__summary(k, body, sizeof(body), &blen)) != 0)
 		return rc;
-	tj_mp_writer_init(&w, req, sizeof(req));
+	tj_mp_writer_init(&w, a->req, sizeof(a->req));
 	tj_mp_put_map(&w, 2);
 	tj_mp_put_cstr(&w, "op");
 	tj_mp_put_cstr(&w, "add");
 	tj_mp_put_cstr(&w, "summary");
 	tj_mp_put_bin(&w, body, blen);
-	return sim__request(nd, &w, NULL, NULL);
+	return tj_mp_writer_finish(&w, &a->len);
 }
 
-int sim_ctl_status(const struct sim_node *nd, uint64_t *records, uint64_t *incidents, uint64_t *store_bytes)
+int sim_ctl_add_send(const struct sim_node *nd, const struct sim_add *a)
 {
-	uint8_t req[32], *reply = NULL;
-	struct tj_mp_writer w;
-	struct tj_mp_reader r;
+	uint8_t *reply = NULL;
 	size_t rlen = 0;
 	int rc;
 
-	tj_mp_writer_init(&w, req, sizeof(req));
+	if ((rc = sim__call(nd, a->req, a->len, &reply, &rlen)) != 0)
+		return rc;
+	return sim__reply(reply, rlen, NULL, NULL);
+}
+
+int sim_ctl_add(const struct sim_node *nd, uint64_t k)
+{
+	struct sim_add a;
+	int rc;
+
+	if ((rc = sim_ctl_add_prepare(k, &a)) != 0)
+		return rc;
+	return sim_ctl_add_send(nd, &a);
+}
+
+/* The number of add_batch results that carry an id (an item that failed is {err, msg}). */
+static uint32_t sim__batch_stored(const uint8_t *reply, size_t len)
+{
+	struct tj_mp_reader r;
+	const char *k;
+	uint32_t n, fields, klen, stored = 0;
+
+	if (sim__find(&r, reply, len, "results") != 0 || tj_mp_read_array(&r, &n) != 0)
+		return 0;
+	for (uint32_t i = 0; i < n; i++) {
+		bool has_id = false;
+		if (tj_mp_read_map(&r, &fields) != 0)
+			return stored;
+		for (uint32_t f = 0; f < fields; f++) {
+			if (tj_mp_read_str(&r, &k, &klen) != 0 || tj_mp_skip(&r) != 0)
+				return stored;
+			has_id = has_id || (klen == 2 && memcmp(k, "id", 2) == 0);
+		}
+		stored += has_id;
+	}
+	return stored;
+}
+
+int sim_ctl_add_batch(const struct sim_node *nd, uint64_t k0, unsigned n)
+{
+	uint8_t *req = NULL, *reply = NULL, body[700];
+	struct tj_mp_writer w;
+	size_t blen = 0, len = 0, rlen = 0;
+	int rc = -1;
+
+	if (n == 0 || n > SIM_BATCH || (req = malloc(TJ_CTL_REQUEST_MAX_BYTES)) == NULL)
+		return -1;
+	tj_mp_writer_init(&w, req, TJ_CTL_REQUEST_MAX_BYTES);
+	tj_mp_put_map(&w, 2);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, "add_batch");
+	tj_mp_put_cstr(&w, "items");
+	tj_mp_put_array(&w, n);
+	for (unsigned i = 0; i < n; i++) {
+		if ((rc = sim__summary(k0 + i, body, sizeof(body), &blen)) != 0)
+			goto out;
+		tj_mp_put_map(&w, 2);
+		tj_mp_put_cstr(&w, "summary");
+		tj_mp_put_bin(&w, body, blen);
+		tj_mp_put_cstr(&w, "case");
+		tj_mp_put_nil(&w);
+	}
+	if ((rc = tj_mp_writer_finish(&w, &len)) != 0 || (rc = sim__call(nd, req, len, &reply, &rlen)) != 0)
+		goto out;
+	rc = sim__ok(reply, rlen) && sim__batch_stored(reply, rlen) == n ? 0 : -1;
+	if (rc != 0)
+		fprintf(stderr, "sim: add_batch at %s: not every incident was stored\n", nd->dir);
+out:
+	free(reply);
+	free(req);
+	return rc;
+}
+
+/* The status request, written into req (32 bytes); its length. */
+static size_t sim__status_req(uint8_t *req, size_t cap)
+{
+	struct tj_mp_writer w;
+	size_t len = 0;
+
+	tj_mp_writer_init(&w, req, cap);
 	tj_mp_put_map(&w, 1);
 	tj_mp_put_cstr(&w, "op");
 	tj_mp_put_cstr(&w, "status");
-	if ((rc = sim__request(nd, &w, &reply, &rlen)) != 0)
-		return rc;
-	rc = -1;
+	return tj_mp_writer_finish(&w, &len) == 0 ? len : 0;
+}
+
+/* records, incidents and (if asked) store_bytes of a status reply; frees it. */
+static int sim__status_parse(uint8_t *reply, size_t rlen, uint64_t *records, uint64_t *incidents,
+                             uint64_t *store_bytes)
+{
+	struct tj_mp_reader r;
+	int rc = -1;
+
 	if (sim__find(&r, reply, rlen, "records") == 0 && tj_mp_read_uint(&r, records) == 0 &&
 	    sim__find(&r, reply, rlen, "incidents") == 0 && tj_mp_read_uint(&r, incidents) == 0)
 		rc = 0;
@@ -198,6 +318,34 @@ int sim_ctl_status(const struct sim_node *nd, uint64_t *records, uint64_t *incid
 		rc = -1;
 	free(reply);
 	return rc;
+}
+
+int sim_ctl_status(const struct sim_node *nd, uint64_t *records, uint64_t *incidents, uint64_t *store_bytes)
+{
+	uint8_t req[32], *reply = NULL, *ok = NULL;
+	size_t len = sim__status_req(req, sizeof(req)), rlen = 0, olen = 0;
+	int rc;
+
+	if (len == 0)
+		return -1;
+	if ((rc = sim__call(nd, req, len, &reply, &rlen)) != 0 ||
+	    (rc = sim__reply(reply, rlen, &ok, &olen)) != 0)
+		return rc;
+	return sim__status_parse(ok, olen, records, incidents, store_bytes);
+}
+
+int sim_ctl_status_fd(int fd, uint64_t *records, uint64_t *incidents)
+{
+	uint8_t req[32], *reply = NULL, *ok = NULL;
+	size_t len = sim__status_req(req, sizeof(req)), rlen = 0, olen = 0;
+	int rc;
+
+	if (len == 0)
+		return -1;
+	if ((rc = sim__call_fd(fd, req, len, &reply, &rlen)) != 0 ||
+	    (rc = sim__reply(reply, rlen, &ok, &olen)) != 0)
+		return rc;
+	return sim__status_parse(ok, olen, records, incidents, NULL);
 }
 
 /* Appends the ids of one list page; sets *next when there is another page. */

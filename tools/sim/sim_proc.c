@@ -32,6 +32,22 @@ uint64_t sim_now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
+uint64_t sim_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+void sim_sleep_us(unsigned us)
+{
+	struct timespec ts = {.tv_sec = us / 1000000u, .tv_nsec = (long)(us % 1000000u) * 1000L};
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR && !sim_stop_flag)
+		;
+}
+
 void sim_sleep_ms(unsigned ms)
 {
 	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
@@ -374,6 +390,31 @@ static int sim__mem_of(pid_t pid, uint64_t *rss, uint64_t *hwm)
 	}
 	fclose(f);
 	return 0;
+}
+
+int sim_node_mem(const struct sim *s, size_t i, uint64_t *rss_kib, uint64_t *hwm_kib)
+{
+	*rss_kib = *hwm_kib = 0;
+	if (s->nodes[i].state != SIM_UP || s->nodes[i].pid <= 0)
+		return 0;
+	return sim__mem_of(s->nodes[i].pid, rss_kib, hwm_kib);
+}
+
+void sim_service(struct sim *s)
+{
+	uint64_t now = sim_now_ms();
+
+	for (size_t i = 0; i < s->n; i++) {
+		struct sim_node *nd = &s->nodes[i];
+		if (nd->state == SIM_DOWN && nd->restart_at_ms != 0 && now >= nd->restart_at_ms) {
+			nd->restart_at_ms = 0;
+			nd->restarts++;
+			if (sim_spawn(s, i, true) != 0)
+				fprintf(stderr, "sim: cannot restart node %zu\n", i);
+		}
+	}
+	(void)sim_poll_starting(s);
+	sim_sample_mem(s, false);
 }
 
 void sim_sample_mem(struct sim *s, bool force)
