@@ -8,20 +8,33 @@
  *   build-bsync/tools/bench_sync --json           # the same figures, one JSON object on stdout
  *   build-bsync/tools/bench_sync -n 100000 --rtt-ms 50 --dir build-bsync
  *
- * Build it Release (no sanitizers) for figures. The default run takes about
- * DOC_RUN_TIME and peaks at DOC_RUN_RSS (see the commit that measured it).
+ * Options: --n LIST record counts of the matrix, comma-separated, 1..10,000,000
+ * each (default 10000,100000,1000000; -n N is the same option, as before);
+ * --rtt-ms R adds the computed link-time column; --cold-n K records for cold
+ * replication (default min(largest n, 100,000)); --no-cold skips it; --quick
+ * is what ctest bench/sync_smoke runs (n = 1,000 and 2,000, d in {0, 10, 100},
+ * a 0.2 s verify); --json prints one JSON object instead of Markdown; --dir DIR
+ * holds cold replication's temporary store (default /tmp).
+ *
+ * Build it Release (no sanitizers) for figures. The default run (1,000,000
+ * records sealed, 28 cells, cold replication of 100,000) took 61 s at load
+ * ~1.5-2.7 and 113 s at load 5-7 on 2 cores, peak RSS 341 MiB (the 1,000,000
+ * cells: the corpus, 150 MiB, plus two snapshots of 72 bytes an item); sealing
+ * the corpus is most of it (~31 CPU s for 1,000,000 records, on every core).
  *
  * THE CORPUS. One corpus of N = the largest n sealed records, made before
  * anything is measured (not timed): 100 authors, record i by author i % 100
  * (each author's chain in order, seq and prev correct), one record every
  * 31.536 s (a million a year) ending just before now, bodies of 500..899
- * random bytes (records of 880..1,280 bytes), sealed by tj_record_seal on every
- * core. All N are real sealed records: their (ts, id) are the Negentropy items
- * and their sizes size the fetch. Only the first K (the cold-replication
- * count) keep their bytes in memory; of the others the program keeps the
- * (ts, id) and the size (44 bytes a record). The matrix at n uses the first n
- * records: a prefix, in which every author's chain is a prefix of its chain,
- * so the same n gives the same kind of set whatever N it was cut from.
+ * random bytes (records of ~880..1,280 bytes, mean ~1,074), sealed by
+ * tj_record_seal on every core. All N are real sealed records: their (ts, id)
+ * are the Negentropy items and their sizes size the fetch. Only the first K
+ * (the cold-replication count; 10,000 with --no-cold, for the verify rate)
+ * keep their bytes in memory; of the others the program keeps the (ts, id)
+ * and the size (44 bytes a record). The matrix at n uses the first n records:
+ * a prefix, in which every author's chain is a prefix of its chain, so the
+ * same n gives the same kind of set whatever N it was cut from (the spacing
+ * does not depend on N).
  *
  * THE MATRIX. For each n and each d in {0, 10, 100, 1,000, 10,000} with d < n
  * (--quick: {0, 10, 100}), the responder holds the n records and the initiator
@@ -52,8 +65,8 @@
  *     fetch. No network: see the RTT column.
  *   time over a link of RTT R ms [time_over_link_ms, with --rtt-ms R only]:
  *     COMPUTED, not measured: reconcile CPU + (neg round trips + fetch round
- *     trips) x R. It leaves out the connection's setup (handshake and HELLO,
- *     2 round trips) and the time to transmit the bytes.
+ *     trips) x R. It leaves out the connection's setup (the handshake's two
+ *     round trips and the HELLOs) and the time to transmit the bytes.
  *   peak RSS (MiB) [peak_rss_mib, rss_base_mib]: the process's VmHWM at the end
  *     of the cell, reset (echo 5 > /proc/self/clear_refs) when it began, so the
  *     peak is the cell's own; it includes what was resident when the cell began
@@ -63,6 +76,8 @@
  *     believed the responder lacks (must be 0). A cell is ok when found == d,
  *     they are exactly the d missing ids, and extra == 0; a cell that is not
  *     ok is printed FAILED and makes the exit status 1.
+ *   Under each table (JSON: cell_seconds, snapshots_seconds per cell): the
+ *   cells' wall time, and how much of it went to building the snapshots.
  *
  * STRFRY. The issue gives strfry's figures (KB read as 1,000 bytes) for
  * n = 100,000 scattered: d = 1,000: 3 round trips, 65 KB up, 527 KB down;
@@ -79,20 +94,37 @@
  * loop thread's time in the store step, peak RSS (reset before).
  * VERIFY: decode + Ed25519 verify of the kept records on one core, for 2 s.
  *
- * JSON (--json): one object on stdout, nothing else there. Keys: "tool",
- * "machine" {date_utc, cpu, cores, kernel, load_before[3], load_after[3]},
- * "options" {n[], d[], rtt_ms (null without --rtt-ms), quick, cold_n (null
- * with --no-cold)}, "corpus" {records, authors, record_interval_ms,
- * records_kept, mean_record_bytes, threads, seconds, cpu_seconds, rss_mib,
- * peak_rss_mib}, "frame_limit_bytes", "wants_in_flight", "peak_rss_reset"
- * (false if the kernel refused the reset: peaks are then since the start),
- * "matrix" [cells, keys above plus n, d, missing ("recent" | "scattered" |
- * "cold")], "cells", "cells_failed", "cold_replication" {records, stored,
- * refused, seconds, records_per_s, store_seconds, peak_rss_mib} or null,
- * "verify" {verifies, seconds, verifies_per_s}, "seconds" (the whole run).
+ * JSON (--json): one object on stdout, nothing else there (errors and FAILED
+ * cells go to stderr). Keys, kept stable for tejido-bench to fold in:
+ *   "tool": "bench_sync",
+ *   "machine" {date_utc, cpu, cores, kernel, load_before[3], load_after[3]},
+ *   "options" {n[], d[], rtt_ms (null without --rtt-ms), quick, cold_n (null
+ *     with --no-cold)},
+ *   "corpus" {records, authors, record_interval_ms, records_kept,
+ *     mean_record_bytes, threads, seconds, cpu_seconds, rss_mib, peak_rss_mib},
+ *   "frame_limit_bytes", "wants_in_flight",
+ *   "peak_rss_reset" (false if the kernel refused the reset: peaks are then
+ *     since the start),
+ *   "matrix" [{n, d, missing ("recent" | "scattered" | "cold"),
+ *     neg_round_trips, neg_bytes_i2r, neg_bytes_r2i, fetch_round_trips,
+ *     wire_bytes_i2r, wire_bytes_r2i, lower_bound_bytes, reconcile_ms,
+ *     time_over_link_ms (with --rtt-ms only), peak_rss_mib, rss_base_mib,
+ *     found, extra, ok, cell_seconds, snapshots_seconds; and on strfry's two
+ *     cells: strfry {round_trips, bytes_up, bytes_down},
+ *     goal {round_trips, bytes_up, bytes_down} (each: ours <= strfry's),
+ *     goal_met (all three)}],
+ *   "cold_replication" {records, stored, refused, seconds, records_per_s,
+ *     store_seconds, peak_rss_mib} or null (--no-cold),
+ *   "verify" {verifies, seconds, verifies_per_s},
+ *   "cells", "cells_failed", "seconds" (the whole run), "peak_rss_mib" (the
+ *     run's: the largest of the phases' peaks; a parent's getrusage cannot
+ *     see it, since each reset lowers the kernel's high-water mark).
  *
- * Exit status: 0; 1 if a cell failed or the run itself failed; 2 for bad
- * options (an unknown option, an n outside 1..10,000,000, a bad list).
+ * Exit status: 0; 1 if a cell failed, cold replication stored fewer records
+ * than it was given, or the run itself failed; 2 for bad options (an unknown
+ * option, an n outside 1..10,000,000, a bad list, --cold-n above the largest
+ * n, an --rtt-ms outside (0, 60000], a --dir that is not a writable
+ * directory).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -139,6 +171,7 @@ struct bs_run {
 	struct bs_corpus c;
 	cJSON *j, *matrix;
 	double load_before[3], gen_rss_mib, gen_peak_mib, t0;
+	double peak_mib; /* the largest of the phases' peaks: the run's peak RSS */
 	bool rss_reset;
 	size_t cells, failed; /* failed: cells not ok */
 	bool repl_failed;     /* cold replication stored fewer records than it was given */
@@ -503,6 +536,8 @@ static void bs_cell_json(const struct bs_run *R, const struct bs_cell *cell)
 	cJSON_AddNumberToObject(j, "found", (double)cell->found);
 	cJSON_AddNumberToObject(j, "extra", (double)cell->extra);
 	cJSON_AddBoolToObject(j, "ok", cell->exact);
+	cJSON_AddNumberToObject(j, "cell_seconds", cell->wall_s);
+	cJSON_AddNumberToObject(j, "snapshots_seconds", cell->snapshots_s);
 	if (s == NULL)
 		return;
 	k = cJSON_AddObjectToObject(j, "strfry");
@@ -520,10 +555,16 @@ static void bs_cell_json(const struct bs_run *R, const struct bs_cell *cell)
 
 static void bs_one_cell(struct bs_run *R, struct bs_cell *cell)
 {
+	double t0;
+
 	bs_rss_reset();
 	cell->rss_base_mib = bs_status_mib("VmRSS");
+	t0 = bs_now();
 	bs_cell_run(&R->c, cell);
+	cell->wall_s = bs_now() - t0;
 	cell->peak_rss_mib = bs_status_mib("VmHWM");
+	if (cell->peak_rss_mib > R->peak_mib)
+		R->peak_mib = cell->peak_rss_mib;
 	R->cells++;
 	if (!cell->exact) {
 		R->failed++;
@@ -541,6 +582,7 @@ static void bs_matrix_n(struct bs_run *R, size_t n)
 {
 	struct bs_cell cells[2 * 8 + 1];
 	size_t count = 0;
+	double wall = 0, snap = 0;
 
 	if (!R->o.json)
 		bs_table_head(R, n);
@@ -554,8 +596,17 @@ static void bs_matrix_n(struct bs_run *R, size_t n)
 		}
 	cells[count] = (struct bs_cell){.n = n, .d = n, .missing = BS_COLD};
 	bs_one_cell(R, &cells[count++]);
-	if (!R->o.json)
-		bs_strfry_rows(cells, count);
+	if (R->o.json)
+		return;
+	for (size_t k = 0; k < count; k++) {
+		wall += cells[k].wall_s;
+		snap += cells[k].snapshots_s;
+	}
+	printf("\nThese %zu cells took %.1f s of wall time, %.1f s of it building the two snapshots of each "
+	       "cell "
+	       "(n items sorted, as the node builds its snapshot); the exchange itself is the CPU column.\n",
+	       count, wall, snap);
+	bs_strfry_rows(cells, count);
 }
 
 /* ---- replication and verify ------------------------------------------------------------ */
@@ -568,6 +619,8 @@ static void bs_after(struct bs_run *R)
 
 	if (!R->o.no_cold) {
 		bs_replicate(&R->c, R->o.cold_n, R->o.dir, &r);
+		if (r.peak_rss_mib > R->peak_mib)
+			R->peak_mib = r.peak_rss_mib;
 		if (R->o.json) {
 			k = cJSON_AddObjectToObject(R->j, "cold_replication");
 			cJSON_AddNumberToObject(k, "records", (double)r.records);
@@ -643,6 +696,7 @@ static void bs_finish(struct bs_run *R)
 	cJSON_AddNumberToObject(R->j, "cells", (double)R->cells);
 	cJSON_AddNumberToObject(R->j, "cells_failed", (double)R->failed);
 	cJSON_AddNumberToObject(R->j, "seconds", total);
+	cJSON_AddNumberToObject(R->j, "peak_rss_mib", R->peak_mib);
 	if ((s = cJSON_Print(R->j)) == NULL)
 		bs_die("JSON", -ENOMEM);
 	puts(s);
@@ -676,6 +730,7 @@ int main(int argc, char **argv)
 	bs_corpus_gen(&R.c, n_max, R.o.no_cold ? (n_max < 10000 ? n_max : 10000) : R.o.cold_n, threads);
 	R.gen_rss_mib = bs_status_mib("VmRSS");
 	R.gen_peak_mib = bs_status_mib("VmHWM");
+	R.peak_mib = R.gen_peak_mib;
 	bs_corpus_report(&R);
 	if (R.o.json)
 		R.matrix = cJSON_AddArrayToObject(R.j, "matrix");

@@ -66,6 +66,8 @@ struct bs_cell {
 	double cpu_ms;               /* CPU time of the exchange, both sides */
 	double rss_base_mib;         /* RSS when the cell began */
 	double peak_rss_mib;         /* VmHWM at its end (reset at its start) */
+	double wall_s;               /* the whole cell: picks, snapshots, exchange, check, fetch sizing */
+	double snapshots_s;          /* of which building the two snapshots (wall) */
 };
 
 /* Runs cell->n, d, missing against c; fills the results. Dies only on a

@@ -172,9 +172,11 @@ void bs_cell_run(const struct bs_corpus *c, struct bs_cell *cell)
 		if (!skip[i])
 			have[nb++] = c->items[i];
 	/* Both snapshots as tj_sync.c builds them (unsorted input: sorted by the storage). */
+	t0 = bs_now();
 	if ((rc = tj_neg_storage_new(c->items, cell->n, 0, &resp_st)) != 0 ||
 	    (rc = tj_neg_storage_new(have, nb, 0, &ini_st)) != 0)
 		bs_die("storage", rc);
+	cell->snapshots_s = bs_now() - t0;
 	/* The handshake (client msg1 + msg3, server msg2 + msg4) and the two HELLOs. */
 	cell->wire_i2r = TJ_SHS_MSG1_BYTES + TJ_SHS_MSG3_BYTES + bs_wire(40);
 	cell->wire_r2i = TJ_SHS_MSG2_BYTES + TJ_SHS_MSG4_BYTES + bs_wire(40);
