@@ -72,10 +72,11 @@
  *     peak is the cell's own; it includes what was resident when the cell began
  *     (the corpus: "base"), then both snapshots (72 bytes an item each), the
  *     sessions' buffers and the lists of ids.
- *   found [found, extra, ok]: ids the initiator learned it lacks, and ids it
- *     believed the responder lacks (must be 0). A cell is ok when found == d,
- *     they are exactly the d missing ids, and extra == 0; a cell that is not
- *     ok is printed FAILED and makes the exit status 1.
+ *   found [found, matched, extra, ok]: ids the initiator learned it lacks, how
+ *     many of them are among the d missing ones, and ids it believed the
+ *     responder lacks (must be 0). A cell is ok when found == matched == d and
+ *     extra == 0; a cell that is not ok is printed FAILED and makes the exit
+ *     status 1.
  *   Under each table (JSON: cell_seconds, snapshots_seconds per cell): the
  *   cells' wall time, and how much of it went to building the snapshots.
  *
@@ -109,7 +110,7 @@
  *     neg_round_trips, neg_bytes_i2r, neg_bytes_r2i, fetch_round_trips,
  *     wire_bytes_i2r, wire_bytes_r2i, lower_bound_bytes, reconcile_ms,
  *     time_over_link_ms (with --rtt-ms only), peak_rss_mib, rss_base_mib,
- *     found, extra, ok, cell_seconds, snapshots_seconds; and on strfry's two
+ *     found, matched, extra, ok, cell_seconds, snapshots_seconds; and on strfry's two
  *     cells: strfry {round_trips, bytes_up, bytes_down},
  *     goal {round_trips, bytes_up, bytes_down} (each: ours <= strfry's),
  *     goal_met (all three)}],
@@ -474,8 +475,8 @@ static void bs_table_row(const struct bs_run *R, const struct bs_cell *cell)
 	if (cell->exact)
 		printf(" %s |\n", bs_num(cell->found));
 	else
-		printf(" **FAILED**: %s found of %s, %s extra |\n", bs_num(cell->found), bs_num(cell->d),
-		       bs_num(cell->extra));
+		printf(" **FAILED**: %s found of %s, %s of them missing ones; %s extra |\n",
+		       bs_num(cell->found), bs_num(cell->d), bs_num(cell->matched), bs_num(cell->extra));
 	fflush(stdout);
 }
 
@@ -534,6 +535,7 @@ static void bs_cell_json(const struct bs_run *R, const struct bs_cell *cell)
 	cJSON_AddNumberToObject(j, "peak_rss_mib", cell->peak_rss_mib);
 	cJSON_AddNumberToObject(j, "rss_base_mib", cell->rss_base_mib);
 	cJSON_AddNumberToObject(j, "found", (double)cell->found);
+	cJSON_AddNumberToObject(j, "matched", (double)cell->matched);
 	cJSON_AddNumberToObject(j, "extra", (double)cell->extra);
 	cJSON_AddBoolToObject(j, "ok", cell->exact);
 	cJSON_AddNumberToObject(j, "cell_seconds", cell->wall_s);
@@ -568,8 +570,10 @@ static void bs_one_cell(struct bs_run *R, struct bs_cell *cell)
 	R->cells++;
 	if (!cell->exact) {
 		R->failed++;
-		fprintf(stderr, "bench_sync: FAILED cell n = %zu, d = %zu %s: %zu ids found, %zu extra\n",
-		        cell->n, cell->d, bs_missing_name(cell->missing), cell->found, cell->extra);
+		fprintf(stderr,
+		        "bench_sync: FAILED cell n %zu, d %zu %s: %zu found (%zu missing ones), %zu extra\n",
+		        cell->n, cell->d, bs_missing_name(cell->missing), cell->found, cell->matched,
+		        cell->extra);
 	}
 	if (R->o.json)
 		bs_cell_json(R, cell);

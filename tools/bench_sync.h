@@ -61,8 +61,9 @@ struct bs_cell {
 	uint32_t fetch_rounds;       /* WANT round trips, TJ_PEER_WANTS_INFLIGHT in flight */
 	uint64_t wire_i2r, wire_r2i; /* everything on the wire, box-stream included */
 	size_t found;                /* ids the initiator learned it lacks */
+	size_t matched;              /* of the found, how many are missing ids (the rest are wrong) */
 	size_t extra;                /* ids it believes the responder lacks (must be 0) */
-	bool exact;                  /* found == d, they are the d missing ids, extra == 0 */
+	bool exact;                  /* found == matched == d, extra == 0 */
 	double cpu_ms;               /* CPU time of the exchange, both sides */
 	double rss_base_mib;         /* RSS when the cell began */
 	double peak_rss_mib;         /* VmHWM at its end (reset at its start) */

@@ -138,18 +138,25 @@ static struct tj_neg *bs_exchange(const struct tj_neg_storage *resp_st, const st
 	return ini;
 }
 
-/* Did the initiator learn exactly the missing ids, and nothing else? */
+/* Did the initiator learn exactly the missing ids, and nothing else? Both lists are sorted by id. */
 static void bs_check(const struct tj_neg *ini, const struct bs_miss *miss, struct bs_cell *cell)
 {
 	struct tj_neg_ids need, have;
+	size_t a = 0, b = 0;
 
 	tj_neg_need(ini, &need);
 	tj_neg_have(ini, &have);
 	cell->found = need.count;
 	cell->extra = have.count;
-	cell->exact = tj_neg_is_done(ini) && need.count == cell->d && have.count == 0;
-	for (size_t k = 0; cell->exact && k < need.count; k++)
-		cell->exact = memcmp(need.ids + 32 * k, miss[k].id, 32) == 0;
+	cell->matched = 0;
+	while (tj_neg_is_done(ini) && a < need.count && b < cell->d) {
+		int cmp = memcmp(need.ids + 32 * a, miss[b].id, 32);
+		cell->matched += cmp == 0;
+		a += cmp <= 0;
+		b += cmp >= 0;
+	}
+	cell->exact =
+	    tj_neg_is_done(ini) && need.count == cell->d && cell->matched == cell->d && have.count == 0;
 }
 
 void bs_cell_run(const struct bs_corpus *c, struct bs_cell *cell)
