@@ -147,6 +147,9 @@
 #define BS_LIST_MAX 16
 #define BS_COLD_DEFAULT 100000u
 #define BS_RTT_MAX_MS 60000.0
+#define BS_USAGE                                                                                             \
+	"usage: bench_sync [--n LIST | -n N] [--rtt-ms R] [--cold-n N] [--no-cold] [--quick] [--json] "      \
+	"[--dir DIR]\n  LIST: comma-separated record counts, 1..10000000 (default 10000,100000,1000000)\n"
 
 static const size_t bs_ds_full[] = {0, 10, 100, 1000, 10000};
 static const size_t bs_ds_quick[] = {0, 10, 100};
@@ -188,11 +191,7 @@ static _Noreturn __attribute__((format(printf, 1, 2))) void bs_usage(const char 
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs(
-	    "\nusage: bench_sync [--n LIST | -n N] [--rtt-ms R] [--cold-n N] [--no-cold] [--quick] [--json] "
-	    "[--dir DIR]\n  LIST: comma-separated record counts, 1..10000000 (default "
-	    "10000,100000,1000000)\n",
-	    stderr);
+	fprintf(stderr, "\n%s", BS_USAGE);
 	exit(2);
 }
 
@@ -281,10 +280,7 @@ static void bs_parse_opts(struct bs_opts *o, int argc, char **argv)
 		} else if (strcmp(a, "--no-cold") == 0) {
 			o->no_cold = true;
 		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-			printf("usage: bench_sync [--n LIST | -n N] [--rtt-ms R] [--cold-n N] [--no-cold] "
-			       "[--quick] "
-			       "[--json] [--dir DIR]\n(what each figure means: the header of "
-			       "tools/bench_sync.c)\n");
+			printf("%s(what each figure means: the header of tools/bench_sync.c)\n", BS_USAGE);
 			exit(0);
 		} else {
 			bs_usage("unknown option '%s'", a);
@@ -438,10 +434,9 @@ static void bs_corpus_report(struct bs_run *R)
 	printf(
 	    "\nCorpus (not timed below): %s sealed records of %d authors, one every %.3f s, mean %.0f bytes, "
 	    "sealed in %.1f s on %u threads (%.1f CPU s); RSS %.0f MiB after, %.0f MiB at its peak. The "
-	    "matrix at "
-	    "n uses the first n records; the sealed bytes of the first %s are kept (cold replication, "
-	    "verify), "
-	    "of the others only (ts, id) and size. Negentropy frame limit %s bytes (the node's).%s\n",
+	    "matrix at n uses the first n records; the sealed bytes of the first %s are kept (cold "
+	    "replication, verify), of the others only (ts, id) and size. Negentropy frame limit %s bytes "
+	    "(the node's).%s\n",
 	    bs_num(c->n), BS_AUTHORS, BS_STEP_MS / 1000.0, mean, c->gen_s, c->threads, c->gen_cpu_s,
 	    R->gen_rss_mib, R->gen_peak_mib, bs_num(c->kept), bs_num(TJ_PEER_NEG_FRAME_BYTES),
 	    R->rss_reset ? ""
@@ -454,12 +449,12 @@ static void bs_table_head(const struct bs_run *R, size_t n)
 {
 	printf("\n## Reconciliation, n = %s records on the responder\n\n", bs_num(n));
 	printf("| d | missing | neg round trips | NEG bytes i->r | NEG bytes r->i | lower bound d x 32 | "
-	       "fetch round "
-	       "trips | wire bytes i->r | wire bytes r->i | total wire bytes | reconcile CPU (ms) |");
+	       "fetch round trips | wire bytes i->r | wire bytes r->i | total wire bytes | reconcile CPU "
+	       "(ms) |");
 	if (R->o.rtt_ms > 0)
 		printf(" time over a link of RTT %g ms, computed (ms) |", R->o.rtt_ms);
-	printf(" peak RSS, MiB (base) | found "
-	       "|\n|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|%s---:|---|\n",
+	printf(" peak RSS, MiB (base) | found |\n"
+	       "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|%s---:|---|\n",
 	       R->o.rtt_ms > 0 ? "---:|" : "");
 }
 
@@ -497,10 +492,8 @@ static void bs_strfry_rows(const struct bs_cell *cells, size_t count)
 			continue;
 		if (!head) {
 			printf("\nAgainst strfry (the issue's figures, same kind of machine; goal: ours <= "
-			       "strfry's):\n\n"
-			       "| n, d | round trips: ours / strfry | NEG bytes up: ours / strfry | NEG "
-			       "bytes down: ours / "
-			       "strfry | goal |\n|---|---|---|---|---|\n");
+			       "strfry's):\n\n| n, d | round trips: ours / strfry | NEG bytes up: ours / "
+			       "strfry | NEG bytes down: ours / strfry | goal |\n|---|---|---|---|---|\n");
 			head = true;
 		}
 		rt = c->neg_rounds <= s->round_trips;
@@ -606,63 +599,63 @@ static void bs_matrix_n(struct bs_run *R, size_t n)
 		wall += cells[k].wall_s;
 		snap += cells[k].snapshots_s;
 	}
-	printf("\nThese %zu cells took %.1f s of wall time, %.1f s of it building the two snapshots of each "
-	       "cell "
-	       "(n items sorted, as the node builds its snapshot); the exchange itself is the CPU column.\n",
+	printf("\nThese %zu cells took %.1f s of wall time, %.1f s of it building the two snapshots of "
+	       "each cell (n items sorted, as the node builds its snapshot); the exchange itself is the CPU "
+	       "column.\n",
 	       count, wall, snap);
 	bs_strfry_rows(cells, count);
 }
 
-/* ---- replication and verify ------------------------------------------------------------ */
+/* ---- cold replication and verify ------------------------------------------------------- */
 
-static void bs_after(struct bs_run *R)
+static void bs_cold(struct bs_run *R)
 {
 	struct bs_repl r;
+	cJSON *k;
+
+	bs_replicate(&R->c, R->o.cold_n, R->o.dir, &r);
+	if (r.peak_rss_mib > R->peak_mib)
+		R->peak_mib = r.peak_rss_mib;
+	if (r.stored != r.records) {
+		R->repl_failed = true;
+		fprintf(stderr, "bench_sync: cold replication stored %zu of %zu records\n", r.stored,
+		        r.records);
+	}
+	if (!R->o.json) {
+		printf("\n## Cold replication into an empty node (ingest: verify in the thread pool, 256 per "
+		       "batch, one transaction per batch; libuv pool: %s threads)\n\n",
+		       getenv("UV_THREADPOOL_SIZE") != NULL ? getenv("UV_THREADPOOL_SIZE") : "4");
+		printf("- %s records stored (%s refused) in %.2f s: **%.0f records/s**; the store step took "
+		       "%.2f s of it on the loop thread; peak RSS %.0f MiB\n",
+		       bs_num(r.stored), bs_num(r.refused), r.seconds, (double)r.stored / r.seconds,
+		       r.store_s, r.peak_rss_mib);
+		return;
+	}
+	k = cJSON_AddObjectToObject(R->j, "cold_replication");
+	cJSON_AddNumberToObject(k, "records", (double)r.records);
+	cJSON_AddNumberToObject(k, "stored", (double)r.stored);
+	cJSON_AddNumberToObject(k, "refused", (double)r.refused);
+	cJSON_AddNumberToObject(k, "seconds", r.seconds);
+	cJSON_AddNumberToObject(k, "records_per_s", (double)r.stored / r.seconds);
+	cJSON_AddNumberToObject(k, "store_seconds", r.store_s);
+	cJSON_AddNumberToObject(k, "peak_rss_mib", r.peak_rss_mib);
+}
+
+static void bs_verify(struct bs_run *R)
+{
 	struct bs_verify v;
 	cJSON *k;
 
-	if (!R->o.no_cold) {
-		bs_replicate(&R->c, R->o.cold_n, R->o.dir, &r);
-		if (r.peak_rss_mib > R->peak_mib)
-			R->peak_mib = r.peak_rss_mib;
-		if (R->o.json) {
-			k = cJSON_AddObjectToObject(R->j, "cold_replication");
-			cJSON_AddNumberToObject(k, "records", (double)r.records);
-			cJSON_AddNumberToObject(k, "stored", (double)r.stored);
-			cJSON_AddNumberToObject(k, "refused", (double)r.refused);
-			cJSON_AddNumberToObject(k, "seconds", r.seconds);
-			cJSON_AddNumberToObject(k, "records_per_s", (double)r.stored / r.seconds);
-			cJSON_AddNumberToObject(k, "store_seconds", r.store_s);
-			cJSON_AddNumberToObject(k, "peak_rss_mib", r.peak_rss_mib);
-		} else {
-			printf("\n## Cold replication into an empty node (ingest: verify in the thread pool, "
-			       "256 per batch, "
-			       "one transaction per batch; libuv pool: %s threads)\n\n",
-			       getenv("UV_THREADPOOL_SIZE") != NULL ? getenv("UV_THREADPOOL_SIZE") : "4");
-			printf("- %s records stored (%s refused) in %.2f s: **%.0f records/s**; the store "
-			       "step took %.2f s "
-			       "of it on the loop thread; peak RSS %.0f MiB\n",
-			       bs_num(r.stored), bs_num(r.refused), r.seconds, (double)r.stored / r.seconds,
-			       r.store_s, r.peak_rss_mib);
-		}
-		if (r.stored != r.records) {
-			R->repl_failed = true;
-			fprintf(stderr, "bench_sync: cold replication stored %zu of %zu records\n", r.stored,
-			        r.records);
-		}
-	} else if (R->o.json) {
-		cJSON_AddNullToObject(R->j, "cold_replication");
-	}
 	bs_verify_rate(&R->c, R->o.quick ? 0.2 : 2.0, &v);
-	if (R->o.json) {
-		k = cJSON_AddObjectToObject(R->j, "verify");
-		cJSON_AddNumberToObject(k, "verifies", (double)v.verifies);
-		cJSON_AddNumberToObject(k, "seconds", v.seconds);
-		cJSON_AddNumberToObject(k, "verifies_per_s", (double)v.verifies / v.seconds);
-	} else {
+	if (!R->o.json) {
 		printf("- Ed25519 verify (decode + verify, one core): **%.0f verifies/s**\n",
 		       (double)v.verifies / v.seconds);
+		return;
 	}
+	k = cJSON_AddObjectToObject(R->j, "verify");
+	cJSON_AddNumberToObject(k, "verifies", (double)v.verifies);
+	cJSON_AddNumberToObject(k, "seconds", v.seconds);
+	cJSON_AddNumberToObject(k, "verifies_per_s", (double)v.verifies / v.seconds);
 }
 
 static void bs_options_json(struct bs_run *R)
@@ -687,13 +680,17 @@ static void bs_options_json(struct bs_run *R)
 
 static void bs_finish(struct bs_run *R)
 {
-	double load[3], total = bs_now() - R->t0;
+	double load[3], total = bs_now() - R->t0, hwm = bs_status_mib("VmHWM");
 	char *s;
 
 	bs_loadavg(load);
+	if (hwm > R->peak_mib) /* since the last reset: cold replication and verify, or the last cell */
+		R->peak_mib = hwm;
 	if (!R->o.json) {
-		printf("\nWhole run %.1f s; load average after %.2f %.2f %.2f; %zu cells, %zu failed.\n",
-		       total, load[0], load[1], load[2], R->cells, R->failed);
+		printf(
+		    "\nWhole run %.1f s, peak RSS %.0f MiB (the largest of the phases' peaks); load average "
+		    "after %.2f %.2f %.2f; %zu cells, %zu failed.\n",
+		    total, R->peak_mib, load[0], load[1], load[2], R->cells, R->failed);
 		return;
 	}
 	cJSON_AddItemToObject(cJSON_GetObjectItem(R->j, "machine"), "load_after", bs_json_triple(load));
@@ -740,7 +737,11 @@ int main(int argc, char **argv)
 		R.matrix = cJSON_AddArrayToObject(R.j, "matrix");
 	for (size_t k = 0; k < R.o.n_count; k++)
 		bs_matrix_n(&R, R.o.ns[k]);
-	bs_after(&R);
+	if (!R.o.no_cold)
+		bs_cold(&R);
+	else if (R.o.json)
+		cJSON_AddNullToObject(R.j, "cold_replication");
+	bs_verify(&R);
 	bs_finish(&R);
 	cJSON_Delete(R.j);
 	bs_corpus_free(&R.c);
