@@ -81,6 +81,7 @@ endif()
 add_executable(bench_sync
   ${CMAKE_CURRENT_SOURCE_DIR}/bench_sync.c
   ${CMAKE_CURRENT_SOURCE_DIR}/bench_sync_corpus.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/bench_sync_opts.c
   ${CMAKE_CURRENT_SOURCE_DIR}/bench_sync_recon.c
   ${CMAKE_CURRENT_SOURCE_DIR}/bench_sync_repl.c)
 target_link_libraries(bench_sync PRIVATE tj_node PkgConfig::CJSON PkgConfig::SODIUM PkgConfig::UV)

@@ -17,6 +17,21 @@
  * prefix of n records looks the same whichever larger n it was cut from. */
 #define BS_STEP_MS 31536u
 #define BS_N_MAX 10000000u
+#define BS_LIST_MAX 16
+
+struct bs_opts {
+	size_t ns[BS_LIST_MAX], n_count; /* the matrix's n, increasing, distinct */
+	const size_t *ds;                /* its d (cells with d >= n are left out) */
+	size_t d_count, cold_n;          /* cold_n: records for cold replication */
+	double rtt_ms;                   /* 0: no RTT column */
+	bool json, quick, no_cold, n_set, cold_set;
+	const char *dir; /* cold replication's temporary store goes here */
+};
+
+/* Parses argv into o (defaults: the header of tools/bench_sync.c), then fills
+ * the defaults that depend on other options and checks them together. */
+void bs_parse_opts(struct bs_opts *o, int argc, char **argv);
+void bs_settle_opts(struct bs_opts *o);
 
 /* Runtime failure of the benchmark itself (not of a cell): message, exit 1. */
 _Noreturn void bs_die(const char *what, int rc);
