@@ -419,12 +419,16 @@ static const char bench__usage[] =
 	"  --demo DIR       the demo incidents (default: the source tree's tools/demo)\n"
 	"  --no-daemon      skip the daemon and CLI measurements\n"
 	"  --no-cli         skip the CLI measurement\n"
+	"  --n-query LIST   incidents of each queries phase (default 100000,1000000; each 1 to\n"
+	"                   10000000): a node filled with them, then queries and statistics\n"
+	"  --query-budget S wall seconds each queries fill may take (default 600)\n"
+	"  --no-query       skip the queries and statistics phase\n"
 	"  --json           print JSON\n"
 	"  --json-out FILE  also write the JSON to FILE (with the table or --markdown)\n"
 	"  --markdown       print the Markdown table of docs/BENCHMARKS.md\n";
 
 enum { O_N = 1000, O_NADD, O_NB100, O_NDAEMON, O_NCLI, O_AUTHORS, O_THREADS, O_DIR, O_TEJIDO, O_DEMO, O_NODAEMON,
-       O_NOCLI, O_JSONOUT, O_BUDGET };
+       O_NOCLI, O_JSONOUT, O_BUDGET, O_NQUERY, O_QBUDGET, O_NOQUERY };
 
 static uint64_t bench__num(const char *s, const char *opt)
 {
@@ -462,6 +466,8 @@ static void bench__parse(int argc, char **argv, struct bench_opts *o)
 		{"tejido", required_argument, NULL, O_TEJIDO}, {"demo", required_argument, NULL, O_DEMO},
 		{"no-daemon", no_argument, NULL, O_NODAEMON}, {"no-cli", no_argument, NULL, O_NOCLI},
 		{"json-out", required_argument, NULL, O_JSONOUT}, {"daemon-budget", required_argument, NULL, O_BUDGET},
+		{"n-query", required_argument, NULL, O_NQUERY}, {"query-budget", required_argument, NULL, O_QBUDGET},
+		{"no-query", no_argument, NULL, O_NOQUERY},
 		{NULL, 0, NULL, 0},
 	};
 	int opt;
@@ -472,6 +478,7 @@ static void bench__parse(int argc, char **argv, struct bench_opts *o)
 			o->quick = true;
 			o->n = 2000, o->n_add = 20, o->n_batch100 = 300, o->n_daemon = 1000, o->n_cli = 3;
 			o->ceiling_s = 0.05;
+			o->n_query[0] = 2000, o->n_query_count = 1;
 			break;
 		case 'j': o->json = true; break;
 		case 'm': o->markdown = true; break;
@@ -490,6 +497,9 @@ static void bench__parse(int argc, char **argv, struct bench_opts *o)
 		case O_NOCLI: o->skip_cli = true; break;
 		case O_JSONOUT: o->json_out = optarg; break;
 		case O_BUDGET: o->daemon_budget_s = (double)bench__num(optarg, "--daemon-budget"); break;
+		case O_NQUERY: bench_query_opt_list(optarg, o); break;
+		case O_QBUDGET: bench_query_opt_budget(optarg, o); break;
+		case O_NOQUERY: o->skip_query = true; break;
 		default: fputs(bench__usage, stderr); exit(2);
 		}
 	}
@@ -573,6 +583,8 @@ struct bench_report {
 	struct bench_ingest_result ing1, ingp; /* tj_ingest_batch; parallel validation */
 	bool daemon;
 	struct bench_daemon_result d;
+	uint32_t n_q; /* queries phases run */
+	struct bench_query_result *q;
 };
 
 static double bench__rate(const struct bench_ingest_result *r)
@@ -726,6 +738,8 @@ static cJSON *bench__json(const struct bench_report *r)
 		cJSON_AddNumberToObject(d, "rss_file_end_mb", bench__mb(r->d.file_kb));
 		bench__add_dbs(d, &r->d.dbs, r->d.incidents);
 	}
+	if (r->n_q > 0)
+		bench_query_json(o, r->q, r->n_q, r->o.query_budget_s);
 	return o;
 }
 
@@ -901,6 +915,14 @@ static void bench__run(struct bench_report *r, const char *tmp)
 		bench_daemon_run(&r->o, corpus, tmp, &r->d);
 		r->daemon = true;
 	}
+	if (!r->o.skip_query) {
+		if (access(r->o.tejido, X_OK) != 0)
+			bench_die("no CLI at %s (use --tejido PATH or --no-query)", r->o.tejido);
+		if ((r->q = calloc(r->o.n_query_count, sizeof(*r->q))) == NULL)
+			bench_die("out of memory");
+		for (; r->n_q < r->o.n_query_count; r->n_q++)
+			bench_query_run(&r->o, corpus, tmp, r->o.n_query[r->n_q], &r->q[r->n_q]);
+	}
 	bench_corpus_free(corpus);
 }
 
@@ -909,9 +931,11 @@ int main(int argc, char **argv)
 	static struct bench_report r;
 	char tejido[BENCH_PATH_MAX], tmp[BENCH_PATH_MAX];
 	const char *base = getenv("TMPDIR");
+	bool status;
 
 	r.o = (struct bench_opts){.n = 100000, .n_add = 2000, .n_batch100 = 20000, .n_daemon = 100000,
-				  .n_cli = 200, .authors = 8, .ceiling_s = 1.0, .daemon_budget_s = 300, .demo_dir = TJ_BENCH_DEMO_DIR};
+				  .n_cli = 200, .authors = 8, .ceiling_s = 1.0, .daemon_budget_s = 300, .demo_dir = TJ_BENCH_DEMO_DIR,
+				  .n_query = {100000, 1000000}, .n_query_count = 2, .query_budget_s = 600};
 	r.o.threads = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
 	bench__default_tejido(&r.o, tejido, sizeof(tejido));
 	bench__parse(argc, argv, &r.o);
@@ -942,7 +966,12 @@ int main(int argc, char **argv)
 		free(s);
 		cJSON_Delete(j);
 	}
-	if (!r.o.json)
+	if (!r.o.json) {
 		bench__print(&r, r.o.markdown);
-	return r.ing1.err != 0 || r.ingp.err != 0 || r.ing1.refused != 0 || r.ingp.refused != 0 ? 1 : 0;
+		bench_query_print(r.o.markdown, r.q, r.n_q);
+	}
+	status = r.ing1.err != 0 || r.ingp.err != 0 || r.ing1.refused != 0 || r.ingp.refused != 0 ||
+		 !bench_query_ok(r.q, r.n_q);
+	free(r.q);
+	return status ? 1 : 0;
 }

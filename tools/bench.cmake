@@ -1,4 +1,4 @@
-# tejido-bench: measures ceilings, ingest and the node's add path (docs/BENCHMARKS.md).
+# tejido-bench: measures ceilings, ingest, the node's add path, queries and statistics (docs/BENCHMARKS.md).
 # Not a test: only a tiny smoke run is registered (ctest bench/smoke), checking that
 # it runs and prints valid JSON. No timing is asserted anywhere.
 #
@@ -22,7 +22,50 @@ if(CMAKE_SCRIPT_MODE_FILE)
   if(n LESS_EQUAL 0 OR NOT refused EQUAL 0 OR added LESS_EQUAL 0)
     message(FATAL_ERROR "smoke run: ${n} records ingested, ${refused} refused, ${added} incidents added")
   endif()
-  message(STATUS "tejido-bench --quick --json: valid JSON; ${n} records ingested, ${added} incidents added")
+  # The queries phase: every size filled completely, and every request shape answered with
+  # what the bench computed from the incidents it generated (a count > 0; a statistics table
+  # equal to the one made from the generated bodies). Never a time.
+  string(JSON qtype ERROR_VARIABLE jerr TYPE "${out}" queries)
+  if(jerr OR NOT qtype STREQUAL "ARRAY")
+    message(FATAL_ERROR "tejido-bench printed no 'queries' array: ${jerr}")
+  endif()
+  string(JSON nq LENGTH "${out}" queries)
+  if(nq LESS 1)
+    message(FATAL_ERROR "tejido-bench: the 'queries' array is empty")
+  endif()
+  math(EXPR qlast "${nq} - 1")
+  set(shapes 0)
+  foreach(k RANGE ${qlast})
+    string(JSON want GET "${out}" queries ${k} n)
+    string(JSON got GET "${out}" queries ${k} incidents)
+    string(JSON hit GET "${out}" queries ${k} budget_hit)
+    if(NOT got EQUAL want OR hit)
+      message(FATAL_ERROR "queries: ${got} of ${want} incidents stored (budget hit: ${hit})")
+    endif()
+    set(kinds "")
+    string(JSON ns LENGTH "${out}" queries ${k} shapes)
+    math(EXPR slast "${ns} - 1")
+    foreach(i RANGE ${slast})
+      string(JSON kind GET "${out}" queries ${k} shapes ${i} kind)
+      string(JSON req GET "${out}" queries ${k} shapes ${i} request)
+      string(JSON res GET "${out}" queries ${k} shapes ${i} results)
+      string(JSON exp GET "${out}" queries ${k} shapes ${i} expected)
+      string(JSON same GET "${out}" queries ${k} shapes ${i} as_expected)
+      if(NOT res EQUAL exp OR NOT same OR res LESS_EQUAL 0)
+        message(FATAL_ERROR "queries n=${want}: ${kind} '${req}' returned ${res}, expected ${exp} (as expected: ${same})")
+      endif()
+      list(APPEND kinds ${kind})
+      math(EXPR shapes "${shapes} + 1")
+    endforeach()
+    foreach(kind query stats cli)
+      list(FIND kinds ${kind} at)
+      if(at LESS 0)
+        message(FATAL_ERROR "queries n=${want}: no '${kind}' shape was run")
+      endif()
+    endforeach()
+  endforeach()
+  message(STATUS "tejido-bench --quick --json: valid JSON; ${n} records ingested, ${added} incidents added; "
+                 "${shapes} query and statistics shapes answered as expected")
   return()
 endif()
 
@@ -30,7 +73,8 @@ add_executable(tejido-bench
   ${CMAKE_CURRENT_SOURCE_DIR}/bench.c
   ${CMAKE_CURRENT_SOURCE_DIR}/bench_gen.c
   ${CMAKE_CURRENT_SOURCE_DIR}/bench_ingest.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/bench_daemon.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/bench_daemon.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/bench_query.c)
 target_link_libraries(tejido-bench PRIVATE tj_node PkgConfig::CJSON PkgConfig::LMDB PkgConfig::SODIUM Threads::Threads)
 target_compile_definitions(tejido-bench PRIVATE TJ_BENCH_DEMO_DIR="${CMAKE_CURRENT_SOURCE_DIR}/demo")
 if(TARGET tejido)

@@ -6,6 +6,7 @@
  *   bench_gen.c     realistic incident bodies and sealed records (not timed)
  *   bench_ingest.c  ingest of N records into an empty store, in a child process
  *   bench_daemon.c  a real daemon fed over its control socket, and the CLI
+ *   bench_query.c   queries and statistics over 100,000 and 1,000,000 incidents
  */
 #ifndef TJ_BENCH_H
 #define TJ_BENCH_H
@@ -21,6 +22,7 @@
 #define BENCH_PATH_MAX 4096
 #define BENCH_BATCH 1000     /* records per ingest batch (TJ_INGEST_BATCH_MAX) */
 #define BENCH_REC_MAX_BYTES 8192 /* generated records stay far below this */
+#define BENCH_QUERY_NS_MAX 8     /* sizes --n-query may list */
 
 struct bench_opts {
 	bool quick;
@@ -41,6 +43,10 @@ struct bench_opts {
 	const char *json_out; /* also write the JSON here */
 	bool skip_daemon;
 	bool skip_cli;
+	uint64_t n_query[BENCH_QUERY_NS_MAX]; /* incidents of each queries run (--n-query) */
+	uint32_t n_query_count;
+	double query_budget_s; /* wall seconds each queries fill may take at most */
+	bool skip_query;
 };
 
 /* ---- timing and process figures ---------------------------------------------------- */
@@ -164,5 +170,56 @@ struct bench_daemon_result {
 
 void bench_daemon_run(const struct bench_opts *o, const struct bench_corpus *c, const char *dir,
 		      struct bench_daemon_result *out);
+
+/* ---- bench_query.c -------------------------------------------------------------- */
+#define BENCH_QUERY_N_MAX 10000000u
+#define BENCH_QUERY_SHAPES_MAX 24
+
+/* One request shape, timed several times against the daemon. */
+struct bench_query_shape {
+	char kind[8];      /* "query", "stats" (control requests) or "cli" (a `tejido` process) */
+	char what[112];    /* the request, as the CLI would spell it */
+	uint64_t results;  /* incidents returned (query) or table cells (stats) */
+	uint64_t expected; /* the same, computed from the generated incidents */
+	bool match;        /* results == expected (stats: the whole table is the expected one) */
+	uint32_t runs;     /* warm runs after the first */
+	double first_ms, median_ms, min_ms, max_ms;
+	uint64_t reply_bytes;
+};
+
+struct bench_query_result {
+	uint64_t n_wanted;  /* --n-query */
+	uint64_t incidents; /* stored by the fill (less than n_wanted when the budget ran out) */
+	bool budget_hit;
+	double fill_wall_s; /* the whole fill */
+	double fill_node_s; /* inside tj_node_add (store, index, alert rules, commits) */
+	double fill_cpu_s;  /* this process, every thread */
+	double gen_cpu_s;   /* the generator thread (bodies, expected counts): not the node */
+	/* The node's thread: on a CPU, waiting for one (other work), blocked (writing, fsync). */
+	double main_cpu_s, main_wait_s, main_block_s;
+	uint64_t batches;
+	long fill_hwm_kb;
+	double ready_s; /* daemon start to its control socket listening, on the filled store */
+	long base_kb, hwm_kb, rss_kb, anon_kb, file_kb; /* the daemon's, at the end */
+	uint64_t records, du_bytes, store_bytes;
+	double mean_sum_bytes, mean_case_bytes;
+	uint32_t n_shapes;
+	struct bench_query_shape shape[BENCH_QUERY_SHAPES_MAX];
+	struct bench_dbs dbs;
+};
+
+/* --n-query LIST and --query-budget S: exit 2 with a message on a bad value. */
+void bench_query_opt_list(const char *arg, struct bench_opts *o);
+void bench_query_opt_budget(const char *arg, struct bench_opts *o);
+/* Fills a node with n incidents through tj_node_add, then times queries against a daemon on it. */
+void bench_query_run(const struct bench_opts *o, const struct bench_corpus *c, const char *dir, uint64_t n,
+                     struct bench_query_result *out);
+/* Adds the "queries" array to the JSON document; prints the rows (table or Markdown). */
+struct cJSON;
+void bench_query_json(struct cJSON *root, const struct bench_query_result *r, uint32_t count,
+                      double budget_s);
+void bench_query_print(bool md, const struct bench_query_result *r, uint32_t count);
+/* Did every shape of every run return what it should? */
+bool bench_query_ok(const struct bench_query_result *r, uint32_t count);
 
 #endif
