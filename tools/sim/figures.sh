@@ -21,3 +21,10 @@ run --nodes 50 --degree 4 --records 500 --rate 20 --seed 2 --kill-prob 0.02 --pr
 run --nodes 25 --degree 8 --records 500 --rate 50 --seed 1 --probes 9
 run --nodes 25 --degree 4 --records 2000 --rate 200 --seed 3 --offline 3 --probes 0
 run --nodes 25 --degree 4 --records 2000 --rate 200 --seed 3 --offline 3 --probes 0 --mutual
+
+# Propagation on a line (node 0 -> node N-1), cold catch-up, delayed links: the benchmark's runs.
+run --nodes 2 --topology line --records 0 --probes 1000
+run --nodes 5 --topology line --records 0 --probes 1000
+run --nodes 2 --topology line --records 100000 --rate 0 --offline 1 --probes 0
+run --nodes 2 --topology line --records 0 --probes 1000 --delay-ms 25
+run --nodes 5 --topology line --records 0 --probes 1000 --delay-ms 25
