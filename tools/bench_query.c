@@ -345,7 +345,8 @@ static struct bq_sspec *bq_s(struct bq_plan *p, const char *by, const char *stat
 		snprintf(s->to, sizeof(s->to), "%04d-12", year);
 		snprintf(range, sizeof(range), " --from %s --to %s", s->from, s->to);
 	}
-	snprintf(s->what, sizeof(s->what), "--by %s%s%s%s", by, state[0] ? " --state " : "", state, range);
+	snprintf(s->what, sizeof(s->what), "%s--by %s%s%s%s%s", cli ? "tejido stats " : "", by,
+	         state[0] ? " --state " : "", state, range, cli ? " --format json" : "");
 	s->cli = cli;
 	return s;
 }
@@ -1258,10 +1259,7 @@ static void bq_shapes(struct bq_ctx *x, struct bq_plan *p, struct bench_query_re
 		bool cli = i < p->n_q ? p->qs[i].cli : p->ss[i - p->n_q].cli;
 		const char *what = i < p->n_q ? p->qs[i].what : p->ss[i - p->n_q].what;
 		snprintf(sh->kind, sizeof(sh->kind), "%s", cli ? "cli" : i < p->n_q ? "query" : "stats");
-		if (cli && i >= p->n_q)
-			snprintf(sh->what, sizeof(sh->what), "tejido stats %s --format json", what);
-		else
-			snprintf(sh->what, sizeof(sh->what), "%s", what);
+		snprintf(sh->what, sizeof(sh->what), "%s", what);
 		bq_time_shape(x, p, i, sh);
 	}
 }
