@@ -20,9 +20,9 @@
  * records sealed, 28 cells, cold replication of 100,000) took 61 s at load
  * 1.5-2.7 and 87-115 s at load 4-7 on 2 shared cores (2026-12-05), peak RSS
  * 341 MiB (the 1,000,000 cells: the corpus, 150 MiB, plus two snapshots of 72
- * bytes an item and the copy the storage sorts). What costs: sealing the
- * corpus, 34-40 CPU s for 1,000,000 records on every core (35-63 s of wall
- * time on that machine); the 1,000,000 cells, 12-19 s, two thirds of it
+ * bytes an item, the initiator's list of items and the sort's scratch). What
+ * costs: sealing the corpus, 34-40 CPU s for 1,000,000 records on every core
+ * (35-63 s of wall time on that machine); the 1,000,000 cells, 12-19 s, two thirds of it
  * building the snapshots (sorting 1,000,000 items twice a cell) and 0.5 s of
  * CPU for the cold cell's exchange; cold replication of 100,000, 12-29 s,
  * nearly all of it the store step's commits on a shared disk.
