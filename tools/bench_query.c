@@ -57,6 +57,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -804,6 +805,9 @@ static void bq_daemon_child(const char *dir, int ready)
 	char path[BENCH_PATH_MAX];
 	int log;
 
+	/* A bench that dies (bench_die) takes its daemon with it: none is left running. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1)
+		_exit(5);
 	bench_path(path, dir, "daemon.log");
 	log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (log >= 0) {
