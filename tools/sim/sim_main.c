@@ -939,9 +939,17 @@ static void sim__report(const struct sim_opts *o, const struct sim_result *r, co
 		sim__report_json(o, r, s);
 		return;
 	}
-	printf("nodes %zu, degree %zu (%zu edges, mean degree %.2f), %" PRIu64 " records at %.2f/s, "
-	       "kill-prob %.3f (%" PRIu64 " kills), %zu offline during injection, %s, seed %" PRIu64 "\n",
-	       s->n, o->degree, r->edges, mean_deg, o->records, o->rate, o->kill_prob, r->kills, o->offline,
+	if (o->line)
+		printf("nodes %zu in a line (%zu edges), ", s->n, r->edges);
+	else
+		printf("nodes %zu, degree %zu (%zu edges, mean degree %.2f), ", s->n, o->degree, r->edges,
+		       mean_deg);
+	if (o->rate > 0)
+		printf("%" PRIu64 " records at %.2f/s, ", o->records, o->rate);
+	else
+		printf("%" PRIu64 " records as fast as add_batch goes, ", o->records);
+	printf("kill-prob %.3f (%" PRIu64 " kills), %zu offline during injection, %s, seed %" PRIu64 "\n",
+	       o->kill_prob, r->kills, o->offline,
 	       o->mutual ? "mutual trust (both ends dial)" : "one dialer per edge", o->seed);
 	printf("graph: %s, diameter %zu hops, mean distance %.2f hops\n",
 	       o->line ? "a line 0-1-...-(N-1)" : "random", r->diameter, r->mean_hops);
