@@ -11,7 +11,7 @@ sim=$build/tools/sim
 run() {
 	echo "# $(date -u +%FT%TZ) sim $*" >&2
 	# Each run bounds itself (--timeout); timeout(1) is a second bound for the whole run.
-	timeout 900 "$sim" --json "$@" || echo "# exit $? for: $*" >&2
+	timeout 2400 "$sim" --json "$@" || echo "# exit $? for: $*" >&2
 }
 
 run --nodes 10 --degree 4 --records 500 --rate 50 --seed 1 --probes 9
@@ -25,6 +25,6 @@ run --nodes 25 --degree 4 --records 2000 --rate 200 --seed 3 --offline 3 --probe
 # Propagation on a line (node 0 -> node N-1), cold catch-up, delayed links: the benchmark's runs.
 run --nodes 2 --topology line --records 0 --probes 1000
 run --nodes 5 --topology line --records 0 --probes 1000
-run --nodes 2 --topology line --records 100000 --rate 0 --offline 1 --probes 0
+run --nodes 2 --topology line --records 100000 --rate 0 --offline 1 --probes 0 --timeout 1800
 run --nodes 2 --topology line --records 0 --probes 1000 --delay-ms 25
 run --nodes 5 --topology line --records 0 --probes 1000 --delay-ms 25
