@@ -402,8 +402,10 @@ static double bench__lmdb_median(const char *dir, uint32_t puts_per_txn, double 
 
 static const char bench__usage[] =
 	"usage: tejido-bench [--quick] [--json | --markdown] [--n N] [--dir DIR] [--tejido PATH]\n\n"
-	"Measures this machine's ceilings, then ingest and the node's add path. Prints figures;\n"
-	"asserts none. Takes a few minutes with the defaults (N = 100,000); --quick is tiny.\n\n"
+	"Measures this machine's ceilings, then ingest, the node's add path, queries and\n"
+	"statistics. Prints figures; asserts none. Takes a few minutes with the defaults\n"
+	"(N = 100,000), and the queries phase up to --query-budget more per size (--no-query\n"
+	"skips it); --quick is tiny.\n\n"
 	"  --n N            records ingested (default 100000)\n"
 	"  --n-add N        incidents added one `add` at a time (default 2000)\n"
 	"  --n-batch100 N   incidents added with add_batch of 100 (default 20000)\n"
