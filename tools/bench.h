@@ -197,6 +197,9 @@ struct bench_query_result {
 	double gen_cpu_s;   /* the generator thread (bodies, expected counts): not the node */
 	/* The node's thread: on a CPU, waiting for one (other work), blocked (writing, fsync). */
 	double main_cpu_s, main_wait_s, main_block_s;
+	/* CPU of tj_node_add per incident over the first and the last 10 batches (edge_* incidents each). */
+	double cpu_ms_first, cpu_ms_last;
+	uint64_t edge_first, edge_last;
 	uint64_t batches;
 	long fill_hwm_kb;
 	double ready_s; /* daemon start to its control socket listening, on the filled store */

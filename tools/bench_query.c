@@ -91,6 +91,12 @@
 #define BQ_CODES_MAX 96
 #define BQ_QSPECS 12
 #define BQ_SSPECS 8
+#define BQ_EDGE_BATCHES 10u /* batches whose CPU cost is shown at the start and the end of a fill */
+
+static double bq_per(double v, uint64_t n)
+{
+	return n > 0 ? v / (double)n : 0;
+}
 
 /* ---- options ------------------------------------------------------------------------ */
 
@@ -635,10 +641,18 @@ static void *bq_generator(void *arg)
 	return NULL;
 }
 
-/* Stores one generated batch through tj_node_add; returns the seconds inside it. */
-static double bq_store(struct tj_node *node, struct bq_slot *sl, struct tj_add_item *items)
+static double bq_thread_cpu(void)
 {
-	double t0;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Stores one generated batch through tj_node_add; returns the seconds inside it, *cpu_s its CPU time. */
+static double bq_store(struct tj_node *node, struct bq_slot *sl, struct tj_add_item *items, double *cpu_s)
+{
+	double t0, c0;
 	int rc;
 
 	for (uint32_t k = 0; k < sl->count; k++) {
@@ -648,9 +662,11 @@ static double bq_store(struct tj_node *node, struct bq_slot *sl, struct tj_add_i
 		items[k].case_body = sl->arena + sl->case_off[k];
 		items[k].case_len = sl->case_len[k];
 	}
+	c0 = bq_thread_cpu();
 	t0 = bench_now();
 	rc = tj_node_add(node, items, sl->count);
 	t0 = bench_now() - t0;
+	*cpu_s = bq_thread_cpu() - c0;
 	if (rc != 0)
 		bench_die("tj_node_add: %s", tj_strerror(rc));
 	for (uint32_t k = 0; k < sl->count; k++)
@@ -675,11 +691,12 @@ static void bq_fill_loop(struct tj_node *node, struct bq_fill *f, double budget_
                          struct bench_query_result *out)
 {
 	struct tj_add_item *items = calloc(BENCH_BATCH, sizeof(*items));
-	double t0 = bench_now();
-	uint64_t next = 0;
+	uint64_t max_batches = (f->n + BENCH_BATCH - 1) / BENCH_BATCH;
+	double t0 = bench_now(), *cpu = calloc(max_batches, sizeof(*cpu));
+	uint64_t next = 0, last;
 	struct bq_slot *sl;
 
-	if (items == NULL)
+	if (items == NULL || cpu == NULL)
 		bench_die("out of memory");
 	while (next < f->n) {
 		if (bench_now() - t0 > budget_s) {
@@ -690,7 +707,7 @@ static void bq_fill_loop(struct tj_node *node, struct bq_fill *f, double budget_
 		while ((sl = bq_find(f, BQ_READY)) == NULL || sl->first != next)
 			pthread_cond_wait(&f->cv, &f->mu);
 		pthread_mutex_unlock(&f->mu);
-		out->fill_node_s += bq_store(node, sl, items);
+		out->fill_node_s += bq_store(node, sl, items, &cpu[out->batches]);
 		next += sl->count;
 		out->batches++;
 		pthread_mutex_lock(&f->mu);
@@ -699,6 +716,18 @@ static void bq_fill_loop(struct tj_node *node, struct bq_fill *f, double budget_
 		pthread_mutex_unlock(&f->mu);
 	}
 	out->incidents = next;
+	/* The node's CPU per incident at the start and at the end of the fill: how its cost grows with the
+	 * store. */
+	for (uint64_t b = 0; b < out->batches && b < BQ_EDGE_BATCHES; b++)
+		out->cpu_ms_first += 1000.0 * cpu[b];
+	last = out->batches > BQ_EDGE_BATCHES ? out->batches - BQ_EDGE_BATCHES : 0;
+	for (uint64_t b = last; b < out->batches; b++)
+		out->cpu_ms_last += 1000.0 * cpu[b];
+	out->edge_first = out->batches < BQ_EDGE_BATCHES ? next : BQ_EDGE_BATCHES * BENCH_BATCH;
+	out->edge_last = next - last * BENCH_BATCH;
+	out->cpu_ms_first = bq_per(out->cpu_ms_first, out->edge_first);
+	out->cpu_ms_last = bq_per(out->cpu_ms_last, out->edge_last);
+	free(cpu);
 	free(items);
 }
 
@@ -1337,11 +1366,6 @@ static double bq_mb(long kb)
 	return (double)kb * 1024.0 / 1e6;
 }
 
-static double bq_per(double v, uint64_t n)
-{
-	return n > 0 ? v / (double)n : 0;
-}
-
 bool bench_query_ok(const struct bench_query_result *r, uint32_t count)
 {
 	for (uint32_t k = 0; k < count; k++)
@@ -1376,6 +1400,10 @@ static void bq_json_one(cJSON *a, const struct bench_query_result *r, double bud
 	cJSON_AddNumberToObject(f, "node_thread_on_cpu_s", r->main_cpu_s);
 	cJSON_AddNumberToObject(f, "node_thread_waiting_for_cpu_s", r->main_wait_s);
 	cJSON_AddNumberToObject(f, "node_thread_blocked_s", r->main_block_s);
+	cJSON_AddNumberToObject(f, "first_incidents", (double)r->edge_first);
+	cJSON_AddNumberToObject(f, "first_cpu_ms_per_incident", r->cpu_ms_first);
+	cJSON_AddNumberToObject(f, "last_incidents", (double)r->edge_last);
+	cJSON_AddNumberToObject(f, "last_cpu_ms_per_incident", r->cpu_ms_last);
 	cJSON_AddNumberToObject(f, "batches", (double)r->batches);
 	cJSON_AddNumberToObject(f, "peak_rss_mb", bq_mb(r->fill_hwm_kb));
 	cJSON_AddNumberToObject(f, "mean_summary_body_bytes", r->mean_sum_bytes);
@@ -1438,7 +1466,7 @@ static void bq_row(bool md, const char *what, const char *value, const char *anc
 
 static void bq_print_one(bool md, const struct bench_query_result *r)
 {
-	char v[64], a[400], w[200], line[400];
+	char v[64], a[600], w[200], line[400];
 	unsigned long long n = (unsigned long long)r->incidents;
 
 	if (!md)
@@ -1450,10 +1478,12 @@ static void bq_print_one(bool md, const struct bench_query_result *r)
 	         "%s%llu incidents in %.1f s (tj_node_add, batches of 1,000, summary + case): %.1f s in "
 	         "tj_node_add "
 	         "(%.0f/s); the node's thread %.1f s on a CPU, %.1f s waiting for one, %.1f s blocked (I/O); "
+	         "its CPU per incident %.2f ms over the first %llu, %.2f ms over the last %llu; "
 	         "generator %.1f CPU s on another thread; peak RSS %.1f MB",
 	         r->budget_hit ? "BUDGET RAN OUT: " : "", n, r->fill_wall_s, r->fill_node_s,
 	         r->fill_node_s > 0 ? (double)r->incidents / r->fill_node_s : 0, r->main_cpu_s,
-	         r->main_wait_s, r->main_block_s, r->gen_cpu_s, bq_mb(r->fill_hwm_kb));
+	         r->main_wait_s, r->main_block_s, r->cpu_ms_first, (unsigned long long)r->edge_first,
+	         r->cpu_ms_last, (unsigned long long)r->edge_last, r->gen_cpu_s, bq_mb(r->fill_hwm_kb));
 	snprintf(v, sizeof(v), "%.0f", r->fill_wall_s > 0 ? (double)r->incidents / r->fill_wall_s : 0);
 	bq_row(md, w, v, a);
 	snprintf(w, sizeof(w), "queries n=%llu: daemon start on the filled store, s",
