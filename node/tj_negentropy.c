@@ -2,9 +2,12 @@
  * Negentropy protocol v1: storage with prefix sums, message codec and the
  * reconciliation state machine. See tj_negentropy.h for the contract.
  *
- * The algorithm follows the reference implementation (hoytech/negentropy,
- * cpp/negentropy.h) range by range, so that our messages are byte-for-byte
- * what a v1 peer expects, with one deliberate difference: when a message
+ * The responder and the first message follow the reference implementation
+ * (hoytech/negentropy, cpp/negentropy.h) range by range, so that they are
+ * byte-for-byte what a v1 peer sends. The initiator's later messages choose
+ * their own splits (tj__plan_message): v1 lets a side split a differing range
+ * into any number of contiguous sub-ranges, and every v1 peer (nostr-tools
+ * included) accepts them. One more deliberate difference: when a message
  * reaches the frame limit, the closing fingerprint covers every item from the
  * last bound actually written up to infinity (the range it describes), where
  * the reference hashes only the items after the range being processed. Both
@@ -14,6 +17,7 @@
 #include "tj_negentropy.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +29,12 @@
 #define TJ__VERSION_FIRST 0x60
 #define TJ__VERSION_LAST 0x6f
 #define TJ__LIMBS 4u                  /* 256-bit sums as four 64-bit limbs */
+/* Initiator's adaptive splitting (see tj__plan_message). */
+#define TJ__CHILD_MIN_ITEMS 32u /* smallest child of a dense split: the responder splits it 16 ways */
+#define TJ__FANOUT_MAX 1024u    /* most sub-ranges one range is split into */
+#define TJ__FP_RANGE_BYTES 24u  /* a fingerprint range on the wire, rounded up */
+#define TJ__DENSE_LAMBDA 2.0    /* expected differences per range above which a range is dense */
+#define TJ__ECHO_MAX_ITEMS 15u  /* below 32 - 16: the responder most likely lists the range */
 
 enum tj__mode { TJ__MODE_SKIP = 0, TJ__MODE_FINGERPRINT = 1, TJ__MODE_IDLIST = 2 };
 enum tj__role { TJ__ROLE_NONE, TJ__ROLE_INITIATOR, TJ__ROLE_RESPONDER };
@@ -69,6 +79,11 @@ struct tj_neg {
 	struct tj__buf theirs; /* scratch: a received IdList, sorted */
 	struct tj__buf found;  /* scratch: one flag per id of theirs */
 	struct tj_neg_stats stats;
+	/* Initiator, from the second message on: how to split a differing range. */
+	bool adaptive;
+	double rho;         /* estimated differences per item, remembered across messages */
+	bool finish_next;   /* 16-way splits whose children the peer lists, in one reply */
+	size_t child_items; /* target child size of a dense split */
 };
 
 /* ---- 256-bit sums and fingerprints --------------------------------------- */
@@ -543,16 +558,34 @@ static int tj__write_idlist(struct tj_neg *neg, struct tj__buf *b, const struct 
 	return rc;
 }
 
-/* Describes our items [lower, upper) ending at upper_bound: an IdList when
- * small, else 16 buckets with fingerprints. */
+/* How many sub-ranges the initiator splits a differing range of n >= 32 of
+ * our items into (the responder always uses the reference's 16). */
+static size_t tj__fanout(const struct tj_neg *neg, size_t n)
+{
+	if (!neg->adaptive || neg->finish_next || neg->rho * (double)n < TJ__DENSE_LAMBDA)
+		return TJ__BUCKETS;
+	size_t f = (n + neg->child_items - 1) / neg->child_items;
+	return f < 2 ? 2 : f > TJ__FANOUT_MAX ? TJ__FANOUT_MAX : f;
+}
+
+/* Describes our items [lower, upper) ending at upper_bound. The reference
+ * (our responder, and our first message): an IdList when small, else 16
+ * buckets with fingerprints. An adaptive initiator instead repeats the
+ * fingerprint of a range of at most 15 items (20 bytes, where an IdList costs
+ * 32 per id both ways), which the responder then lists unless it holds 32 or
+ * more there (then it splits it: one more round trip, which is why larger
+ * ranges below 32 are still listed), and picks its fan-out. */
 static int tj__split_range(struct tj_neg *neg, struct tj__buf *b, size_t lower, size_t upper,
 			   const struct tj__bound *upper_bound)
 {
 	size_t n = upper - lower;
+	if (neg->adaptive && n > 0 && n <= TJ__ECHO_MAX_ITEMS)
+		return tj__write_fingerprint_range(neg, b, upper_bound, lower, upper);
 	if (n < TJ__BUCKETS * 2)
 		return tj__write_idlist(neg, b, upper_bound, lower, upper);
-	size_t per = n / TJ__BUCKETS, extra = n % TJ__BUCKETS, curr = lower;
-	for (size_t i = 0; i < TJ__BUCKETS; i++) {
+	size_t buckets = tj__fanout(neg, n);
+	size_t per = n / buckets, extra = n % buckets, curr = lower;
+	for (size_t i = 0; i < buckets; i++) {
 		size_t begin = curr;
 		struct tj__bound bound;
 		curr += per + (i < extra ? 1 : 0);
@@ -765,7 +798,7 @@ static int tj__process_ranges(struct tj_neg *neg, struct tj__reader *r)
 	/* Each range consumes at least three bytes, so this ends. */
 	while (r->left > 0) {
 		struct tj__bound curr;
-		uint64_t mode;
+		uint64_t mode = 0;
 		size_t upper;
 
 		neg->range.len = 0;
@@ -801,6 +834,105 @@ static int tj__process_ranges(struct tj_neg *neg, struct tj__reader *r)
 		ps.prev = curr;
 	}
 	return 0;
+}
+
+/* ---- The initiator's splitting plan ------------------------------------------ */
+
+/* What a reply reveals about the difference: of its fingerprint ranges, how
+ * many differ from ours, and our items in them. */
+struct tj__survey {
+	size_t ranges, differ;
+	double items, items_differ;
+};
+
+/* A read-only pass over a reply (after its version byte), before it is
+ * processed. It stops quietly at anything malformed: the processing pass
+ * reports it. Costs what the processing pass costs for its fingerprints. */
+static void tj__survey_reply(struct tj_neg *neg, struct tj__reader r, struct tj__survey *sv)
+{
+	struct tj__bound prev = {0}, curr;
+	size_t lower = 0;
+	uint64_t saved_ts = neg->last_ts_in;
+
+	memset(sv, 0, sizeof(*sv));
+	neg->last_ts_in = 0;
+	while (r.left > 0) {
+		uint64_t mode = 0, count = 0;
+		const uint8_t *p;
+		uint8_t ours[TJ_NEG_FINGERPRINT_BYTES];
+		if (tj__read_bound(neg, &r, &curr) < 0 || tj__read_varint(&r, &mode) < 0 ||
+		    tj__bound_cmp(&curr, &prev) < 0)
+			break;
+		size_t upper = tj__lower_bound(neg->st, lower, &curr);
+		if (mode == TJ__MODE_FINGERPRINT) {
+			if (tj__read_bytes(&r, TJ_NEG_FINGERPRINT_BYTES, &p) < 0 ||
+			    tj_neg_storage_fingerprint(neg->st, lower, upper, ours) < 0)
+				break;
+			bool differs = memcmp(p, ours, sizeof(ours)) != 0;
+			sv->ranges++;
+			sv->items += (double)(upper - lower);
+			sv->differ += differs;
+			sv->items_differ += differs ? (double)(upper - lower) : 0.0;
+		} else if (mode == TJ__MODE_IDLIST) {
+			if (tj__read_varint(&r, &count) < 0 || count > r.left / TJ_NEG_ID_BYTES ||
+			    tj__read_bytes(&r, (size_t)count * TJ_NEG_ID_BYTES, &p) < 0)
+				break;
+		} else if (mode != TJ__MODE_SKIP) {
+			break;
+		}
+		lower = upper;
+		prev = curr;
+	}
+	neg->last_ts_in = saved_ts;
+}
+
+static double tj__message_budget(const struct tj_neg *neg)
+{
+	uint32_t lim = neg->opts.frame_limit_bytes;
+	return lim != 0 ? (double)(lim - TJ__FRAME_HEADROOM_BYTES) : (double)neg->opts.max_out_bytes;
+}
+
+/*
+ * Chooses how the next message splits differing ranges, from the reply that
+ * it answers. If x of m fingerprint ranges of mean size s differ and the
+ * differences are scattered, each range holds a Poisson number of them, so
+ * rho = -ln(1 - x/m) / s differences per item; when all differ, ln(2m) / s
+ * is a lower bound, and the session keeps the larger of it and what it knew.
+ *
+ *   - Sparse (about one difference per range or fewer), or when the
+ *     responder's IdLists of 16-way children would fit well in one reply:
+ *     the reference's 16 buckets, so the next reply can end the exchange.
+ *   - Dense: children of max(64, 1/rho) items (fewer if the message would not
+ *     fit), about one difference or 4 items per child once the responder
+ *     splits them 16 ways, so the lists that follow carry few items that
+ *     both sides hold. The fan-out is capped (TJ__FANOUT_MAX).
+ *   - Ranges below 32 items are not listed but their fingerprint repeated:
+ *     the responder lists them, and only its list crosses the wire.
+ */
+static void tj__plan_message(struct tj_neg *neg, const struct tj__survey *sv)
+{
+	double budget = tj__message_budget(neg);
+
+	neg->adaptive = true;
+	neg->finish_next = false;
+	if (sv->ranges == 0 || sv->items <= 0.0)
+		return;
+	double m = (double)sv->ranges, x = (double)sv->differ, mean = sv->items / m;
+	if (sv->differ < sv->ranges && sv->ranges >= TJ__BUCKETS)
+		neg->rho = -log(1.0 - x / m) / mean;
+	else if (sv->differ < sv->ranges)
+		neg->rho = fmax(neg->rho, -log(1.0 - x / m) / mean);
+	else
+		neg->rho = fmax(neg->rho, log(2.0 * m) / mean);
+	if (sv->differ == 0)
+		return;
+	double mean_differ = sv->items_differ / x, lambda = neg->rho * mean_differ;
+	double diffs = lambda > 1e-9 ? x * lambda / -expm1(-lambda) : x;
+	double listed = diffs * TJ_NEG_ID_BYTES * (mean_differ / TJ__BUCKETS + 1.0);
+	neg->finish_next = mean_differ < TJ__BUCKETS * TJ__BUCKETS * 2 && listed <= budget * 0.75;
+	double child = fmax(TJ__CHILD_MIN_ITEMS, fmin(1.0 / fmax(neg->rho, 1e-12), 1e12));
+	child = fmax(child, sv->items_differ * TJ__FP_RANGE_BYTES * 2.0 / budget);
+	neg->child_items = (size_t)fmin(child, 1e12);
 }
 
 static int tj__begin_message(struct tj_neg *neg)
@@ -917,6 +1049,11 @@ static int tj__reconcile(struct tj_neg *neg, const uint8_t *in, size_t in_len)
 		rc = tj__check_version(neg, &r, &version_only);
 	if (rc < 0 || version_only)
 		return rc;
+	if (neg->role == TJ__ROLE_INITIATOR) {
+		struct tj__survey sv;
+		tj__survey_reply(neg, r, &sv);
+		tj__plan_message(neg, &sv);
+	}
 	return tj__process_ranges(neg, &r);
 }
 

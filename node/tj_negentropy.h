@@ -30,11 +30,18 @@
  *
  * Cost per message: O(ranges * log n) (one binary search and one O(1)
  * fingerprint per range) plus the ids written or compared; never O(n) per
- * range. Bytes: about 20 per fingerprint range, 32 per id; a differing item
- * usually costs one IdList of up to 31 ids (16 buckets, lists below 32 items).
+ * range (an initiator reads each reply twice: once to plan, once to answer).
+ * Bytes: about 20 per fingerprint range, 32 per id. The responder and the
+ * first message split like the reference (16 buckets, IdLists below 32
+ * items). From its second message on, the initiator adapts: it estimates
+ * from each reply how dense the difference is, splits dense ranges into
+ * more, smaller sub-ranges (up to 1,024 per range, within the frame), and
+ * repeats the fingerprint of a differing range of at most 15 items instead
+ * of listing it, so that the responder's IdLists, which end the exchange,
+ * carry few ids both sides hold. At n = 100,000 with a 500,000-byte frame,
+ * 1,000 scattered differences take 3 round trips, ~50 KB up, ~400 KB down.
  * With a frame limit, a full message closes with one fingerprint to infinity
- * and the next rounds descend again from there: more round trips and, for
- * scattered differences, several times the bytes of an unlimited exchange.
+ * and the next rounds descend again from there.
  *
  * Every incoming message is untrusted: varints are bounded (no overlong form,
  * nothing past 64 bits), every count is checked against the bytes present
