@@ -30,11 +30,12 @@
 #define TJ__VERSION_LAST 0x6f
 #define TJ__LIMBS 4u                  /* 256-bit sums as four 64-bit limbs */
 /* Initiator's adaptive splitting (see tj__plan_message). */
-#define TJ__CHILD_MIN_ITEMS 32u /* smallest child of a dense split: the responder splits it 16 ways */
+#define TJ__CHILD_MIN_ITEMS 58u /* smallest child of a dense split: the responder splits it 16 ways */
 #define TJ__FANOUT_MAX 1024u    /* most sub-ranges one range is split into */
 #define TJ__FP_RANGE_BYTES 24u  /* a fingerprint range on the wire, rounded up */
 #define TJ__DENSE_LAMBDA 2.0    /* expected differences per range above which a range is dense */
 #define TJ__ECHO_MAX_ITEMS 15u  /* below 32 - 16: the responder most likely lists the range */
+#define TJ__ADAPTIVE_MIN_FRAME_BYTES 32768u /* smaller frames keep the reference's splitting */
 
 enum tj__mode { TJ__MODE_SKIP = 0, TJ__MODE_FINGERPRINT = 1, TJ__MODE_IDLIST = 2 };
 enum tj__role { TJ__ROLE_NONE, TJ__ROLE_INITIATOR, TJ__ROLE_RESPONDER };
@@ -82,8 +83,10 @@ struct tj_neg {
 	/* Initiator, from the second message on: how to split a differing range. */
 	bool adaptive;
 	double rho;         /* estimated differences per item, remembered across messages */
+	bool rho_at_least;  /* every range differed: rho is only a lower bound */
 	bool finish_next;   /* 16-way splits whose children the peer lists, in one reply */
 	size_t child_items; /* target child size of a dense split */
+	double reply_bytes; /* what the responder is expected to answer to the message being built */
 };
 
 /* ---- 256-bit sums and fingerprints --------------------------------------- */
@@ -558,6 +561,22 @@ static int tj__write_idlist(struct tj_neg *neg, struct tj__buf *b, const struct 
 	return rc;
 }
 
+/* Adds to neg->reply_bytes what the responder is expected to answer to a
+ * range of n of our items sent as a fingerprint (known_differs: one the
+ * responder sent us and we repeat) or as an IdList: its IdList when it holds
+ * fewer than 32 items there, else 16 fingerprints, if the range differs. */
+static void tj__expect_reply(struct tj_neg *neg, size_t n, bool known_differs, bool idlist)
+{
+	if (!neg->adaptive)
+		return;
+	double s = (double)n, extra = neg->rho * s;
+	double theirs = s + (known_differs || idlist ? fmax(extra, 1.0) : extra);
+	double p = known_differs || idlist || neg->rho_at_least ? 1.0 : -expm1(-extra);
+	double cost = idlist || theirs < TJ__BUCKETS * 2 ? 4.0 + TJ_NEG_ID_BYTES * theirs
+	                                                 : (double)(TJ__BUCKETS * TJ__FP_RANGE_BYTES);
+	neg->reply_bytes += p * cost;
+}
+
 /* How many sub-ranges the initiator splits a differing range of n >= 32 of
  * our items into (the responder always uses the reference's 16). */
 static size_t tj__fanout(const struct tj_neg *neg, size_t n)
@@ -579,16 +598,21 @@ static int tj__split_range(struct tj_neg *neg, struct tj__buf *b, size_t lower, 
 			   const struct tj__bound *upper_bound)
 {
 	size_t n = upper - lower;
-	if (neg->adaptive && n > 0 && n <= TJ__ECHO_MAX_ITEMS)
+	if (neg->adaptive && n > 0 && n <= TJ__ECHO_MAX_ITEMS) {
+		tj__expect_reply(neg, n, true, false);
 		return tj__write_fingerprint_range(neg, b, upper_bound, lower, upper);
-	if (n < TJ__BUCKETS * 2)
+	}
+	if (n < TJ__BUCKETS * 2) {
+		tj__expect_reply(neg, n, false, true);
 		return tj__write_idlist(neg, b, upper_bound, lower, upper);
+	}
 	size_t buckets = tj__fanout(neg, n);
 	size_t per = n / buckets, extra = n % buckets, curr = lower;
 	for (size_t i = 0; i < buckets; i++) {
 		size_t begin = curr;
 		struct tj__bound bound;
 		curr += per + (i < extra ? 1 : 0);
+		tj__expect_reply(neg, curr - begin, false, false);
 		if (curr == upper)
 			bound = *upper_bound;
 		else
@@ -692,6 +716,7 @@ struct tj__pass {
 	size_t prev_idx;       /* our index of prev */
 	size_t emitted_idx;    /* our index of the last bound written to out */
 	bool emitted_inf;      /* that bound is at infinity: nothing is left to close */
+	bool emitted_any;      /* a range of ours went out */
 	bool skip;             /* a Skip up to prev is pending */
 };
 
@@ -781,6 +806,18 @@ static int tj__process_range(struct tj_neg *neg, struct tj__pass *ps, struct tj_
 	return tj__diff_idlist(neg, p, (size_t)count, lower, *upper);
 }
 
+static double tj__message_budget(const struct tj_neg *neg);
+
+/* An adaptive initiator ends its message early, as if the frame were full,
+ * once the responder's expected answer would no longer fit in one frame: the
+ * ranges it repeats are then answered in full next round instead of being
+ * folded into the responder's closing fingerprint and descended into again.
+ * At least one range goes out first, so every message makes progress. */
+static bool tj__exceeds_reply(const struct tj_neg *neg, const struct tj__pass *ps)
+{
+	return neg->adaptive && ps->emitted_any && neg->reply_bytes > tj__message_budget(neg) * 0.9;
+}
+
 /* Closes a full message: one fingerprint over everything from the last bound
  * written to infinity, so the peer compares that whole range next round. */
 static int tj__close_full(struct tj_neg *neg, size_t emitted_idx)
@@ -818,15 +855,17 @@ static int tj__process_ranges(struct tj_neg *neg, struct tj__reader *r)
 		rc = tj__process_range(neg, &ps, r, &curr, mode, order == 0, &upper);
 		if (rc < 0)
 			return rc;
-		if (tj__exceeds_frame(neg, neg->out.len + neg->range.len)) {
+		if (tj__exceeds_frame(neg, neg->out.len + neg->range.len) || tj__exceeds_reply(neg, &ps)) {
 			if (neg->out.len != out_before)
 				ps.emitted_idx = upper; /* an IdList reply went out */
 			return ps.emitted_inf ? 0 : tj__close_full(neg, ps.emitted_idx);
 		}
 		if (neg->range.len > 0)
 			ps.emitted_inf = curr.ts == TJ_NEG_TS_INFINITY;
-		if (neg->out.len != out_before || neg->range.len > 0)
+		if (neg->out.len != out_before || neg->range.len > 0) {
 			ps.emitted_idx = upper;
+			ps.emitted_any = true;
+		}
 		rc = tj__buf_put(&neg->out, neg->range.p, neg->range.len);
 		if (rc < 0)
 			return rc;
@@ -912,18 +951,27 @@ static double tj__message_budget(const struct tj_neg *neg)
 static void tj__plan_message(struct tj_neg *neg, const struct tj__survey *sv)
 {
 	double budget = tj__message_budget(neg);
+	uint32_t lim = neg->opts.frame_limit_bytes;
 
+	/* In small frames nearly every message is full and closes with a
+	 * fingerprint to infinity that is descended into again; measured at
+	 * n = 100,000 with 8 and 16 KB frames, the adaptive splits then cost
+	 * more bytes down than the reference's, so those frames keep it. */
+	if (lim != 0 && lim < TJ__ADAPTIVE_MIN_FRAME_BYTES)
+		return;
 	neg->adaptive = true;
 	neg->finish_next = false;
 	if (sv->ranges == 0 || sv->items <= 0.0)
 		return;
 	double m = (double)sv->ranges, x = (double)sv->differ, mean = sv->items / m;
-	if (sv->differ < sv->ranges && sv->ranges >= TJ__BUCKETS)
-		neg->rho = -log(1.0 - x / m) / mean;
-	else if (sv->differ < sv->ranges)
-		neg->rho = fmax(neg->rho, -log(1.0 - x / m) / mean);
-	else
-		neg->rho = fmax(neg->rho, log(2.0 * m) / mean);
+	double estimate = sv->differ < sv->ranges ? -log(1.0 - x / m) / mean : log(2.0 * m) / mean;
+	if (sv->differ < sv->ranges && sv->ranges >= TJ__BUCKETS) {
+		neg->rho = estimate;
+		neg->rho_at_least = false;
+	} else if (estimate > neg->rho) {
+		neg->rho = estimate;
+		neg->rho_at_least = sv->differ == sv->ranges;
+	}
 	if (sv->differ == 0)
 		return;
 	double mean_differ = sv->items_differ / x, lambda = neg->rho * mean_differ;
@@ -939,6 +987,7 @@ static int tj__begin_message(struct tj_neg *neg)
 {
 	neg->out.len = 0;
 	neg->range.len = 0;
+	neg->reply_bytes = 0.0;
 	neg->last_ts_in = neg->last_ts_out = 0;
 	uint8_t v = TJ_NEG_PROTOCOL_V1;
 	return tj__buf_put(&neg->out, &v, 1);

@@ -576,20 +576,24 @@ static void test_sync_random_small(void **state)
 		size_t only_a = rng_next(&rng) % 5 == 0 ? 0 : rng_next(&rng) % (common / 2 + 40);
 		size_t only_b = rng_next(&rng) % 5 == 0 ? 0 : rng_next(&rng) % (common + 40);
 		enum spread spread = rng_next(&rng) % 3 == 0 ? RECENT : SCATTERED;
-		sync_case(7000 + seed, common, only_a, only_b, spread, seed % 2 ? 4096 : 0, NULL);
+		uint32_t frame = seed % 3 == 0 ? 0 : seed % 3 == 1 ? 4096 : 32768;
+		sync_case(7000 + seed, common, only_a, only_b, spread, frame, NULL);
 	}
 }
 
-/* Dense differences in small frames: the adaptive splits and the closing
- * fingerprint of a full frame together. */
+/* Dense differences in frames the adaptive splits fill (the smallest they
+ * run in, 32 KB, and 60 KB) and one the reference splitting fills: early
+ * closes and the closing fingerprint of a full frame together. */
 static void test_sync_dense_small_frames(void **state)
 {
 	(void)state;
-	sync_case(8000, 2000, 0, 2000, SCATTERED, 4096, NULL);
-	sync_case(8001, 5000, 300, 3000, SCATTERED, 4096, NULL);
-	sync_case(8002, 20000, 0, 5000, SCATTERED, 4096, NULL);
+	sync_case(8000, 2000, 0, 2000, SCATTERED, 32768, NULL);
+	sync_case(8001, 5000, 300, 3000, SCATTERED, 32768, NULL);
+	sync_case(8002, 20000, 0, 5000, SCATTERED, 32768, NULL);
 	sync_case(8003, 20000, 5000, 0, SCATTERED, 0, NULL);
-	sync_case(8004, 0, 0, 5000, SCATTERED, 4096, NULL);
+	sync_case(8004, 0, 0, 5000, SCATTERED, 32768, NULL);
+	sync_case(8005, 30000, 2000, 6000, SCATTERED, 60000, NULL);
+	sync_case(8006, 2000, 0, 2000, SCATTERED, 4096, NULL);
 }
 
 /* The node's frame (500,000 bytes), n = 100,000 on the responder and d
@@ -936,11 +940,14 @@ static void test_limits(void **state)
 
 /*
  * A full message ends with one fingerprint over everything from the last
- * bound written to infinity. Here the frame fills while splitting the last
- * incoming range, [481, inf), which the peer claims is empty: the closing
- * fingerprint must cover our items from ts 481 on (hashing only the items
- * after the range being split would match the peer's empty fingerprint and
- * lose 1520 "have" ids).
+ * bound written to infinity. Here the frame of a responder (which splits like
+ * the reference: 16 buckets per differing range) fills while splitting the
+ * last incoming range, [481, inf), which the peer claims is empty: the
+ * closing fingerprint must cover our items from ts 481 on (hashing only the
+ * items after the range being split would match the peer's empty fingerprint
+ * and the peer would never learn of 1520 items). An initiator closes the same
+ * way, but from its second message on it may close earlier (when the reply
+ * it expects would not fit a frame), so the responder shows the rule here.
  */
 static void test_full_frame_closing_fingerprint(void **state)
 {
@@ -961,7 +968,6 @@ static void test_full_frame_closing_fingerprint(void **state)
 	}
 	assert_int_equal(tj_neg_storage_new(v, 2000, TJ_NEG_PRESORTED, &st), 0);
 	assert_int_equal(tj_neg_new(st, &opts, &neg), 0);
-	assert_int_equal(tj_neg_initiate(neg, &out), 0);
 
 	assert_int_equal(tj_neg_storage_fingerprint(st, 0, 0, fp_empty), 0);
 	msg[len++] = 0x61;
@@ -988,6 +994,123 @@ static void test_full_frame_closing_fingerprint(void **state)
 	free(v);
 }
 
+/* Builds a reply of `ranges` fingerprint ranges over items with ts = i + 1:
+ * range k ends at ts (k + 1) * width + 1, the last one at infinity; every
+ * fingerprint is wrong. */
+static size_t bogus_reply(uint8_t *msg, size_t ranges, uint64_t width)
+{
+	size_t len = 0;
+	msg[len++] = 0x61;
+	for (size_t k = 0; k < ranges; k++) {
+		uint64_t delta = k + 1 == ranges ? 0 : (k == 0 ? width + 1 : width) + 1;
+		uint8_t tmp[10];
+		size_t n = 0;
+		do {
+			tmp[n++] = (uint8_t)(delta & 0x7f);
+			delta >>= 7;
+		} while (delta != 0);
+		while (n > 0) {
+			n--;
+			msg[len++] = (uint8_t)(tmp[n] | (n > 0 ? 0x80 : 0));
+		}
+		msg[len++] = 0;
+		msg[len++] = 1;
+		memset(msg + len, 0xab, 16);
+		len += 16;
+	}
+	return len;
+}
+
+static void make_sequence(size_t n, struct tj_neg_storage **st)
+{
+	uint64_t rng = 6;
+	struct tj_neg_item *v = calloc(n, sizeof(*v));
+	assert_non_null(v);
+	for (size_t i = 0; i < n; i++) {
+		random_item(&rng, 0, 1, &v[i]);
+		v[i].ts = i + 1;
+	}
+	assert_int_equal(tj_neg_storage_new(v, n, TJ_NEG_PRESORTED, st), 0);
+	free(v);
+}
+
+/* A hostile reply cannot make the initiator split one range into more than
+ * the fan-out cap: 200 one-item ranges that all differ (so about 6
+ * differences per 500 items, as far as the initiator can tell), then the
+ * other 99,800 items in one range. The one-item ranges are answered by
+ * repeating their fingerprints, the big one with exactly FANOUT_CAP
+ * sub-ranges, and the message stays far below the frame. */
+static void test_initiator_fanout_cap(void **state)
+{
+	(void)state;
+	struct tj_neg_storage *st = NULL;
+	struct tj_neg *neg = NULL;
+	struct tj_neg_opts opts = {.frame_limit_bytes = 500000};
+	struct tj_neg_msg out;
+	struct msg_ranges mr;
+	uint8_t msg[1 + 201 * 21];
+
+	make_sequence(100000, &st);
+	assert_int_equal(tj_neg_new(st, &opts, &neg), 0);
+	assert_int_equal(tj_neg_initiate(neg, &out), 0);
+	size_t len = bogus_reply(msg, 201, 1);
+	assert_true(len <= sizeof(msg));
+	assert_int_equal(tj_neg_reconcile(neg, msg, len, &out), 0);
+	assert_bounds_increase(out.bytes, out.len);
+	count_ranges(out.bytes, out.len, st, &mr);
+	assert_int_equal(mr.sent, 200 + FANOUT_CAP);
+	assert_int_equal(mr.fps, mr.sent);
+	assert_true(out.len < 200 * 21 + FANOUT_CAP * 24);
+	tj_neg_free(neg);
+	tj_neg_storage_free(st);
+}
+
+/* From its second message on, the initiator ends a message early once the
+ * reply it expects would not fit in a frame, with the same closing
+ * fingerprint as a full frame: over all our items from the last bound
+ * written. Here 100 ranges of 100 items all differ (dense: each is split in
+ * two, and each half is expected to differ and come back as 16
+ * fingerprints, about 77 KB in all for a 32 KB frame). */
+static void test_initiator_closes_early(void **state)
+{
+	(void)state;
+	struct tj_neg_storage *st = NULL;
+	struct tj_neg *neg = NULL;
+	struct tj_neg_opts opts = {.frame_limit_bytes = 32768};
+	struct tj_neg_msg out;
+	uint8_t msg[1 + 101 * 21], fp[16];
+
+	make_sequence(20000, &st);
+	assert_int_equal(tj_neg_new(st, &opts, &neg), 0);
+	assert_int_equal(tj_neg_initiate(neg, &out), 0);
+	size_t len = bogus_reply(msg, 101, 100);
+	assert_true(len <= sizeof(msg));
+	assert_int_equal(tj_neg_reconcile(neg, msg, len, &out), 0);
+	assert_bounds_increase(out.bytes, out.len);
+	assert_true(out.len < 32768 / 4); /* far from full: closed early */
+	assert_memory_equal(out.bytes + out.len - 19, "\x00\x00\x01", 3);
+	/* the bound before the closing one: our items from there on are hashed */
+	size_t at = 1, last_start = 0, ranges = 0;
+	uint64_t ts = 0, before = 0;
+	while (at < out.len) {
+		before = ts;
+		uint64_t enc = get_varint(out.bytes, out.len, &at);
+		ts = enc == 0 ? TJ_NEG_TS_INFINITY : ts + enc - 1;
+		at += (size_t)get_varint(out.bytes, out.len, &at);
+		uint64_t mode = get_varint(out.bytes, out.len, &at);
+		last_start = at;
+		at += mode == 1 ? 16 : 0;
+		assert_int_equal(mode, 1);
+		ranges++;
+	}
+	assert_true(ranges > 2 && ranges < 200); /* some of the 100 ranges, split in two */
+	assert_true(ts == TJ_NEG_TS_INFINITY && before > 0 && before < 10000);
+	assert_int_equal(tj_neg_storage_fingerprint(st, (size_t)(before - 1), 20000, fp), 0);
+	assert_memory_equal(out.bytes + last_start, fp, 16);
+	tj_neg_free(neg);
+	tj_neg_storage_free(st);
+}
+
 static void test_ts_from_ms(void **state)
 {
 	(void)state;
@@ -1011,6 +1134,8 @@ int main(void)
 	    cmocka_unit_test(test_responder_answers_idlist),
 	    cmocka_unit_test(test_limits),
 	    cmocka_unit_test(test_full_frame_closing_fingerprint),
+	    cmocka_unit_test(test_initiator_fanout_cap),
+	    cmocka_unit_test(test_initiator_closes_early),
 	    cmocka_unit_test(test_ts_from_ms),
 	    cmocka_unit_test(test_sync_small_sizes),
 	    cmocka_unit_test(test_sync_same_timestamp),
