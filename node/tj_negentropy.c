@@ -938,15 +938,20 @@ static double tj__message_budget(const struct tj_neg *neg)
  * rho = -ln(1 - x/m) / s differences per item; when all differ, ln(2m) / s
  * is a lower bound, and the session keeps the larger of it and what it knew.
  *
- *   - Sparse (about one difference per range or fewer), or when the
- *     responder's IdLists of 16-way children would fit well in one reply:
- *     the reference's 16 buckets, so the next reply can end the exchange.
- *   - Dense: children of max(64, 1/rho) items (fewer if the message would not
- *     fit), about one difference or 4 items per child once the responder
- *     splits them 16 ways, so the lists that follow carry few items that
- *     both sides hold. The fan-out is capped (TJ__FANOUT_MAX).
- *   - Ranges below 32 items are not listed but their fingerprint repeated:
- *     the responder lists them, and only its list crosses the wire.
+ *   - Sparse (fewer than 2 expected differences in the range), or when the
+ *     responder's IdLists of 16-way children would fit well in one reply
+ *     (always, without a frame limit): the reference's 16 buckets, so the
+ *     next reply can end the exchange.
+ *   - Dense: children of max(58, 1/rho) items (more if the message would
+ *     not fit), which the responder splits 16 ways into ranges of about 3.6
+ *     items or one difference, so the lists that follow carry few items
+ *     both sides hold. The fan-out is capped (TJ__FANOUT_MAX). 58 is the
+ *     measured balance at 10% density: smaller children cost more repeated
+ *     fingerprints up, larger ones more listed ids down.
+ *   - Ranges of at most 15 items are not listed but their fingerprint
+ *     repeated: the responder lists them, and only its list crosses the wire.
+ *   - The message ends early when the reply expected to it would not fit a
+ *     frame (tj__exceeds_reply).
  */
 static void tj__plan_message(struct tj_neg *neg, const struct tj__survey *sv)
 {
@@ -961,6 +966,8 @@ static void tj__plan_message(struct tj_neg *neg, const struct tj__survey *sv)
 		return;
 	neg->adaptive = true;
 	neg->finish_next = false;
+	if (neg->child_items == 0)
+		neg->child_items = TJ__CHILD_MIN_ITEMS;
 	if (sv->ranges == 0 || sv->items <= 0.0)
 		return;
 	double m = (double)sv->ranges, x = (double)sv->differ, mean = sv->items / m;

@@ -33,13 +33,15 @@
  * range (an initiator reads each reply twice: once to plan, once to answer).
  * Bytes: about 20 per fingerprint range, 32 per id. The responder and the
  * first message split like the reference (16 buckets, IdLists below 32
- * items). From its second message on, the initiator adapts: it estimates
- * from each reply how dense the difference is, splits dense ranges into
- * more, smaller sub-ranges (up to 1,024 per range, within the frame), and
- * repeats the fingerprint of a differing range of at most 15 items instead
- * of listing it, so that the responder's IdLists, which end the exchange,
- * carry few ids both sides hold. At n = 100,000 with a 500,000-byte frame,
- * 1,000 scattered differences take 3 round trips, ~50 KB up, ~400 KB down.
+ * items). From its second message on, an initiator with frames of 32 KB
+ * or more (or none) adapts: it estimates from each reply how dense the
+ * difference is, splits dense ranges into more, smaller sub-ranges (up to
+ * 1,024 per range), repeats the fingerprint of a differing range of at most
+ * 15 items instead of listing it, so that the responder's IdLists, which end
+ * the exchange, carry few ids both sides hold, and ends a message early when
+ * the reply it expects would not fit a frame. At n = 100,000 with a
+ * 500,000-byte frame, 1,000 scattered differences take 3 round trips, ~50 KB
+ * up, ~400 KB down; 10,000 take 7, ~245 KB up, ~1.9 MB down.
  * With a frame limit, a full message closes with one fingerprint to infinity
  * and the next rounds descend again from there.
  *
