@@ -25,6 +25,7 @@
 #include <sodium.h>
 
 #include "bench.h"
+#include "bench_parts.h"
 
 #ifndef TJ_BENCH_DEMO_DIR
 #define TJ_BENCH_DEMO_DIR "tools/demo"
@@ -401,36 +402,73 @@ static double bench__lmdb_median(const char *dir, uint32_t puts_per_txn, double 
 /* ---- options ------------------------------------------------------------------------ */
 
 static const char bench__usage[] =
-	"usage: tejido-bench [--quick] [--json | --markdown] [--n N] [--dir DIR] [--tejido PATH]\n\n"
-	"Measures this machine's ceilings, then ingest, the node's add path, queries and\n"
-	"statistics. Prints figures; asserts none. Takes a few minutes with the defaults\n"
-	"(N = 100,000), and the queries phase up to --query-budget more per size (--no-query\n"
-	"skips it); --quick is tiny.\n\n"
-	"  --n N            records ingested (default 100000)\n"
-	"  --n-add N        incidents added one `add` at a time (default 2000)\n"
-	"  --n-batch100 N   incidents added with add_batch of 100 (default 20000)\n"
-	"  --n-daemon N     incidents in the daemon's store at the end (default 100000)\n"
-	"  --n-cli N        runs of `tejido add --json FILE` (default 200)\n"
-	"  --daemon-budget S  wall seconds each daemon phase may take (default 300); a phase\n"
-	"                   that runs out reports the incidents it reached\n"
-	"  --authors N      authors of the ingested records (default 8)\n"
-	"  --threads N      validation threads of the pipelined ingest (default: cores)\n"
-	"  --dir DIR        where the temp directory goes (default $TMPDIR or /tmp); use\n"
-	"                   the disk a node's data lives on\n"
-	"  --tejido PATH    the CLI binary (default: `tejido` next to this program)\n"
-	"  --demo DIR       the demo incidents (default: the source tree's tools/demo)\n"
-	"  --no-daemon      skip the daemon and CLI measurements\n"
-	"  --no-cli         skip the CLI measurement\n"
-	"  --n-query LIST   incidents of each queries phase (default 100000,1000000; each 1 to\n"
-	"                   10000000): a node filled with them, then queries and statistics\n"
-	"  --query-budget S wall seconds each queries fill may take (default 600)\n"
-	"  --no-query       skip the queries and statistics phase\n"
-	"  --json           print JSON\n"
-	"  --json-out FILE  also write the JSON to FILE (with the table or --markdown)\n"
-	"  --markdown       print the Markdown table of docs/BENCHMARKS.md\n";
+    "usage: tejido-bench [--quick] [--json | --markdown] [--n N] [--dir DIR] [--tejido PATH]\n\n"
+    "Measures this machine's ceilings, then ingest, the node's add path, queries and\n"
+    "statistics. Prints figures; asserts none. Takes a few minutes with the defaults\n"
+    "(N = 100,000), and the queries phase up to --query-budget more per size (--no-query\n"
+    "skips it); --quick is tiny.\n\n"
+    "  --n N            records ingested (default 100000)\n"
+    "  --n-add N        incidents added one `add` at a time (default 2000)\n"
+    "  --n-batch100 N   incidents added with add_batch of 100 (default 20000)\n"
+    "  --n-daemon N     incidents in the daemon's store at the end (default 100000)\n"
+    "  --n-cli N        runs of `tejido add --json FILE` (default 200)\n"
+    "  --daemon-budget S  wall seconds each daemon phase may take (default 300); a phase\n"
+    "                   that runs out reports the incidents it reached\n"
+    "  --authors N      authors of the ingested records (default 8)\n"
+    "  --threads N      validation threads of the pipelined ingest (default: cores)\n"
+    "  --dir DIR        where the temp directory goes (default $TMPDIR or /tmp); use\n"
+    "                   the disk a node's data lives on\n"
+    "  --tejido PATH    the CLI binary (default: `tejido` next to this program)\n"
+    "  --demo DIR       the demo incidents (default: the source tree's tools/demo)\n"
+    "  --no-daemon      skip the daemon and CLI measurements\n"
+    "  --no-cli         skip the CLI measurement\n"
+    "  --n-query LIST   incidents of each queries phase (default 100000,1000000; each 1 to\n"
+    "                   10000000): a node filled with them, then queries and statistics\n"
+    "  --query-budget S wall seconds each queries fill may take (default 600)\n"
+    "  --no-query       skip the queries and statistics phase\n"
+    "  --sync-n LIST    record counts of the reconciliation matrix (bench_sync --n; default\n"
+    "                   10000,100000,1000000)\n"
+    "  --probes N       propagation probes, one hop and along the line (default 1000)\n"
+    "  --line N         nodes of the propagation line (default 5)\n"
+    "  --cold-n N       records of the cold replication over loopback (default 100000)\n"
+    "  --netem MS       also the sim parts over `tc qdisc ... netem delay MS` on lo (root and\n"
+    "                   the sch_netem module; delays ALL loopback traffic while it runs)\n"
+    "  --delay MS       also the sim parts with sim's proxy delaying each hop by MS (no root)\n"
+    "  --parts-budget S wall seconds each of bench_sync and sim may take (default 1800)\n"
+    "  --no-sync        skip the reconciliation matrix (bench_sync)\n"
+    "  --no-sim         skip propagation and cold replication (sim)\n"
+    "  --json           print JSON\n"
+    "  --json-out FILE  also write the JSON to FILE (with the table or --markdown)\n"
+    "  --markdown       print the Markdown table of docs/BENCHMARKS.md\n";
 
-enum { O_N = 1000, O_NADD, O_NB100, O_NDAEMON, O_NCLI, O_AUTHORS, O_THREADS, O_DIR, O_TEJIDO, O_DEMO, O_NODAEMON,
-       O_NOCLI, O_JSONOUT, O_BUDGET, O_NQUERY, O_QBUDGET, O_NOQUERY };
+enum {
+	O_N = 1000,
+	O_NADD,
+	O_NB100,
+	O_NDAEMON,
+	O_NCLI,
+	O_AUTHORS,
+	O_THREADS,
+	O_DIR,
+	O_TEJIDO,
+	O_DEMO,
+	O_NODAEMON,
+	O_NOCLI,
+	O_JSONOUT,
+	O_BUDGET,
+	O_NQUERY,
+	O_QBUDGET,
+	O_NOQUERY,
+	O_SYNCN,
+	O_PROBES,
+	O_LINE,
+	O_COLDN,
+	O_NETEM,
+	O_DELAY,
+	O_PBUDGET,
+	O_NOSYNC,
+	O_NOSIM
+};
 
 static uint64_t bench__num(const char *s, const char *opt)
 {
@@ -440,6 +478,31 @@ static uint64_t bench__num(const char *s, const char *opt)
 	if (end == s || *end != '\0')
 		bench_die("%s: '%s' is not a number", opt, s);
 	return v;
+}
+
+static uint64_t bench__range(const char *s, const char *opt, uint64_t lo, uint64_t hi)
+{
+	uint64_t v = bench__num(s, opt);
+
+	if (v < lo || v > hi)
+		bench_die("%s: %llu is out of range (%llu to %llu)", opt, (unsigned long long)v,
+		          (unsigned long long)lo, (unsigned long long)hi);
+	return v;
+}
+
+/* A program of the build next to this one (sim, bench_sync), into buf. */
+static const char *bench__sibling(const char *name, char *buf, size_t cap)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, cap - 32);
+	char *slash;
+
+	if (n <= 0)
+		return name;
+	buf[n] = '\0';
+	if ((slash = strrchr(buf, '/')) == NULL)
+		return name;
+	snprintf(slash + 1, 32, "%s", name);
+	return buf;
 }
 
 static void bench__default_tejido(struct bench_opts *o, char *buf, size_t cap)
@@ -459,18 +522,37 @@ static void bench__default_tejido(struct bench_opts *o, char *buf, size_t cap)
 static void bench__parse(int argc, char **argv, struct bench_opts *o)
 {
 	static const struct option opts[] = {
-		{"quick", no_argument, NULL, 'q'},         {"json", no_argument, NULL, 'j'},
-		{"markdown", no_argument, NULL, 'm'},      {"help", no_argument, NULL, 'h'},
-		{"n", required_argument, NULL, O_N},       {"n-add", required_argument, NULL, O_NADD},
-		{"n-batch100", required_argument, NULL, O_NB100}, {"n-daemon", required_argument, NULL, O_NDAEMON},
-		{"n-cli", required_argument, NULL, O_NCLI}, {"authors", required_argument, NULL, O_AUTHORS},
-		{"threads", required_argument, NULL, O_THREADS}, {"dir", required_argument, NULL, O_DIR},
-		{"tejido", required_argument, NULL, O_TEJIDO}, {"demo", required_argument, NULL, O_DEMO},
-		{"no-daemon", no_argument, NULL, O_NODAEMON}, {"no-cli", no_argument, NULL, O_NOCLI},
-		{"json-out", required_argument, NULL, O_JSONOUT}, {"daemon-budget", required_argument, NULL, O_BUDGET},
-		{"n-query", required_argument, NULL, O_NQUERY}, {"query-budget", required_argument, NULL, O_QBUDGET},
-		{"no-query", no_argument, NULL, O_NOQUERY},
-		{NULL, 0, NULL, 0},
+	    {"quick", no_argument, NULL, 'q'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"markdown", no_argument, NULL, 'm'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"n", required_argument, NULL, O_N},
+	    {"n-add", required_argument, NULL, O_NADD},
+	    {"n-batch100", required_argument, NULL, O_NB100},
+	    {"n-daemon", required_argument, NULL, O_NDAEMON},
+	    {"n-cli", required_argument, NULL, O_NCLI},
+	    {"authors", required_argument, NULL, O_AUTHORS},
+	    {"threads", required_argument, NULL, O_THREADS},
+	    {"dir", required_argument, NULL, O_DIR},
+	    {"tejido", required_argument, NULL, O_TEJIDO},
+	    {"demo", required_argument, NULL, O_DEMO},
+	    {"no-daemon", no_argument, NULL, O_NODAEMON},
+	    {"no-cli", no_argument, NULL, O_NOCLI},
+	    {"json-out", required_argument, NULL, O_JSONOUT},
+	    {"daemon-budget", required_argument, NULL, O_BUDGET},
+	    {"n-query", required_argument, NULL, O_NQUERY},
+	    {"query-budget", required_argument, NULL, O_QBUDGET},
+	    {"no-query", no_argument, NULL, O_NOQUERY},
+	    {"sync-n", required_argument, NULL, O_SYNCN},
+	    {"probes", required_argument, NULL, O_PROBES},
+	    {"line", required_argument, NULL, O_LINE},
+	    {"cold-n", required_argument, NULL, O_COLDN},
+	    {"netem", required_argument, NULL, O_NETEM},
+	    {"delay", required_argument, NULL, O_DELAY},
+	    {"parts-budget", required_argument, NULL, O_PBUDGET},
+	    {"no-sync", no_argument, NULL, O_NOSYNC},
+	    {"no-sim", no_argument, NULL, O_NOSIM},
+	    {NULL, 0, NULL, 0},
 	};
 	int opt;
 
@@ -481,6 +563,8 @@ static void bench__parse(int argc, char **argv, struct bench_opts *o)
 			o->n = 2000, o->n_add = 20, o->n_batch100 = 300, o->n_daemon = 1000, o->n_cli = 3;
 			o->ceiling_s = 0.05;
 			o->n_query[0] = 2000, o->n_query_count = 1;
+			o->parts.quick = true;
+			o->parts.probes = 10, o->parts.line_nodes = 3, o->parts.cold_n = 200;
 			break;
 		case 'j': o->json = true; break;
 		case 'm': o->markdown = true; break;
@@ -502,11 +586,40 @@ static void bench__parse(int argc, char **argv, struct bench_opts *o)
 		case O_NQUERY: bench_query_opt_list(optarg, o); break;
 		case O_QBUDGET: bench_query_opt_budget(optarg, o); break;
 		case O_NOQUERY: o->skip_query = true; break;
+		case O_SYNCN:
+			o->parts.sync_n = optarg;
+			break;
+		case O_PROBES:
+			o->parts.probes = (uint32_t)bench__range(optarg, "--probes", 1, 100000);
+			break;
+		case O_LINE:
+			o->parts.line_nodes = (uint32_t)bench__range(optarg, "--line", 2, 64);
+			break;
+		case O_COLDN:
+			o->parts.cold_n = bench__range(optarg, "--cold-n", 1, 10000000);
+			break;
+		case O_NETEM:
+			o->parts.netem_ms = (uint32_t)bench__range(optarg, "--netem", 1, 10000);
+			break;
+		case O_DELAY:
+			o->parts.delay_ms = (uint32_t)bench__range(optarg, "--delay", 1, 10000);
+			break;
+		case O_PBUDGET:
+			o->parts.budget_s = (double)bench__range(optarg, "--parts-budget", 1, 86400);
+			break;
+		case O_NOSYNC:
+			o->parts.skip_sync = true;
+			break;
+		case O_NOSIM:
+			o->parts.skip_sim = true;
+			break;
 		default: fputs(bench__usage, stderr); exit(2);
 		}
 	}
 	if (optind < argc)
 		bench_die("unexpected argument '%s' (see --help)", argv[optind]);
+	if (o->parts.netem_ms > 0 && o->parts.delay_ms > 0)
+		bench_die("--netem and --delay: one or the other");
 	if (o->n < 2 || o->authors == 0 || o->n_add == 0 || o->n_batch100 == 0)
 		bench_die("--n must be >= 2, --authors, --n-add and --n-batch100 >= 1");
 	if (o->threads == 0 || o->threads > 64)
@@ -587,6 +700,7 @@ struct bench_report {
 	struct bench_daemon_result d;
 	uint32_t n_q; /* queries phases run */
 	struct bench_query_result *q;
+	struct bench_parts parts; /* bench_sync and sim, run as children */
 };
 
 static double bench__rate(const struct bench_ingest_result *r)
@@ -742,11 +856,12 @@ static cJSON *bench__json(const struct bench_report *r)
 	}
 	if (r->n_q > 0)
 		bench_query_json(o, r->q, r->n_q, r->o.query_budget_s);
+	bench_parts_json(o, &r->parts);
 	return o;
 }
 
 /* One printed row: a figure, its value, the anchor or goal beside it. */
-static void bench__row(bool md, const char *what, const char *value, const char *anchor)
+void bench_row(bool md, const char *what, const char *value, const char *anchor)
 {
 	if (md)
 		printf("| %s | %s | %s |\n", what, value, anchor);
@@ -778,33 +893,34 @@ static void bench__print_ingest(bool md, const struct bench_report *r, const str
 
 	snprintf(w, sizeof(w), "ingest %s: records/s", name);
 	bench__goal(a, rate >= 1.5 * ANCHOR_STRFRY_RATE, ">= 1.5x strfry 8,900");
-	bench__row(md, w, bench__fmt(v, 0, rate), a);
+	bench_row(md, w, bench__fmt(v, 0, rate), a);
 	snprintf(w, sizeof(w), "ingest %s: / min(%ld x verify, LMDB 1000/txn)", name, r->m.nproc);
-	bench__row(md, w, bench__fmt(v, 2, bound > 0 ? rate / bound : 0), bench__goal(a, rate >= 0.8 * bound, ">= 0.80"));
+	bench_row(md, w, bench__fmt(v, 2, bound > 0 ? rate / bound : 0),
+	          bench__goal(a, rate >= 0.8 * bound, ">= 0.80"));
 	snprintf(w, sizeof(w), "ingest %s: CPU s / wall s (cores used)", name);
 	snprintf(a, sizeof(a), "%.1f CPU s over %.1f s; main thread: %.1f s on a CPU, %.1f s waiting for one, %.1f s blocked (I/O)",
 		 g->cpu_s, g->wall_s, g->main_cpu_s, g->main_wait_s, g->main_block_s);
-	bench__row(md, w, bench__fmt(v, 2, cores), a);
+	bench_row(md, w, bench__fmt(v, 2, cores), a);
 	snprintf(w, sizeof(w), "ingest %s: / (verify x cores used)", name);
-	bench__row(md, w, bench__fmt(v, 2, cores > 0 ? rate / (r->c.verify * cores) : 0), "");
+	bench_row(md, w, bench__fmt(v, 2, cores > 0 ? rate / (r->c.verify * cores) : 0), "");
 	snprintf(w, sizeof(w), "ingest %s: peak RSS (VmHWM), MB", name);
 	snprintf(a, sizeof(a), "%s (strfry 320; start %.1f, end anon %.1f + file %.1f)",
 		 bench__goal(v, bench__mb(g->hwm_kb) < GOAL_RSS_MB, "< 100"), bench__mb(g->base_kb),
 		 bench__mb(g->anon_kb), bench__mb(g->file_kb));
-	bench__row(md, w, bench__fmt(v, 1, bench__mb(g->hwm_kb)), a);
+	bench_row(md, w, bench__fmt(v, 1, bench__mb(g->hwm_kb)), a);
 	snprintf(w, sizeof(w), "ingest %s: disk bytes per record (du)", name);
 	snprintf(a, sizeof(a), "%s per 1 KiB: %.0f (strfry 2,650 per 1.2 KB); LMDB used %.0f",
 		 bench__goal(v, per * 1024.0 / mean < GOAL_DISK_PER_KIB, "< 1,600"), per * 1024.0 / mean,
 		 g->records ? (double)g->used_bytes / (double)g->records : 0);
-	bench__row(md, w, bench__fmt(v, 0, per), a);
+	bench_row(md, w, bench__fmt(v, 0, per), a);
 	{
 		char line[400];
 		bench__dbs_line(&g->dbs, g->records, line, sizeof(line));
-		bench__row(md, "  LMDB bytes per record by database", "", line);
+		bench_row(md, "  LMDB bytes per record by database", "", line);
 	}
 	if (g->refused != 0 || g->err != 0) {
 		snprintf(a, sizeof(a), "error %s", tj_strerror(g->err));
-		bench__row(md, "  REFUSED records (must be 0)", bench__fmt(v, 0, (double)g->refused), a);
+		bench_row(md, "  REFUSED records (must be 0)", bench__fmt(v, 0, (double)g->refused), a);
 	}
 }
 
@@ -824,19 +940,20 @@ static void bench__print(const struct bench_report *r, bool md)
 		printf("command: %s\n\nceilings (one core):\n", r->m.command);
 	}
 	snprintf(a, sizeof(a), "anchor ~37,000; per wall s %.0f", r->c.sign_wall);
-	bench__row(md, "Ed25519 sign 1 KiB, per CPU s", bench__fmt(v, 0, r->c.sign), a);
+	bench_row(md, "Ed25519 sign 1 KiB, per CPU s", bench__fmt(v, 0, r->c.sign), a);
 	snprintf(a, sizeof(a), "anchor ~15,000; per wall s %.0f", r->c.verify_wall);
-	bench__row(md, "Ed25519 verify 1 KiB, per CPU s", bench__fmt(v, 0, r->c.verify), a);
+	bench_row(md, "Ed25519 verify 1 KiB, per CPU s", bench__fmt(v, 0, r->c.verify), a);
 	snprintf(a, sizeof(a), "anchor ~730,000; per wall s %.0f", r->c.xchacha_dec_wall);
-	bench__row(md, "XChaCha20-Poly1305 decrypt 1 KiB, per CPU s", bench__fmt(v, 0, r->c.xchacha_dec), a);
+	bench_row(md, "XChaCha20-Poly1305 decrypt 1 KiB, per CPU s", bench__fmt(v, 0, r->c.xchacha_dec), a);
 	snprintf(a, sizeof(a), "per wall s %.0f", r->c.blake2b_wall);
-	bench__row(md, "BLAKE2b-256 of 1 KiB, per CPU s", bench__fmt(v, 0, r->c.blake2b), a);
+	bench_row(md, "BLAKE2b-256 of 1 KiB, per CPU s", bench__fmt(v, 0, r->c.blake2b), a);
 	snprintf(a, sizeof(a), "anchor ~18,700; median of %d rounds, %.0f to %.0f", BENCH_LMDB_ROUNDS,
 		 r->c.lmdb_1000_range[0], r->c.lmdb_1000_range[1]);
-	bench__row(md, "LMDB durable, 1,000 puts of 1 KiB per txn: puts/s", bench__fmt(v, 0, r->c.lmdb_1000), a);
+	bench_row(md, "LMDB durable, 1,000 puts of 1 KiB per txn: puts/s", bench__fmt(v, 0, r->c.lmdb_1000),
+	          a);
 	snprintf(a, sizeof(a), "anchor ~2,400; median of %d rounds, %.0f to %.0f", BENCH_LMDB_ROUNDS,
 		 r->c.lmdb_1_range[0], r->c.lmdb_1_range[1]);
-	bench__row(md, "LMDB durable, 1 put per txn: puts/s", bench__fmt(v, 0, r->c.lmdb_1), a);
+	bench_row(md, "LMDB durable, 1 put per txn: puts/s", bench__fmt(v, 0, r->c.lmdb_1), a);
 	if (!md)
 		printf("\ningest of %llu records (mean %.0f bytes, %u authors, batches of %d):\n",
 		       (unsigned long long)r->o.n, (double)r->gen_bytes / (double)r->o.n, r->o.authors, BENCH_BATCH);
@@ -844,7 +961,7 @@ static void bench__print(const struct bench_report *r, bool md)
 		snprintf(w, sizeof(w), "ingest: records (mean bytes, authors)");
 		snprintf(a, sizeof(a), "%.0f bytes each, %u authors, batches of %d", (double)r->gen_bytes / (double)r->o.n,
 			 r->o.authors, BENCH_BATCH);
-		bench__row(md, w, bench__fmt(v, 0, (double)r->o.n), a);
+		bench_row(md, w, bench__fmt(v, 0, (double)r->o.n), a);
 	}
 	snprintf(w, sizeof(w), "tj_ingest_batch (validation on %ld cores)", r->m.nproc);
 	bench__print_ingest(md, r, &r->ing1, w);
@@ -857,28 +974,29 @@ static void bench__print(const struct bench_report *r, bool md)
 		       r->d.mean_sum_bytes, r->d.mean_case_bytes);
 	snprintf(a, sizeof(a), "%llu incidents, each committed before its reply; daemon CPU %.0f us each",
 		 (unsigned long long)r->d.add1_n, r->d.add1_cpu_us);
-	bench__row(md, "daemon `add`, one per request: incidents/s", bench__fmt(v, 0, r->d.add1_rate), a);
+	bench_row(md, "daemon `add`, one per request: incidents/s", bench__fmt(v, 0, r->d.add1_rate), a);
 	snprintf(a, sizeof(a), "%llu incidents; daemon CPU %.0f us each", (unsigned long long)r->d.batch100_n,
 		 r->d.batch100_cpu_us);
-	bench__row(md, "daemon `add_batch` of 100: incidents/s", bench__fmt(v, 0, r->d.batch100_rate), a);
+	bench_row(md, "daemon `add_batch` of 100: incidents/s", bench__fmt(v, 0, r->d.batch100_rate), a);
 	snprintf(a, sizeof(a), "%llu incidents, %.0f per request (256 KiB request limit); daemon CPU %.0f us each",
 		 (unsigned long long)r->d.batch1000_n, r->d.batch1000_items_per_req, r->d.batch1000_cpu_us);
-	bench__row(md, "daemon `add_batch` of up to 1,000: incidents/s", bench__fmt(v, 0, r->d.batch1000_rate), a);
+	bench_row(md, "daemon `add_batch` of up to 1,000: incidents/s", bench__fmt(v, 0, r->d.batch1000_rate),
+	          a);
 	snprintf(a, sizeof(a), "%llu runs, %.1f ms each, process start included", (unsigned long long)r->d.cli_n,
 		 r->d.cli_ms_each);
-	bench__row(md, "`tejido add --json FILE`: incidents/s", bench__fmt(v, 1, r->d.cli_rate), a);
+	bench_row(md, "`tejido add --json FILE`: incidents/s", bench__fmt(v, 1, r->d.cli_rate), a);
 	snprintf(a, sizeof(a), "%llu incidents, %llu records; LMDB used %.0f", (unsigned long long)r->d.incidents,
 		 (unsigned long long)r->d.records,
 		 r->d.incidents ? (double)r->d.store_bytes / (double)r->d.incidents : 0);
-	bench__row(md, "daemon: disk bytes per incident (summary + case, du)",
-		   bench__fmt(v, 0, r->d.incidents ? (double)r->d.du_bytes / (double)r->d.incidents : 0), a);
+	bench_row(md, "daemon: disk bytes per incident (summary + case, du)",
+	          bench__fmt(v, 0, r->d.incidents ? (double)r->d.du_bytes / (double)r->d.incidents : 0), a);
 	snprintf(a, sizeof(a), "when ready %.1f; end anon %.1f + file %.1f", bench__mb(r->d.base_kb),
 		 bench__mb(r->d.anon_kb), bench__mb(r->d.file_kb));
-	bench__row(md, "daemon: peak RSS (VmHWM), MB", bench__fmt(v, 1, bench__mb(r->d.hwm_kb)), a);
+	bench_row(md, "daemon: peak RSS (VmHWM), MB", bench__fmt(v, 1, bench__mb(r->d.hwm_kb)), a);
 	{
 		char line[400];
 		bench__dbs_line(&r->d.dbs, r->d.incidents, line, sizeof(line));
-		bench__row(md, "  LMDB bytes per incident by database", "", line);
+		bench_row(md, "  LMDB bytes per incident by database", "", line);
 	}
 }
 
@@ -926,12 +1044,15 @@ static void bench__run(struct bench_report *r, const char *tmp)
 			bench_query_run(&r->o, corpus, tmp, r->o.n_query[r->n_q], &r->q[r->n_q]);
 	}
 	bench_corpus_free(corpus);
+	r->o.parts.tejido = r->o.tejido;
+	r->o.parts.dir = tmp;
+	bench_parts_run(&r->o.parts, &r->parts);
 }
 
 int main(int argc, char **argv)
 {
 	static struct bench_report r;
-	char tejido[BENCH_PATH_MAX], tmp[BENCH_PATH_MAX];
+	char tejido[BENCH_PATH_MAX], tmp[BENCH_PATH_MAX], sim[BENCH_PATH_MAX], sync[BENCH_PATH_MAX];
 	const char *base = getenv("TMPDIR");
 	bool status;
 
@@ -939,6 +1060,10 @@ int main(int argc, char **argv)
 				  .n_cli = 200, .authors = 8, .ceiling_s = 1.0, .daemon_budget_s = 300, .demo_dir = TJ_BENCH_DEMO_DIR,
 				  .n_query = {100000, 1000000}, .n_query_count = 2, .query_budget_s = 600};
 	r.o.threads = (uint32_t)sysconf(_SC_NPROCESSORS_ONLN);
+	r.o.parts =
+	    (struct bench_parts_opts){.probes = 1000, .line_nodes = 5, .cold_n = 100000, .budget_s = 1800};
+	r.o.parts.sim_bin = bench__sibling("sim", sim, sizeof(sim));
+	r.o.parts.sync_bin = bench__sibling("bench_sync", sync, sizeof(sync));
 	bench__default_tejido(&r.o, tejido, sizeof(tejido));
 	bench__parse(argc, argv, &r.o);
 	if (r.o.dir == NULL)
@@ -971,9 +1096,11 @@ int main(int argc, char **argv)
 	if (!r.o.json) {
 		bench__print(&r, r.o.markdown);
 		bench_query_print(r.o.markdown, r.q, r.n_q);
+		bench_parts_print(r.o.markdown, &r.parts);
 	}
 	status = r.ing1.err != 0 || r.ingp.err != 0 || r.ing1.refused != 0 || r.ingp.refused != 0 ||
-		 !bench_query_ok(r.q, r.n_q);
+	         !bench_query_ok(r.q, r.n_q) || !bench_parts_ok(&r.parts);
 	free(r.q);
+	bench_parts_free(&r.parts);
 	return status ? 1 : 0;
 }

@@ -74,11 +74,13 @@ add_executable(tejido-bench
   ${CMAKE_CURRENT_SOURCE_DIR}/bench_gen.c
   ${CMAKE_CURRENT_SOURCE_DIR}/bench_ingest.c
   ${CMAKE_CURRENT_SOURCE_DIR}/bench_daemon.c
-  ${CMAKE_CURRENT_SOURCE_DIR}/bench_query.c)
+  ${CMAKE_CURRENT_SOURCE_DIR}/bench_query.c
+  ${CMAKE_CURRENT_SOURCE_DIR}/bench_parts.c)
 target_link_libraries(tejido-bench PRIVATE tj_node PkgConfig::CJSON PkgConfig::LMDB PkgConfig::SODIUM Threads::Threads)
 target_compile_definitions(tejido-bench PRIVATE TJ_BENCH_DEMO_DIR="${CMAKE_CURRENT_SOURCE_DIR}/demo")
 if(TARGET tejido)
-  add_dependencies(tejido-bench tejido)
+  # The parts it runs as children (bench_parts.c): built with it, found next to it.
+  add_dependencies(tejido-bench tejido sim bench_sync)
   add_test(NAME bench/smoke
            COMMAND ${CMAKE_COMMAND} -DBENCH=$<TARGET_FILE:tejido-bench> -DTEJIDO=$<TARGET_FILE:tejido>
                    -DDIR=${CMAKE_CURRENT_BINARY_DIR} -P ${CMAKE_CURRENT_LIST_FILE})

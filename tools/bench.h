@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "bench_parts.h"
 #include "tj_keys.h"
 #include "tj_seal.h"
 
@@ -47,6 +48,7 @@ struct bench_opts {
 	uint32_t n_query_count;
 	double query_budget_s; /* wall seconds each queries fill may take at most */
 	bool skip_query;
+	struct bench_parts_opts parts; /* bench_sync and sim (bench_parts.c) */
 };
 
 /* ---- timing and process figures ---------------------------------------------------- */
