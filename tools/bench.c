@@ -60,6 +60,18 @@ void bench_die(const char *fmt, ...)
 	exit(1);
 }
 
+void bench_usage_die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("tejido-bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs(" (see --help)\n", stderr);
+	exit(2);
+}
+
 double bench_now(void)
 {
 	struct timespec ts;
@@ -476,7 +488,7 @@ static uint64_t bench__num(const char *s, const char *opt)
 	unsigned long long v = strtoull(s, &end, 10);
 
 	if (end == s || *end != '\0')
-		bench_die("%s: '%s' is not a number", opt, s);
+		bench_usage_die("%s: '%s' is not a number", opt, s);
 	return v;
 }
 
@@ -485,8 +497,8 @@ static uint64_t bench__range(const char *s, const char *opt, uint64_t lo, uint64
 	uint64_t v = bench__num(s, opt);
 
 	if (v < lo || v > hi)
-		bench_die("%s: %llu is out of range (%llu to %llu)", opt, (unsigned long long)v,
-		          (unsigned long long)lo, (unsigned long long)hi);
+		bench_usage_die("%s: %llu is out of range (%llu to %llu)", opt, (unsigned long long)v,
+		                (unsigned long long)lo, (unsigned long long)hi);
 	return v;
 }
 
@@ -503,20 +515,6 @@ static const char *bench__sibling(const char *name, char *buf, size_t cap)
 		return name;
 	snprintf(slash + 1, 32, "%s", name);
 	return buf;
-}
-
-static void bench__default_tejido(struct bench_opts *o, char *buf, size_t cap)
-{
-	ssize_t n = readlink("/proc/self/exe", buf, cap - 16);
-	char *slash;
-
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
-	if ((slash = strrchr(buf, '/')) == NULL)
-		return;
-	strcpy(slash + 1, "tejido");
-	o->tejido = buf;
 }
 
 static void bench__parse(int argc, char **argv, struct bench_opts *o)
@@ -617,11 +615,11 @@ static void bench__parse(int argc, char **argv, struct bench_opts *o)
 		}
 	}
 	if (optind < argc)
-		bench_die("unexpected argument '%s' (see --help)", argv[optind]);
+		bench_usage_die("unexpected argument '%s'", argv[optind]);
 	if (o->parts.netem_ms > 0 && o->parts.delay_ms > 0)
-		bench_die("--netem and --delay: one or the other");
+		bench_usage_die("--netem and --delay: one or the other");
 	if (o->n < 2 || o->authors == 0 || o->n_add == 0 || o->n_batch100 == 0)
-		bench_die("--n must be >= 2, --authors, --n-add and --n-batch100 >= 1");
+		bench_usage_die("--n must be >= 2, --authors, --n-add and --n-batch100 >= 1");
 	if (o->threads == 0 || o->threads > 64)
 		o->threads = o->threads == 0 ? 1 : 64;
 }
@@ -1064,7 +1062,7 @@ int main(int argc, char **argv)
 	    (struct bench_parts_opts){.probes = 1000, .line_nodes = 5, .cold_n = 100000, .budget_s = 1800};
 	r.o.parts.sim_bin = bench__sibling("sim", sim, sizeof(sim));
 	r.o.parts.sync_bin = bench__sibling("bench_sync", sync, sizeof(sync));
-	bench__default_tejido(&r.o, tejido, sizeof(tejido));
+	r.o.tejido = bench__sibling("tejido", tejido, sizeof(tejido));
 	bench__parse(argc, argv, &r.o);
 	if (r.o.dir == NULL)
 		r.o.dir = base != NULL && base[0] != '\0' ? base : "/tmp";

@@ -68,6 +68,8 @@ void bench_path(char out[BENCH_PATH_MAX], const char *dir, const char *name);
 void bench_rmtree(const char *path);
 /* Dies (tools/ may exit) with a message. */
 void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+/* A bad option or value: the message, "(see --help)", exit status 2. */
+void bench_usage_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* 0..n-1 from a small deterministic generator (reproducible corpora). */
 uint32_t bench_rand(uint64_t *state, uint32_t n);
 
