@@ -4,10 +4,10 @@
 set -euo pipefail
 
 packages=(build-essential cmake pkg-config libsodium-dev libuv1-dev libmsgpack-dev liblmdb-dev
-	libcmocka-dev libinih-dev libcjson-dev valgrind nodejs npm clang)
+	libcmocka-dev libinih-dev libcjson-dev valgrind nodejs npm clang python3)
 
 # A tool installed some other way (e.g. a nodejs build that bundles npm) counts as present.
-declare -A commands=([nodejs]=node [npm]=npm [clang]=clang [valgrind]=valgrind [cmake]=cmake)
+declare -A commands=([nodejs]=node [npm]=npm [clang]=clang [valgrind]=valgrind [cmake]=cmake [python3]=python3)
 
 missing=()
 for p in "${packages[@]}"; do
