@@ -91,6 +91,16 @@ void tj__alert_id(uint8_t trigger, const uint8_t *key, size_t klen, uint8_t id[3
  */
 int tj__alert_incident_removed(struct tj_node *n, struct tj_txn *t, const struct tj_incident_summary *s,
                                const uint8_t author[32], const uint8_t id[32]);
+/*
+ * Adding an incident skips the clusters it cannot change only while the store
+ * is known to hold every cluster alert as the current thresholds give it
+ * ('F' in "alerts", tj_alert_rules.c). tj__alert_clean_check, before an
+ * incident is indexed: a store not known either way is known clean when
+ * nothing is indexed and no alert is stored, otherwise never.
+ * tj__alert_clean_forget: the store is not known clean any more.
+ */
+int tj__alert_clean_check(struct tj_txn *t);
+int tj__alert_clean_forget(struct tj_txn *t);
 /* Purges every alert anchored at a tombstoned incident that a (format < 3) store still holds. */
 int tj__alert_purge_tombstoned(struct tj_node *n, struct tj_txn *t);
 

@@ -131,7 +131,7 @@ int tj_alert_process_txn(struct tj_node *n, struct tj_txn *t, const uint8_t id[3
 	if ((s = tj_incident_summary_new()) == NULL)
 		return -ENOMEM;
 	rc = tj_query_open(n, t, id, s, author, NULL);
-	if (rc == 0 && (rc = tj_query_index_put(n, t, s, id)) == 0)
+	if (rc == 0 && (rc = tj__alert_clean_check(t)) == 0 && (rc = tj_query_index_put(n, t, s, id)) == 0)
 		rc = tj_alert_evaluate(n, t, s, author, id);
 	else if (rc == TJ_ENOTFOUND || rc == TJ_ENOKEY || rc == TJ_EDECRYPT)
 		rc = 0; /* not readable here: relayed, not evaluated */
@@ -239,7 +239,8 @@ static int tj__format_upgrade(struct tj_node *n)
 	if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
 		return rc;
 	if ((rc = tj__alert_u64_get(&t, 'V', &format)) == 0 && format < TJ__ALERT_FORMAT) {
-		if ((rc = tj_query_index_purge_tombstoned(&t, &removed)) == 0 &&
+		if ((rc = tj__alert_clean_forget(&t)) == 0 &&
+		    (rc = tj_query_index_purge_tombstoned(&t, &removed)) == 0 &&
 		    (rc = tj__alert_purge_tombstoned(n, &t)) == 0 && (rc = tj__alert_events_purge(&t)) == 0 &&
 		    (rc = tj__mark_all(&t)) == 0 && (rc = tj__alert_u64_put(&t, 'V', TJ__ALERT_FORMAT)) == 0)
 			rc = tj_txn_commit(&t);

@@ -538,6 +538,8 @@ struct tj__rules {
 	struct tj_txn *t;
 	struct tj__win anchors, win;
 	struct tj__region g;
+	struct tj__region g0; /* adding: g without the incident added (what the store held before) */
+	bool clean;           /* the stored clusters are what these thresholds give (tj__rules_clean) */
 	struct tj__victims vs;
 	struct tj_alert_codes c;
 	struct tj_alert a, old, carry;
@@ -672,9 +674,11 @@ static int64_t tj__period(int64_t day, int64_t B)
  * The cluster anchored at h (firing up to tl) may have had a later anchor
  * before a change dated d (only one of [d, d + 2W] can have been one): its
  * alert is withdrawn, and kept in r->carry for the one that continues it.
+ * was (NULL: look up every firing entry): was[j] != 0 when entry j anchored
+ * a cluster before, the only entries that can hold an alert in a clean store.
  */
 static int tj__anchor_moved(struct tj__rules *r, uint8_t trigger, const char *X, int64_t d, int64_t W,
-                            size_t h, size_t tl)
+                            size_t h, size_t tl, const size_t *was)
 {
 	struct tj__region *g = &r->g;
 	uint8_t akey[TJ_CODE_MAX + 32], aid[32];
@@ -683,7 +687,7 @@ static int tj__anchor_moved(struct tj__rules *r, uint8_t trigger, const char *X,
 
 	r->carry.trigger = 0;
 	for (size_t j = h + 1; j <= tl; j++) {
-		if (!g->fire[j] || g->days[j] < d || g->days[j] > d + 2 * W)
+		if (!g->fire[j] || (was != NULL && was[j] == 0) || g->days[j] < d || g->days[j] > d + 2 * W)
 			continue;
 		klen = tj__anchor_key(X, g->ids[j], akey);
 		tj__alert_id(trigger, akey, klen, aid);
@@ -697,6 +701,240 @@ static int tj__anchor_moved(struct tj__rules *r, uint8_t trigger, const char *X,
 			return rc;
 	}
 	return 0;
+}
+
+/*
+ * 'F' in "alerts" says whether every stored cluster alert (T3, T5) is what
+ * the current thresholds give from the index, so that adding an incident
+ * may skip the clusters it cannot change: absent, not known yet (a store
+ * whose index and alerts are empty sets it); TJ__DIRTY, not known ever
+ * again (the thresholds changed, a flood was cut, an older store's format
+ * was upgraded); otherwise the fingerprint of the thresholds and the
+ * cluster code's constants it holds for. A change of the cluster rules
+ * must change TJ__CLUSTER_RULES_VERSION.
+ */
+#define TJ__CLEAN_KEY 'F'
+#define TJ__DIRTY 2u /* even: a fingerprint is odd */
+#define TJ__CLUSTER_RULES_VERSION 1u
+
+static uint64_t tj__clusters_print(void)
+{
+	const struct tj_alert_config *c = tj_alert_config_current();
+	uint32_t v[7] = {TJ__CLUSTER_RULES_VERSION, TJ__REGION_MAX,    TJ__PERIOD_MIN_DAYS, c->t3_window_days,
+	                 c->t3_min_incidents,       c->t5_window_days, c->t5_min_victims};
+	uint8_t buf[7 * 4], h[8];
+
+	for (size_t i = 0; i < 7; i++)
+		for (size_t b = 0; b < 4; b++)
+			buf[4 * i + b] = (uint8_t)(v[i] >> (24 - 8 * b));
+	crypto_generichash(h, sizeof(h), buf, sizeof(buf), NULL, 0);
+	return tj_store_rd64(h) | 1u;
+}
+
+/* r->clean: may this evaluation skip clusters? Thresholds other than those marked make the store dirty. */
+static int tj__rules_clean(struct tj__rules *r)
+{
+	uint64_t f = 0;
+	int rc;
+
+	r->clean = false;
+	if ((rc = tj__alert_u64_get(r->t, TJ__CLEAN_KEY, &f)) != 0 || f == 0 || f == TJ__DIRTY)
+		return rc;
+	if (f == tj__clusters_print()) {
+		r->clean = true;
+		return 0;
+	}
+	return tj__alert_u64_put(r->t, TJ__CLEAN_KEY, TJ__DIRTY);
+}
+
+static int tj__rules_dirty(struct tj__rules *r)
+{
+	uint64_t f = 0;
+	int rc;
+
+	r->clean = false;
+	if ((rc = tj__alert_u64_get(r->t, TJ__CLEAN_KEY, &f)) != 0 || f == 0 || f == TJ__DIRTY)
+		return rc;
+	return tj__alert_u64_put(r->t, TJ__CLEAN_KEY, TJ__DIRTY);
+}
+
+int tj__alert_clean_forget(struct tj_txn *t)
+{
+	uint64_t f = 0;
+	int rc;
+
+	if ((rc = tj__alert_u64_get(t, TJ__CLEAN_KEY, &f)) != 0 || f == 0 || f == TJ__DIRTY)
+		return rc;
+	return tj__alert_u64_put(t, TJ__CLEAN_KEY, TJ__DIRTY);
+}
+
+int tj__alert_clean_check(struct tj_txn *t)
+{
+	uint8_t prefix = 'A';
+	MDB_val k = {1, &prefix}, v;
+	MDB_cursor *cur = NULL;
+	MDB_dbi qdbi, adbi;
+	MDB_stat st;
+	uint64_t f = 0;
+	bool fresh;
+	int rc;
+
+	if ((rc = tj__alert_u64_get(t, TJ__CLEAN_KEY, &f)) != 0 || f != 0)
+		return rc;
+	if ((rc = tj_store_ext_dbi(t->st, TJ_QUERY_DBI_NAME, &qdbi)) != 0 ||
+	    (rc = tj__alert_dbi(t, &adbi)) != 0)
+		return rc;
+	if (mdb_stat(t->txn, qdbi, &st) != 0 || mdb_cursor_open(t->txn, adbi, &cur) != 0)
+		return TJ_ESTORE;
+	/* Nothing indexed and no alert: no cluster, and none stored. */
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return TJ_ESTORE;
+	fresh = st.ms_entries == 0 &&
+	        (rc == MDB_NOTFOUND || k.mv_size == 0 || ((const uint8_t *)k.mv_data)[0] != 'A');
+	return tj__alert_u64_put(t, TJ__CLEAN_KEY, fresh ? tj__clusters_print() : TJ__DIRTY);
+}
+
+/* A cluster of a region: its anchor h, the first entry of its windows, its last firing entry tl. */
+struct tj__cl {
+	size_t h, first, tl;
+};
+
+/*
+ * The clusters of g (fire set) in the periods from p0 on, in order: firing
+ * entries at most W days apart, within one period of B days. *out is
+ * malloc'd (the caller frees it).
+ */
+static int tj__region_clusters(const struct tj__region *g, int64_t W, int64_t B, int64_t p0,
+                               struct tj__cl **out, size_t *n_out)
+{
+	struct tj__cl *cl = malloc((g->n + 1) * sizeof(*cl));
+	size_t h = SIZE_MAX, tl = 0, n = 0;
+
+	if (cl == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i <= g->n; i++) {
+		size_t first;
+		if (i < g->n && (!g->fire[i] || g->days[i] < p0 * B))
+			continue;
+		if (i < g->n && h != SIZE_MAX && g->days[i] - g->days[tl] <= W &&
+		    tj__period(g->days[i], B) == tj__period(g->days[h], B)) {
+			tl = i;
+			continue;
+		}
+		if (h != SIZE_MAX) {
+			for (first = h; first > 0 && g->days[first - 1] >= g->days[h] - W; first--)
+				;
+			cl[n++] = (struct tj__cl){h, first, tl};
+		}
+		h = tl = i;
+	}
+	*out = cl;
+	*n_out = n;
+	return 0;
+}
+
+/* o = g without its entry s (days, ids, victims; nothing fires yet). */
+static int tj__region_without(const struct tj__region *g, size_t s, struct tj__region *o)
+{
+	size_t nv = g->voff[s + 1] - g->voff[s];
+	int rc;
+
+	while (o->cap == 0 || o->cap < g->n)
+		if ((rc = tj__region_grow(o)) != 0)
+			return rc;
+	if (g->nvic > o->vcap) {
+		uint8_t(*vic)[TJ__IDENT_BYTES] = realloc(o->vic, g->nvic * TJ__IDENT_BYTES);
+		if (vic == NULL)
+			return -ENOMEM;
+		o->vic = vic;
+		o->vcap = g->nvic;
+	}
+	o->lo = g->lo;
+	o->hi = g->hi;
+	o->cut = g->cut;
+	o->n = g->n - 1;
+	o->nvic = g->nvic - nv;
+	for (size_t i = 0, j = 0; i < g->n; i++) {
+		if (i == s)
+			continue;
+		o->days[j] = g->days[i];
+		memcpy(o->ids[j], g->ids[i], 32);
+		o->fire[j] = o->head[j] = false;
+		o->voff[j++] = i < s ? g->voff[i] : g->voff[i] - (uint32_t)nv;
+	}
+	o->voff[o->n] = (uint32_t)o->nvic;
+	if (g->voff[s] > 0)
+		memcpy(o->vic, g->vic, g->voff[s] * (size_t)TJ__IDENT_BYTES);
+	if (g->nvic > g->voff[s + 1])
+		memcpy(o->vic[g->voff[s]], g->vic[g->voff[s + 1]],
+		       (g->nvic - g->voff[s + 1]) * TJ__IDENT_BYTES);
+	return 0;
+}
+
+/*
+ * tj__clusters after adding entry s (dated d) of g to a clean store, with g
+ * fired. The store held the clusters of g without s (r->g0), each alert set
+ * by its anchor and no other entry anchoring one. A cluster of g equal to
+ * one of those (same anchor, same entries) is stored as tj__alert_set would
+ * set it, and anchors nothing else: it is skipped. Only former anchors can
+ * hold an alert to withdraw or carry, so only they are looked up, in the
+ * order the full evaluation looks them up (its other look-ups find nothing).
+ */
+static int tj__clusters_added(struct tj__rules *r, uint8_t trigger, const char *X, int64_t d, int64_t W,
+                              uint32_t min, int64_t p0, size_t s)
+{
+	struct tj__region *g = &r->g, *o = &r->g0;
+	struct tj__cl *cl = NULL, *ocl = NULL;
+	int64_t B = tj__period_days(W);
+	uint8_t akey[TJ_CODE_MAX + 32], aid[32];
+	size_t ncl = 0, nocl = 0, *was = NULL, klen;
+	int rc;
+
+	if ((rc = tj__region_without(g, s, o)) != 0)
+		return rc;
+	tj__region_fire(o, W, min, trigger == TJ_T5_PATTERN ? &r->vs : NULL);
+	if ((rc = tj__region_clusters(o, W, B, p0, &ocl, &nocl)) != 0 ||
+	    (rc = tj__region_clusters(g, W, B, p0, &cl, &ncl)) != 0)
+		goto out;
+	if ((was = calloc(g->n, sizeof(*was))) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* was[i]: 1 + the former cluster entry i of g anchored (entries after s moved by one). */
+	for (size_t k = 0; k < nocl; k++)
+		was[ocl[k].h < s ? ocl[k].h : ocl[k].h + 1] = k + 1;
+	for (size_t k = 0; k < ncl && rc == 0; k++) {
+		const struct tj__cl *c = &cl[k], *p = was[c->h] != 0 ? &ocl[was[c->h] - 1] : NULL;
+		g->head[c->h] = true;
+		if (p != NULL && (s < c->first || s > c->tl) &&
+		    (p->first < s ? p->first : p->first + 1) == c->first &&
+		    (p->tl < s ? p->tl : p->tl + 1) == c->tl)
+			continue; /* the same cluster as before */
+		if ((rc = tj__anchor_moved(r, trigger, X, d, W, c->h, c->tl, was)) != 0)
+			break;
+		klen = tj__anchor_key(X, g->ids[c->h], akey);
+		rc = tj__alert_set(r, trigger, akey, klen, (const uint8_t(*)[32])g->ids + c->first,
+		                   g->days + c->first, c->tl - c->first + 1,
+		                   r->carry.trigger != 0        ? &r->carry
+		                   : r->gone.trigger == trigger ? &r->gone
+		                                                : NULL);
+	}
+	/* A former anchor of [d, d + 2W] that anchors nothing now loses its alert. */
+	for (size_t i = 0; i < g->n && rc == 0; i++) {
+		if (was[i] == 0 || g->head[i] || g->days[i] < d || g->days[i] > d + 2 * W ||
+		    !tj__known(g, i, W))
+			continue;
+		klen = tj__anchor_key(X, g->ids[i], akey);
+		tj__alert_id(trigger, akey, klen, aid);
+		rc = tj__alert_withdraw(r->n, r->t, aid, false);
+	}
+out:
+	free(was);
+	free(cl);
+	free(ocl);
+	return rc;
 }
 
 /*
@@ -721,7 +959,14 @@ static int tj__clusters(struct tj__rules *r, uint8_t trigger, const uint8_t key[
 	/* The periods of [d - W, d + 2W], and a window before them for the first ones' windows. */
 	if ((rc = tj__region_load(r->t, key, p0 * B - W, (p1 + 1) * B - 1, trigger == TJ_T5_PATTERN, g)) != 0)
 		return rc;
+	if (g->cut && (rc = tj__rules_dirty(r)) != 0)
+		return rc;
 	tj__region_fire(g, W, min, trigger == TJ_T5_PATTERN ? &r->vs : NULL);
+	if (r->clean && r->self != NULL) {
+		for (size_t s = 0; s < g->n; s++)
+			if (g->days[s] == d && memcmp(g->ids[s], r->self, 32) == 0)
+				return tj__clusters_added(r, trigger, X, d, W, min, p0, s);
+	}
 	for (size_t i = 0; i <= g->n; i++) {
 		size_t first;
 		if (i < g->n && (!g->fire[i] || g->days[i] < p0 * B))
@@ -735,7 +980,7 @@ static int tj__clusters(struct tj__rules *r, uint8_t trigger, const uint8_t key[
 			/* The cluster h..tl: every incident of its windows. */
 			for (first = h; first > 0 && g->days[first - 1] >= g->days[h] - W; first--)
 				;
-			if ((rc = tj__anchor_moved(r, trigger, X, d, W, h, tl)) != 0)
+			if ((rc = tj__anchor_moved(r, trigger, X, d, W, h, tl, NULL)) != 0)
 				return rc;
 			klen = tj__anchor_key(X, g->ids[h], akey);
 			if ((rc = tj__alert_set(r, trigger, akey, klen, (const uint8_t(*)[32])g->ids + first,
@@ -957,6 +1202,7 @@ static struct tj__rules *tj__rules_new(struct tj_node *n, struct tj_txn *t)
 static void tj__rules_free(struct tj__rules *r)
 {
 	tj__region_free(&r->g);
+	tj__region_free(&r->g0);
 	sodium_memzero(r, sizeof(*r));
 	free(r);
 }
@@ -972,7 +1218,8 @@ int tj_alert_evaluate(struct tj_node *n, struct tj_txn *t, const struct tj_incid
 	r->self = id;
 	/* Its codes first: the window rules read them for every incident of a window, this one included. */
 	tj__alert_codes_of(s, &r->c);
-	rc = tj__alert_codes_put(n, t, id, &r->c);
+	if ((rc = tj__rules_clean(r)) == 0)
+		rc = tj__alert_codes_put(n, t, id, &r->c);
 	if (rc == 0)
 		rc = tj__singles(n, t, &r->a, s, id);
 	if (rc == 0)
@@ -1030,7 +1277,8 @@ int tj__alert_incident_removed(struct tj_node *n, struct tj_txn *t, const struct
 	if (r == NULL)
 		return -ENOMEM;
 	tj__t5_types(n, s, &types, keys);
-	rc = tj__purge_anchored(r, id);
+	if ((rc = tj__rules_clean(r)) == 0)
+		rc = tj__purge_anchored(r, id);
 	if (rc == 0)
 		rc = tj__alert_codes_del(t, id);
 	for (uint32_t j = 0; j < types.n && rc == 0; j++) {

@@ -471,6 +471,222 @@ static void test_order_independent(void **state)
 	ta_node_close(n, dir);
 }
 
+/* ---- clusters skipped while adding: the same alerts as evaluating every cluster ---- */
+
+struct ta_all {
+	size_t n, cap, withdrawn;
+	struct tj_alert *a;
+};
+
+static int ta__all_one(void *ctx, const struct tj_alert *a, uint64_t event)
+{
+	struct ta_all *l = ctx;
+
+	(void)event;
+	if (a->withdrawn) {
+		l->withdrawn++;
+		return 0;
+	}
+	if (l->n == l->cap) {
+		l->cap = l->cap == 0 ? 256 : 2 * l->cap;
+		l->a = realloc(l->a, l->cap * sizeof(*l->a));
+		assert_non_null(l->a);
+	}
+	l->a[l->n++] = *a;
+	return 0;
+}
+
+static void ta_all(struct tj_node *n, struct ta_all *l)
+{
+	struct tj_alert_filter f = {.status = -1};
+	uint64_t last = 0;
+
+	memset(l, 0, sizeof(*l));
+	assert_int_equal(tj_alert_list(n, &f, UINT32_MAX, ta__all_one, l, &last), 0);
+	qsort(l->a, l->n, sizeof(l->a[0]), ta__cmp_alert);
+}
+
+static void ta_code_sets_equal(const struct tj_code_set *x, const struct tj_code_set *y)
+{
+	assert_int_equal(x->n, y->n);
+	for (uint32_t i = 0; i < x->n; i++)
+		assert_string_equal(x->v[i], y->v[i]);
+}
+
+/* Everything an alert holds but its times, event seqs included (the same order of evaluation). */
+static void ta_all_equal(const struct ta_all *x, const struct ta_all *y)
+{
+	assert_int_equal(x->n, y->n);
+	assert_int_equal(x->withdrawn, y->withdrawn);
+	for (size_t i = 0; i < x->n; i++) {
+		const struct tj_alert *a = &x->a[i], *b = &y->a[i];
+		assert_memory_equal(a->id, b->id, 32);
+		assert_int_equal(a->trigger, b->trigger);
+		assert_int_equal(a->priority, b->priority);
+		assert_int_equal(a->severity, b->severity);
+		assert_int_equal(a->protection, b->protection);
+		ta_code_sets_equal(&a->states, &b->states);
+		ta_code_sets_equal(&a->acts, &b->acts);
+		ta_code_sets_equal(&a->aggressors, &b->aggressors);
+		ta_code_sets_equal(&a->roles, &b->roles);
+		ta_code_sets_equal(&a->genders, &b->genders);
+		assert_int_equal(a->n_incidents, b->n_incidents);
+		assert_memory_equal(a->incidents, b->incidents, 32 * (size_t)a->n_incidents);
+		assert_int_equal(a->count, b->count);
+		assert_int_equal(a->last_day, b->last_day);
+		assert_int_equal(a->raises, b->raises);
+		assert_int_equal(a->updates, b->updates);
+		assert_int_equal(a->last_event, b->last_event);
+	}
+}
+
+/* The 'F' entry of "alerts" (0: absent), or, with put, writes v there. */
+static uint64_t ta_clean_mark(struct tj_node *n, bool put, uint64_t v)
+{
+	uint8_t name = 'F', buf[8];
+	MDB_val k = {1, &name}, val = {8, buf};
+	struct tj_txn t;
+	MDB_dbi dbi;
+	uint64_t got = 0;
+	int rc;
+
+	assert_int_equal(tj_txn_begin(n->store, true, &t), 0);
+	assert_int_equal(tj_store_ext_dbi(n->store, "alerts", &dbi), 0);
+	if (put) {
+		tj_store_be64(v, buf);
+		assert_int_equal(mdb_put(t.txn, dbi, &k, &val, 0), 0);
+	} else if ((rc = mdb_get(t.txn, dbi, &k, &val)) == 0) {
+		assert_int_equal(val.mv_size, 8);
+		got = tj_store_rd64(val.mv_data);
+	} else {
+		assert_int_equal(rc, MDB_NOTFOUND);
+	}
+	assert_int_equal(tj_txn_commit(&t), 0);
+	return got;
+}
+
+/* Evaluates ids[order[i]] again from nothing, in batches; full: every cluster (a store not known clean). */
+static void ta_reevaluate(struct tj_node *n, const uint8_t (*ids)[32], const size_t *order, size_t count,
+                          bool full, struct ta_all *out)
+{
+	uint8_t(*batch)[32] = malloc(37 * 32);
+
+	assert_non_null(batch);
+	ta_drop_derived(n);
+	if (full)
+		(void)ta_clean_mark(n, true, 2);
+	for (size_t i = 0; i < count; i += 37) {
+		size_t k = count - i < 37 ? count - i : 37;
+		for (size_t j = 0; j < k; j++)
+			memcpy(batch[j], ids[order[i + j]], 32);
+		assert_int_equal(tj_alert_after_store(n, (const uint8_t(*)[32])batch, k), 0);
+	}
+	free(batch);
+	if (full)
+		assert_int_equal(ta_clean_mark(n, false, 0), 2);
+	else
+		assert_int_equal(ta_clean_mark(n, false, 0) & 1, 1); /* clean: clusters were skipped */
+	ta_all(n, out);
+}
+
+/*
+ * Dense keys, dates in any order (late reports that move an anchor earlier,
+ * newcomers that join two clusters), a flood within periods: adding to a
+ * store known clean skips the clusters an incident cannot change, and gives
+ * what evaluating every cluster gives, alert by alert and event by event.
+ */
+static void test_clusters_skipped_same(void **state)
+{
+	static const char *const munis[] = {"20067", "20067", "20001", "12001"};
+	static const char *const acts[] = {"harassment", "threat", "killing", "disappearance", "raid"};
+	static const char *const aggs[] = {"municipal_police", "organized_crime", "armed_forces"};
+	enum { N = 360 };
+	uint8_t(*ids)[32] = malloc(N * 32);
+	size_t order[N];
+	struct ta_all added, full, fast;
+	uint32_t x = 7;
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+
+	(void)state;
+	assert_non_null(ids);
+	for (size_t i = 0; i < N; i++) {
+		char date[11], ref[8], st[3];
+		const char *mun;
+		x = x * 1664525u + 1013904223u;
+		mun = munis[(x >> 8) % 4];
+		memcpy(st, mun, 2);
+		st[2] = '\0';
+		/* 2026-02-01 .. 2026-06-28: about two periods, several incidents a day per key. */
+		snprintf(date, sizeof(date), "2026-%02u-%02u", 2 + (x >> 12) % 5, 1 + (x >> 16) % 28);
+		snprintf(ref, sizeof(ref), "v%u", (x >> 20) % 50);
+		ta_add(n,
+		       &(struct ta_inc){.date = date,
+		                        .state = st,
+		                        .mun = (x >> 30) == 0 ? "" : mun,
+		                        .ref = ref,
+		                        .act = acts[(x >> 24) % 5],
+		                        .agg = aggs[(x >> 27) % 3],
+		                        .ref2 = (x >> 29) % 4 == 0 ? "w" : NULL},
+		       ids[i]);
+		order[i] = i;
+	}
+	assert_int_equal(ta_clean_mark(n, false, 0) & 1, 1); /* added to a fresh store: clean */
+	ta_all(n, &added);
+	assert_true(added.n > 20);
+	ta_reevaluate(n, (const uint8_t(*)[32])ids, order, N, true, &full);
+	ta_all_equal(&added, &full);
+	free(full.a);
+	/* Reverse order: every newcomer is a late report. */
+	for (size_t i = 0; i < N; i++)
+		order[i] = N - 1 - i;
+	ta_reevaluate(n, (const uint8_t(*)[32])ids, order, N, false, &fast);
+	ta_reevaluate(n, (const uint8_t(*)[32])ids, order, N, true, &full);
+	ta_all_equal(&fast, &full);
+	free(fast.a);
+	free(full.a);
+	/* A shuffle. */
+	for (size_t i = N - 1; i > 0; i--) {
+		size_t j, tmp = order[i];
+		x = x * 1664525u + 1013904223u;
+		j = (x >> 8) % (i + 1);
+		order[i] = order[j];
+		order[j] = tmp;
+	}
+	ta_reevaluate(n, (const uint8_t(*)[32])ids, order, N, false, &fast);
+	ta_reevaluate(n, (const uint8_t(*)[32])ids, order, N, true, &full);
+	ta_all_equal(&fast, &full);
+	free(fast.a);
+	free(full.a);
+	free(added.a);
+	free(ids);
+	ta_node_close(n, dir);
+}
+
+/* Other thresholds make the stored clusters unknown for good: every later add evaluates every cluster. */
+static void test_clusters_config_change(void **state)
+{
+	struct tj_alert_config saved = *tj_alert_config_current(), other = saved;
+	struct ta_inc inc = {.date = "2026-03-01", .mun = "20067", .ref = "a", .act = "threat"};
+	uint8_t id[32];
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+
+	(void)state;
+	ta_add(n, &inc, id);
+	assert_int_equal(ta_clean_mark(n, false, 0) & 1, 1);
+	other.t3_min_incidents = saved.t3_min_incidents + 1;
+	tj_alert_configure(&other);
+	inc.date = "2026-03-02";
+	ta_add(n, &inc, id);
+	assert_int_equal(ta_clean_mark(n, false, 0), 2);
+	tj_alert_configure(&saved); /* back: still not known clean (clusters were set under the other) */
+	inc.date = "2026-03-03";
+	ta_add(n, &inc, id);
+	assert_int_equal(ta_clean_mark(n, false, 0), 2);
+	ta_node_close(n, dir);
+}
+
 /* Reopens the node of dir after a close (what a restart does). */
 static struct tj_node *ta_reopen(const char *dir)
 {
@@ -629,6 +845,8 @@ int main(void)
 	    cmocka_unit_test(test_t7_ongoing_reraise_resolve),
 	    cmocka_unit_test(test_ack_records),
 	    cmocka_unit_test(test_order_independent),
+	    cmocka_unit_test(test_clusters_skipped_same),
+	    cmocka_unit_test(test_clusters_config_change),
 	    cmocka_unit_test(test_crash_pending),
 	    cmocka_unit_test(test_format_upgrade),
 	};
