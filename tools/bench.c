@@ -187,6 +187,11 @@ void bench_rmtree(const char *path)
 	(void)nftw(path, bench__rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+double bench_per(double v, uint64_t n)
+{
+	return n > 0 ? v / (double)n : 0;
+}
+
 uint32_t bench_rand(uint64_t *state, uint32_t n)
 {
 	/* splitmix64: reproducible corpora, not secrets. */

@@ -72,6 +72,8 @@ void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noretu
 void bench_usage_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* 0..n-1 from a small deterministic generator (reproducible corpora). */
 uint32_t bench_rand(uint64_t *state, uint32_t n);
+/* v / n, or 0 when n is 0. */
+double bench_per(double v, uint64_t n);
 
 /* ---- bench_gen.c ----------------------------------------------------------------- */
 struct bench_corpus; /* the demo incidents, parsed */
@@ -171,6 +173,29 @@ struct bench_daemon_result {
 	double mean_sum_bytes, mean_case_bytes; /* bodies sent */
 	struct bench_dbs dbs;
 };
+
+/* A real daemon of the bench: fork + tj_daemon_run on dir, its control socket, a request buffer. */
+struct bench_dproc {
+	char dir[BENCH_PATH_MAX];
+	pid_t pid;
+	int fd;
+	uint8_t *req;
+};
+/* A data directory as `tejido init` makes it, with the cheapest Argon2id (a benchmark, not a node). */
+void bench_node_create(const char *dir);
+/* Forks the daemon on d->dir (it dies with the bench), waits until ready, connects; dies on failure. */
+void bench_dproc_start(struct bench_dproc *d);
+/* One request of len bytes from d->req; dies unless the reply is a map with ok: true. Caller frees. */
+uint8_t *bench_dproc_call(struct bench_dproc *d, size_t len, size_t *reply_len);
+/* A request {op: OP} in d->req; its length. */
+size_t bench_dproc_simple(struct bench_dproc *d, const char *op);
+/* `stop`, then reaps it. */
+void bench_dproc_stop(struct bench_dproc *d);
+struct tj_mp_reader;
+/* Positions r at the value of key in a reply map; false when absent. */
+bool bench_reply_find(const uint8_t *reply, size_t len, const char *key, struct tj_mp_reader *r);
+bool bench_reply_str(const uint8_t *reply, size_t len, const char *key, const char **s, uint32_t *sl);
+bool bench_reply_uint(const uint8_t *reply, size_t len, const char *key, uint64_t *v);
 
 void bench_daemon_run(const struct bench_opts *o, const struct bench_corpus *c, const char *dir,
 		      struct bench_daemon_result *out);

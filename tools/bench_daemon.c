@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -37,7 +38,7 @@
 #define BENCH_POOL 1000
 #define BENCH_PASS "tejido-bench passphrase"
 #define BENCH_REQ_SLACK_BYTES 256u
-#define BENCH_READY_TIMEOUT_MS 60000
+#define BENCH_READY_TIMEOUT_MS 900000 /* a daemon opening a big store */
 
 struct bench__pool {
 	uint8_t *sum[BENCH_POOL];
@@ -47,10 +48,7 @@ struct bench__pool {
 };
 
 struct bench__d {
-	char dir[BENCH_PATH_MAX];
-	pid_t pid;
-	int fd;
-	uint8_t *req;
+	struct bench_dproc p;
 	struct bench__pool pool;
 };
 
@@ -90,8 +88,10 @@ static void bench__pool_free(struct bench__pool *p)
 	}
 }
 
-/* A data directory as `tejido init` makes it, with the cheapest Argon2id (a benchmark, not a node). */
-static void bench__node_init(const char *dir)
+/* ---- a daemon of the bench (also bench_query.c) ---------------------------------- */
+
+/* As `tejido init` makes it, with the cheapest Argon2id (a benchmark, not a node). */
+void bench_node_create(const char *dir)
 {
 	struct tj_identity *id = NULL;
 	struct tj_unlocked *u = NULL;
@@ -110,13 +110,16 @@ static void bench__node_init(const char *dir)
 	tj_identity_free(id);
 }
 
-static void bench__daemon_child(const char *dir, int ready)
+static void bench__dproc_child(const char *dir, int ready)
 {
 	struct tj_daemon_opts opts = {.datadir = dir, .ready_fd = ready};
 	struct tj_unlocked *u = NULL;
 	char path[BENCH_PATH_MAX];
 	int log;
 
+	/* A bench that dies (bench_die) takes its daemon with it: none is left running. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1)
+		_exit(5);
 	bench_path(path, dir, "daemon.log");
 	log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 	if (log >= 0) {
@@ -131,7 +134,7 @@ static void bench__daemon_child(const char *dir, int ready)
 	_exit(tj_daemon_run(&opts) == 0 ? 0 : 3);
 }
 
-static void bench__daemon_start(struct bench__d *d)
+void bench_dproc_start(struct bench_dproc *d)
 {
 	struct pollfd pfd;
 	char byte;
@@ -140,12 +143,11 @@ static void bench__daemon_start(struct bench__d *d)
 	if (pipe(p) != 0)
 		bench_die("pipe: %s", strerror(errno));
 	fflush(NULL);
-	d->pid = fork();
-	if (d->pid < 0)
+	if ((d->pid = fork()) < 0)
 		bench_die("fork: %s", strerror(errno));
 	if (d->pid == 0) {
 		close(p[0]);
-		bench__daemon_child(d->dir, p[1]);
+		bench__dproc_child(d->dir, p[1]);
 	}
 	close(p[1]);
 	pfd.fd = p[0];
@@ -160,34 +162,90 @@ static void bench__daemon_start(struct bench__d *d)
 		bench_die("cannot connect to the daemon's control socket");
 }
 
-/* Calls; dies unless the reply is a map with ok: true. Returns the reply (caller frees). */
-static uint8_t *bench__call(struct bench__d *d, size_t len, size_t *reply_len)
+/* Replies carry a page of incidents or a table as one JSON string (under 1 MiB), as the CLI reads them. */
+static const struct tj_mp_limits bench__reply_limits = {
+    .max_depth = 8,
+    .max_items = 1u << 20,
+    .max_str = 1u << 20,
+    .canonical = false,
+};
+
+/* Positions r at the value of key in a reply map; false when absent. */
+bool bench_reply_find(const uint8_t *reply, size_t len, const char *key, struct tj_mp_reader *r)
 {
-	uint8_t *reply = NULL;
-	struct tj_mp_reader r;
 	const char *k;
 	uint32_t n, kl;
+
+	tj_mp_reader_init(r, reply, len);
+	if (tj_mp_read_map(r, &n) != 0)
+		return false;
+	for (uint32_t i = 0; i < n; i++) {
+		if (tj_mp_read_str(r, &k, &kl) != 0)
+			return false;
+		if (kl == strlen(key) && memcmp(k, key, kl) == 0)
+			return true;
+		if (tj_mp_skip(r) != 0)
+			return false;
+	}
+	return false;
+}
+
+bool bench_reply_str(const uint8_t *reply, size_t len, const char *key, const char **s, uint32_t *sl)
+{
+	struct tj_mp_reader r;
+
+	return bench_reply_find(reply, len, key, &r) && tj_mp_read_str(&r, s, sl) == 0;
+}
+
+bool bench_reply_uint(const uint8_t *reply, size_t len, const char *key, uint64_t *v)
+{
+	struct tj_mp_reader r;
+
+	return bench_reply_find(reply, len, key, &r) && tj_mp_read_uint(&r, v) == 0;
+}
+
+/* One request; dies unless the reply is a map with ok: true. Returns the reply (caller frees). */
+uint8_t *bench_dproc_call(struct bench_dproc *d, size_t len, size_t *reply_len)
+{
+	struct tj_mp_reader r;
+	uint8_t *reply = NULL;
+	const char *msg = "";
+	uint32_t ml = 0;
 	bool ok = false;
 	int rc;
 
 	if ((rc = tj_ctl_call(d->fd, d->req, len, &reply, reply_len)) != 0)
 		bench_die("control socket: %s", tj_strerror(rc));
-	if (tj_mp_check(reply, *reply_len, &tj_mp_limits_default, true, NULL) != 0)
+	if (tj_mp_check(reply, *reply_len, &bench__reply_limits, true, NULL) != 0)
 		bench_die("the daemon's reply is not msgpack");
-	tj_mp_reader_init(&r, reply, *reply_len);
-	if (tj_mp_read_map(&r, &n) != 0)
-		bench_die("the daemon's reply is not a map");
-	for (uint32_t i = 0; i < n; i++) {
-		if (tj_mp_read_str(&r, &k, &kl) != 0)
-			bench_die("bad reply");
-		if (kl == 2 && memcmp(k, "ok", 2) == 0 && tj_mp_read_bool(&r, &ok) != 0)
-			bench_die("bad reply");
-		else if (!(kl == 2 && memcmp(k, "ok", 2) == 0) && tj_mp_skip(&r) != 0)
-			bench_die("bad reply");
+	if (!bench_reply_find(reply, *reply_len, "ok", &r) || tj_mp_read_bool(&r, &ok) != 0 || !ok) {
+		(void)bench_reply_str(reply, *reply_len, "msg", &msg, &ml);
+		bench_die("the daemon refused a request: %.*s (see %s/daemon.log)", (int)ml, msg, d->dir);
 	}
-	if (!ok)
-		bench_die("the daemon refused a request (see %s/daemon.log)", d->dir);
 	return reply;
+}
+
+size_t bench_dproc_simple(struct bench_dproc *d, const char *op)
+{
+	struct tj_mp_writer w;
+	size_t len = 0;
+
+	tj_mp_writer_init(&w, d->req, TJ_CTL_REQUEST_MAX_BYTES);
+	tj_mp_put_map(&w, 1);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, op);
+	if (tj_mp_writer_finish(&w, &len) != 0)
+		bench_die("%s request", op);
+	return len;
+}
+
+void bench_dproc_stop(struct bench_dproc *d)
+{
+	size_t rl = 0;
+
+	free(bench_dproc_call(d, bench_dproc_simple(d, "stop"), &rl));
+	close(d->fd);
+	waitpid(d->pid, NULL, 0);
 }
 
 static void bench__put_item(struct tj_mp_writer *w, const struct bench__pool *p, uint64_t i)
@@ -221,14 +279,14 @@ static double bench__add_one_by_one(struct bench__d *d, uint64_t next, uint64_t 
 		size_t len = 0, rl = 0;
 		double t0 = bench_now();
 
-		tj_mp_writer_init(&w, d->req, TJ_CTL_REQUEST_MAX_BYTES);
+		tj_mp_writer_init(&w, d->p.req, TJ_CTL_REQUEST_MAX_BYTES);
 		tj_mp_put_map(&w, 3);
 		tj_mp_put_cstr(&w, "op");
 		tj_mp_put_cstr(&w, "add");
 		bench__put_item(&w, &d->pool, i);
 		if (tj_mp_writer_finish(&w, &len) != 0)
 			bench_die("request too large");
-		free(bench__call(d, len, &rl));
+		free(bench_dproc_call(&d->p, len, &rl));
 		t += bench_now() - t0;
 	}
 	*n = i - next;
@@ -286,7 +344,7 @@ static double bench__add_batches(struct bench__d *d, uint64_t next, uint64_t *n,
 		while (i + k < end && k < batch && bytes + bench__item_bytes(&d->pool, i + k) +
 							       BENCH_REQ_SLACK_BYTES <= TJ_CTL_REQUEST_MAX_BYTES)
 			bytes += bench__item_bytes(&d->pool, i + k++);
-		tj_mp_writer_init(&w, d->req, TJ_CTL_REQUEST_MAX_BYTES);
+		tj_mp_writer_init(&w, d->p.req, TJ_CTL_REQUEST_MAX_BYTES);
 		tj_mp_put_map(&w, 2);
 		tj_mp_put_cstr(&w, "op");
 		tj_mp_put_cstr(&w, "add_batch");
@@ -298,7 +356,7 @@ static double bench__add_batches(struct bench__d *d, uint64_t next, uint64_t *n,
 		}
 		if (tj_mp_writer_finish(&w, &len) != 0)
 			bench_die("add_batch request too large");
-		reply = bench__call(d, len, &rl);
+		reply = bench_dproc_call(&d->p, len, &rl);
 		t += bench_now() - t0;
 		if (bench__batch_stored(reply, rl) != k)
 			bench_die("add_batch: not every incident was stored");
@@ -347,13 +405,13 @@ static void bench__status(struct bench__d *d, struct bench_daemon_result *r)
 	uint32_t n, kl;
 	uint8_t *reply;
 
-	tj_mp_writer_init(&w, d->req, TJ_CTL_REQUEST_MAX_BYTES);
+	tj_mp_writer_init(&w, d->p.req, TJ_CTL_REQUEST_MAX_BYTES);
 	tj_mp_put_map(&w, 1);
 	tj_mp_put_cstr(&w, "op");
 	tj_mp_put_cstr(&w, "status");
 	if (tj_mp_writer_finish(&w, &len) != 0)
 		bench_die("status request");
-	reply = bench__call(d, len, &rl);
+	reply = bench_dproc_call(&d->p, len, &rl);
 	tj_mp_reader_init(&rd, reply, rl);
 	if (tj_mp_read_map(&rd, &n) != 0)
 		bench_die("status reply");
@@ -373,62 +431,42 @@ static void bench__status(struct bench__d *d, struct bench_daemon_result *r)
 	free(reply);
 }
 
-static void bench__stop(struct bench__d *d)
-{
-	struct tj_mp_writer w;
-	size_t len = 0, rl = 0;
-
-	tj_mp_writer_init(&w, d->req, TJ_CTL_REQUEST_MAX_BYTES);
-	tj_mp_put_map(&w, 1);
-	tj_mp_put_cstr(&w, "op");
-	tj_mp_put_cstr(&w, "stop");
-	if (tj_mp_writer_finish(&w, &len) == 0)
-		free(bench__call(d, len, &rl));
-	close(d->fd);
-	waitpid(d->pid, NULL, 0);
-}
-
-static double bench__per(double v, uint64_t n)
-{
-	return n > 0 ? v / (double)n : 0;
-}
-
 void bench_daemon_run(const struct bench_opts *o, const struct bench_corpus *c, const char *dir,
 		      struct bench_daemon_result *out)
 {
-	struct bench__d d = {.fd = -1};
+	struct bench__d d = {.p = {.fd = -1}};
 	uint64_t next = 0, reqs = 0, fill, n;
 	double t, cpu;
 
 	memset(out, 0, sizeof(*out));
-	bench_path(d.dir, dir, "node");
-	d.req = malloc(TJ_CTL_REQUEST_MAX_BYTES);
-	if (d.req == NULL)
+	bench_path(d.p.dir, dir, "node");
+	d.p.req = malloc(TJ_CTL_REQUEST_MAX_BYTES);
+	if (d.p.req == NULL)
 		bench_die("out of memory");
 	bench__pool_make(c, &d.pool, out);
-	bench__node_init(d.dir);
-	bench__daemon_start(&d);
-	out->base_kb = bench_status_kb(d.pid, "VmRSS");
+	bench_node_create(d.p.dir);
+	bench_dproc_start(&d.p);
+	out->base_kb = bench_status_kb(d.p.pid, "VmRSS");
 
-	cpu = bench_proc_cpu(d.pid);
+	cpu = bench_proc_cpu(d.p.pid);
 	n = o->n_add;
 	t = bench__add_one_by_one(&d, next, &n, o->daemon_budget_s);
-	out->add1_cpu_us = bench__per(1e6 * (bench_proc_cpu(d.pid) - cpu), n);
+	out->add1_cpu_us = bench_per(1e6 * (bench_proc_cpu(d.p.pid) - cpu), n);
 	out->add1_n = n;
 	out->add1_rate = t > 0 ? (double)n / t : 0;
 	next += n;
 
 	if (!o->skip_cli && o->n_cli > 0) {
-		t = bench__cli(o, c, d.dir, o->n_cli);
+		t = bench__cli(o, c, d.p.dir, o->n_cli);
 		out->cli_n = o->n_cli;
 		out->cli_rate = t > 0 ? (double)o->n_cli / t : 0;
 		out->cli_ms_each = 1000.0 * t / (double)o->n_cli;
 	}
 
-	cpu = bench_proc_cpu(d.pid);
+	cpu = bench_proc_cpu(d.p.pid);
 	n = o->n_batch100;
 	t = bench__add_batches(&d, next, &n, 100, &reqs, o->daemon_budget_s);
-	out->batch100_cpu_us = bench__per(1e6 * (bench_proc_cpu(d.pid) - cpu), n);
+	out->batch100_cpu_us = bench_per(1e6 * (bench_proc_cpu(d.p.pid) - cpu), n);
 	out->batch100_n = n;
 	out->batch100_rate = t > 0 ? (double)n / t : 0;
 	next += n;
@@ -436,25 +474,25 @@ void bench_daemon_run(const struct bench_opts *o, const struct bench_corpus *c, 
 	/* The rest of the fill, with batches of up to 1,000: the store ends with n_daemon incidents. */
 	fill = o->n_daemon > next + out->cli_n ? o->n_daemon - next - out->cli_n : 0;
 	if (fill > 0) {
-		cpu = bench_proc_cpu(d.pid);
+		cpu = bench_proc_cpu(d.p.pid);
 		t = bench__add_batches(&d, next, &fill, 1000, &reqs, o->daemon_budget_s);
-		out->batch1000_cpu_us = bench__per(1e6 * (bench_proc_cpu(d.pid) - cpu), fill);
+		out->batch1000_cpu_us = bench_per(1e6 * (bench_proc_cpu(d.p.pid) - cpu), fill);
 		out->batch1000_n = fill;
 		out->batch1000_rate = t > 0 ? (double)fill / t : 0;
-		out->batch1000_items_per_req = bench__per((double)fill, reqs);
+		out->batch1000_items_per_req = bench_per((double)fill, reqs);
 	}
 
 	bench__status(&d, out);
-	out->hwm_kb = bench_status_kb(d.pid, "VmHWM");
-	out->anon_kb = bench_status_kb(d.pid, "RssAnon");
-	out->file_kb = bench_status_kb(d.pid, "RssFile");
-	bench__stop(&d);
+	out->hwm_kb = bench_status_kb(d.p.pid, "VmHWM");
+	out->anon_kb = bench_status_kb(d.p.pid, "RssAnon");
+	out->file_kb = bench_status_kb(d.p.pid, "RssFile");
+	bench_dproc_stop(&d.p);
 	{
 		char store[BENCH_PATH_MAX];
-		bench_path(store, d.dir, TJ_STORE_DIR_NAME);
+		bench_path(store, d.p.dir, TJ_STORE_DIR_NAME);
 		out->du_bytes = bench_du(store);
 		bench_dbs_read(store, &out->dbs);
 	}
 	bench__pool_free(&d.pool);
-	free(d.req);
+	free(d.p.req);
 }

@@ -94,8 +94,8 @@
 #define BQ_RUNS 5        /* warm runs of a shape ... */
 #define BQ_SHAPE_S 10.0  /* ... unless they pass this together (at least one) */
 #define BQ_TAIL 50u      /* matches on the last page of the paging shape */
-#define BQ_PASS "tejido-bench passphrase"
-#define BQ_READY_TIMEOUT_MS 900000    /* a daemon opening a big store */
+#define BENCH_PASS "tejido-bench passphrase"
+#define BENCH_READY_TIMEOUT_MS 900000 /* a daemon opening a big store */
 #define BQ_OUT_MAX_BYTES (256u << 20) /* a CLI's output we read */
 #define BQ_MUNI_SLOTS 4096u           /* hash of municipality codes (2,475 exist) */
 #define BQ_YEAR0 2000
@@ -105,26 +105,7 @@
 #define BQ_SSPECS 8
 #define BQ_EDGE_BATCHES 10u /* batches whose CPU cost is shown at the start and the end of a fill */
 
-static double bq_per(double v, uint64_t n)
-{
-	return n > 0 ? v / (double)n : 0;
-}
-
 /* ---- options ------------------------------------------------------------------------ */
-
-static void bq_usage_exit(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void bq_usage_exit(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("tejido-bench: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputs(" (see --help)\n", stderr);
-	exit(2);
-}
 
 void bench_query_opt_list(const char *arg, struct bench_opts *o)
 {
@@ -136,22 +117,24 @@ void bench_query_opt_list(const char *arg, struct bench_opts *o)
 		unsigned long long v;
 
 		if (*p < '0' || *p > '9')
-			bq_usage_exit("--n-query: '%s' is not a list of numbers such as 100000,1000000", arg);
+			bench_usage_die("--n-query: '%s' is not a list of numbers such as 100000,1000000",
+			                arg);
 		errno = 0;
 		v = strtoull(p, &end, 10);
 		if (errno != 0 || v == 0 || v > BENCH_QUERY_N_MAX)
-			bq_usage_exit("--n-query: each size must be 1 to 10000000 ('%s')", arg);
+			bench_usage_die("--n-query: each size must be 1 to 10000000 ('%s')", arg);
 		if (*end != ',' && *end != '\0')
-			bq_usage_exit("--n-query: '%s' is not a list of numbers such as 100000,1000000", arg);
+			bench_usage_die("--n-query: '%s' is not a list of numbers such as 100000,1000000",
+			                arg);
 		if (o->n_query_count == BENCH_QUERY_NS_MAX)
-			bq_usage_exit("--n-query: at most 8 sizes ('%s')", arg);
+			bench_usage_die("--n-query: at most 8 sizes ('%s')", arg);
 		o->n_query[o->n_query_count++] = v;
 		p = *end == ',' ? end + 1 : end;
 		if (*end == ',' && *p == '\0')
-			bq_usage_exit("--n-query: '%s' ends with a comma", arg);
+			bench_usage_die("--n-query: '%s' ends with a comma", arg);
 	}
 	if (o->n_query_count == 0)
-		bq_usage_exit("--n-query: '%s' lists no size", arg);
+		bench_usage_die("--n-query: '%s' lists no size", arg);
 }
 
 void bench_query_opt_budget(const char *arg, struct bench_opts *o)
@@ -160,7 +143,7 @@ void bench_query_opt_budget(const char *arg, struct bench_opts *o)
 	double v = strtod(arg, &end);
 
 	if (end == arg || *end != '\0' || !(v >= 1) || v > 86400)
-		bq_usage_exit("--query-budget: '%s' is not a number of seconds from 1 to 86400", arg);
+		bench_usage_die("--query-budget: '%s' is not a number of seconds from 1 to 86400", arg);
 	o->query_budget_s = v;
 }
 
@@ -737,8 +720,8 @@ static void bq_fill_loop(struct tj_node *node, struct bq_fill *f, double budget_
 		out->cpu_ms_last += 1000.0 * cpu[b];
 	out->edge_first = out->batches < BQ_EDGE_BATCHES ? next : BQ_EDGE_BATCHES * BENCH_BATCH;
 	out->edge_last = next - last * BENCH_BATCH;
-	out->cpu_ms_first = bq_per(out->cpu_ms_first, out->edge_first);
-	out->cpu_ms_last = bq_per(out->cpu_ms_last, out->edge_last);
+	out->cpu_ms_first = bench_per(out->cpu_ms_first, out->edge_first);
+	out->cpu_ms_last = bench_per(out->cpu_ms_last, out->edge_last);
 	free(cpu);
 	free(items);
 }
@@ -757,7 +740,7 @@ static void bq_fill(const char *datadir, const struct bench_corpus *c, struct bq
 	int rc;
 
 	bench_path(key, datadir, "key");
-	if ((rc = tj_keyfile_unlock(key, BQ_PASS, strlen(BQ_PASS), &u)) != 0 ||
+	if ((rc = tj_keyfile_unlock(key, BENCH_PASS, strlen(BENCH_PASS), &u)) != 0 ||
 	    (rc = tj_node_open(datadir, 0, u, &node)) != 0)
 		bench_die("cannot open the node in %s: %s", datadir, tj_strerror(rc));
 	/* What the daemon does once its store is open: the alerts' format mark on a new store. */
@@ -797,33 +780,6 @@ static void bq_fill(const char *datadir, const struct bench_corpus *c, struct bq
 
 /* ---- the data directory and the daemon ----------------------------------------------- */
 
-struct bq_daemon {
-	char dir[BENCH_PATH_MAX];
-	pid_t pid;
-	int fd;
-	uint8_t *req;
-};
-
-/* As `tejido init` makes it, with the cheapest Argon2id (a benchmark, not a node). */
-static void bq_node_init(const char *dir)
-{
-	struct tj_identity *id = NULL;
-	struct tj_unlocked *u = NULL;
-	char key[BENCH_PATH_MAX];
-	int rc;
-
-	if (bench_mkdir(dir) != 0)
-		bench_die("cannot create %s", dir);
-	bench_path(key, dir, "key");
-	if ((rc = tj_identity_generate(&id)) != 0 ||
-	    (rc = tj_keyfile_create(key, id, "bench", BQ_PASS, strlen(BQ_PASS), TJ_KDF_MIN)) != 0 ||
-	    (rc = tj_keyfile_unlock(key, BQ_PASS, strlen(BQ_PASS), &u)) != 0 ||
-	    (rc = tj_node_init(dir, u, NULL)) != 0)
-		bench_die("cannot create a node in %s: %s", dir, tj_strerror(rc));
-	tj_unlocked_free(u);
-	tj_identity_free(id);
-}
-
 /* Drops the store file's clean pages from the page cache, so the daemon's first requests read the disk. */
 static void bq_drop_cache(const char *datadir)
 {
@@ -839,158 +795,20 @@ static void bq_drop_cache(const char *datadir)
 	close(fd);
 }
 
-static void bq_daemon_child(const char *dir, int ready)
-{
-	struct tj_daemon_opts opts = {.datadir = dir, .ready_fd = ready};
-	struct tj_unlocked *u = NULL;
-	char path[BENCH_PATH_MAX];
-	int log;
-
-	/* A bench that dies (bench_die) takes its daemon with it: none is left running. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1)
-		_exit(5);
-	bench_path(path, dir, "daemon.log");
-	log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (log >= 0) {
-		dup2(log, STDERR_FILENO);
-		dup2(log, STDOUT_FILENO);
-		close(log);
-	}
-	bench_path(path, dir, "key");
-	if (tj_keyfile_unlock(path, BQ_PASS, strlen(BQ_PASS), &u) != 0)
-		_exit(4);
-	opts.unlocked = u;
-	_exit(tj_daemon_run(&opts) == 0 ? 0 : 3);
-}
-
-static void bq_daemon_start(struct bq_daemon *d)
-{
-	struct pollfd pfd;
-	char byte;
-	int p[2];
-
-	if (pipe(p) != 0)
-		bench_die("pipe: %s", strerror(errno));
-	fflush(NULL);
-	if ((d->pid = fork()) < 0)
-		bench_die("fork: %s", strerror(errno));
-	if (d->pid == 0) {
-		close(p[0]);
-		bq_daemon_child(d->dir, p[1]);
-	}
-	close(p[1]);
-	pfd.fd = p[0];
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, BQ_READY_TIMEOUT_MS) != 1 || read(p[0], &byte, 1) != 1) {
-		kill(d->pid, SIGKILL);
-		waitpid(d->pid, NULL, 0);
-		bench_die("the daemon never became ready (see %s/daemon.log)", d->dir);
-	}
-	close(p[0]);
-	if (tj_ctl_connect(d->dir, &d->fd) != 0)
-		bench_die("cannot connect to the daemon's control socket");
-}
-
-/* Replies carry a page of incidents or a table as one JSON string (under 1 MiB), as the CLI reads them. */
-static const struct tj_mp_limits bq_reply_limits = {
-    .max_depth = 8,
-    .max_items = 1u << 20,
-    .max_str = 1u << 20,
-    .canonical = false,
-};
-
-/* Positions r at the value of key in a reply map; false when absent. */
-static bool bq_reply_find(const uint8_t *reply, size_t len, const char *key, struct tj_mp_reader *r)
-{
-	const char *k;
-	uint32_t n, kl;
-
-	tj_mp_reader_init(r, reply, len);
-	if (tj_mp_read_map(r, &n) != 0)
-		return false;
-	for (uint32_t i = 0; i < n; i++) {
-		if (tj_mp_read_str(r, &k, &kl) != 0)
-			return false;
-		if (kl == strlen(key) && memcmp(k, key, kl) == 0)
-			return true;
-		if (tj_mp_skip(r) != 0)
-			return false;
-	}
-	return false;
-}
-
-static bool bq_reply_str(const uint8_t *reply, size_t len, const char *key, const char **s, uint32_t *sl)
-{
-	struct tj_mp_reader r;
-
-	return bq_reply_find(reply, len, key, &r) && tj_mp_read_str(&r, s, sl) == 0;
-}
-
-static bool bq_reply_uint(const uint8_t *reply, size_t len, const char *key, uint64_t *v)
-{
-	struct tj_mp_reader r;
-
-	return bq_reply_find(reply, len, key, &r) && tj_mp_read_uint(&r, v) == 0;
-}
-
-/* One request; dies unless the reply is a map with ok: true. Returns the reply (caller frees). */
-static uint8_t *bq_call(struct bq_daemon *d, size_t len, size_t *reply_len)
-{
-	struct tj_mp_reader r;
-	uint8_t *reply = NULL;
-	const char *msg = "";
-	uint32_t ml = 0;
-	bool ok = false;
-	int rc;
-
-	if ((rc = tj_ctl_call(d->fd, d->req, len, &reply, reply_len)) != 0)
-		bench_die("control socket: %s", tj_strerror(rc));
-	if (tj_mp_check(reply, *reply_len, &bq_reply_limits, true, NULL) != 0)
-		bench_die("the daemon's reply is not msgpack");
-	if (!bq_reply_find(reply, *reply_len, "ok", &r) || tj_mp_read_bool(&r, &ok) != 0 || !ok) {
-		(void)bq_reply_str(reply, *reply_len, "msg", &msg, &ml);
-		bench_die("the daemon refused a request: %.*s (see %s/daemon.log)", (int)ml, msg, d->dir);
-	}
-	return reply;
-}
-
-static size_t bq_simple(struct bq_daemon *d, const char *op)
-{
-	struct tj_mp_writer w;
-	size_t len = 0;
-
-	tj_mp_writer_init(&w, d->req, TJ_CTL_REQUEST_MAX_BYTES);
-	tj_mp_put_map(&w, 1);
-	tj_mp_put_cstr(&w, "op");
-	tj_mp_put_cstr(&w, op);
-	if (tj_mp_writer_finish(&w, &len) != 0)
-		bench_die("%s request", op);
-	return len;
-}
-
-static void bq_status(struct bq_daemon *d, struct bench_query_result *out)
+static void bq_status(struct bench_dproc *d, struct bench_query_result *out)
 {
 	size_t rl = 0;
-	uint8_t *reply = bq_call(d, bq_simple(d, "status"), &rl);
+	uint8_t *reply = bench_dproc_call(d, bench_dproc_simple(d, "status"), &rl);
 	uint64_t inc = 0;
 
-	if (!bq_reply_uint(reply, rl, "records", &out->records) ||
-	    !bq_reply_uint(reply, rl, "store_bytes", &out->store_bytes) ||
-	    !bq_reply_uint(reply, rl, "incidents", &inc))
+	if (!bench_reply_uint(reply, rl, "records", &out->records) ||
+	    !bench_reply_uint(reply, rl, "store_bytes", &out->store_bytes) ||
+	    !bench_reply_uint(reply, rl, "incidents", &inc))
 		bench_die("status reply");
 	if (inc != out->incidents)
 		bench_die("the daemon counts %llu incidents; the fill stored %llu", (unsigned long long)inc,
 		          (unsigned long long)out->incidents);
 	free(reply);
-}
-
-static void bq_daemon_stop(struct bq_daemon *d)
-{
-	size_t rl = 0;
-
-	free(bq_call(d, bq_simple(d, "stop"), &rl));
-	close(d->fd);
-	waitpid(d->pid, NULL, 0);
 }
 
 /* ---- the shapes, timed ------------------------------------------------------------------ */
@@ -1042,10 +860,10 @@ static void bq_exec(char *const argv[], struct bq_out *o)
 	for (;;) {
 		struct pollfd pfd = {.fd = p[0], .events = POLLIN};
 		ssize_t n;
-		if (poll(&pfd, 1, BQ_READY_TIMEOUT_MS) != 1) {
+		if (poll(&pfd, 1, BENCH_READY_TIMEOUT_MS) != 1) {
 			kill(pid, SIGKILL);
 			bench_die("`%s %s` printed nothing for %d s", argv[0], argv[1],
-			          BQ_READY_TIMEOUT_MS / 1000);
+			          BENCH_READY_TIMEOUT_MS / 1000);
 		}
 		if ((n = read(p[0], chunk, sizeof(chunk))) < 0 && errno == EINTR)
 			continue;
@@ -1068,7 +886,7 @@ struct bq_answer {
 };
 
 struct bq_ctx {
-	struct bq_daemon *d;
+	struct bench_dproc *d;
 	const char *tejido;
 	struct bq_out out;
 };
@@ -1079,7 +897,7 @@ static void bq_put_str_arg(struct tj_mp_writer *w, const char *key, const char *
 	tj_mp_put_cstr(w, v);
 }
 
-static size_t bq_query_req(struct bq_daemon *d, const struct bq_qspec *q)
+static size_t bq_query_req(struct bench_dproc *d, const struct bq_qspec *q)
 {
 	struct tj_mp_writer w;
 	size_t len = 0;
@@ -1106,7 +924,7 @@ static size_t bq_query_req(struct bq_daemon *d, const struct bq_qspec *q)
 	return len;
 }
 
-static size_t bq_stats_req(struct bq_daemon *d, const struct bq_sspec *s)
+static size_t bq_stats_req(struct bench_dproc *d, const struct bq_sspec *s)
 {
 	struct tj_mp_writer w;
 	size_t len = 0;
@@ -1132,19 +950,19 @@ static size_t bq_stats_req(struct bq_daemon *d, const struct bq_sspec *s)
 static void bq_ctl_once(struct bq_ctx *x, size_t len, bool check, struct bq_answer *a)
 {
 	size_t rl = 0;
-	uint8_t *reply = bq_call(x->d, len, &rl);
+	uint8_t *reply = bench_dproc_call(x->d, len, &rl);
 	const char *json;
 	uint32_t jl;
 	uint64_t matched = 0;
 
 	a->bytes = rl;
 	if (check) {
-		if (!bq_reply_str(reply, rl, "json", &json, &jl) ||
+		if (!bench_reply_str(reply, rl, "json", &json, &jl) ||
 		    (a->doc = cJSON_ParseWithLength(json, jl)) == NULL)
 			bench_die("the daemon's reply holds no JSON document");
 		if (cJSON_IsArray(a->doc)) {
 			a->results = (uint64_t)cJSON_GetArraySize(a->doc);
-			if (!bq_reply_uint(reply, rl, "matched", &matched) || matched != a->results)
+			if (!bench_reply_uint(reply, rl, "matched", &matched) || matched != a->results)
 				bench_die("query reply: %llu incidents, matched %llu",
 				          (unsigned long long)a->results, (unsigned long long)matched);
 		}
@@ -1330,7 +1148,7 @@ void bench_query_run(const struct bench_opts *o, const struct bench_corpus *c, c
 	static struct bq_sample sm;
 	struct bq_plan *plan = calloc(1, sizeof(*plan));
 	struct bq_ctx x = {.tejido = o->tejido};
-	struct bq_daemon d = {.fd = -1};
+	struct bench_dproc d = {.fd = -1};
 	char name[64], store[BENCH_PATH_MAX];
 	double t0;
 
@@ -1345,12 +1163,12 @@ void bench_query_run(const struct bench_opts *o, const struct bench_corpus *c, c
 	snprintf(name, sizeof(name), "query-%llu", (unsigned long long)n);
 	bench_path(d.dir, dir, name);
 	tj_log_set_level(TJ_LOG_WARN);
-	bq_node_init(d.dir);
+	bench_node_create(d.dir);
 	bq_fill(d.dir, c, plan, n, o->query_budget_s, out);
 	bq_paging(plan);
 	bq_drop_cache(d.dir);
 	t0 = bench_now();
-	bq_daemon_start(&d);
+	bench_dproc_start(&d);
 	out->ready_s = bench_now() - t0;
 	out->base_kb = bench_status_kb(d.pid, "VmRSS");
 	x.d = &d;
@@ -1360,7 +1178,7 @@ void bench_query_run(const struct bench_opts *o, const struct bench_corpus *c, c
 	out->rss_kb = bench_status_kb(d.pid, "VmRSS");
 	out->anon_kb = bench_status_kb(d.pid, "RssAnon");
 	out->file_kb = bench_status_kb(d.pid, "RssFile");
-	bq_daemon_stop(&d);
+	bench_dproc_stop(&d);
 	bench_path(store, d.dir, TJ_STORE_DIR_NAME);
 	out->du_bytes = bench_du(store);
 	bench_dbs_read(store, &out->dbs);
@@ -1428,15 +1246,16 @@ static void bq_json_one(cJSON *a, const struct bench_query_result *r, double bud
 	cJSON_AddNumberToObject(d, "rss_anon_end_mb", bq_mb(r->anon_kb));
 	cJSON_AddNumberToObject(d, "rss_file_end_mb", bq_mb(r->file_kb));
 	cJSON_AddNumberToObject(j, "records", (double)r->records);
-	cJSON_AddNumberToObject(j, "disk_bytes_per_incident", bq_per((double)r->du_bytes, r->incidents));
+	cJSON_AddNumberToObject(j, "disk_bytes_per_incident", bench_per((double)r->du_bytes, r->incidents));
 	cJSON_AddNumberToObject(j, "lmdb_used_bytes_per_incident",
-	                        bq_per((double)r->store_bytes, r->incidents));
+	                        bench_per((double)r->store_bytes, r->incidents));
 	dbs = cJSON_AddObjectToObject(j, "lmdb_bytes_per_incident_by_database");
 	for (uint32_t i = 0; i < r->dbs.n; i++)
-		cJSON_AddNumberToObject(dbs, r->dbs.db[i].name,
-		                        bq_per((double)r->dbs.db[i].pages * r->dbs.page_bytes, r->incidents));
+		cJSON_AddNumberToObject(
+		    dbs, r->dbs.db[i].name,
+		    bench_per((double)r->dbs.db[i].pages * r->dbs.page_bytes, r->incidents));
 	cJSON_AddNumberToObject(dbs, "(free pages)",
-	                        bq_per((double)r->dbs.free_pages * r->dbs.page_bytes, r->incidents));
+	                        bench_per((double)r->dbs.free_pages * r->dbs.page_bytes, r->incidents));
 	arr = cJSON_AddArrayToObject(j, "shapes");
 	for (uint32_t i = 0; i < r->n_shapes; i++) {
 		const struct bench_query_shape *sh = &r->shape[i];
@@ -1523,9 +1342,9 @@ static void bq_print_one(bool md, const struct bench_query_result *r)
 	snprintf(w, sizeof(w), "queries n=%llu: disk bytes per incident (du)",
 	         (unsigned long long)r->n_wanted);
 	snprintf(a, sizeof(a), "%llu incidents, %llu records; LMDB used %.0f; bodies %.0f + %.0f bytes", n,
-	         (unsigned long long)r->records, bq_per((double)r->store_bytes, r->incidents),
+	         (unsigned long long)r->records, bench_per((double)r->store_bytes, r->incidents),
 	         r->mean_sum_bytes, r->mean_case_bytes);
-	snprintf(v, sizeof(v), "%.0f", bq_per((double)r->du_bytes, r->incidents));
+	snprintf(v, sizeof(v), "%.0f", bench_per((double)r->du_bytes, r->incidents));
 	bq_row(md, w, v, a);
 	{
 		size_t off = 0;
@@ -1533,12 +1352,12 @@ static void bq_print_one(bool md, const struct bench_query_result *r)
 		for (uint32_t i = 0; i < r->dbs.n && off < sizeof(line); i++) {
 			int k = snprintf(
 			    line + off, sizeof(line) - off, "%s%s %.0f", i ? ", " : "", r->dbs.db[i].name,
-			    bq_per((double)r->dbs.db[i].pages * r->dbs.page_bytes, r->incidents));
+			    bench_per((double)r->dbs.db[i].pages * r->dbs.page_bytes, r->incidents));
 			off += k > 0 ? (size_t)k : 0;
 		}
 		if (off < sizeof(line))
 			snprintf(line + off, sizeof(line) - off, ", free pages %.0f",
-			         bq_per((double)r->dbs.free_pages * r->dbs.page_bytes, r->incidents));
+			         bench_per((double)r->dbs.free_pages * r->dbs.page_bytes, r->incidents));
 		bq_row(md, "  LMDB bytes per incident by database", "", line);
 	}
 }
