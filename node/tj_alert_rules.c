@@ -505,10 +505,12 @@ static bool tj__known(const struct tj__region *g, size_t i, int64_t W)
 }
 
 /*
- * Which entries fire: T3, >= min entries dated in [day - W, day]; T5, >= min
- * distinct victims among them. Same-day entries share their window.
+ * Which entries dated in [from, to] fire (the others keep their flag): T3,
+ * >= min entries dated in [day - W, day]; T5, >= min distinct victims among
+ * them. Same-day entries share their window.
  */
-static void tj__region_fire(struct tj__region *g, int64_t W, uint32_t min, struct tj__victims *vs)
+static void tj__region_fire_days(struct tj__region *g, int64_t W, uint32_t min, struct tj__victims *vs,
+                                 int64_t from, int64_t to)
 {
 	size_t a = 0, b;
 
@@ -518,6 +520,8 @@ static void tj__region_fire(struct tj__region *g, int64_t W, uint32_t min, struc
 			;
 		while (g->days[a] < g->days[i] - W)
 			a++;
+		if (g->days[i] < from || g->days[i] > to)
+			continue;
 		if (vs == NULL) {
 			fire = b - a + 1 >= min;
 		} else {
@@ -530,6 +534,11 @@ static void tj__region_fire(struct tj__region *g, int64_t W, uint32_t min, struc
 		for (size_t j = i; j <= b; j++)
 			g->fire[j] = fire && tj__known(g, j, W);
 	}
+}
+
+static void tj__region_fire(struct tj__region *g, int64_t W, uint32_t min, struct tj__victims *vs)
+{
+	tj__region_fire_days(g, W, min, vs, INT64_MIN, INT64_MAX);
 }
 
 /* Scratch the window rules share: windows, a region, an incident's codes, an alert and its stored form. */
@@ -835,7 +844,7 @@ static int tj__region_clusters(const struct tj__region *g, int64_t W, int64_t B,
 	return 0;
 }
 
-/* o = g without its entry s (days, ids, victims; nothing fires yet). */
+/* o = g without its entry s (days, ids, victims, and what fires in g). */
 static int tj__region_without(const struct tj__region *g, size_t s, struct tj__region *o)
 {
 	size_t nv = g->voff[s + 1] - g->voff[s];
@@ -861,7 +870,8 @@ static int tj__region_without(const struct tj__region *g, size_t s, struct tj__r
 			continue;
 		o->days[j] = g->days[i];
 		memcpy(o->ids[j], g->ids[i], 32);
-		o->fire[j] = o->head[j] = false;
+		o->fire[j] = g->fire[i];
+		o->head[j] = false;
 		o->voff[j++] = i < s ? g->voff[i] : g->voff[i] - (uint32_t)nv;
 	}
 	o->voff[o->n] = (uint32_t)o->nvic;
@@ -894,7 +904,8 @@ static int tj__clusters_added(struct tj__rules *r, uint8_t trigger, const char *
 
 	if ((rc = tj__region_without(g, s, o)) != 0)
 		return rc;
-	tj__region_fire(o, W, min, trigger == TJ_T5_PATTERN ? &r->vs : NULL);
+	/* Only the windows holding d, [d, d + W], differ without s. */
+	tj__region_fire_days(o, W, min, trigger == TJ_T5_PATTERN ? &r->vs : NULL, d, d + W);
 	if ((rc = tj__region_clusters(o, W, B, p0, &ocl, &nocl)) != 0 ||
 	    (rc = tj__region_clusters(g, W, B, p0, &cl, &ncl)) != 0)
 		goto out;
