@@ -525,9 +525,10 @@ static void tj__region_fire_days(struct tj__region *g, int64_t W, uint32_t min, 
 		if (vs == NULL) {
 			fire = b - a + 1 >= min;
 		} else {
+			/* Distinct victims only grow: counting stops at min. */
 			vs->n = 0;
-			for (size_t j = a; j <= b; j++)
-				for (uint32_t x = g->voff[j]; x < g->voff[j + 1]; x++)
+			for (size_t j = a; j <= b && vs->n < min; j++)
+				for (uint32_t x = g->voff[j]; x < g->voff[j + 1] && vs->n < min; x++)
 					tj__victims_add(vs, g->vic[x]);
 			fire = vs->n >= min;
 		}
