@@ -19,10 +19,11 @@ start() { # the node, or its log's end and a failure
 	fail "$1: the node did not start"
 }
 
-adder() {
+adder() { # $1: a file made once the first add of the round is acknowledged
 	local k
 	for ((k = 0; k < 40; k++)); do
 		"$TEJIDO" add --json "$T/one.json" > /dev/null 2>&1 || break
+		[ -e "$1" ] || : > "$1"
 	done
 }
 
@@ -30,8 +31,15 @@ node_init
 for round in 1 2 3; do
 	start "round $round"
 	pid=$(cat "$TEJIDO_DATA/node.pid")
-	adder &
+	adder "$T/acked.$round" &
 	adder_pid=$!
+	# The kill lands at a random moment after the round's first acknowledged add (on a loaded
+	# machine a random moment from the start could come before any add, three rounds in a row).
+	for ((w = 0; w < 300; w++)); do
+		[ -e "$T/acked.$round" ] && break
+		kill -0 "$adder_pid" 2> /dev/null || break
+		sleep 0.1
+	done
 	sleep "0.$((RANDOM % 10))"
 	kill -9 "$pid" 2> /dev/null || echo "round $round: the daemon stopped first"
 	for ((w = 0; w < 600; w++)); do
