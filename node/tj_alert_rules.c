@@ -965,7 +965,8 @@ static int tj__clusters(struct tj__rules *r, uint8_t trigger, const uint8_t key[
 	struct tj__region *g = &r->g;
 	uint8_t akey[TJ_CODE_MAX + 32], aid[32];
 	int64_t B = tj__period_days(W), p0 = tj__period(d - W, B), p1 = tj__period(d + 2 * W, B);
-	size_t h = SIZE_MAX, tl = 0, klen;
+	struct tj__cl *cl = NULL;
+	size_t n_cl = 0, klen;
 	int rc;
 
 	/* The periods of [d - W, d + 2W], and a window before them for the first ones' windows. */
@@ -979,32 +980,24 @@ static int tj__clusters(struct tj__rules *r, uint8_t trigger, const uint8_t key[
 			if (g->days[s] == d && memcmp(g->ids[s], r->self, 32) == 0)
 				return tj__clusters_added(r, trigger, X, d, W, min, p0, s);
 	}
-	for (size_t i = 0; i <= g->n; i++) {
-		size_t first;
-		if (i < g->n && (!g->fire[i] || g->days[i] < p0 * B))
-			continue;
-		if (i < g->n && h != SIZE_MAX && g->days[i] - g->days[tl] <= W &&
-		    tj__period(g->days[i], B) == tj__period(g->days[h], B)) {
-			tl = i;
-			continue;
-		}
-		if (h != SIZE_MAX) {
-			/* The cluster h..tl: every incident of its windows. */
-			for (first = h; first > 0 && g->days[first - 1] >= g->days[h] - W; first--)
-				;
-			if ((rc = tj__anchor_moved(r, trigger, X, d, W, h, tl, NULL)) != 0)
-				return rc;
-			klen = tj__anchor_key(X, g->ids[h], akey);
-			if ((rc = tj__alert_set(r, trigger, akey, klen, (const uint8_t(*)[32])g->ids + first,
-			                        g->days + first, tl - first + 1,
-			                        r->carry.trigger != 0        ? &r->carry
-			                        : r->gone.trigger == trigger ? &r->gone
-			                                                     : NULL)) != 0)
-				return rc;
-			g->head[h] = true;
-		}
-		h = tl = i;
+	if ((rc = tj__region_clusters(g, W, B, p0, &cl, &n_cl)) != 0)
+		return rc;
+	for (size_t c = 0; c < n_cl && rc == 0; c++) {
+		/* The cluster h..tl: every incident of its windows, from first. */
+		size_t h = cl[c].h, tl = cl[c].tl, first = cl[c].first;
+		if ((rc = tj__anchor_moved(r, trigger, X, d, W, h, tl, NULL)) != 0)
+			break;
+		klen = tj__anchor_key(X, g->ids[h], akey);
+		rc = tj__alert_set(r, trigger, akey, klen, (const uint8_t(*)[32])g->ids + first,
+		                   g->days + first, tl - first + 1,
+		                   r->carry.trigger != 0        ? &r->carry
+		                   : r->gone.trigger == trigger ? &r->gone
+		                                                : NULL);
+		g->head[h] = rc == 0;
 	}
+	free(cl);
+	if (rc != 0)
+		return rc;
 	/* Every other incident of [d, d + 2W] anchors nothing (any more). */
 	for (size_t i = 0; i < g->n; i++) {
 		if (g->head[i] || g->days[i] < d || g->days[i] > d + 2 * W || !tj__known(g, i, W))
