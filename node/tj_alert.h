@@ -220,6 +220,19 @@ TJ_MUST_CHECK int tj_alert_after_store(struct tj_node *n, const uint8_t (*ids)[3
  */
 #define TJ_ALERT_PENDING_BATCH 256
 TJ_MUST_CHECK int tj_alert_pending_run(struct tj_node *n, size_t *n_done);
+/*
+ * The same in pieces, for the daemon's background pass (tj_peer.h): prepare
+ * once (upgrades an older store's alerts, marking its incidents pending),
+ * then steps. A step is one write transaction: the retractions marked, then
+ * the pending records in id order, at most cap (<= TJ_ALERT_PENDING_BATCH)
+ * and, with budget_us > 0, none started after budget_us of wall time (the
+ * first always is). *n_done = how many; *more = records are still pending.
+ * tj_alert_pending_count counts the marks (a read transaction).
+ */
+TJ_MUST_CHECK int tj_alert_pending_prepare(struct tj_node *n);
+TJ_MUST_CHECK int tj_alert_pending_step(struct tj_node *n, size_t cap, uint32_t budget_us, size_t *n_done,
+                                        bool *more);
+TJ_MUST_CHECK int tj_alert_pending_count(struct tj_node *n, uint64_t *count);
 /* Tests only: makes tj_alert_after_store do nothing (a crash after the records' commit). */
 extern bool tj_alert_test_skip_after_store;
 

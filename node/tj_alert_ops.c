@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -252,38 +253,104 @@ static int tj__format_upgrade(struct tj_node *n)
 	return rc;
 }
 
-int tj_alert_pending_run(struct tj_node *n, size_t *n_done)
+int tj_alert_pending_prepare(struct tj_node *n)
 {
-	uint8_t(*ids)[32] = malloc(TJ_ALERT_PENDING_BATCH * 32);
-	size_t k = 0;
+	int rc = tj__format_upgrade(n);
+
+	if (rc != 0)
+		TJ_LOG_E("alert", "could not upgrade the alerts' index: %s", tj_strerror(rc));
+	return rc;
+}
+
+static uint64_t tj__mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+int tj_alert_pending_step(struct tj_node *n, size_t cap, uint32_t budget_us, size_t *n_done, bool *more)
+{
+	uint8_t(*ids)[32];
+	uint64_t t0 = tj__mono_us();
+	size_t k = 0, i = 0;
 	struct tj_txn t;
-	int rc = 0;
+	int rc;
 
 	*n_done = 0;
-	if (ids == NULL)
+	*more = false;
+	if (cap == 0)
+		cap = 1;
+	if (cap > TJ_ALERT_PENDING_BATCH)
+		cap = TJ_ALERT_PENDING_BATCH;
+	/* One more than cap is read, so "more" is known without a second transaction. */
+	if ((ids = malloc((cap + 1) * 32)) == NULL)
 		return -ENOMEM;
-	if ((rc = tj__format_upgrade(n)) != 0) {
+	if ((rc = tj_txn_begin(n->store, true, &t)) != 0) {
 		free(ids);
-		TJ_LOG_E("alert", "could not upgrade the alerts' index: %s", tj_strerror(rc));
 		return rc;
 	}
-	do {
-		if ((rc = tj_txn_begin(n->store, true, &t)) != 0)
+	if ((rc = tj_alert_retracted_run(n, &t)) == 0)
+		rc = tj__pending_ids(&t, ids, cap + 1, &k);
+	/* At least one record per step, whatever the budget: the backlog always shrinks. */
+	for (; i < k && i < cap && rc == 0; i++) {
+		if (i > 0 && budget_us > 0 && tj__mono_us() - t0 >= budget_us)
 			break;
-		if ((rc = tj_alert_retracted_run(n, &t)) == 0)
-			rc = tj__pending_ids(&t, ids, TJ_ALERT_PENDING_BATCH, &k);
-		for (size_t i = 0; i < k && rc == 0; i++)
-			rc = tj_alert_process_txn(n, &t, ids[i]);
-		if (rc == 0 && (rc = tj__alert_events_purge(&t)) == 0)
-			rc = tj_txn_commit(&t);
-		tj_txn_abort(&t);
-		tj__alert_events_forget();
-		if (rc == 0)
-			*n_done += k;
-	} while (rc == 0 && k == TJ_ALERT_PENDING_BATCH);
+		rc = tj_alert_process_txn(n, &t, ids[i]);
+	}
+	if (rc == 0 && (rc = tj__alert_events_purge(&t)) == 0)
+		rc = tj_txn_commit(&t);
+	tj_txn_abort(&t);
+	tj__alert_events_forget();
 	free(ids);
-	if (rc != 0)
+	if (rc != 0) {
 		TJ_LOG_E("alert", "could not evaluate the pending records: %s", tj_strerror(rc));
+		return rc;
+	}
+	*n_done = i;
+	*more = i < k;
+	return 0;
+}
+
+int tj_alert_pending_count(struct tj_node *n, uint64_t *count)
+{
+	uint8_t prefix = TJ_STORE_PENDING_PREFIX;
+	MDB_val k = {1, &prefix}, v;
+	MDB_cursor *cur = NULL;
+	struct tj_txn t;
+	MDB_dbi dbi;
+	int rc;
+
+	*count = 0;
+	if ((rc = tj_txn_begin(n->store, false, &t)) != 0)
+		return rc;
+	if ((rc = tj__alert_dbi(&t, &dbi)) != 0 || mdb_cursor_open(t.txn, dbi, &cur) != 0) {
+		tj_txn_abort(&t);
+		return rc != 0 ? rc : TJ_ESTORE;
+	}
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		if (k.mv_size != 33 || ((const uint8_t *)k.mv_data)[0] != TJ_STORE_PENDING_PREFIX)
+			break;
+		(*count)++;
+	}
+	mdb_cursor_close(cur);
+	tj_txn_abort(&t);
+	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+}
+
+int tj_alert_pending_run(struct tj_node *n, size_t *n_done)
+{
+	bool more = true;
+	size_t k;
+	int rc;
+
+	*n_done = 0;
+	if ((rc = tj_alert_pending_prepare(n)) != 0)
+		return rc;
+	while (more && (rc = tj_alert_pending_step(n, TJ_ALERT_PENDING_BATCH, 0, &k, &more)) == 0)
+		*n_done += k;
 	return rc;
 }
 

@@ -538,9 +538,16 @@ static int tj__daemon_open(struct tj_daemon_opts *opts, struct tj_node **node, c
 		return rc;
 	}
 	tj__log_opened(*node);
-	/* Records stored before a crash and not evaluated yet: their alerts come first. */
-	if ((rc = tj_alert_pending_run(*node, &pending)) == 0 && pending > 0)
+	/*
+	 * Records stored before a stop and not evaluated yet: a node in a network
+	 * leaves them to the peer layer's background pass (tj_peer_derive.c), which
+	 * may have a whole catch-up to go through; a node alone evaluates them now.
+	 */
+	if ((*node)->has_network)
+		rc = tj_alert_pending_prepare(*node);
+	else if ((rc = tj_alert_pending_run(*node, &pending)) == 0 && pending > 0)
 		TJ_LOG_I("daemon", "evaluated alerts for %zu records stored before a stop", pending);
+	(void)rc; /* logged; the records stay marked and are evaluated later */
 	return 0;
 }
 

@@ -923,7 +923,7 @@ static int tj__peers_setup(struct tj_peers *P, const struct tj_peers_opts *opts)
 {
 	int rc;
 
-	if ((rc = tj__book_load(P)) != 0 || (rc = tj__sync_init(P)) != 0)
+	if ((rc = tj__book_load(P)) != 0 || (rc = tj__sync_init(P)) != 0 || (rc = tj__derive_init(P)) != 0)
 		return rc;
 	if ((rc = uv_timer_init(P->loop, &P->tick)) != 0)
 		return rc;
@@ -979,6 +979,8 @@ void tj_peers_stop(struct tj_peers *P)
 		uv_close((uv_handle_t *)&P->listener, tj__handle_closed);
 	if (P->tick_init)
 		uv_close((uv_handle_t *)&P->tick, tj__handle_closed);
+	if (P->derive_init)
+		uv_close((uv_handle_t *)&P->derive, tj__handle_closed);
 	for (c = P->conns; c != NULL; c = next) {
 		next = c->next;
 		if (c->state >= TJ__HELLO)

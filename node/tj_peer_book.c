@@ -393,7 +393,7 @@ void tj_peers_put_status(struct tj_mp_writer *w)
 	for (size_t i = 0; i < TJ_PEER_CONNS_MAX; i++)
 		if (P->stats[i].used && P->stats[i].last_sync_ms > last)
 			last = P->stats[i].last_sync_ms;
-	tj_mp_put_map(w, 5);
+	tj_mp_put_map(w, 6);
 	tj_mp_put_cstr(w, "listen");
 	tj_mp_put_cstr(w, P->listen_addr);
 	tj_mp_put_cstr(w, "known");
@@ -407,4 +407,7 @@ void tj_peers_put_status(struct tj_mp_writer *w)
 		tj_mp_put_uint(w, last);
 	else
 		tj_mp_put_nil(w);
+	/* Records received and stored, not yet indexed for queries nor seen by the alert rules. */
+	tj_mp_put_cstr(w, "indexing_backlog");
+	tj_mp_put_uint(w, P->derive_backlog);
 }

@@ -138,6 +138,11 @@ struct tj_peers {
 	uint64_t watch_ms;      /* newest ts_ms seen by the local-records watch */
 	bool rot_checked;       /* the start's rotation check ran (tj_rotate_auto) */
 	uint64_t rot_due_ms;    /* a deferred rotation check is due then (mono ms), 0: none */
+	uv_timer_t derive;      /* the background pass (tj_peer_derive.c) */
+	bool derive_init;
+	uint64_t derive_last_ms; /* when its last step ended (mono ms) */
+	uint64_t
+	    derive_backlog; /* records stored and not yet indexed and evaluated (an estimate; 0 is exact) */
 	uint8_t rbuf[64 * 1024];
 };
 
@@ -191,6 +196,14 @@ void tj__sync_tick(struct tj_peers *P, uint64_t now);
 int tj__sync_probe(struct tj__conn *c);
 /* Sends queued WANTs and HAVEs while the queue has room. */
 void tj__sync_pump(struct tj__conn *c);
+
+/* tj_peer_derive.c: the background pass that indexes and evaluates stored records. */
+#define TJ_PEER_DERIVE_DEFER_MS 200u  /* while ingest is busy, one step at least this often */
+#define TJ_PEER_DERIVE_STEP_US 20000u /* the wall time a step may start records in */
+#define TJ_PEER_DERIVE_RETRY_MS 1000u /* after a failed step */
+TJ_MUST_CHECK int tj__derive_init(struct tj_peers *P);
+/* A batch was stored, n_new of its records marked pending: schedules a step. */
+void tj__derive_kick(struct tj_peers *P, size_t n_new);
 
 /* tj_peer_book.c */
 TJ_MUST_CHECK int tj__book_load(struct tj_peers *P);

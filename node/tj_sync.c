@@ -500,7 +500,7 @@ static void tj__job_store(struct tj__job *j)
 {
 	struct tj_peers *P = j->P;
 	int first[TJ__LOG_REFUSED_MAX];
-	size_t refused = 0, n_first = 0;
+	size_t refused = 0, n_first = 0, n_marked = 0;
 	struct tj__pstat *ps;
 	struct tj__fresh f;
 	struct tj_txn t;
@@ -524,6 +524,8 @@ static void tj__job_store(struct tj__job *j)
 		if (it->stored && it->result == 0) {
 			tj__fresh_add(&f, it->enc, it->len, it->id, it->rec.ts_ms);
 			membership = membership || tj__kind_rotates(it->rec.kind);
+			n_marked += it->rec.kind == TJ_KIND_INCIDENT || it->rec.kind == TJ_KIND_ALERT_ACK ||
+			            it->rec.kind == TJ_KIND_ALERT_RESOLVE;
 		} else if (it->result != TJ_EEXIST && it->result != TJ_ERETRACTED) {
 			if (n_first < TJ__LOG_REFUSED_MAX)
 				first[n_first++] = it->result;
@@ -534,9 +536,9 @@ static void tj__job_store(struct tj__job *j)
 	if ((ps = tj__pstat_for(P, j->pk)) != NULL)
 		ps->received += f.n;
 	tj__fresh_publish(P, j->serial, &f);
-	/* Derived data (index, alerts, acknowledgements): a failure is logged there; the records stay stored. */
-	if (tj_alert_after_store(P->node, (const uint8_t(*)[32])f.ids, f.n) != 0)
-		TJ_LOG_W("sync", "alerts not evaluated for a batch of %zu records", f.n);
+	/* Derived data (index, alerts, acknowledgements, retractions' removals): the background pass. */
+	if (f.n > 0)
+		tj__derive_kick(P, n_marked);
 	/* Retractions applied by this batch: write our confirmations (tj_retract.h). */
 	tj_retract_after_store(P->node, (const uint8_t(*)[32])f.ids, f.n);
 	if (membership)

@@ -751,6 +751,95 @@ static void test_crash_pending(void **state)
 }
 
 /*
+ * The daemon's background pass (tj_peer_derive.c) works in steps: each takes
+ * at most cap records, at least one whatever the budget, says whether more
+ * are pending, and all of them end where one tj_alert_pending_run would.
+ */
+static void test_pending_steps(void **state)
+{
+	char dir[64];
+	struct tj_node *n = ta_node_open(dir);
+	uint8_t a[5][32];
+	struct ta_list *l;
+	uint64_t count = 0;
+	size_t done = 0, total = 0, steps = 0;
+	bool more = true;
+
+	(void)state;
+	tj_alert_test_skip_after_store = true;
+	ta_add(n, &(struct ta_inc){.date = "2026-03-01", .act = "death_threat", .ref = "a"}, a[0]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-05", .act = "harassment", .ref = "b"}, a[1]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-09", .act = "harassment", .ref = "a"}, a[2]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-10", .act = "harassment", .ref = "c"}, a[3]);
+	ta_add(n, &(struct ta_inc){.date = "2026-03-11", .act = "surveillance", .ref = "d"}, a[4]);
+	tj_alert_test_skip_after_store = false;
+	assert_int_equal(tj_alert_pending_prepare(n), 0);
+	assert_int_equal(tj_alert_pending_count(n, &count), 0);
+	assert_int_equal(count, 5);
+	/* cap 2: two, more to come. */
+	assert_int_equal(tj_alert_pending_step(n, 2, 0, &done, &more), 0);
+	assert_int_equal(done, 2);
+	assert_true(more);
+	assert_int_equal(tj_alert_pending_count(n, &count), 0);
+	assert_int_equal(count, 3);
+	/* A budget of 1 us: the first record still runs, so the backlog always shrinks. */
+	assert_int_equal(tj_alert_pending_step(n, TJ_ALERT_PENDING_BATCH, 1, &done, &more), 0);
+	assert_true(done >= 1);
+	total = 2 + done;
+	/* cap 0 counts as 1. */
+	if (more) {
+		assert_int_equal(tj_alert_pending_step(n, 0, 0, &done, &more), 0);
+		assert_int_equal(done, 1);
+		total += done;
+	}
+	while (more && steps++ < 10) {
+		assert_int_equal(tj_alert_pending_step(n, TJ_ALERT_PENDING_BATCH, 0, &done, &more), 0);
+		total += done;
+	}
+	assert_false(more);
+	assert_int_equal(total, 5);
+	assert_int_equal(tj_alert_pending_count(n, &count), 0);
+	assert_int_equal(count, 0);
+	/* Nothing pending: a step does nothing and says so. */
+	assert_int_equal(tj_alert_pending_step(n, TJ_ALERT_PENDING_BATCH, 0, &done, &more), 0);
+	assert_int_equal(done, 0);
+	assert_false(more);
+	/* The same alerts as evaluating each add at once gives: compared on a second node (one at a time). */
+	l = ta_alerts(n, 0);
+	for (size_t i = 0; i < l->n; i++)
+		assert_int_equal(l->a[i].raises, 1);
+	ta_node_close(n, dir);
+	{
+		char dir2[64];
+		struct tj_node *m = ta_node_open(dir2);
+		struct ta_list *k;
+		uint8_t x[32];
+		ta_add(m, &(struct ta_inc){.date = "2026-03-01", .act = "death_threat", .ref = "a"}, x);
+		ta_add(m, &(struct ta_inc){.date = "2026-03-05", .act = "harassment", .ref = "b"}, x);
+		ta_add(m, &(struct ta_inc){.date = "2026-03-09", .act = "harassment", .ref = "a"}, x);
+		ta_add(m, &(struct ta_inc){.date = "2026-03-10", .act = "harassment", .ref = "c"}, x);
+		ta_add(m, &(struct ta_inc){.date = "2026-03-11", .act = "surveillance", .ref = "d"}, x);
+		k = ta_alerts(m, 0);
+		assert_true(l->n >= 4);
+		assert_int_equal(l->n, k->n);
+		for (uint8_t t = 1; t <= 7; t++) {
+			uint32_t in_l = 0, in_k = 0, cnt_l = 0, cnt_k = 0;
+			for (size_t i = 0; i < l->n; i++)
+				if (l->a[i].trigger == t)
+					in_l += l->a[i].n_incidents, cnt_l += l->a[i].count;
+			for (size_t i = 0; i < k->n; i++)
+				if (k->a[i].trigger == t)
+					in_k += k->a[i].n_incidents, cnt_k += k->a[i].count;
+			assert_int_equal(in_l, in_k);
+			assert_int_equal(cnt_l, cnt_k);
+		}
+		free(k);
+		ta_node_close(m, dir2);
+	}
+	free(l);
+}
+
+/*
  * A store of the older format (no 'V'): the first run evaluates every
  * incident once more, which changes no alert (same ids, lists and raises).
  */
@@ -848,6 +937,7 @@ int main(void)
 	    cmocka_unit_test(test_clusters_skipped_same),
 	    cmocka_unit_test(test_clusters_config_change),
 	    cmocka_unit_test(test_crash_pending),
+	    cmocka_unit_test(test_pending_steps),
 	    cmocka_unit_test(test_format_upgrade),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

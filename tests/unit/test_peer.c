@@ -297,7 +297,7 @@ static void test_lifecycle(void **state)
 	tj_mp_writer_init(&w, buf, sizeof(buf));
 	tj_peers_put_status(&w);
 	assert_int_equal(tj_mp_writer_finish(&w, &len), 0);
-	assert_int_equal(buf[0], 0x85); /* a map of five */
+	assert_int_equal(buf[0], 0x86); /* a map of six */
 	/* A stranger's garbage: closed without a byte in answer. */
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);

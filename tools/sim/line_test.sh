@@ -65,5 +65,9 @@ want(c["wire_bytes"] > 0 and c["wire_bytes_per_record"] > 0, "cold: bytes")
 want(c["receiver_hwm_kib"] > 0 and c["receiver_max_rss_kib"] > 0, "cold: memory")
 want(c["connect_wait_s"] is None or 0 <= c["connect_wait_s"] <= c["seconds"], "cold: connect wait")
 want((c["connect_wait_s"] is None) == (c["transfer_records_per_s"] is None), "cold: transfer rate")
+# The background pass indexed and evaluated every record after they were stored (status'
+# peers.indexing_backlog reached 0), never before.
+want(c["indexed_s"] is not None and c["indexed_s"] >= c["seconds"], "cold: indexed after stored")
+want(c["indexed_records_per_s"] > 0, "cold: indexing rate")
 print("ok: line of 3, %d probes, cold catch-up of %d records" % (p["probes"], c["records"]))
 PY

@@ -119,6 +119,8 @@ int sim_ctl_add_batch(const struct sim_node *nd, uint64_t k0, unsigned n);
 int sim_ctl_open(const struct sim_node *nd, int *fd);
 /* status over a connection from sim_ctl_open: records and incidents. */
 int sim_ctl_status_fd(int fd, uint64_t *records, uint64_t *incidents);
+/* The node's peers.indexing_backlog (records stored, not yet indexed nor evaluated by the rules). */
+int sim_ctl_backlog_fd(int fd, uint64_t *backlog);
 /* Sorted readable incident ids into ids (cap entries); *n set. */
 int sim_ctl_ids(const struct sim_node *nd, uint8_t (*ids)[32], size_t cap, size_t *n);
 

@@ -58,12 +58,12 @@ static int sim__call(const struct sim_node *nd, const uint8_t *req, size_t len, 
 }
 
 /* Positions r at the value of key in the reply's top map; 0 or -1. */
-static int sim__find(struct tj_mp_reader *r, const uint8_t *reply, size_t len, const char *key)
+/* Positions r on the value of key in the map at r. */
+static int sim__find_here(struct tj_mp_reader *r, const char *key)
 {
 	const char *k;
 	uint32_t n, klen;
 
-	tj_mp_reader_init(r, reply, len);
 	if (tj_mp_read_map(r, &n) != 0)
 		return -1;
 	for (uint32_t i = 0; i < n; i++) {
@@ -75,6 +75,12 @@ static int sim__find(struct tj_mp_reader *r, const uint8_t *reply, size_t len, c
 			return -1;
 	}
 	return -1;
+}
+
+static int sim__find(struct tj_mp_reader *r, const uint8_t *reply, size_t len, const char *key)
+{
+	tj_mp_reader_init(r, reply, len);
+	return sim__find_here(r, key);
 }
 
 static bool sim__ok(const uint8_t *reply, size_t len)
@@ -346,6 +352,26 @@ int sim_ctl_status_fd(int fd, uint64_t *records, uint64_t *incidents)
 	    (rc = sim__reply(reply, rlen, &ok, &olen)) != 0)
 		return rc;
 	return sim__status_parse(ok, olen, records, incidents, NULL);
+}
+
+int sim_ctl_backlog_fd(int fd, uint64_t *backlog)
+{
+	uint8_t req[32], *reply = NULL, *ok = NULL;
+	size_t len = sim__status_req(req, sizeof(req)), rlen = 0, olen = 0;
+	struct tj_mp_reader r;
+	int rc;
+
+	if (len == 0)
+		return -1;
+	if ((rc = sim__call_fd(fd, req, len, &reply, &rlen)) != 0 ||
+	    (rc = sim__reply(reply, rlen, &ok, &olen)) != 0)
+		return rc;
+	rc = sim__find(&r, ok, olen, "peers") == 0 && sim__find_here(&r, "indexing_backlog") == 0 &&
+	             tj_mp_read_uint(&r, backlog) == 0
+	         ? 0
+	         : -1;
+	free(ok);
+	return rc;
 }
 
 /* Appends the ids of one list page; sets *next when there is another page. */
