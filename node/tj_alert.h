@@ -218,7 +218,7 @@ TJ_MUST_CHECK int tj_alert_after_store(struct tj_node *n, const uint8_t (*ids)[3
  * whatever is still marked (the daemon runs it before serving), in write
  * transactions of TJ_ALERT_PENDING_BATCH records; *n_done = how many.
  */
-#define TJ_ALERT_PENDING_BATCH 256
+#define TJ_ALERT_PENDING_BATCH 1024
 TJ_MUST_CHECK int tj_alert_pending_run(struct tj_node *n, size_t *n_done);
 /*
  * The same in pieces, for the daemon's background pass (tj_peer.h): prepare

@@ -9,11 +9,11 @@
  * (peers.indexing_backlog).
  *
  * While records are on their way in (batches being verified, WANTs not yet
- * answered), a step runs at most every
+ * answered), a short step (TJ_PEER_DERIVE_BUSY_*) runs at most every
  * TJ_PEER_DERIVE_DEFER_MS, so the pass never starves; once ingest is idle,
- * steps follow one another, each of at most TJ_PEER_DERIVE_STEP_US, with
- * the loop's I/O between them. A live record, arriving alone, is evaluated
- * on the next loop turn.
+ * longer steps (TJ_PEER_DERIVE_IDLE_*) follow one another with the loop's
+ * I/O between them. A live record, arriving alone, is evaluated on the next
+ * loop turn.
  */
 #include <uv.h>
 
@@ -49,17 +49,24 @@ static void tj__derive_cb(uv_timer_t *t)
 	struct tj_peers *P = t->data;
 	uint64_t now = tj__mono_ms();
 	size_t done = 0;
-	bool more = false;
+	bool more = false, busy;
 	int rc;
 
 	if (P->stopping)
 		return;
-	if (tj__derive_ingest_busy(P) && now < P->derive_last_ms + TJ_PEER_DERIVE_DEFER_MS) {
+	busy = tj__derive_ingest_busy(P);
+	if (busy && now < P->derive_last_ms + TJ_PEER_DERIVE_DEFER_MS) {
 		/* Ingest first; tj__derive_kick from the last job's end brings the pass back sooner. */
 		tj__derive_arm(P, P->derive_last_ms + TJ_PEER_DERIVE_DEFER_MS - now);
 		return;
 	}
-	rc = tj_alert_pending_step(P->node, TJ_ALERT_PENDING_BATCH, TJ_PEER_DERIVE_STEP_US, &done, &more);
+	/* Each step commits once, and a commit's cost is mostly pages written: long steps when idle. */
+	if (busy)
+		rc = tj_alert_pending_step(P->node, TJ_PEER_DERIVE_BUSY_CAP, TJ_PEER_DERIVE_BUSY_US, &done,
+		                           &more);
+	else
+		rc = tj_alert_pending_step(P->node, TJ_PEER_DERIVE_IDLE_CAP, TJ_PEER_DERIVE_IDLE_US, &done,
+		                           &more);
 	P->derive_last_ms = tj__mono_ms();
 	if (rc != 0) {
 		/* Logged by the step; the records stay marked, and the pass tries again later. */

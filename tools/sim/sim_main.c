@@ -529,9 +529,13 @@ static int sim__boot(struct sim *s, const struct sim_opts *o, struct sim_result 
 				fprintf(stderr, "sim: peer_add %zu -> %zu failed\n", b, a);
 				return -1;
 			}
-	/* Every edge connected too, so that the measurement starts from a running network. */
-	for (uint64_t until = sim_now_ms() + 60000;
-	     sim_proxy_open() < res->edges * (o->mutual ? 2u : 1u) && !sim_stop_flag; sim_sleep_ms(50))
+	/*
+	 * Every edge connected too, so that the measurement starts from a running network. With
+	 * --mutual both ends dial, but a node keeps one connection per peer (tj__conn_keep_first):
+	 * one per edge either way.
+	 */
+	for (uint64_t until = sim_now_ms() + 60000; sim_proxy_open() < res->edges && !sim_stop_flag;
+	     sim_sleep_ms(50))
 		if (sim_now_ms() > until) {
 			fprintf(stderr,
 			        "sim: %" PRIu64 " of %zu peer connections open after 60 s; going on\n",
