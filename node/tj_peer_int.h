@@ -198,7 +198,7 @@ int tj__sync_probe(struct tj__conn *c);
 void tj__sync_pump(struct tj__conn *c);
 
 /* tj_peer_derive.c: the background pass that indexes and evaluates stored records. */
-#define TJ_PEER_DERIVE_DEFER_MS 200u  /* while ingest is busy, one step at least this often */
+#define TJ_PEER_DERIVE_DEFER_MS 500u /* while ingest is busy, one step at least this often */
 /*
  * A step: at most CAP records, none started after US of wall time. Busy: while
  * records arrive. Idle: a step commits once, and a commit's cost is mostly the

@@ -17,3 +17,8 @@ if(TARGET tejido)
            COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/alerts/kill9_alerts.sh $<TARGET_FILE:tejido>)
   set_tests_properties(alerts/kill9_alerts PROPERTIES TIMEOUT 600 LABELS "integration;alerts" SKIP_RETURN_CODE 77)
 endif()
+if(TARGET tejido)
+  add_test(NAME alerts/backlog_alerts
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/alerts/backlog_alerts.sh $<TARGET_FILE:tejido>)
+  set_tests_properties(alerts/backlog_alerts PROPERTIES TIMEOUT 600 LABELS "integration;alerts;net" SKIP_RETURN_CODE 77)
+endif()
