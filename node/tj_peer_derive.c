@@ -15,6 +15,8 @@
  * I/O between them. A live record, arriving alone, is evaluated on the next
  * loop turn.
  */
+#include <stdlib.h>
+
 #include <uv.h>
 
 #include "tj_alert.h"
@@ -54,6 +56,10 @@ static void tj__derive_cb(uv_timer_t *t)
 
 	if (P->stopping)
 		return;
+	if (now < P->derive_hold_ms) {
+		tj__derive_arm(P, P->derive_hold_ms - now);
+		return;
+	}
 	busy = tj__derive_ingest_busy(P);
 	if (busy && now < P->derive_last_ms + TJ_PEER_DERIVE_DEFER_MS) {
 		/* Ingest first; tj__derive_kick from the last job's end brings the pass back sooner. */
@@ -97,6 +103,7 @@ void tj__derive_kick(struct tj_peers *P, size_t n_new)
 
 int tj__derive_init(struct tj_peers *P)
 {
+	const char *hold;
 	uint64_t pending = 0;
 	int rc;
 
@@ -104,6 +111,14 @@ int tj__derive_init(struct tj_peers *P)
 		return rc;
 	P->derive_init = true;
 	P->derive.data = P;
+	/* Tests only (tests/alerts/backlog_alerts.sh): a backlog that stays while a command looks at it. */
+	if ((hold = getenv("TJ_TEST_DERIVE_HOLD_MS")) != NULL) {
+		unsigned long ms = strtoul(hold, NULL, 10);
+		ms = ms > 60000 ? 60000 : ms;
+		P->derive_hold_ms = tj__mono_ms() + ms;
+		TJ_LOG_W("peer",
+		         "TJ_TEST_DERIVE_HOLD_MS: indexing held for %lu ms after the start (tests only)", ms);
+	}
 	/* Left by a stop (or a crash) in the middle of a catch-up: evaluated in the background too. */
 	if ((rc = tj_alert_pending_count(P->node, &pending)) != 0)
 		return rc;

@@ -141,6 +141,7 @@ struct tj_peers {
 	uv_timer_t derive;      /* the background pass (tj_peer_derive.c) */
 	bool derive_init;
 	uint64_t derive_last_ms; /* when its last step ended (mono ms) */
+	uint64_t derive_hold_ms; /* no step before then (mono ms; TJ_TEST_DERIVE_HOLD_MS, tests only) */
 	uint64_t
 	    derive_backlog; /* records stored and not yet indexed and evaluated (an estimate; 0 is exact) */
 	uint8_t rbuf[64 * 1024];

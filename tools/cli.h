@@ -110,6 +110,13 @@ void cli_conn_close(struct cli_conn *c);
 int cli_call(struct cli_conn *c, size_t req_len, int *node_err, const char **msg, uint32_t *msg_len);
 /* cli_call, printing any failure; returns a CLI exit code. */
 int cli_call_or_report(struct cli_conn *c, size_t req_len, const char *what);
+/*
+ * After a listing, a query, statistics or alerts: when the node still has
+ * records from its peers to index and evaluate (status: peers.indexing_backlog,
+ * e.g. during a catch-up), says so on stderr, in ctx->lang; stdout and the
+ * exit status are untouched. Reuses c (its last reply is replaced).
+ */
+void cli_note_backlog(struct cli_conn *c, const struct cli_ctx *ctx);
 const msgpack_object *cli_map_get(const msgpack_object *map, const char *key);
 bool cli_obj_bin(const msgpack_object *o, size_t n, const uint8_t **p);
 bool cli_obj_uint(const msgpack_object *o, uint64_t *v);

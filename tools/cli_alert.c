@@ -398,6 +398,8 @@ int cli_cmd_alerts(struct cli_ctx *ctx, int argc, char **argv)
 		rc = cli__print_alerts(doc, ctx, false);
 	}
 	cJSON_Delete(doc);
+	if (rc == CLI_OK)
+		cli_note_backlog(&c, ctx); /* following: once, at the start */
 	if (rc == CLI_OK && follow)
 		rc = cli__follow(&c, ctx, &args, last);
 	cli_conn_close(&c);

@@ -214,6 +214,8 @@ int cli_list_each(const struct cli_ctx *ctx, const struct cli_list_filter *f, cl
 		if (rc == CLI_OK)
 			rc = cli__list_items(&c, fn, arg, &count, max, next, &have_next, &more);
 	}
+	if (rc == CLI_OK)
+		cli_note_backlog(&c, ctx);
 	cli_conn_close(&c);
 	return rc;
 }

@@ -118,6 +118,8 @@ static int cli__query_run(struct cli_ctx *ctx, struct cli_args *args, uint64_t l
 	if (rc == CLI_OK && ctx->json)
 		rc = cli_print_json(all);
 	tj_incident_json_free(all);
+	if (rc == CLI_OK)
+		cli_note_backlog(&c, ctx);
 	cli_conn_close(&c);
 	return rc;
 }

@@ -293,3 +293,34 @@ void cli_obj_print(const msgpack_object *o)
 		break;
 	}
 }
+
+void cli_note_backlog(struct cli_conn *c, const struct cli_ctx *ctx)
+{
+	const msgpack_object *peers;
+	struct tj_mp_writer w;
+	uint64_t backlog = 0;
+	const char *msg = NULL;
+	uint32_t msg_len = 0;
+	size_t len = 0;
+	int node_err = 0;
+
+	tj_mp_writer_init(&w, c->req, TJ_CTL_REQUEST_MAX_BYTES);
+	tj_mp_put_map(&w, 1);
+	tj_mp_put_cstr(&w, "op");
+	tj_mp_put_cstr(&w, "status");
+	if (tj_mp_writer_finish(&w, &len) != 0 || cli_call(c, len, &node_err, &msg, &msg_len) != 0)
+		return; /* a notice only: the command's own result stands */
+	peers = cli_map_get(&c->obj, "peers");
+	if (!cli_obj_uint(cli_map_get(peers, "indexing_backlog"), &backlog) || backlog == 0)
+		return;
+	if (ctx->lang == TJ_LANG_ES)
+		fprintf(stderr,
+		        "nota: %llu registros recibidos de otros nodos aún se están indexando y evaluando; "
+		        "el resultado puede estar incompleto (`tejido node status`: indexing_backlog)\n",
+		        (unsigned long long)backlog);
+	else
+		fprintf(stderr,
+		        "note: %llu records received from peers are still being indexed and evaluated; "
+		        "this result may be incomplete (`tejido node status`: indexing_backlog)\n",
+		        (unsigned long long)backlog);
+}

@@ -283,6 +283,8 @@ int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
 	else if (rc == CLI_OK)
 		cli__table(doc, per_100k, ctx->lang);
 	cJSON_Delete(doc);
+	if (rc == CLI_OK)
+		cli_note_backlog(&c, ctx);
 	cli_conn_close(&c);
 	return rc;
 }
