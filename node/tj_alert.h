@@ -235,6 +235,10 @@ TJ_MUST_CHECK int tj_alert_pending_step(struct tj_node *n, size_t cap, uint32_t 
 TJ_MUST_CHECK int tj_alert_pending_count(struct tj_node *n, uint64_t *count);
 /* Tests only: makes tj_alert_after_store do nothing (a crash after the records' commit). */
 extern bool tj_alert_test_skip_after_store;
+/* Tests only: the entries one cluster evaluation loads before it cuts (0: the real 4,096), and how
+ * many cluster evaluations took the added-incident fast path. */
+extern uint32_t tj_alert_test_region_max;
+extern uint64_t tj_alert_test_fast_evals;
 
 /* The same for one record inside the caller's write transaction. */
 TJ_MUST_CHECK int tj_alert_process_txn(struct tj_node *n, struct tj_txn *t, const uint8_t id[32]);

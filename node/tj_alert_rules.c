@@ -473,7 +473,7 @@ static int tj__region_load(struct tj_txn *t, const uint8_t key[32], int64_t lo, 
 		}
 		if (tj_store_rd64(v.mv_data) > tj__day_u(hi))
 			break;
-		if (g->n == TJ__REGION_MAX) {
+		if (g->n == (tj_alert_test_region_max != 0 ? tj_alert_test_region_max : TJ__REGION_MAX)) {
 			g->cut = true;
 			break;
 		}
@@ -718,8 +718,9 @@ static int tj__anchor_moved(struct tj__rules *r, uint8_t trigger, const char *X,
  * the current thresholds give from the index, so that adding an incident
  * may skip the clusters it cannot change: absent, not known yet (a store
  * whose index and alerts are empty sets it); TJ__DIRTY, not known ever
- * again (the thresholds changed, a flood was cut, an older store's format
- * was upgraded); otherwise the fingerprint of the thresholds and the
+ * again (the thresholds changed, an incident was removed, an older store's
+ * format was upgraded; a flood cut at TJ__REGION_MAX marks its key only,
+ * tj__key_dirty); otherwise the fingerprint of the thresholds and the
  * cluster code's constants it holds for. A change of the cluster rules
  * must change TJ__CLUSTER_RULES_VERSION.
  */
@@ -757,15 +758,41 @@ static int tj__rules_clean(struct tj__rules *r)
 	return tj__alert_u64_put(r->t, TJ__CLEAN_KEY, TJ__DIRTY);
 }
 
-static int tj__rules_dirty(struct tj__rules *r)
+/*
+ * One key's region cut at TJ__REGION_MAX: that key's stored clusters are no
+ * longer known to be what the thresholds give, so its evaluations take the
+ * full path from now on ('D' || trigger || key in "alerts", never removed).
+ * Only that key: the clusters of a key are computed from its own entries and
+ * stored under alert ids of its own, so every other key stays clean (before
+ * 2026-12-05 one cut made the whole store dirty, and every add of any key
+ * slow). *dirty: the key is marked (now or before). Only asked while the
+ * store is clean: a dirty store evaluates everything in full anyway.
+ */
+uint32_t tj_alert_test_region_max;
+uint64_t tj_alert_test_fast_evals;
+
+static int tj__key_dirty(struct tj__rules *r, uint8_t trigger, const uint8_t key[32], bool mark, bool *dirty)
 {
-	uint64_t f = 0;
+	uint8_t k[34];
+	MDB_val kv = {sizeof(k), k}, v = {0, (void *)""};
+	MDB_dbi dbi;
 	int rc;
 
-	r->clean = false;
-	if ((rc = tj__alert_u64_get(r->t, TJ__CLEAN_KEY, &f)) != 0 || f == 0 || f == TJ__DIRTY)
+	*dirty = false;
+	k[0] = 'D';
+	k[1] = trigger;
+	memcpy(k + 2, key, 32);
+	if ((rc = tj__alert_dbi(r->t, &dbi)) != 0)
 		return rc;
-	return tj__alert_u64_put(r->t, TJ__CLEAN_KEY, TJ__DIRTY);
+	if (mark) {
+		*dirty = true;
+		return mdb_put(r->t->txn, dbi, &kv, &v, 0) == 0 ? 0 : TJ_ESTORE;
+	}
+	rc = mdb_get(r->t->txn, dbi, &kv, &v);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return TJ_ESTORE;
+	*dirty = rc == 0;
+	return 0;
 }
 
 int tj__alert_clean_forget(struct tj_txn *t)
@@ -967,18 +994,21 @@ static int tj__clusters(struct tj__rules *r, uint8_t trigger, const uint8_t key[
 	int64_t B = tj__period_days(W), p0 = tj__period(d - W, B), p1 = tj__period(d + 2 * W, B);
 	struct tj__cl *cl = NULL;
 	size_t n_cl = 0, klen;
+	bool key_dirty = false;
 	int rc;
 
 	/* The periods of [d - W, d + 2W], and a window before them for the first ones' windows. */
 	if ((rc = tj__region_load(r->t, key, p0 * B - W, (p1 + 1) * B - 1, trigger == TJ_T5_PATTERN, g)) != 0)
 		return rc;
-	if (g->cut && (rc = tj__rules_dirty(r)) != 0)
+	if (r->clean && (rc = tj__key_dirty(r, trigger, key, g->cut, &key_dirty)) != 0)
 		return rc;
 	tj__region_fire(g, W, min, trigger == TJ_T5_PATTERN ? &r->vs : NULL);
-	if (r->clean && r->self != NULL) {
+	if (r->clean && !key_dirty && r->self != NULL) {
 		for (size_t s = 0; s < g->n; s++)
-			if (g->days[s] == d && memcmp(g->ids[s], r->self, 32) == 0)
+			if (g->days[s] == d && memcmp(g->ids[s], r->self, 32) == 0) {
+				tj_alert_test_fast_evals++;
 				return tj__clusters_added(r, trigger, X, d, W, min, p0, s);
+			}
 	}
 	if ((rc = tj__region_clusters(g, W, B, p0, &cl, &n_cl)) != 0)
 		return rc;

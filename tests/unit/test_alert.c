@@ -12,6 +12,7 @@
 
 #include "../alerts/tj_alert_testutil.h"
 #include "tj_alert.h"
+#include "tj_alert_int.h"
 #include "tj_query.h"
 
 #define TA_MAX 64
@@ -840,6 +841,77 @@ static void test_pending_steps(void **state)
 }
 
 /*
+ * A flood cut at the region limit marks its own key dirty, not the store:
+ * with the limit at 6 (a test knob), 8 incidents in one municipality cut its
+ * T3 region (and their state's T5 region); the store stays clean, the other
+ * municipality's T3 clusters keep the fast path, its alert is the one a node
+ * without any cut gives, and the flooded key takes the full path from then on.
+ */
+static void test_cut_marks_key(void **state)
+{
+	static const char *const days[] = {"2026-03-01", "2026-03-02", "2026-03-03", "2026-03-04",
+	                                   "2026-03-05", "2026-03-06", "2026-03-07", "2026-03-08"};
+	static const char *const other[] = {"2026-03-02", "2026-03-05", "2026-03-09"};
+	char dir[64], ref[16];
+	struct ta_list *l, *k;
+	struct tj_txn t;
+	uint8_t x[32];
+	uint64_t fast, f = 0;
+	struct tj_node *n = ta_node_open(dir);
+
+	(void)state;
+	tj_alert_test_region_max = 6;
+	for (size_t i = 0; i < 8; i++) {
+		snprintf(ref, sizeof(ref), "f%zu", i);
+		ta_add(n, &(struct ta_inc){.date = days[i], .act = "harassment", .ref = ref, .mun = "20067"},
+		       x);
+	}
+	fast = tj_alert_test_fast_evals;
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(ref, sizeof(ref), "o%zu", i);
+		ta_add(n, &(struct ta_inc){.date = other[i], .act = "harassment", .ref = ref, .mun = "20001"},
+		       x);
+	}
+	/* The other municipality's three adds: its T3 key on the fast path each time (T5's is cut). */
+	assert_int_equal(tj_alert_test_fast_evals, fast + 3);
+	/* The flooded key is marked: the full path. */
+	fast = tj_alert_test_fast_evals;
+	ta_add(n, &(struct ta_inc){.date = "2026-03-04", .act = "harassment", .ref = "f9", .mun = "20067"},
+	       x);
+	assert_int_equal(tj_alert_test_fast_evals, fast);
+	/* The store itself is still clean (an odd fingerprint, not TJ__DIRTY = 2). */
+	assert_int_equal(tj_txn_begin(n->store, false, &t), 0);
+	assert_int_equal(tj__alert_u64_get(&t, 'F', &f), 0);
+	tj_txn_abort(&t);
+	assert_true((f & 1u) == 1u);
+	l = ta_alerts(n, TJ_T3_CLUSTER);
+	tj_alert_test_region_max = 0;
+	ta_node_close(n, dir);
+
+	/* The reference: the other municipality's incidents alone, no cut anywhere. */
+	n = ta_node_open(dir);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(ref, sizeof(ref), "o%zu", i);
+		ta_add(n, &(struct ta_inc){.date = other[i], .act = "harassment", .ref = ref, .mun = "20001"},
+		       x);
+	}
+	k = ta_alerts(n, TJ_T3_CLUSTER);
+	ta_node_close(n, dir);
+	assert_int_equal(k->n, 1);
+	{
+		size_t found = 0;
+		for (size_t i = 0; i < l->n; i++)
+			if (l->a[i].n_incidents == k->a[0].n_incidents && l->a[i].count == k->a[0].count &&
+			    l->a[i].last_day == k->a[0].last_day && l->a[i].raises == k->a[0].raises &&
+			    l->a[i].updates == k->a[0].updates)
+				found++;
+		assert_int_equal(found, 1);
+	}
+	free(l);
+	free(k);
+}
+
+/*
  * A store of the older format (no 'V'): the first run evaluates every
  * incident once more, which changes no alert (same ids, lists and raises).
  */
@@ -938,6 +1010,7 @@ int main(void)
 	    cmocka_unit_test(test_clusters_config_change),
 	    cmocka_unit_test(test_crash_pending),
 	    cmocka_unit_test(test_pending_steps),
+	    cmocka_unit_test(test_cut_marks_key),
 	    cmocka_unit_test(test_format_upgrade),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
