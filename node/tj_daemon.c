@@ -41,6 +41,7 @@
 /* A client that starts a frame must finish it within this time (slow-send clients). */
 #define TJ__FRAME_TIMEOUT_MS 10000u
 #define TJ__SWEEP_MS 1000u
+#define TJ__READER_CHECK_MS 60000u
 
 struct tj__client;
 
@@ -57,6 +58,7 @@ struct tj__daemon {
 	struct tj__client *clients;
 	size_t n_clients;
 	bool stopping;
+	uint64_t readers_checked_ms; /* loop time of the last tj_store_reader_check */
 	bool server_init, sig_int_init, sig_term_init, sweep_init; /* handles to close */
 	bool bound;                                    /* we created sock_path */
 	char sock_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -375,6 +377,17 @@ static void tj__sweep(uv_timer_t *t)
 			continue;
 		TJ_LOG_W("ctl", "client sent half a request for %u s; disconnecting", TJ__FRAME_TIMEOUT_MS / 1000u);
 		tj__client_close(c);
+	}
+	/* Every minute: reader slots of dead processes would keep the store from reusing pages. */
+	if (d->node != NULL && now - d->readers_checked_ms >= TJ__READER_CHECK_MS) {
+		int dead = 0;
+		d->readers_checked_ms = now;
+		if (tj_store_reader_check(d->node->store, &dead) != 0)
+			TJ_LOG_W("store", "could not check the reader table");
+		else if (dead > 0)
+			TJ_LOG_W("store",
+			         "cleared %d reader slot(s) left by a dead process that had opened the store",
+			         dead);
 	}
 }
 

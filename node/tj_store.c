@@ -543,6 +543,12 @@ void tj_store_close(struct tj_store *st)
 	tj__store_is_open = false;
 }
 
+int tj_store_reader_check(struct tj_store *st, int *dead)
+{
+	*dead = 0;
+	return mdb_reader_check(st->env, dead) == 0 ? 0 : TJ_ESTORE;
+}
+
 int tj_txn_begin(struct tj_store *st, bool write, struct tj_txn *t)
 {
 	int rc;

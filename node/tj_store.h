@@ -93,6 +93,15 @@ TJ_MUST_CHECK int tj_store_ext_dbi(struct tj_store *st, const char *name, MDB_db
 /* Closes the environment (no transaction may be open). Accepts NULL. */
 void tj_store_close(struct tj_store *st);
 
+/*
+ * Clears the reader slots of processes that died inside a read transaction
+ * (another program that opened this store: a backup script, mdb_copy killed
+ * halfway). Such a slot keeps LMDB from reusing any page freed after its
+ * snapshot, so the file grows until it is cleared; the daemon calls this
+ * every minute, tj_store_open once. *dead: how many were cleared.
+ */
+TJ_MUST_CHECK int tj_store_reader_check(struct tj_store *st, int *dead);
+
 TJ_MUST_CHECK int tj_txn_begin(struct tj_store *st, bool write, struct tj_txn *t);
 /* Commits (write) or ends (read) t. On failure nothing of t was stored. */
 TJ_MUST_CHECK int tj_txn_commit(struct tj_txn *t);

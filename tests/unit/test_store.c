@@ -11,6 +11,10 @@
 
 #include <cmocka.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <lmdb.h>
 
 #include "tj_node_testutil.h"
 #include "tj_store.h"
@@ -490,20 +494,56 @@ static void test_victim_del_id(void **state)
 	assert_int_equal(tj_txn_commit(&t), 0);
 }
 
+/*
+ * A process that dies inside a read transaction leaves its reader slot, and
+ * LMDB keeps every page freed after it until the slot is cleared:
+ * tj_store_reader_check clears it (the daemon calls it every minute).
+ */
+static void test_reader_check(void **state)
+{
+	struct fx *f = *state;
+	char path[600];
+	int dead = -1, status = 0;
+	pid_t pid;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, TJ_STORE_DIR_NAME);
+	assert_int_equal(tj_store_reader_check(f->st, &dead), 0);
+	assert_int_equal(dead, 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		MDB_env *env = NULL;
+		MDB_txn *txn = NULL;
+		if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 32) != 0 ||
+		    mdb_env_set_mapsize(env, 64u << 20) != 0 ||
+		    mdb_env_open(env, path, MDB_NOTLS | MDB_RDONLY, 0600) != 0 ||
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+			_exit(1);
+		_exit(0); /* dies holding the read transaction */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(tj_store_reader_check(f->st, &dead), 0);
+	assert_int_equal(dead, 1);
+	assert_int_equal(tj_store_reader_check(f->st, &dead), 0);
+	assert_int_equal(dead, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_batch_put_get_order, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_aborted_batch_stores_nothing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chain_dups_and_freeze, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_tombstone, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_meta_case_of_victim_prefix, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_prefix_ambiguous, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_reopen_persists_and_one_env, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_chunks, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_migrates_format_1, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_victim_del_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_batch_put_get_order, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_aborted_batch_stores_nothing, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chain_dups_and_freeze, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tombstone, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_meta_case_of_victim_prefix, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_prefix_ambiguous, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reopen_persists_and_one_env, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_map_full, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_chunks, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_migrates_format_1, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_victim_del_id, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_reader_check, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
