@@ -3,6 +3,7 @@
  * (ack/resolve records), subscriptions and the T7 re-raise.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,7 @@ int tj_alert_after_store(struct tj_node *n, const uint8_t (*ids)[32], size_t n_i
 	return rc;
 }
 
-/* Up to cap pending ids (in id order) into ids; *n = how many. */
+/* Up to cap pending ids (in id order) into ids (NULL: only counted); *n = how many. */
 static int tj__pending_ids(struct tj_txn *t, uint8_t (*ids)[32], size_t cap, size_t *n)
 {
 	uint8_t prefix = TJ_STORE_PENDING_PREFIX;
@@ -183,7 +184,9 @@ static int tj__pending_ids(struct tj_txn *t, uint8_t (*ids)[32], size_t cap, siz
 	for (; rc == 0 && *n < cap; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		if (k.mv_size != 33 || ((const uint8_t *)k.mv_data)[0] != TJ_STORE_PENDING_PREFIX)
 			break;
-		memcpy(ids[(*n)++], (const uint8_t *)k.mv_data + 1, 32);
+		if (ids != NULL)
+			memcpy(ids[*n], (const uint8_t *)k.mv_data + 1, 32);
+		(*n)++;
 	}
 	mdb_cursor_close(cur);
 	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
@@ -315,29 +318,17 @@ int tj_alert_pending_step(struct tj_node *n, size_t cap, uint32_t budget_us, siz
 
 int tj_alert_pending_count(struct tj_node *n, uint64_t *count)
 {
-	uint8_t prefix = TJ_STORE_PENDING_PREFIX;
-	MDB_val k = {1, &prefix}, v;
-	MDB_cursor *cur = NULL;
 	struct tj_txn t;
-	MDB_dbi dbi;
+	size_t k = 0;
 	int rc;
 
 	*count = 0;
 	if ((rc = tj_txn_begin(n->store, false, &t)) != 0)
 		return rc;
-	if ((rc = tj__alert_dbi(&t, &dbi)) != 0 || mdb_cursor_open(t.txn, dbi, &cur) != 0) {
-		tj_txn_abort(&t);
-		return rc != 0 ? rc : TJ_ESTORE;
-	}
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	for (; rc == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (k.mv_size != 33 || ((const uint8_t *)k.mv_data)[0] != TJ_STORE_PENDING_PREFIX)
-			break;
-		(*count)++;
-	}
-	mdb_cursor_close(cur);
+	rc = tj__pending_ids(&t, NULL, SIZE_MAX, &k);
 	tj_txn_abort(&t);
-	return rc == 0 || rc == MDB_NOTFOUND ? 0 : TJ_ESTORE;
+	*count = k;
+	return rc;
 }
 
 int tj_alert_pending_run(struct tj_node *n, size_t *n_done)

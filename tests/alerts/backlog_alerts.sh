@@ -18,17 +18,10 @@ source "$HERE/../integration/lib.sh" "$1"
 F=$T/founder
 J=$T/member-j
 stop_all() {
-	local d pid
-	for d in "$F" "$J"; do
-		pid=""
-		[ -f "$d/node.pid" ] && pid=$(cat "$d/node.pid" 2>/dev/null)
-		timeout 70 "$TEJIDO" --data "$d" node stop >/dev/null 2>&1 || true
-		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
-	done
+	stop_nodes "$F" "$J"
 	cleanup
 }
 trap stop_all EXIT
-pk_of() { tj --data "$1" id --json | grep -o '"public_key":[[:space:]]*"[0-9a-f]\{64\}"' | grep -o '[0-9a-f]\{64\}'; }
 # status --json of node $1 into $T/st.$2; its "incidents" and peers.indexing_backlog printed.
 status_of() {
 	tj --data "$1" node status --json > "$T/st.$2" 2>/dev/null || return 1
@@ -44,10 +37,7 @@ N=1500
 expect_rc 0 tj --data "$F" init --kdf min --name "Red de respaldo"
 expect_rc 0 tj --data "$J" init --kdf min --no-network
 JPK=$(pk_of "$J")
-for _ in $(seq 1 50); do
-	PORT=$((20000 + RANDOM % 40000))
-	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || break
-done
+free_port
 expect_rc 0 timeout 90 "$TEJIDO" --data "$F" node start --listen "127.0.0.1:$PORT"
 expect_rc 0 tj --data "$F" member add "$JPK" --name "Centro J" --out "$T/j.tjw"
 expect_rc 0 tj --data "$J" network join "$T/j.tjw"

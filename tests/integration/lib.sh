@@ -97,3 +97,23 @@ gen_array() {
 	done
 	printf ']\n'
 }
+
+# Several nodes in one test (data directories as arguments): stops each, kills what does not stop.
+stop_nodes() {
+	local d pid
+	for d in "$@"; do
+		pid=""
+		[ -f "$d/node.pid" ] && pid=$(cat "$d/node.pid" 2>/dev/null)
+		timeout 70 "$TEJIDO" --data "$d" node stop >/dev/null 2>&1 || true
+		if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then kill -9 "$pid" 2>/dev/null || true; fi
+	done
+}
+# The public key (hex) of the node in $1.
+pk_of() { tj --data "$1" id --json | grep -o '"public_key":[[:space:]]*"[0-9a-f]\{64\}"' | grep -o '[0-9a-f]\{64\}'; }
+# A TCP port on 127.0.0.1 that nothing listens on, into PORT.
+free_port() {
+	for _ in $(seq 1 50); do
+		PORT=$((20000 + RANDOM % 40000))
+		(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || return 0
+	done
+}
